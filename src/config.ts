@@ -1,0 +1,106 @@
+// One pure function from the environment to a typed, validated configuration. Nothing is sent anywhere
+// before it returns: every error names the input and says what is accepted.
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from './engine/errors.js';
+import { booleanInput, checkCredential, inputReader, intInput, parseInput, parseServerUrl } from './inputs.js';
+import { providers } from './providers/index.js';
+import { PROVIDER_IDS, type CommonSettings, type ProviderModule } from './providers/types.js';
+
+export interface RunSettings {
+  patterns: string[];
+  workspace: string;
+  concurrency: number;
+  wait: boolean;
+  waitTimeoutMs: number;
+  ifNoFilesFound: 'error' | 'warn' | 'ignore';
+  failOnError: boolean;
+  dryRun: boolean;
+  shard?: { index: number; total: number };
+  maxAttempts: number;
+  includeHiddenFiles: boolean;
+  requestTimeoutMs: number;
+  /** Check each file's content against its extension before upload (`validate`). */
+  validate: boolean;
+}
+
+export interface Config {
+  run: RunSettings;
+  common: CommonSettings;
+  provider: ProviderModule;
+  settings: unknown;
+  /** Everything to mask in logs, outputs and the summary. */
+  secrets: string[];
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const input = inputReader(env);
+
+  const providerName = input('provider').toLowerCase();
+  if (providerName === '') throw new UsageError('provider', `is required: one of ${PROVIDER_IDS.join(', ')}`);
+  const provider = providers.find((p) => p.id === providerName);
+  if (!provider) throw new UsageError('provider', `got ${JSON.stringify(providerName)}; expected one of ${PROVIDER_IDS.join(', ')}`);
+
+  const patterns = input('path')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (patterns.length === 0) throw new UsageError('path', 'is required: one or more glob patterns, one per line (e.g. models/**/*.ifc)');
+  if (patterns.every((p) => p.startsWith('!'))) throw new UsageError('path', 'has only exclusions (lines starting with !); add a pattern that includes files');
+
+  const workspace = path.resolve(env['GITHUB_WORKSPACE'] || process.cwd());
+
+  const shardRaw = input('shard');
+  let shard: RunSettings['shard'];
+  if (shardRaw !== '') {
+    const m = shardRaw.match(/^(\d+)\s*\/\s*(\d+)$/);
+    const index = Number(m?.[1]);
+    const total = Number(m?.[2]);
+    if (!m || total < 1 || total > 1000 || index < 1 || index > total) {
+      throw new UsageError('shard', `got ${JSON.stringify(shardRaw)}; expected K/N with 1 ≤ K ≤ N ≤ 1000, e.g. 2/4 (use \${{ matrix.shard }}/4)`);
+    }
+    shard = { index, total };
+  }
+
+  const run: RunSettings = {
+    patterns,
+    workspace,
+    concurrency: parseInput(input, 'concurrency', intInput(4, 1, 32), 'a whole number from 1 to 32'),
+    wait: parseInput(input, 'wait', booleanInput(true), 'true or false'),
+    waitTimeoutMs: parseInput(input, 'wait-timeout-minutes', intInput(30, 1, 360), 'a whole number of minutes from 1 to 360') * 60_000,
+    ifNoFilesFound: parseInput(
+      input,
+      'if-no-files-found',
+      z.string().transform((s) => (s === '' ? 'error' : s.toLowerCase())).pipe(z.enum(['error', 'warn', 'ignore'])),
+      'error, warn or ignore',
+    ),
+    failOnError: parseInput(input, 'fail-on-error', booleanInput(true), 'true or false'),
+    dryRun: parseInput(input, 'dry-run', booleanInput(false), 'true or false'),
+    shard,
+    maxAttempts: parseInput(input, 'max-attempts', intInput(5, 1, 10), 'a whole number from 1 to 10'),
+    includeHiddenFiles: parseInput(input, 'include-hidden-files', booleanInput(false), 'true or false'),
+    requestTimeoutMs: parseInput(input, 'request-timeout-seconds', intInput(60, 1, 3600), 'a whole number of seconds from 1 to 3600') * 1000,
+    validate: parseInput(input, 'validate', booleanInput(true), 'true or false'),
+  };
+
+  const token = checkCredential('token', input('token') || (env[provider.tokenEnv] ?? '').trim());
+  const serverRaw = input('server-url');
+  const common: CommonSettings = {
+    provider: provider.id,
+    token,
+    serverUrl: serverRaw === '' ? provider.defaultServerUrl : parseServerUrl('server-url', serverRaw),
+    serverUrlGiven: serverRaw !== '',
+    origin: {
+      sha: env['GITHUB_SHA'] || undefined,
+      ref: env['GITHUB_REF'] || undefined,
+      repository: env['GITHUB_REPOSITORY'] || undefined,
+      runUrl:
+        env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']
+          ? `${env['GITHUB_SERVER_URL']}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`
+          : undefined,
+    },
+  };
+  const settings = provider.readSettings(input, common, env);
+  const secrets = [token, ...provider.secrets(settings)].filter((s) => s !== '');
+  return { run, common, provider, settings, secrets };
+}

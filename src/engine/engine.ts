@@ -1,0 +1,77 @@
+// The engine: runs each file's chain (presign → upload → confirm, with the wait inside confirm) in a bounded
+// pool and collects a result per file, so one failure never hides the others. It knows the chain, not vendors.
+import { uploadFile } from '../http/upload.js';
+import type { Http } from '../http/client.js';
+import { PublishError, UploadUrlExpiredError, errorMessage } from './errors.js';
+import { inParallel } from './pool.js';
+import type { FileResult, LocalFile, Logger, ProviderSession, StepContext } from './types.js';
+
+export interface EngineOptions {
+  concurrency: number;
+  wait: boolean;
+  waitTimeoutMs: number;
+  signal: AbortSignal;
+  log: Logger;
+  /** Mask a value in everything printed from now on (presigned query strings). */
+  mask: (secret: string) => void;
+  /** How often one file may start again from presign after its upload URL expired. */
+  maxPresigns?: number;
+}
+
+/** Publish every file; never throws for a file's failure. */
+export async function publishAll(files: readonly LocalFile[], session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult[]> {
+  return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
+}
+
+export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult> {
+  const started = Date.now();
+  const ctx: StepContext = {
+    signal: options.signal,
+    log: options.log,
+    wait: options.wait,
+    waitDeadline: started + options.waitTimeoutMs,
+  };
+  const maxPresigns = options.maxPresigns ?? 3;
+  let sha256: string | undefined;
+  try {
+    for (let round = 1; ; round++) {
+      options.signal.throwIfAborted();
+      const { target, pending } = await session.presign(file, ctx);
+      const query = new URL(target.url).search;
+      if (query.length > 1) options.mask(query.slice(1));
+      options.log.info(`${file.path}: presigned (${target.method})`);
+      try {
+        const receipt = await uploadFile(http, file, target, {
+          signal: options.signal,
+          label: file.path,
+          onProgress: (line) => options.log.info(line),
+        });
+        sha256 = receipt.sha256Hex;
+        options.log.info(`${file.path}: uploaded ${file.bytes} bytes, sha256 ${receipt.sha256Hex.slice(0, 12)}…`);
+        const ids = await session.confirm(file, pending, receipt, ctx);
+        options.log.info(`${file.path}: ${options.wait ? 'done' : 'confirmed'}, id ${ids.id}`);
+        return { path: file.path, bytes: file.bytes, sha256, status: 'succeeded', ids, durationMs: Date.now() - started };
+      } catch (err) {
+        if (session.abandon) await session.abandon(file, pending, ctx);
+        // An expired or used URL says nothing about the file: ask for a new one and send it again.
+        if (err instanceof UploadUrlExpiredError && round < maxPresigns && !options.signal.aborted) {
+          options.log.info(`${file.path}: ${err.message}; starting again from presign`);
+          continue;
+        }
+        throw err;
+      }
+    }
+  } catch (err) {
+    const message = options.signal.aborted ? `cancelled: ${errorMessage(options.signal.reason ?? err)}` : errorMessage(err);
+    const code = options.signal.aborted ? 'cancelled' : err instanceof PublishError ? err.code : undefined;
+    options.log.info(`${file.path}: failed: ${message}`);
+    return {
+      path: file.path,
+      bytes: file.bytes,
+      sha256,
+      status: 'failed',
+      error: code ? { message, code } : { message },
+      durationMs: Date.now() - started,
+    };
+  }
+}

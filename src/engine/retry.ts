@@ -1,0 +1,94 @@
+// Retry policy: exponential backoff with full jitter, honouring Retry-After. Pure functions plus one loop,
+// so the policy is unit-tested without a clock or a network.
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included (`max-attempts`). */
+  maxAttempts: number;
+  /** First backoff ceiling; doubles each attempt. */
+  baseDelayMs: number;
+  /** Highest backoff ceiling, and the longest Retry-After we are willing to honour. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
+
+/**
+ * Full jitter (a random wait between 0 and min(cap, base · 2^(attempt-1))), as AWS describes and ARCNM asks
+ * for; a server's Retry-After, when given, is the floor instead, capped at maxDelayMs.
+ */
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, policy.maxDelayMs);
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** Retry-After is either delta-seconds (Speckle sends fractions, e.g. `0.35`) or an HTTP date. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+export interface RetryDecision {
+  retry: boolean;
+  retryAfterMs?: number;
+  /** Shown in the retry log line, e.g. `HTTP 503` or `connection reset`. */
+  reason: string;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Run `attempt` until it succeeds, `classify` says stop, or the attempts are used up. `classify` sees both
+ * thrown errors and returned values (so an HTTP 503 answer can be retried without throwing).
+ */
+export async function withRetry<T>(
+  attempt: (n: number) => Promise<T>,
+  classify: (outcome: { value?: T; error?: unknown }) => RetryDecision,
+  options: {
+    policy: RetryPolicy;
+    signal?: AbortSignal;
+    onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+    random?: () => number;
+  },
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    let outcome: { value?: T; error?: unknown };
+    try {
+      outcome = { value: await attempt(n) };
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      outcome = { error };
+    }
+    const decision = classify(outcome);
+    if (!decision.retry || n >= options.policy.maxAttempts) {
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value as T;
+    }
+    const delayMs = backoffDelay(n, options.policy, decision.retryAfterMs, options.random);
+    options.onRetry?.({ attempt: n, delayMs, reason: decision.reason });
+    await sleep(delayMs, options.signal);
+  }
+}

@@ -1,0 +1,92 @@
+// The vocabulary shared by the engine and the providers. Nothing here knows a vendor or GitHub.
+
+/** A matched file, checked and ready to publish. */
+export interface LocalFile {
+  /** Absolute path on disk. */
+  absolutePath: string;
+  /** Path relative to the workspace, with `/` separators: what users see and what results are keyed by. */
+  path: string;
+  /** Base name with extension, e.g. `tower.ifc`. */
+  name: string;
+  /** Lower-case extension without the dot, e.g. `ifc`; empty when the file has none. */
+  ext: string;
+  bytes: number;
+}
+
+/** Where and how the bytes go: what a provider's presign step answers. */
+export interface UploadTarget {
+  method: 'PUT' | 'POST';
+  url: string;
+  /** Headers the signature covers or the storage requires (Content-Type included). */
+  headers: Record<string, string>;
+  /** Form fields for a presigned multipart POST; the file goes last, in the field `file`. */
+  fields?: Record<string, string>;
+}
+
+/** What storage answered to the upload, with the hashes computed from the same read. */
+export interface UploadReceipt {
+  status: number;
+  /** The ETag exactly as storage returned it (quotes included), when it returned one. */
+  etag?: string;
+  md5Hex: string;
+  sha256Hex: string;
+  bytes: number;
+  headers: Record<string, string>;
+}
+
+/**
+ * The IDs a provider created for a file. `id` is the file's primary ID (the interface's `ids` output); the
+ * others are the vendor's own names (`versionId`, `attachmentId`, ...), copied into the results as they are.
+ */
+export interface PublishedIds {
+  id: string;
+  url?: string;
+  [vendorField: string]: string | undefined;
+}
+
+/** A line of progress the engine or a provider wants the user to see. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export interface StepContext {
+  signal: AbortSignal;
+  log: Logger;
+  /** Epoch ms after which waiting for the provider's processing must give up. */
+  waitDeadline: number;
+  /** Whether to wait for the provider's processing at all (`wait` input). */
+  wait: boolean;
+}
+
+/**
+ * One vendor's chain, opened for one run. The engine calls, per file:
+ *   presign → (engine uploads to the target) → confirm → (if `wait`) the provider waits inside confirm.
+ * When the upload finds the URL expired the engine starts the file again from presign.
+ * When anything fails after presign, `abandon` lets the provider clean up (e.g. cancel a pending upload).
+ */
+export interface ProviderSession<P = unknown> {
+  /** Human name for logs, e.g. `ARCNM`. */
+  readonly displayName: string;
+  /** Ask for an upload target. `P` is what the provider needs to carry from presign to confirm. */
+  presign(file: LocalFile, ctx: StepContext): Promise<{ target: UploadTarget; pending: P }>;
+  /** Register / confirm / start processing, and (when ctx.wait) wait for it; answers the IDs created. */
+  confirm(file: LocalFile, pending: P, receipt: UploadReceipt, ctx: StepContext): Promise<PublishedIds>;
+  /** Best effort clean-up after a failure between presign and confirmation. Must not throw. */
+  abandon?(file: LocalFile, pending: P, ctx: StepContext): Promise<void>;
+  /** Called once when the run ends (after all files). */
+  close?(): Promise<void>;
+}
+
+export type FileStatus = 'succeeded' | 'failed' | 'skipped';
+
+export interface FileResult {
+  path: string;
+  bytes: number;
+  sha256?: string;
+  status: FileStatus;
+  ids?: PublishedIds;
+  error?: { message: string; code?: string };
+  durationMs: number;
+}

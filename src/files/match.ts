@@ -1,0 +1,76 @@
+// Turns the `path` patterns into the list of files to publish: matched with @actions/glob, directories
+// dropped, hidden files left out unless asked for, symlinks kept only when they resolve inside the
+// workspace, sorted, deduplicated, and cut to this job's shard. Pure planning: nothing is read or sent.
+import { createHash } from 'node:crypto';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import * as glob from '@actions/glob';
+import { UsageError } from '../engine/errors.js';
+import type { LocalFile } from '../engine/types.js';
+
+export interface MatchOptions {
+  workspace: string;
+  includeHiddenFiles: boolean;
+  shard?: { index: number; total: number };
+}
+
+function inside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Anchor each pattern in the workspace; a pattern that climbs out of it is refused. */
+export function anchorPatterns(patterns: readonly string[], workspace: string): string[] {
+  return patterns.map((line) => {
+    const negate = line.startsWith('!');
+    const pattern = negate ? line.slice(1).trim() : line;
+    const absolute = path.resolve(workspace, pattern);
+    if (!inside(workspace, absolute)) {
+      throw new UsageError('path', `pattern ${JSON.stringify(line)} leads outside the workspace (${workspace}); use paths relative to the repository`);
+    }
+    return `${negate ? '!' : ''}${absolute}`;
+  });
+}
+
+/** Stable across jobs and across runs: a file's shard depends on its path only, not on what else matched. */
+export function shardOf(relativePath: string, total: number): number {
+  const h = createHash('sha256').update(relativePath).digest();
+  return (h.readUInt32BE(0) % total) + 1;
+}
+
+export async function matchFiles(patterns: readonly string[], options: MatchOptions): Promise<LocalFile[]> {
+  const workspace = await realpath(options.workspace);
+  const globber = await glob.create(anchorPatterns(patterns, workspace).join('\n'), {
+    followSymbolicLinks: true,
+    matchDirectories: false,
+    implicitDescendants: true,
+    excludeHiddenFiles: !options.includeHiddenFiles,
+  });
+  const seen = new Map<string, LocalFile>();
+  for (const found of await globber.glob()) {
+    const real = await realpath(found);
+    if (!inside(workspace, real)) {
+      const rel = path.relative(workspace, found).split(path.sep).join('/');
+      throw new UsageError('path', `${rel} is a symbolic link to ${real}, outside the workspace; only links that stay inside the workspace are followed`);
+    }
+    const info = await stat(real);
+    if (!info.isFile()) continue;
+    const rel = path.relative(workspace, found).split(path.sep).join('/');
+    if (seen.has(rel)) continue;
+    const name = path.basename(found);
+    const dot = name.lastIndexOf('.');
+    seen.set(rel, {
+      absolutePath: real,
+      path: rel,
+      name,
+      ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '',
+      bytes: info.size,
+    });
+  }
+  let files = [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (options.shard) {
+    const { index, total } = options.shard;
+    files = files.filter((f) => shardOf(f.path, total) === index);
+  }
+  return files;
+}

@@ -1,0 +1,124 @@
+// What the run leaves behind on GitHub: the outputs of the interface, the job summary and an error
+// annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
+import * as core from '@actions/core';
+import type { FileResult } from '../engine/types.js';
+import type { ProviderModule } from '../providers/types.js';
+
+export interface ResultRecord {
+  path: string;
+  bytes: number;
+  sha256?: string;
+  status: FileResult['status'];
+  id?: string;
+  url?: string;
+  error?: { message: string; code?: string };
+  durationMs: number;
+  [vendorField: string]: unknown;
+}
+
+/** Replace every secret in a string that leaves the process (outputs and summary are not masked by the runner). */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
+  // A presigned signature never leaves, whatever produced it.
+  return out.replace(/((?:X-Amz-Signature|sig|Signature|x-amz-signature)=)[^&\s"'<]+/g, '$1***');
+}
+
+export function toRecord(r: FileResult): ResultRecord {
+  const { id, url, ...vendorIds } = r.ids ?? { id: undefined };
+  return {
+    path: r.path,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    status: r.status,
+    ...(id !== undefined ? { id } : {}),
+    ...Object.fromEntries(Object.entries(vendorIds).filter(([, v]) => v !== undefined)),
+    ...(url ? { url } : {}),
+    ...(r.error ? { error: r.error } : {}),
+    durationMs: r.durationMs,
+  };
+}
+
+export function buildOutputs(results: readonly FileResult[], provider: ProviderModule): Record<string, string> {
+  const records = results.map(toRecord);
+  const succeeded = results.filter((r) => r.status === 'succeeded');
+  const idsOf = (output: string) =>
+    JSON.stringify(
+      provider.idOutputs
+        .filter((o) => o.output === output)
+        .flatMap((o) => succeeded.map((r) => r.ids?.[o.field]).filter((v): v is string => typeof v === 'string')),
+    );
+  return {
+    results: JSON.stringify(records),
+    'version-ids': idsOf('version-ids'),
+    'attachment-ids': idsOf('attachment-ids'),
+    'job-ids': idsOf('job-ids'),
+    ids: JSON.stringify(succeeded.map((r) => r.ids!.id)),
+    'succeeded-count': String(succeeded.length),
+    'failed-count': String(results.filter((r) => r.status === 'failed').length),
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+const STATUS_ICON: Record<FileResult['status'], string> = { succeeded: '✅ succeeded', failed: '❌ failed', skipped: '⏭️ skipped' };
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+/** The job summary as HTML/Markdown (what core.summary writes), built without touching the runner. */
+export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: { dryRun: boolean; shard?: string }): string {
+  const s = core.summary.emptyBuffer();
+  const ok = results.filter((r) => r.status === 'succeeded').length;
+  const failed = results.filter((r) => r.status === 'failed');
+  s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
+  s.addRaw(
+    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
+    true,
+  );
+  if (results.length > 0) {
+    s.addTable([
+      [
+        { data: 'File', header: true },
+        { data: 'Size', header: true },
+        { data: 'ID', header: true },
+        { data: 'Status', header: true },
+        { data: 'Time', header: true },
+      ],
+      ...results.map((r) => {
+        const id = r.ids?.id;
+        const idCell = id === undefined ? '—' : r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`;
+        return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], `${(r.durationMs / 1000).toFixed(1)} s`];
+      }),
+    ]);
+  }
+  if (failed.length > 0) {
+    s.addHeading('Failures', 3);
+    s.addList(failed.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
+  }
+  const text = s.stringify();
+  s.emptyBuffer();
+  return text;
+}
+
+/** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
+export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: readonly string[], extra: { dryRun: boolean; shard?: string }): Promise<void> {
+  for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, scrub(value, secrets));
+  for (const r of results) {
+    if (r.status === 'failed') core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
+  }
+  if (process.env['GITHUB_STEP_SUMMARY']) {
+    await core.summary.addRaw(scrub(buildSummary(results, provider, extra), secrets)).write();
+  }
+}

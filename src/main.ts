@@ -17,15 +17,22 @@ export async function run(env: Record<string, string | undefined> = process.env)
   }
   for (const secret of config.secrets) core.setSecret(secret);
 
-  // The runner cancels a step with SIGINT, then SIGTERM: stop starting work, let in-flight requests end,
-  // and still write outputs and the summary for what finished.
-  const controller = new AbortController();
+  // The runner cancels a step with SIGINT, then SIGTERM a few seconds later. The first signal stops new
+  // work and aborts uploads but lets API calls in flight finish; the second aborts everything. Either way
+  // the outputs and the summary are written for what finished.
+  const stop = new AbortController();
+  const hard = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    core.warning(`Received ${sig}: cancelling in-flight uploads`);
-    controller.abort(new Error(`the run was cancelled (${sig})`));
+    if (!stop.signal.aborted) {
+      core.warning(`Received ${sig}: cancelling; files in flight finish their current request`);
+      stop.abort(new Error(`the run was cancelled (${sig})`));
+    } else {
+      core.warning(`Received ${sig}: aborting requests in flight`);
+      hard.abort(new Error(`the run was cancelled (${sig})`));
+    }
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const log: Logger = { info: core.info, warn: core.warning, debug: core.debug };
   let results: FileResult[] = [];
@@ -33,7 +40,8 @@ export async function run(env: Record<string, string | undefined> = process.env)
     const report = await publish(config, {
       log,
       mask: core.setSecret,
-      signal: controller.signal,
+      signal: hard.signal,
+      stop: stop.signal,
       warnNoFiles: (m) => core.warning(m),
     });
     results = report.results;
@@ -47,6 +55,11 @@ export async function run(env: Record<string, string | undefined> = process.env)
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
   await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard });
 
+  if (stop.signal.aborted) {
+    const notDone = results.filter((r) => r.status !== 'succeeded').length;
+    core.setFailed(`The run was cancelled: ${notDone} of ${results.length} file(s) not published`);
+    return;
+  }
   const failed = results.filter((r) => r.status === 'failed');
   if (failed.length > 0) {
     const message = `${failed.length} of ${results.length} file(s) failed to publish to ${config.provider.displayName}`;

@@ -12,7 +12,10 @@ import { checkContent } from './files/validate.js';
 export interface RunHooks {
   log: Logger;
   mask: (secret: string) => void;
+  /** Hard stop: abort requests in flight. */
   signal: AbortSignal;
+  /** Soft stop: start nothing new, let API calls in flight finish (see EngineOptions.stop). */
+  stop?: AbortSignal;
   /** Shown when no file matched and `if-no-files-found` is `warn`. */
   warnNoFiles: (message: string) => void;
 }
@@ -73,6 +76,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
           wait: run.wait,
           waitTimeoutMs: run.waitTimeoutMs,
           signal: hooks.signal,
+          stop: hooks.stop,
           log: hooks.log,
           mask: hooks.mask,
         });

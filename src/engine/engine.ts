@@ -10,7 +10,13 @@ export interface EngineOptions {
   concurrency: number;
   wait: boolean;
   waitTimeoutMs: number;
+  /** Hard stop: abort every request in flight. */
   signal: AbortSignal;
+  /**
+   * Soft stop (the runner's first cancellation signal): start no new file and no new stage, abort uploads
+   * in flight, but let an API call already in flight finish, so what the provider did is what we report.
+   */
+  stop?: AbortSignal;
   log: Logger;
   /** Mask a value in everything printed from now on (presigned query strings). */
   mask: (secret: string) => void;
@@ -32,29 +38,35 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
     waitDeadline: started + options.waitTimeoutMs,
   };
   const maxPresigns = options.maxPresigns ?? 3;
+  const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
+  if (stop.aborted) {
+    return { path: file.path, bytes: file.bytes, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
+  }
   let sha256: string | undefined;
   try {
     for (let round = 1; ; round++) {
-      options.signal.throwIfAborted();
+      stop.throwIfAborted();
       const { target, pending } = await session.presign(file, ctx);
       const query = new URL(target.url).search;
       if (query.length > 1) options.mask(query.slice(1));
       options.log.info(`${file.path}: presigned (${target.method})`);
       try {
+        stop.throwIfAborted();
         const receipt = await uploadFile(http, file, target, {
-          signal: options.signal,
+          signal: stop,
           label: file.path,
           onProgress: (line) => options.log.info(line),
         });
         sha256 = receipt.sha256Hex;
         options.log.info(`${file.path}: uploaded ${file.bytes} bytes, sha256 ${receipt.sha256Hex.slice(0, 12)}…`);
+        stop.throwIfAborted();
         const ids = await session.confirm(file, pending, receipt, ctx);
         options.log.info(`${file.path}: ${options.wait ? 'done' : 'confirmed'}, id ${ids.id}`);
         return { path: file.path, bytes: file.bytes, sha256, status: 'succeeded', ids, durationMs: Date.now() - started };
       } catch (err) {
         if (session.abandon) await session.abandon(file, pending, ctx);
         // An expired or used URL says nothing about the file: ask for a new one and send it again.
-        if (err instanceof UploadUrlExpiredError && round < maxPresigns && !options.signal.aborted) {
+        if (err instanceof UploadUrlExpiredError && round < maxPresigns && !stop.aborted) {
           options.log.info(`${file.path}: ${err.message}; starting again from presign`);
           continue;
         }
@@ -62,8 +74,8 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
       }
     }
   } catch (err) {
-    const message = options.signal.aborted ? `cancelled: ${errorMessage(options.signal.reason ?? err)}` : errorMessage(err);
-    const code = options.signal.aborted ? 'cancelled' : err instanceof PublishError ? err.code : undefined;
+    const message = stop.aborted ? `cancelled: ${errorMessage(stop.reason ?? err)}` : errorMessage(err);
+    const code = stop.aborted ? 'cancelled' : err instanceof PublishError ? err.code : undefined;
     options.log.info(`${file.path}: failed: ${message}`);
     return {
       path: file.path,

@@ -1,8 +1,96 @@
 // Local format checks (`validate`): a file whose content does not match its extension is refused before
-// any upload, reading only the first bytes it needs.
+// any upload, so a broken export fails a pull request in seconds. Each check reads only the bytes it needs.
 import { open } from 'node:fs/promises';
 import type { LocalFile } from '../engine/types.js';
 
-export async function checkContent(_file: LocalFile): Promise<string | undefined> {
+const HEAD_BYTES = 64 * 1024;
+
+async function readAt(file: LocalFile, position: number, length: number): Promise<Buffer> {
+  const handle = await open(file.absolutePath, 'r');
+  try {
+    const buf = Buffer.alloc(Math.max(0, Math.min(length, file.bytes - position)));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, position);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+const latin1 = (b: Buffer) => b.toString('latin1');
+
+/** ISO 10303-21 (STEP physical file): the header every IFC and STEP file starts with. */
+function checkStepHeader(head: string, kind: string): string | undefined {
+  if (!/^\uFEFF?\s*ISO-10303-21\s*;/.test(head)) return `not a valid ${kind} file: it does not start with the ISO-10303-21; header (a ${kind} export writes it first)`;
   return undefined;
+}
+
+const IFC_SCHEMAS = ['IFC2X3', 'IFC4', 'IFC4X1', 'IFC4X2', 'IFC4X3'];
+
+function checkIfc(head: string): string | undefined {
+  const header = checkStepHeader(head, 'IFC');
+  if (header) return header;
+  const schema = head.match(/FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'/i)?.[1];
+  if (!schema) return 'not a valid IFC file: the header has no FILE_SCHEMA; expected IFC2X3, IFC4 or IFC4X3';
+  const base = schema.toUpperCase().replace(/_.*$/, '');
+  if (!IFC_SCHEMAS.includes(base)) return `not a valid IFC file: FILE_SCHEMA is '${schema}'; expected IFC2X3, IFC4 or IFC4X3 (is this a STEP file named .ifc?)`;
+  return undefined;
+}
+
+async function checkStl(file: LocalFile): Promise<string | undefined> {
+  if (file.bytes >= 84) {
+    const count = (await readAt(file, 80, 4)).readUInt32LE(0);
+    if (84 + 50 * count === file.bytes) return undefined; // binary STL: the size follows from the triangle count
+  }
+  const head = latin1(await readAt(file, 0, 512));
+  if (/^\s*solid\b/.test(head)) {
+    const tail = latin1(await readAt(file, Math.max(0, file.bytes - 512), 512));
+    if (/endsolid\b[^\n]*\s*$/.test(tail)) return undefined;
+    return 'not a valid STL file: an ASCII STL starts with "solid" but this one does not end with "endsolid" (truncated export?)';
+  }
+  if (file.bytes >= 84) {
+    const count = (await readAt(file, 80, 4)).readUInt32LE(0);
+    return `not a valid STL file: as binary STL it declares ${count} triangles, which needs ${84 + 50 * count} bytes, but the file has ${file.bytes}; nor is it ASCII STL (solid … endsolid)`;
+  }
+  return 'not a valid STL file: too short for binary STL and not ASCII STL (solid … endsolid)';
+}
+
+async function checkPdf(file: LocalFile, head: Buffer): Promise<string | undefined> {
+  if (!latin1(head.subarray(0, 1024)).includes('%PDF-')) return 'not a valid PDF file: no %PDF- header';
+  const tail = latin1(await readAt(file, Math.max(0, file.bytes - 1024), 1024));
+  if (!tail.includes('%%EOF')) return 'not a valid PDF file: no %%EOF trailer (truncated?)';
+  return undefined;
+}
+
+function checkDxf(head: string): string | undefined {
+  if (head.startsWith('AutoCAD Binary DXF')) return undefined;
+  if (/^\s*0\s*\r?\n\s*SECTION\b/.test(head) || /^\s*999\s*\r?\n/.test(head)) return undefined;
+  return 'not a valid DXF file: it starts neither with a "0 / SECTION" group nor with the binary DXF sentinel';
+}
+
+/** A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked). */
+export async function checkContent(file: LocalFile): Promise<string | undefined> {
+  if (file.bytes === 0) return undefined; // refused elsewhere as empty
+  const head = await readAt(file, 0, HEAD_BYTES);
+  switch (file.ext) {
+    case 'ifc':
+      return checkIfc(latin1(head));
+    case 'step':
+    case 'stp':
+      return checkStepHeader(latin1(head), 'STEP');
+    case 'stl':
+      return checkStl(file);
+    case 'pdf':
+      return checkPdf(file, head);
+    case 'png':
+      return head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) ? undefined : 'not a valid PNG file: the 8-byte PNG signature is missing';
+    case 'jpg':
+    case 'jpeg':
+      return head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff ? undefined : 'not a valid JPEG file: it does not start with the FF D8 FF marker';
+    case 'dxf':
+      return checkDxf(latin1(head.subarray(0, 256)));
+    case 'dwg':
+      return /^AC10\d\d/.test(latin1(head.subarray(0, 6))) ? undefined : 'not a valid DWG file: no AC10xx version header';
+    default:
+      return undefined;
+  }
 }

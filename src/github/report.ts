@@ -103,9 +103,11 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
       }),
     ]);
   }
-  if (failed.length > 0) {
+  // Failures, and files a cancelled run never started.
+  const unpublished = results.filter((r) => r.error);
+  if (unpublished.length > 0) {
     s.addHeading('Failures', 3);
-    s.addList(failed.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
+    s.addList(unpublished.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
   }
   const text = s.stringify();
   s.emptyBuffer();

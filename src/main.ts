@@ -4,7 +4,8 @@ import * as core from '@actions/core';
 import { parseConfig, type Config } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult, Logger } from './engine/types.js';
-import { writeReport } from './github/report.js';
+import { upsertPullRequestComment } from './github/comment.js';
+import { buildSummary, scrub, writeReport } from './github/report.js';
 import { publish } from './run.js';
 
 export async function run(env: Record<string, string | undefined> = process.env): Promise<void> {
@@ -54,6 +55,15 @@ export async function run(env: Record<string, string | undefined> = process.env)
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
   await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard });
+  if (config.run.comment && results.length > 0) {
+    try {
+      const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard }), config.secrets);
+      core.info(await upsertPullRequestComment({ token: config.run.comment.token, key: `${config.provider.id}${shard ? `:${shard}` : ''}` }, body));
+    } catch (err) {
+      // A comment is a convenience: its failure (e.g. a token without pull-requests: write) warns, never fails the step.
+      core.warning(`Could not comment on the pull request: ${errorMessage(err)}`);
+    }
+  }
 
   if (stop.signal.aborted) {
     const notDone = results.filter((r) => r.status !== 'succeeded').length;

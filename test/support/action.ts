@@ -33,6 +33,9 @@ export async function actionYml(): Promise<ActionYml> {
   return parse(await readFile(path.join(ROOT, 'action.yml'), 'utf8')) as ActionYml;
 }
 
+/** What `${{ github.token }}` evaluates to in these tests. */
+export const FAKE_GITHUB_TOKEN = 'ghs_testtoken0000000000000000000000000000';
+
 export interface ActionRun {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -97,7 +100,8 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     GITHUB_SERVER_URL: 'https://github.com',
   };
   for (const [name, spec] of Object.entries(yml.inputs)) {
-    const value = inputs[name] ?? spec.default ?? '';
+    // The runner evaluates expressions in defaults; the only one we use is the job's token.
+    const value = inputs[name] ?? (spec.default ?? '').replace('${{ github.token }}', FAKE_GITHUB_TOKEN);
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const name of Object.keys(inputs)) {

@@ -39,7 +39,9 @@ export function toRecord(r: FileResult): ResultRecord {
   };
 }
 
-export function buildOutputs(results: readonly FileResult[], provider: ProviderModule): Record<string, string> {
+export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'failed-count';
+
+export function buildOutputs(results: readonly FileResult[], provider: ProviderModule): Record<OutputName, string> {
   const records = results.map(toRecord);
   const succeeded = results.filter((r) => r.status === 'succeeded');
   const idsOf = (output: string) =>

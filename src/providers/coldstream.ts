@@ -1,0 +1,270 @@
+// Coldstream (Diabatix): per file, create a file record on the file server (it answers a presigned PUT URL)
+// → the engine uploads the bytes → start the job that makes the geometry usable on the case server:
+// `convert` for a component's STEP file, `initialize` for a whole-case STEP file, none for STL. The service
+// runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
+// at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
+import { z } from 'zod';
+import { PublishError, WaitTimeoutError } from '../engine/errors.js';
+import { parseRetryAfter, sleep } from '../engine/retry.js';
+import type { LocalFile, PublishedIds, StepContext, UploadReceipt } from '../engine/types.js';
+import type { Http, HttpResponse } from '../http/client.js';
+import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
+import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+
+export const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'] as const;
+export type ColdstreamRegion = (typeof COLDSTREAM_REGIONS)[number];
+export const FINALIZE_MODES = ['auto', 'convert', 'initialize', 'none'] as const;
+export type FinalizeMode = (typeof FINALIZE_MODES)[number];
+export type JobKind = 'convert' | 'initialize' | 'none';
+
+const STEP_EXTS = new Set(['step', 'stp']);
+const ACCEPTED = ['step', 'stp', 'stl'];
+
+/** The text the case server answers while a job of the same case runs (matched as the official SDK does). */
+export const BUSY_TEXT = 'Job already runs for case';
+/**
+ * Busy-case backoff: the SDK asks again every 2 s; we start there, grow ×2 up to 30 s, and draw each wait
+ * from [½, 1] of that ceiling, so parallel runs spread out and no wait is ever shorter than 1 s.
+ */
+export const BUSY_BASE_MS = 2_000;
+export const BUSY_MAX_MS = 30_000;
+
+export function busyDelay(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(BUSY_MAX_MS, BUSY_BASE_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling * (0.5 + 0.5 * random()));
+}
+
+export function regionHosts(region: ColdstreamRegion): { fileserverUrl: string; caseUrl: string } {
+  return {
+    fileserverUrl: `https://fileserver.${region}.coldstream.diabatix.com`,
+    caseUrl: `https://case.${region}.coldstream.diabatix.com`,
+  };
+}
+
+export interface ColdstreamSettings {
+  token: string;
+  fileserverUrl: string;
+  caseUrl: string;
+  region: ColdstreamRegion;
+  caseId: string;
+  componentId?: string;
+  finalize: FinalizeMode;
+}
+
+/** Which job a file needs: `auto` follows the upload guide; the other modes force it (STL never takes one). */
+export function jobKindFor(file: LocalFile, settings: Pick<ColdstreamSettings, 'finalize' | 'componentId'>): JobKind {
+  if (settings.finalize !== 'auto') return settings.finalize;
+  if (!STEP_EXTS.has(file.ext)) return 'none';
+  return settings.componentId === undefined ? 'initialize' : 'convert';
+}
+
+/**
+ * The SDK documents case, component and file IDs as ints and sends them as JSON numbers; an ID of digits is
+ * sent the same way, anything else (a GUID) as a string.
+ */
+export function idValue(id: string): number | string {
+  return /^\d{1,15}$/.test(id) ? Number(id) : id;
+}
+
+const idField = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
+
+/** The SDK reads `id`, `preSignedUrl` and `fileUrl`; the rest of the answer is not documented. */
+const fileRecordAnswer = z.object({
+  id: z.union([z.string().min(1), z.number().int().nonnegative()]),
+  preSignedUrl: z.string().url(),
+  fileUrl: z.string().min(1),
+});
+
+/** "a json object with meta data for the job": its ID as `id` (our emulator, the usual shape) or `jobId`. */
+const jobAnswer = z.union([z.object({ id: idField }), z.object({ jobId: idField })]);
+
+interface Pending {
+  /** The ID exactly as the file server answered it (number or string), sent back as is. */
+  fileIdValue: string | number;
+  fileId: string;
+  fileUrl: string;
+}
+
+/** One-at-a-time sections keyed by case: FIFO, and a waiter that is cancelled leaves the queue intact. */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.tails.set(key, tail);
+    try {
+      await abortable(previous, signal);
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+class ColdstreamSession implements OpenedProvider<Pending> {
+  readonly displayName = 'Coldstream';
+  private readonly jobLocks = new KeyedMutex();
+
+  constructor(
+    private readonly settings: ColdstreamSettings,
+    private readonly http: Http,
+  ) {}
+
+  private api(url: string, body: unknown, label: string, ctx: StepContext): Promise<HttpResponse> {
+    return this.http.request({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${this.settings.token}` },
+      json: body,
+      // Both the file record and the jobs are created by these POSTs and carry no idempotency key: after a
+      // dropped connection or a 5xx we cannot know whether the record or job exists, and repeating could
+      // make a second one (a second job even answers "busy" for the first). Only 429, which the server sends
+      // before doing anything, is repeated (the client does that for non-idempotent requests).
+      idempotent: false,
+      signal: ctx.signal,
+      label,
+    });
+  }
+
+  private fail(res: HttpResponse, what: string, hint?: string): never {
+    const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
+    const known =
+      res.status === 401 || res.status === 403
+        ? 'check the token: a Coldstream access token that is valid for this region and has access to the case'
+        : res.status === 404
+          ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
+          : hint;
+    throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, `http_${res.status}`);
+  }
+
+  async presign(file: LocalFile, ctx: StepContext) {
+    const { caseId, componentId } = this.settings;
+    const res = await this.api(
+      `${this.settings.fileserverUrl}/cases/${encodeURIComponent(caseId)}/files`,
+      // A whole-case file names the case itself as its component, as the official SDK does. When the engine
+      // finds the URL expired it comes back here: the new record replaces the one that never got bytes.
+      { fileName: file.name, fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) },
+      `${file.path}: create file record`,
+      ctx,
+    );
+    if (!res.ok) this.fail(res, `create file record for ${file.path}`);
+    const answer = parseAnswer(fileRecordAnswer, res, 'create file record');
+    return {
+      // The presigned PUT is signed for this Content-Type and must carry no Authorization header: the
+      // token never goes to storage (S3 would refuse a second credential anyway).
+      target: { method: 'PUT' as const, url: answer.preSignedUrl, headers: { 'Content-Type': 'application/octet-stream' } },
+      pending: { fileIdValue: answer.id, fileId: String(answer.id), fileUrl: answer.fileUrl },
+    };
+  }
+
+  async confirm(file: LocalFile, pending: Pending, _receipt: UploadReceipt, ctx: StepContext): Promise<PublishedIds> {
+    const kind = jobKindFor(file, this.settings);
+    if (kind === 'none') return { id: pending.fileId, fileId: pending.fileId, jobKind: 'none' };
+    const jobId = await this.jobLocks.run(this.settings.caseId, ctx.signal, () => this.startJob(file, pending, kind, ctx));
+    return { id: jobId, fileId: pending.fileId, jobId, jobKind: kind };
+  }
+
+  /** Runs under the case's lock: only this file asks the case server for a job of this case right now. */
+  private async startJob(file: LocalFile, pending: Pending, kind: 'convert' | 'initialize', ctx: StepContext): Promise<string> {
+    const { caseId } = this.settings;
+    const label = `${file.path}: ${kind}`;
+    const body = { caseId: idValue(caseId), fileId: pending.fileIdValue, fileURL: pending.fileUrl };
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
+      if (res.ok) {
+        const answer = parseAnswer(jobAnswer, res, kind);
+        const jobId = 'id' in answer ? answer.id : answer.jobId;
+        ctx.log.info(`${label}: job ${jobId} started for file ${pending.fileId}`);
+        return jobId;
+      }
+      if (!res.text.includes(BUSY_TEXT)) this.fail(res, `${kind} ${file.path} (file ${pending.fileId} is uploaded, its job did not start)`);
+      // The case runs another job (ours or someone else's): ask again later, never in a tight loop.
+      const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
+      if (!ctx.wait) {
+        throw new PublishError(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'case_busy');
+      }
+      const delay = Math.max(busyDelay(attempt), Math.min(parseRetryAfter(res.headers['retry-after']) ?? 0, BUSY_MAX_MS));
+      if (Date.now() + delay > ctx.waitDeadline) {
+        throw new WaitTimeoutError(`Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`);
+      }
+      ctx.log.info(`${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s`);
+      await sleep(delay, ctx.signal);
+    }
+  }
+}
+
+function parseAnswer<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
+  const parsed = schema.safeParse(res.json());
+  if (!parsed.success) {
+    throw new PublishError(
+      `Coldstream ${what}: unexpected answer shape (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`,
+      'invalid_response',
+    );
+  }
+  return parsed.data;
+}
+
+export const coldstream: ProviderModule<ColdstreamSettings> = {
+  id: 'coldstream',
+  displayName: 'Coldstream',
+  tokenEnv: 'COLDSTREAM_TOKEN',
+  // Only for display: without server-url the two hosts come from `region` (regionHosts).
+  defaultServerUrl: regionHosts('eu1').caseUrl,
+  inputs: ['case-id', 'component-id', 'region', 'finalize'],
+  idOutputs: [{ output: 'job-ids', field: 'jobId' }],
+  readSettings(input, common) {
+    const caseId = requireId(input, 'case-id', 'the Coldstream case to upload geometry to (the number in the case URL)');
+    const componentId = optionalId(input, 'component-id', 'the component (region, subregion, ...) of case-id; empty for a whole-case file');
+    const region = parseInput(
+      input,
+      'region',
+      z.string().transform((s) => (s === '' ? 'eu1' : s.toLowerCase())).pipe(z.enum(COLDSTREAM_REGIONS)),
+      `one of ${COLDSTREAM_REGIONS.join(', ')} (the hosting region of your Coldstream account)`,
+    );
+    const finalize = parseInput(
+      input,
+      'finalize',
+      z.string().transform((s) => (s === '' ? 'auto' : s.toLowerCase())).pipe(z.enum(FINALIZE_MODES)),
+      FINALIZE_MODES.join(', '),
+    );
+    const token = requireToken(common, 'COLDSTREAM_TOKEN', 'a Coldstream access token');
+    const hosts = common.serverUrlGiven ? { fileserverUrl: common.serverUrl, caseUrl: common.serverUrl } : regionHosts(region);
+    return { token, ...hosts, region, caseId, componentId, finalize };
+  },
+  secrets: () => [],
+  refuse(file, settings) {
+    if (!ACCEPTED.includes(file.ext)) {
+      return `Coldstream accepts STEP (.step, .stp) and STL (.stl) geometry; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
+    }
+    // Convert and initialize read STEP; an STL is already what convert would make.
+    if (file.ext === 'stl' && settings.finalize !== 'auto' && settings.finalize !== 'none') {
+      return `finalize is ${settings.finalize}, which applies to STEP files; an STL file needs no job (set finalize to auto or none, or leave .stl files out of path)`;
+    }
+    return undefined;
+  },
+  async open(settings, _common, ctx: OpenContext) {
+    return new ColdstreamSession(settings, ctx.http);
+  },
+};

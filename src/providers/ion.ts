@@ -1,0 +1,362 @@
+// First Resonance ION: attach files to a run step, run, procedure, step, part or run step field.
+// Per file: requestFileUploadUrl → (the engine PUTs the bytes with exactly the returned contentType) →
+// createFileAttachment with the ETag storage answered. Authentication is a ready access token, or an API
+// key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
+// ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
+import { z } from 'zod';
+import { HttpError, NetworkError, PublishError, UsageError } from '../engine/errors.js';
+import type { LocalFile, Logger, StepContext, UploadReceipt } from '../engine/types.js';
+import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
+import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
+import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';
+import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './ion-operations.js';
+import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+
+/** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
+export const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
+/** ...and the one older copies of that page and ION's own examples use. Tried when the first answers 404. */
+export const ION_LEGACY_TOKEN_PATH = '/auth/realms/api-keys/protocol/openid-connect/token';
+
+/**
+ * API host → auth server, from the environment table of ION's API-key docs. ION's other docs give production
+ * as api.firstresonance.io, which the table does not list: it is production, so it maps to production's
+ * auth server. Sandboxes get their own hosts, so they need auth-url.
+ */
+export const ION_AUTH_SERVERS: Readonly<Record<string, string>> = {
+  'api.firstresonance.io': 'auth.buildwithion.com',
+  'api.buildwithion.com': 'auth.buildwithion.com',
+  'staging-api.buildwithion.com': 'staging-auth.buildwithion.com',
+  'api-staging-gov.buildwithion.com': 'auth-staging-gov.buildwithion.com',
+  'api-production-gov.buildwithion.com': 'auth-production-gov.buildwithion.com',
+  'api-staging-aus.buildwithion.com': 'auth-staging-aus.buildwithion.com',
+  'api-production-aus.buildwithion.com': 'auth-production-aus.buildwithion.com',
+};
+
+export type IonAuth =
+  | { kind: 'token'; token: string }
+  /** `tokenUrls`: the endpoint, then (only when the path was not given) the legacy path to try on a 404. */
+  | { kind: 'client'; clientId: string; clientSecret: string; tokenUrls: string[]; audience: string };
+
+export type IonTarget = { kind: 'entity'; entityId: string } | { kind: AttachKind; id: string };
+
+export interface IonSettings {
+  serverUrl: string;
+  auth: IonAuth;
+  target: IonTarget;
+  validateUpload: boolean;
+}
+
+interface Pending {
+  s3Key: string;
+}
+
+/** ION's IDs are integers in its examples and `ID` in its schema: take either, keep a string. */
+const ionId = z.union([z.string().min(1), z.number().int()]).transform(String);
+
+const uploadUrlAnswer = z.object({
+  requestFileUploadUrl: z.object({ uploadUrl: z.url(), s3Key: z.string().min(1), contentType: z.string().min(1) }),
+});
+
+const attachmentAnswer = z.object({
+  createFileAttachment: z.object({
+    fileAttachment: z.object({ id: ionId, entityId: ionId.nullish(), filename: z.string().nullish() }),
+  }),
+});
+
+const entityAnswer = z.object({ id: ionId, entity: z.object({ id: ionId }).nullable() }).nullable();
+
+const tokenAnswer = z.object({ access_token: z.string().min(1), token_type: z.string().nullish(), expires_in: z.number().nullish() });
+const oauthError = z.object({ error: z.string(), error_description: z.string().nullish() });
+
+/** An ION object ID as attach-to takes it. */
+const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const ATTACH_FORM = `<kind>:<id> with kind one of ${ATTACH_KINDS.join(', ')} (e.g. runStep:1234)`;
+
+export function parseAttachTo(raw: string): IonTarget {
+  const m = raw.match(/^([A-Za-z]+)\s*:\s*(\S+)$/);
+  const kind = ATTACH_KINDS.find((k) => k.toLowerCase() === m?.[1]?.toLowerCase());
+  const id = m?.[2];
+  if (!kind || id === undefined || !OBJECT_ID.test(id)) throw new UsageError('attach-to', `got ${JSON.stringify(raw)}; expected ${ATTACH_FORM}`);
+  return { kind, id };
+}
+
+/** The token endpoints to try: auth-url as given, the standard path on a bare auth host, or the derived default. */
+export function ionTokenUrls(authUrlRaw: string, serverUrl: string): string[] {
+  if (authUrlRaw !== '') {
+    const url = parseServerUrl('auth-url', authUrlRaw);
+    if (new URL(url).pathname !== '/') return [url];
+    return [`${url}${ION_TOKEN_PATH}`, `${url}${ION_LEGACY_TOKEN_PATH}`];
+  }
+  const authHost = ION_AUTH_SERVERS[new URL(serverUrl).hostname.toLowerCase()];
+  if (!authHost) {
+    throw new UsageError(
+      'auth-url',
+      `is required with client-id/client-secret when server-url (${serverUrl}) is not one of ION's environments (${Object.keys(ION_AUTH_SERVERS).join(', ')}); pass your environment's token endpoint, e.g. https://<auth server>${ION_TOKEN_PATH}`,
+    );
+  }
+  return [`https://${authHost}${ION_TOKEN_PATH}`, `https://${authHost}${ION_LEGACY_TOKEN_PATH}`];
+}
+
+/** The client-credentials grant. Minting a token changes nothing on the server, so it is safe to repeat. */
+async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>, signal: AbortSignal, log: Logger): Promise<string> {
+  const body = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: auth.clientId,
+    client_secret: auth.clientSecret,
+    audience: auth.audience,
+  }).toString();
+  for (let i = 0; ; i++) {
+    const url = auth.tokenUrls[i]!;
+    const res = await http.request({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+      idempotent: true,
+      signal,
+      label: 'ION token request',
+    });
+    if (res.status === 404 && i + 1 < auth.tokenUrls.length) {
+      log.debug(`ION token request: ${redactUrl(url)} answered 404; trying ${redactUrl(auth.tokenUrls[i + 1]!)}`);
+      continue;
+    }
+    const where = redactUrl(url);
+    if (!res.ok) {
+      const parsed = oauthError.safeParse(safeJson(res.text));
+      const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
+      const hint =
+        res.status === 404
+          ? 'check that auth-url is the token endpoint of your environment'
+          : "check client-id and client-secret, and that the API key was created in the environment server-url points at (a key works only in the environment that created it)";
+      throw new PublishError(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, parsed.data?.error ?? `auth_http_${res.status}`);
+    }
+    const parsed = tokenAnswer.safeParse(res.json());
+    if (!parsed.success) throw new PublishError(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
+    return parsed.data.access_token;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function stripEtag(etag: string | undefined): string | undefined {
+  const stripped = etag?.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return stripped === '' ? undefined : stripped;
+}
+
+const PERMISSION_WORDS = /permission|not authori[sz]ed|forbidden|access denied|unauthori[sz]ed/i;
+const ENTITY_MISSING = /entity\b.*\b(not found|does not exist|doesn't exist|no such)|no entity/i;
+
+class IonSession implements OpenedProvider<Pending> {
+  readonly displayName = 'ION';
+  private readonly graphqlUrl: string;
+  private token: string;
+  /** Bumped on each new token, so concurrent 401s lead to one token request, not one each. */
+  private generation = 0;
+  private refreshing: Promise<void> | undefined;
+  /** The entity every attachment goes to: entity-id, or attach-to resolved in open(). */
+  entityId = '';
+
+  constructor(
+    private readonly settings: IonSettings,
+    private readonly http: Http,
+    private readonly ctx: OpenContext,
+    token: string,
+  ) {
+    this.graphqlUrl = `${settings.serverUrl}/graphql`;
+    this.token = token;
+  }
+
+  /** A new token after a 401, at most one request at a time. */
+  private async refresh(generation: number, signal: AbortSignal): Promise<void> {
+    const auth = this.settings.auth;
+    if (auth.kind !== 'client' || generation !== this.generation) return;
+    this.refreshing ??= (async () => {
+      try {
+        const token = await fetchToken(this.http, auth, signal, this.ctx.log);
+        this.ctx.mask(token);
+        this.token = token;
+        this.generation++;
+        this.ctx.log.info('ION refused the access token (401); fetched a new one with the client credentials');
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    await this.refreshing;
+  }
+
+  /**
+   * Send one operation; answers its data or throws a PublishError worded in ION's terms. `label` names the
+   * request in retry lines (with the file's path); `subject` starts error messages (the engine adds the path).
+   */
+  async execute(op: IonOperation, variables: Record<string, unknown>, label: string, signal: AbortSignal, subject = `ION ${op.field}`): Promise<unknown> {
+    for (let refreshed = false; ; refreshed = true) {
+      const token = this.token;
+      const generation = this.generation;
+      const endpoint = new GraphQLEndpoint(this.http, this.graphqlUrl, () => ({ authorization: `Bearer ${token}` }));
+      let result: GraphQLResult<unknown>;
+      try {
+        result = await endpoint.execute<unknown>(op.document, variables, { label, signal, idempotent: op.idempotent });
+      } catch (err) {
+        // A 401 is answered before the operation runs, so sending it again with a new token is safe.
+        if (err instanceof HttpError && err.status === 401) {
+          if (this.settings.auth.kind === 'client' && !refreshed) {
+            await this.refresh(generation, signal);
+            continue;
+          }
+          throw new PublishError(
+            this.settings.auth.kind === 'client'
+              ? `${subject}: ION answered 401 Unauthorized even with a freshly issued token; check that the API key belongs to the environment at ${this.settings.serverUrl} and that auth-url is that environment's auth server`
+              : `${subject}: ION answered 401 Unauthorized: the access token is missing, expired or invalid, or belongs to another environment than ${this.settings.serverUrl}; pass a current token, or client-id and client-secret so the action fetches one`,
+            'unauthorized',
+          );
+        }
+        if (err instanceof HttpError && err.status === 403) {
+          throw new PublishError(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied');
+        }
+        const dropped = isNetworkFailure(err);
+        if (!dropped && !(err instanceof HttpError)) throw err;
+        const why = err instanceof HttpError ? `ION answered HTTP ${err.status}` : `the connection dropped (${describeNetworkFailure(err instanceof NetworkError && err.cause !== undefined ? err.cause : err)})`;
+        if (!op.idempotent && (dropped || (err instanceof HttpError && err.status >= 500))) {
+          throw new PublishError(
+            `${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`,
+            'outcome_unknown',
+          );
+        }
+        if (err instanceof HttpError && err.status === 429) {
+          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited');
+        }
+        const detail = err instanceof HttpError && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
+        throw new PublishError(`${subject}: ${why} at ${redactUrl(this.graphqlUrl)}${detail}`, err instanceof HttpError ? `http_${err.status}` : 'network_error');
+      }
+      if (result.errors && result.errors.length > 0) throw this.failure(op, result.errors, subject);
+      return result.data;
+    }
+  }
+
+  /** ION answers HTTP 200 with errors[] when an operation fails: ION's message, plus what to do about it. */
+  private failure(op: IonOperation, errors: GraphQLErrorItem[], subject: string): PublishError {
+    const text = errors.map((e) => e.message).join('; ');
+    const codes = errors.map((e) => String(e.extensions?.code ?? '')).join(' ');
+    if (PERMISSION_WORDS.test(text) || /forbidden|permission/i.test(codes)) {
+      const named = op.permission && !text.includes(op.permission) ? ` (${op.field} needs the ${op.permission} permission)` : '';
+      return new PublishError(
+        `${subject}: ${text}${named}; give the user or API key that permission on the target (an API key keeps the permissions its creator had when the key was created)`,
+        'permission_denied',
+      );
+    }
+    if (op === createFileAttachment && this.settings.target.kind === 'entity' && ENTITY_MISSING.test(text)) {
+      return new PublishError(
+        `${subject}: ${text}; entity-id takes an entity ID (the parent's entity { id }), not the parent's own ID: use attach-to (e.g. runStep:<id>) and the action looks the entity up`,
+        'entity_not_found',
+      );
+    }
+    return new PublishError(`${subject}: ${text}`, 'ion_error');
+  }
+
+  /** attach-to → entity { id }, once per run (a query: read-only, safe in dry-run). */
+  async resolveTarget(signal: AbortSignal): Promise<void> {
+    const target = this.settings.target;
+    if (target.kind === 'entity') {
+      this.entityId = target.entityId;
+      return;
+    }
+    const label = `attach-to ${target.kind}:${target.id}`;
+    const data = await this.execute(entityLookup(target.kind), { id: target.id }, label, signal, label);
+    const parsed = entityAnswer.safeParse((data as Record<string, unknown> | undefined)?.[target.kind] ?? null);
+    if (!parsed.success) throw shapeError(label, parsed.error);
+    if (parsed.data === null) {
+      throw new PublishError(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`, 'not_found');
+    }
+    if (parsed.data.entity === null) throw new PublishError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`, 'not_found');
+    this.entityId = parsed.data.entity.id;
+    this.ctx.log.info(`ION: attaching to ${target.kind} ${target.id} (entity ${this.entityId})`);
+  }
+
+  async presign(file: LocalFile, ctx: StepContext) {
+    const parsed = uploadUrlAnswer.safeParse(await this.execute(requestFileUploadUrl, { filename: file.name }, `${file.path}: requestFileUploadUrl`, ctx.signal));
+    if (!parsed.success) throw shapeError('ION requestFileUploadUrl', parsed.error);
+    const { uploadUrl, s3Key, contentType } = parsed.data.requestFileUploadUrl;
+    // The URL is signed for this Content-Type: send exactly it, whatever our own table would say.
+    return { target: { method: 'PUT' as const, url: uploadUrl, headers: { 'Content-Type': contentType } }, pending: { s3Key } };
+  }
+
+  async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext) {
+    const s3Etag = stripEtag(receipt.etag);
+    if (s3Etag === undefined) throw new PublishError(`ION createFileAttachment: storage answered the upload without an ETag, which ION needs as s3Etag`, 'missing_etag');
+    const input = { filename: file.name, s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
+    const parsed = attachmentAnswer.safeParse(await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal));
+    if (!parsed.success) throw shapeError('ION createFileAttachment', parsed.error);
+    const attachment = parsed.data.createFileAttachment.fileAttachment;
+    return { id: attachment.id, attachmentId: attachment.id, entityId: attachment.entityId ?? this.entityId };
+  }
+}
+
+function shapeError(label: string, error: z.ZodError): PublishError {
+  return new PublishError(`${label}: unexpected answer shape from ION (${error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
+}
+
+export const ion: ProviderModule<IonSettings> = {
+  id: 'ion',
+  displayName: 'ION',
+  tokenEnv: 'ION_TOKEN',
+  defaultServerUrl: 'https://api.firstresonance.io',
+  inputs: ['entity-id', 'attach-to', 'client-id', 'client-secret', 'auth-url', 'validate-upload'],
+  idOutputs: [{ output: 'attachment-ids', field: 'attachmentId' }],
+  readSettings(input, common) {
+    const clientId = input('client-id');
+    const clientSecret = input('client-secret');
+    let auth: IonAuth;
+    if (clientId !== '' || clientSecret !== '') {
+      if (clientId === '') throw new UsageError('client-id', "is required with client-secret: pass the ION API key's client ID");
+      if (clientSecret === '') throw new UsageError('client-secret', "is required with client-id: pass the ION API key's client secret (from a secret)");
+      if (input('token') !== '') throw new UsageError('token', 'give either token or client-id/client-secret, not both');
+      auth = {
+        kind: 'client',
+        clientId: checkCredential('client-id', clientId),
+        clientSecret: checkCredential('client-secret', clientSecret),
+        tokenUrls: ionTokenUrls(input('auth-url'), common.serverUrl),
+        // ION's examples send the API URL as the audience.
+        audience: common.serverUrl,
+      };
+    } else {
+      auth = { kind: 'token', token: requireToken(common, 'ION_TOKEN', 'an ION access token (or client-id and client-secret of an ION API key)') };
+    }
+
+    const entityIdRaw = input('entity-id');
+    const attachToRaw = input('attach-to');
+    if (entityIdRaw !== '' && attachToRaw !== '') throw new UsageError('attach-to', 'give exactly one of entity-id and attach-to, not both');
+    let target: IonTarget;
+    if (attachToRaw !== '') target = parseAttachTo(attachToRaw);
+    else if (entityIdRaw !== '') target = { kind: 'entity', entityId: parseInput(input, 'entity-id', idInput, "an ION entity ID (an object's entity { id })") };
+    else throw new UsageError('entity-id', `is required for ION: pass entity-id (an entity ID) or attach-to (${ATTACH_FORM})`);
+
+    return {
+      serverUrl: common.serverUrl,
+      auth,
+      target,
+      validateUpload: parseInput(input, 'validate-upload', booleanInput(true), 'true or false'),
+    };
+  },
+  secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
+  // ION takes any file and derives its Content-Type from the name.
+  refuse: () => undefined,
+  async open(settings, _common, ctx) {
+    let token: string;
+    if (settings.auth.kind === 'client') {
+      token = await fetchToken(ctx.http, settings.auth, ctx.signal, ctx.log);
+      ctx.mask(token);
+      ctx.log.info(`ION: signed in with client credentials at ${new URL(settings.auth.tokenUrls[0]!).host}`);
+    } else {
+      token = settings.auth.token;
+    }
+    const session = new IonSession(settings, ctx.http, ctx, token);
+    await session.resolveTarget(ctx.signal);
+    return session;
+  },
+};

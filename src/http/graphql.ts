@@ -46,6 +46,8 @@ export class GraphQLEndpoint {
           signal: call.signal,
           label: call.label,
         });
+        // A login page or a proxy's error page where the API should be: say so in our words.
+        if (res.text !== '') res.json();
         return new Response(res.text === '' ? null : res.text, { status: res.status, headers: res.headers });
       }) as typeof fetch,
     });

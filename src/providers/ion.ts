@@ -219,6 +219,8 @@ class IonSession implements OpenedProvider<Pending> {
         if (err instanceof HttpError && err.status === 403) {
           throw new PublishError(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied');
         }
+        // Not JSON at all (a login page where the API should be): the message already says what to check.
+        if (err instanceof HttpError && err.code === 'invalid_response') throw new PublishError(`${subject}: ${err.message}`, err.code);
         const dropped = isNetworkFailure(err);
         if (!dropped && !(err instanceof HttpError)) throw err;
         const why = err instanceof HttpError ? `ION answered HTTP ${err.status}` : `the connection dropped (${describeNetworkFailure(err instanceof NetworkError && err.cause !== undefined ? err.cause : err)})`;

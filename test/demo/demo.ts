@@ -24,6 +24,14 @@ const scenarios: Scenario[] = [
     title: 'ARCNM: CAD files and drawings, attached to part prt_demo revision rev_A',
     inputs: { provider: 'arcnm', path: 'cad/**/*.step\ncad/**/*.stp\ncad/**/*.stl\ndrawings/*.pdf', 'server-url': env['ARCNM_URL']!, token: env['ARCNM_API_KEY']!, 'part-id': 'prt_demo', 'revision-id': 'rev_A' },
   },
+  {
+    title: 'Coldstream: a component STEP file (converted) and an STL mesh (no job) to case 1001',
+    inputs: { provider: 'coldstream', path: 'cad/brackets/*.step\ncad/meshes/*.stl', 'server-url': env['COLDSTREAM_URL']!, token: env['COLDSTREAM_TOKEN']!, 'case-id': '1001', 'component-id': '2001' },
+  },
+  {
+    title: 'ION: a PDF drawing and an inspection photo attached to run step 101 (API key exchanged for a token)',
+    inputs: { provider: 'ion', path: 'drawings/*.pdf\nphotos/*.jpg', 'server-url': env['ION_URL']!, 'auth-url': env['ION_AUTH_URL']!, 'client-id': env['ION_CLIENT_ID']!, 'client-secret': env['ION_CLIENT_SECRET']!, 'attach-to': 'runStep:101' },
+  },
 ];
 
 let unexpected = 0;

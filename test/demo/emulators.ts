@@ -2,10 +2,14 @@
 // workflow and a curious user (`npm run emulators`) share this one place.
 import { ArcnmEmulator } from '../emulators/arcnm.js';
 import { BlobStore } from '../emulators/blob.js';
+import { ColdstreamEmulator } from '../emulators/coldstream.js';
+import { IonEmulator } from '../emulators/ion.js';
 
 export interface Emulators {
   blob: BlobStore;
   arcnm: ArcnmEmulator;
+  coldstream: ColdstreamEmulator;
+  ion: IonEmulator;
   /** What a workflow needs: server URLs and credentials, as environment variables. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -13,6 +17,8 @@ export interface Emulators {
 
 export const DEMO_CREDENTIALS = {
   ARCNM_API_KEY: 'ak_test_demo_0000000000000000',
+  COLDSTREAM_TOKEN: 'cs_demo_token_0000000000000000',
+  ION_TOKEN: 'ion_demo_token_000000000000000',
 };
 
 export async function startEmulators(): Promise<Emulators> {
@@ -21,11 +27,19 @@ export async function startEmulators(): Promise<Emulators> {
   const arcnm = new ArcnmEmulator({ blob, apiKey: DEMO_CREDENTIALS.ARCNM_API_KEY });
   await arcnm.start();
   arcnm.addPartRevision('prt_demo', 'rev_A');
+  const coldstream = new ColdstreamEmulator({ blob, token: DEMO_CREDENTIALS.COLDSTREAM_TOKEN, cases: { '1001': ['2001', '2002'] } });
+  await coldstream.start();
+  const ion = new IonEmulator({ blob, tokens: [DEMO_CREDENTIALS.ION_TOKEN] });
+  await ion.start();
   return {
     blob,
     arcnm,
-    env: { ...DEMO_CREDENTIALS, ARCNM_URL: arcnm.url, BLOB_URL: blob.url },
+    coldstream,
+    ion,
+    env: { ...DEMO_CREDENTIALS, ARCNM_URL: arcnm.url, COLDSTREAM_URL: coldstream.url, ION_URL: ion.url, ION_AUTH_URL: ion.authUrl, ION_CLIENT_ID: ion.clientId, ION_CLIENT_SECRET: ion.clientSecret, BLOB_URL: blob.url },
     async close() {
+      await ion.close();
+      await coldstream.close();
       await arcnm.close();
       await blob.close();
     },

@@ -6,15 +6,18 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** First backoff ceiling; doubles each attempt. */
   baseDelayMs: number;
-  /** Highest backoff ceiling, and the longest Retry-After we are willing to honour. */
+  /** Highest backoff ceiling. */
   maxDelayMs: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
 
+/** The longest Retry-After we wait out; a server asking for more is treated as asking for this. */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
 /**
  * Full jitter (a random wait between 0 and min(cap, base · 2^(attempt-1))), as AWS describes and ARCNM asks
- * for; a server's Retry-After, when given, is the floor instead, capped at maxDelayMs.
+ * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS).
  */
 export function backoffDelay(
   attempt: number,
@@ -22,7 +25,7 @@ export function backoffDelay(
   retryAfterMs?: number,
   random: () => number = Math.random,
 ): number {
-  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, policy.maxDelayMs);
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
 }

@@ -12,9 +12,10 @@ describe('retry policy', () => {
     expect(backoffDelay(3, policy, undefined, () => 0)).toBe(0);
   });
 
-  it('honours Retry-After, capped at the longest delay', () => {
+  it('honours Retry-After as it is, beyond the backoff ceiling, up to five minutes', () => {
     expect(backoffDelay(1, policy, 350)).toBe(350);
-    expect(backoffDelay(1, policy, 60_000)).toBe(1000);
+    expect(backoffDelay(1, policy, 60_000)).toBe(60_000);
+    expect(backoffDelay(1, policy, 3_600_000)).toBe(300_000);
   });
 
   it('parses Retry-After as seconds (fractional too) or an HTTP date', () => {

@@ -2,7 +2,7 @@
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
-import { HttpError, NetworkError } from '../engine/errors.js';
+import { HttpError, NetworkError, PublishError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../engine/retry.js';
 import type { Logger } from '../engine/types.js';
 
@@ -89,6 +89,20 @@ export function isRetryableStatus(status: number): boolean {
   return status === 429 || (status >= 500 && status !== 501);
 }
 
+/**
+ * What undici threw, as our error: a proxy that refused the tunnel (407 and friends) is final and says where
+ * to look; anything else is a network failure, retryable where the request is safe to repeat.
+ */
+export function transportError(err: unknown, label: string, where: string): PublishError {
+  const proxy = err instanceof Error ? err.message.match(/Proxy response \((\d+)\)/) : null;
+  if (proxy) {
+    const status = proxy[1];
+    const hint = status === '407' ? 'check the user:password in HTTPS_PROXY/HTTP_PROXY' : 'check HTTPS_PROXY/HTTP_PROXY, or list the host in NO_PROXY';
+    return new PublishError(`${label}: the proxy answered ${status} to ${where}; ${hint}`, 'proxy_error');
+  }
+  return new NetworkError(`${label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
+}
+
 export function describeNetworkFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
@@ -138,7 +152,7 @@ export class Http {
           res = await undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal });
         } catch (err) {
           if (req.signal?.aborted) throw err;
-          throw new NetworkError(`${req.label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
+          throw transportError(err, req.label, where);
         }
         const text = await res.body.text().catch((err: unknown) => {
           throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });

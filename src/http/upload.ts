@@ -9,7 +9,7 @@ import { request as undiciRequest } from 'undici';
 import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
-import { anySignal, describeNetworkFailure, flattenHeaders, isRetryableStatus, redactUrl, type Http } from './client.js';
+import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 5_000;
@@ -152,7 +152,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   } catch (err) {
     if (options.signal.aborted) throw err;
     if (stall.signal.aborted) throw stall.signal.reason;
-    throw new NetworkError(`${options.label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
+    throw transportError(err, options.label, where);
   } finally {
     clearTimeout(timer);
   }

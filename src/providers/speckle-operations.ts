@@ -1,0 +1,222 @@
+// Every GraphQL document the Speckle provider sends, each with the server generation it is written for and
+// whether it may be sent again after a 5xx or a dropped connection (a 429 is refused before any work, so
+// the HTTP client repeats that whatever this says). test/unit/speckle-operations.test.ts validates each
+// document against the real schema: `live` ones against the public SDL plus the ingestion-API supplement
+// (app.speckle.systems), `2.x` ones against the public SDL alone, `both` against both.
+
+export interface SpeckleOperation {
+  /** The operation's name, as sent. */
+  name: string;
+  document: string;
+  /** The server generations whose schema this document must validate against. */
+  servers: 'live' | '2.x' | 'both';
+  idempotent: boolean;
+}
+
+/**
+ * Read once in open(): the blob size limit, the caller's role on the project (a missing project fails here,
+ * before any upload), and whether the server has the ingestion API. Introspection of two types answers the
+ * last question without sending an operation the server might reject.
+ */
+export const serverCapabilities: SpeckleOperation = {
+  name: 'ServerCapabilities',
+  servers: 'both',
+  idempotent: true,
+  document: `query ServerCapabilities($projectId: String!) {
+  serverInfo { version configuration { blobSizeLimitBytes } }
+  project(id: $projectId) { id name role }
+  fileUploadMutationsType: __type(name: "FileUploadMutations") { fields { name } }
+  projectType: __type(name: "Project") { fields { name } }
+}`,
+};
+
+/**
+ * ServerCapabilities without the introspection, for servers that refuse introspection: which generation the
+ * server is is then found out from the first operation it rejects as invalid.
+ */
+export const serverAndProject: SpeckleOperation = {
+  name: 'ServerAndProject',
+  servers: 'both',
+  idempotent: true,
+  document: `query ServerAndProject($projectId: String!) {
+  serverInfo { version configuration { blobSizeLimitBytes } }
+  project(id: $projectId) { id name role }
+}`,
+};
+
+/**
+ * Mints a presigned URL and a fileId. Repeating it only mints another URL that nobody uses (and a fileId
+ * nobody starts), which storage forgets when it expires: safe to retry. The live server also answers the
+ * headers storage requires on the PUT (`additionalRequestHeaders`); 2.x has no such field.
+ */
+export const generateUploadUrlLive: SpeckleOperation = {
+  name: 'GenerateFileUploadUrl',
+  servers: 'live',
+  idempotent: true,
+  document: `mutation GenerateFileUploadUrl($input: GenerateFileUploadUrlInput!) {
+  fileUploadMutations {
+    generateUploadUrl(input: $input) { url fileId additionalRequestHeaders { header value } }
+  }
+}`,
+};
+
+export const generateUploadUrlLegacy: SpeckleOperation = {
+  name: 'GenerateFileUploadUrlLegacy',
+  servers: '2.x',
+  idempotent: true,
+  document: `mutation GenerateFileUploadUrlLegacy($input: GenerateFileUploadUrlInput!) {
+  fileUploadMutations { generateUploadUrl(input: $input) { url fileId } }
+}`,
+};
+
+/** A query: repeating it is harmless. A missing model answers an error (BRANCH_NOT_FOUND), not null. */
+export const modelByName: SpeckleOperation = {
+  name: 'ModelByName',
+  servers: 'both',
+  idempotent: true,
+  document: `query ModelByName($projectId: String!, $name: String!) {
+  project(id: $projectId) { modelByName(name: $name) { id name } }
+}`,
+};
+
+/**
+ * Creates a model. Not repeated blindly: after a 5xx or a dropped connection the model may exist, and a
+ * second create would fail on the taken name. The provider instead looks the name up again and creates
+ * only when it is still missing, which reaches the same end without a duplicate.
+ */
+export const createModel: SpeckleOperation = {
+  name: 'CreateModel',
+  servers: 'both',
+  idempotent: false,
+  document: `mutation CreateModel($input: CreateModelInput!) {
+  modelMutations { create(input: $input) { id name } }
+}`,
+};
+
+/**
+ * Starts the ingestion that ends in a new version. Not idempotent: a second call for the same fileId after
+ * the first went through would start a second ingestion and make a second version of the same file. After
+ * an ambiguous failure the provider asks `model.latestIngestion` whether its fileId was taken instead.
+ */
+export const startFileIngestion: SpeckleOperation = {
+  name: 'StartFileIngestion',
+  servers: 'live',
+  idempotent: false,
+  document: `mutation StartFileIngestion($input: StartFileImportInput!) {
+  fileUploadMutations {
+    startFileIngestion(input: $input) {
+      id
+      modelId
+      statusData { __typename ... on HasModelIngestionStatus { status } }
+    }
+  }
+}`,
+};
+
+/** After an ambiguous failure of startFileIngestion: did the server take our fileId? A query. */
+export const latestIngestion: SpeckleOperation = {
+  name: 'LatestIngestion',
+  servers: 'live',
+  idempotent: true,
+  document: `query LatestIngestion($projectId: String!, $modelId: String!) {
+  project(id: $projectId) {
+    model(id: $modelId) {
+      latestIngestion {
+        id
+        handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
+      }
+    }
+  }
+}`,
+};
+
+/**
+ * Polled until the ingestion ends. `status` is read through the HasModelIngestionStatus interface (every
+ * member of the union implements it); the details through each status type.
+ */
+export const ingestionStatus: SpeckleOperation = {
+  name: 'IngestionStatus',
+  servers: 'live',
+  idempotent: true,
+  document: `query IngestionStatus($projectId: String!, $ingestionId: ID!) {
+  project(id: $projectId) {
+    ingestion(id: $ingestionId) {
+      id
+      modelId
+      statusData {
+        __typename
+        ... on HasModelIngestionStatus { status }
+        ... on HasProgressMessage { progressMessage }
+        ... on ModelIngestionProcessingStatus { progress }
+        ... on ModelIngestionSuccessStatus { versionId }
+        ... on ModelIngestionFailedStatus { errorReason }
+        ... on ModelIngestionCancelledStatus { cancellationMessage }
+        ... on ModelIngestionInvalidStatus { validationMessage }
+      }
+    }
+  }
+}`,
+};
+
+/**
+ * 2.x: registers the uploaded file and queues its import. Not idempotent, for the same reason as
+ * startFileIngestion; after an ambiguous failure the provider looks for its fileId in the model's uploads.
+ */
+export const startFileImport: SpeckleOperation = {
+  name: 'StartFileImport',
+  servers: '2.x',
+  idempotent: false,
+  document: `mutation StartFileImport($input: StartFileImportInput!) {
+  fileUploadMutations {
+    startFileImport(input: $input) { id modelId convertedStatus convertedMessage convertedVersionId }
+  }
+}`,
+};
+
+/**
+ * 2.x: the model's file uploads, newest first, paged. Polled until our upload's `convertedStatus` is 2
+ * (success, with `convertedVersionId`) or 3 (error, with `convertedMessage`). A query.
+ */
+export const modelUploads: SpeckleOperation = {
+  name: 'ModelUploads',
+  servers: '2.x',
+  idempotent: true,
+  document: `query ModelUploads($projectId: String!, $modelId: String!, $cursor: String) {
+  project(id: $projectId) {
+    model(id: $modelId) {
+      uploads(input: { limit: 25, cursor: $cursor }) {
+        cursor
+        items { id convertedStatus convertedMessage convertedVersionId }
+      }
+    }
+  }
+}`,
+};
+
+/**
+ * Writes the version message (commit, ref, run) for traceability: StartFileImportInput has no message
+ * field, so this is the one place a version can carry it. Setting the same message twice is harmless.
+ */
+export const updateVersionMessage: SpeckleOperation = {
+  name: 'UpdateVersionMessage',
+  servers: 'both',
+  idempotent: true,
+  document: `mutation UpdateVersionMessage($input: UpdateVersionInput!) {
+  versionMutations { update(input: $input) { id message } }
+}`,
+};
+
+export const SPECKLE_OPERATIONS: readonly SpeckleOperation[] = [
+  serverCapabilities,
+  serverAndProject,
+  generateUploadUrlLive,
+  generateUploadUrlLegacy,
+  modelByName,
+  createModel,
+  startFileIngestion,
+  latestIngestion,
+  ingestionStatus,
+  startFileImport,
+  modelUploads,
+  updateVersionMessage,
+];

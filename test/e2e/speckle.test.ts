@@ -1,0 +1,313 @@
+// The Speckle chain end to end: the bundle, run as the runner runs it, against the Speckle emulator (both
+// server generations) and the blob store. Checks the models and versions Speckle ends up with, the bytes in
+// storage, the outputs, the summary, and that the token never shows.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BlobStore } from '../emulators/blob.js';
+import { SpeckleEmulator, type SpeckleEmulatorOptions, type SpeckleMode } from '../emulators/speckle.js';
+import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import * as samples from '../support/samples.js';
+
+const TOKEN = 'spk_e2e_4b1d9c0e7a3f5b2d8c6e1a9f0b3d5c7e';
+const PROJECT = 'p0ject1d';
+const SHA = '0123456789abcdef0123456789abcdef01234567'; // what runAction sets as GITHUB_SHA
+
+let blob: BlobStore;
+let speckle: SpeckleEmulator;
+
+async function startEmulators(mode: SpeckleMode, opts: Partial<SpeckleEmulatorOptions> = {}) {
+  blob = new BlobStore();
+  await blob.start();
+  speckle = new SpeckleEmulator({ blob, mode, tokens: { [TOKEN]: {} }, queuedMs: 30, processingMs: 80, ...opts });
+  await speckle.start();
+}
+
+afterEach(async () => {
+  await speckle?.close();
+  await blob?.close();
+});
+
+function inputs(extra: Record<string, string> = {}) {
+  return { provider: 'speckle', path: 'models/**/*.ifc', 'server-url': speckle.url, token: TOKEN, 'project-id': PROJECT, ...extra };
+}
+
+const BROKEN_IFC = "ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION((''),'2;1');\nFILE_SCHEMA(('AUTOMOTIVE_DESIGN'));\nENDSEC;\nDATA;\nENDSEC;\nEND-ISO-10303-21;\n";
+
+const nested = () => ({
+  'models/Site/Tower A.ifc': samples.ifc('Tower A.ifc', 'IFC4', 3),
+  'models/Site/annex.ifc': samples.ifc('annex.ifc', 'IFC2X3'),
+  'models/infra/bridges/Bridge-01.ifc': samples.ifc('Bridge-01.ifc', 'IFC4X3'),
+});
+
+function ops(name: string) {
+  return speckle.operations.filter((o) => o.operationName === name);
+}
+
+function expectNoLeaks(run: ActionRun) {
+  expect(findLeaks(run, [TOKEN])).toEqual([]);
+}
+
+const modes: SpeckleMode[] = ['live', '2.x'];
+
+describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
+  describe.each(modes)('server %s', (mode) => {
+    it('publishes IFC files in nested folders as versions of their models; a broken file fails with Speckle\'s reason', async () => {
+      await startEmulators(mode);
+      const ws = await makeWorkspace({ ...nested(), 'models/broken.ifc': BROKEN_IFC });
+      // validate=false lets the broken file reach Speckle, whose importer gives the reason.
+      const run = await runAction(inputs({ validate: 'false' }), { workspace: ws, node: bin });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+      expectNoLeaks(run);
+
+      const paths = ['models/Site/Tower A.ifc', 'models/Site/annex.ifc', 'models/broken.ifc', 'models/infra/bridges/Bridge-01.ifc'].sort();
+      expect(run.results.map((r) => r.path).sort()).toEqual(paths);
+      const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+
+      // The broken file fails with the importer's own words; the others succeed.
+      expect(byPath['models/broken.ifc']).toMatchObject({ status: 'failed', error: { code: 'ingestion_failed', message: expect.stringContaining('FILE_SCHEMA') } });
+      expect(run.outputs['succeeded-count']).toBe('3');
+      expect(run.outputs['failed-count']).toBe('1');
+
+      // Models named from the path, lowercased as Speckle stores them; each file one version.
+      const expected: Record<string, string> = {
+        'models/Site/Tower A.ifc': 'models/site/tower a',
+        'models/Site/annex.ifc': 'models/site/annex',
+        'models/infra/bridges/Bridge-01.ifc': 'models/infra/bridges/bridge-01',
+      };
+      const versionIds = JSON.parse(run.outputs['version-ids']!) as string[];
+      expect(versionIds).toHaveLength(3);
+      for (const [file, modelName] of Object.entries(expected)) {
+        const r = byPath[file]!;
+        const model = speckle.modelByName(PROJECT, modelName);
+        expect(model, modelName).toBeDefined();
+        const versions = speckle.versionsOf(model!.id);
+        expect(versions, file).toHaveLength(1);
+        const v = versions[0]!;
+        expect(r).toMatchObject({ status: 'succeeded', id: v.id, versionId: v.id, modelId: model!.id, url: `${speckle.url}/projects/${PROJECT}/models/${model!.id}@${v.id}` });
+        if (mode === 'live') expect(r.ingestionId).toBe([...speckle.ingestions.values()].find((i) => i.versionId === v.id)!.id);
+        expect(versionIds).toContain(v.id);
+        // Traceability: the version message names the commit and the run.
+        expect(v.message).toContain(SHA.slice(0, 12));
+        expect(v.message).toContain('https://github.com/acme/models/actions/runs/4242');
+        expect(model!.description).toContain(SHA);
+        // Storage holds exactly the file's bytes.
+        const stored = blob.get(speckle.uploads.get(v.fileId)!.key)!;
+        expect(stored.bytes.equals(await readFile(path.join(ws, file)))).toBe(true);
+        // The summary links the version.
+        expect(run.summary).toContain(`href="${r.url}"`);
+      }
+      expect(JSON.parse(run.outputs['ids']!)).toEqual(versionIds);
+      expect(run.summary).toContain('FILE_SCHEMA');
+
+      // The chain this server generation speaks, and nothing else.
+      if (mode === 'live') {
+        expect(ops('StartFileIngestion')).toHaveLength(4);
+        expect(ops('StartFileImport')).toHaveLength(0);
+        expect(ops('IngestionStatus').length).toBeGreaterThan(0);
+        // Every PUT carried the additional headers (storage would refuse it otherwise).
+        for (const u of speckle.uploads.values()) expect(blob.get(u.key)!.metadata['speckle-file-id']).toBe(u.fileId);
+        expect(run.stdout).toMatch(/Speckle (queued|processing)/);
+      } else {
+        expect(ops('StartFileImport')).toHaveLength(4);
+        expect(ops('StartFileIngestion')).toHaveLength(0);
+        expect(run.stdout).toContain('no ingestion API (server 2.x)');
+      }
+      // No operation failed validation: everything we sent is valid for this server.
+      expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
+    });
+  });
+
+  describe.each(modes)('server %s', (mode) => {
+    it('a lost answer to a create or a start neither fails the file nor makes a second model or version', async () => {
+      await startEmulators(mode);
+      speckle.loseAnswer('CreateModel');
+      speckle.loseAnswer(mode === 'live' ? 'StartFileIngestion' : 'StartFileImport');
+      const ws = await makeWorkspace(nested());
+      const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, node: bin });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(speckle.models.size).toBe(3);
+      expect(speckle.versions.size).toBe(3);
+      for (const r of run.results) expect(speckle.versionsOf(r.modelId)).toHaveLength(1);
+      // The create was not sent again (the lookup found the model); the start was followed, not repeated.
+      expect(ops('CreateModel')).toHaveLength(3);
+      expect(ops(mode === 'live' ? 'StartFileIngestion' : 'StartFileImport')).toHaveLength(3);
+    });
+
+    it('a server that refuses introspection is still recognised', async () => {
+      await startEmulators(mode, { introspection: false });
+      const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+      const run = await runAction(inputs(), { workspace: ws, node: bin });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain('ingestion API unknown (introspection refused)');
+      expect(speckle.versions.size).toBe(1);
+      if (mode === '2.x') expect(run.stdout).toContain('no ingestion API');
+    });
+  });
+
+  it('wait: false answers the ingestion ID without waiting', async () => {
+    await startEmulators('live', { queuedMs: 2_000 });
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ wait: 'false' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const [r] = run.results;
+    expect(r).toMatchObject({ status: 'succeeded', id: r!.ingestionId });
+    expect(r!.versionId).toBeUndefined();
+    expect(ops('IngestionStatus')).toHaveLength(0);
+    expect(JSON.parse(run.outputs['version-ids']!)).toEqual([]);
+  });
+
+  it('several files that target one new model create it once', async () => {
+    await startEmulators('live');
+    const ws = await makeWorkspace({
+      'models/a/one.ifc': samples.ifc('one.ifc'),
+      'models/a/two.ifc': samples.ifc('two.ifc'),
+      'models/a/three.ifc': samples.ifc('three.ifc'),
+      'models/b/four.ifc': samples.ifc('four.ifc'),
+    });
+    const run = await runAction(inputs({ model: 'CI/{dir}', concurrency: '4' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(ops('CreateModel')).toHaveLength(2);
+    const a = speckle.modelByName(PROJECT, 'ci/models/a')!;
+    const b = speckle.modelByName(PROJECT, 'ci/models/b')!;
+    expect(speckle.versionsOf(a.id)).toHaveLength(3);
+    expect(speckle.versionsOf(b.id)).toHaveLength(1);
+    expectNoLeaks(run);
+  });
+
+  it('fills {dir}, {name}, {stem} and {ext} into the model template', async () => {
+    await startEmulators('live');
+    const ws = await makeWorkspace({ 'models/Site/Tower A.ifc': samples.ifc(), 'top.ifc': samples.ifc('top.ifc') });
+    // Spaces around levels and empty levels go, names are lowercased: as Speckle stores them.
+    const run = await runAction(inputs({ path: '**/*.ifc', model: ' Exports / {dir} / {stem} ({ext}) from {name}' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect([...speckle.models.values()].map((m) => m.name).sort()).toEqual(['exports/models/site/tower a (ifc) from tower a.ifc', 'exports/top (ifc) from top.ifc']);
+    const bad = await runAction(inputs({ model: '{path}/{folder}' }), { workspace: ws, node: bin });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stdout).toMatch(/Input 'model': has an unknown placeholder \{folder\}/);
+  });
+
+  it('model-id sends every file to that model, without lookup or creation', async () => {
+    await startEmulators('live');
+    const model = speckle.createModel(PROJECT, 'federated');
+    const ws = await makeWorkspace(nested());
+    const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(speckle.versionsOf(model.id)).toHaveLength(3);
+    expect(ops('ModelByName')).toHaveLength(0);
+    expect(ops('CreateModel')).toHaveLength(0);
+  });
+
+  it('reports every ingestion status Speckle can end with', async () => {
+    await startEmulators('live');
+    speckle.outcomes.set('cancelled.ifc', { status: 'cancelled', message: 'Cancelled by a project owner' });
+    speckle.outcomes.set('invalid.ifc', { status: 'invalidInput', message: 'Choose the units to import with' });
+    speckle.outcomes.set('slow.ifc', { status: 'timeout' });
+    const ws = await makeWorkspace({
+      'models/cancelled.ifc': samples.ifc('cancelled.ifc'),
+      'models/invalid.ifc': samples.ifc('invalid.ifc'),
+      'models/slow.ifc': samples.ifc('slow.ifc'),
+      'models/ok.ifc': samples.ifc('ok.ifc'),
+    });
+    const run = await runAction(inputs(), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+    expect(byPath['models/cancelled.ifc']!.error).toMatchObject({ code: 'ingestion_cancelled', message: expect.stringContaining('Cancelled by a project owner') });
+    expect(byPath['models/invalid.ifc']!.error).toMatchObject({ code: 'ingestion_invalid_input', message: expect.stringContaining('Choose the units') });
+    expect(byPath['models/slow.ifc']!.error).toMatchObject({ code: 'ingestion_timeout' });
+    expect(byPath['models/ok.ifc']!.status).toBe('succeeded');
+  });
+
+  it('an invalid token fails with a message about the token, without retrying', async () => {
+    await startEmulators('live');
+    const ws = await makeWorkspace(nested());
+    const badToken = 'spk_revoked_00000000000000000000000000';
+    const run = await runAction(inputs({ token: '' }), { workspace: ws, node: bin, env: { SPECKLE_TOKEN: badToken } });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/Speckle did not accept the token \(HTTP 403: "Your token is not valid\."\)/);
+    expect(speckle.requests).toHaveLength(1);
+    expect(blob.requests).toHaveLength(0);
+    expect(findLeaks(run, [badToken])).toEqual([]);
+  });
+
+  it('a missing project says project-id is wrong', async () => {
+    await startEmulators('2.x');
+    const ws = await makeWorkspace(nested());
+    const run = await runAction(inputs({ 'project-id': 'n0tthere' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/Speckle has no project "n0tthere".*check the project-id input/);
+    expect(blob.requests).toHaveLength(0);
+    expectNoLeaks(run);
+  });
+
+  it('a model-id that does not exist says model-id is wrong', async () => {
+    await startEmulators('live');
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ 'model-id': 'n0model' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    expect(run.results[0]!.error).toMatchObject({ code: 'model_not_found', message: expect.stringContaining('check the model-id input') });
+    expect(speckle.versions.size).toBe(0);
+  });
+
+  it('FORBIDDEN names the streams:write scope and the Can edit role', async () => {
+    await startEmulators('live');
+    const readOnly = 'spk_readonly_111111111111111111111111111';
+    speckle.addToken(readOnly, { scopes: ['streams:read'] });
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ token: readOnly }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    expect(run.results[0]!.error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/streams:write.*"Can edit"/) });
+    expect(ops('GenerateFileUploadUrl')).toHaveLength(1); // refused, not retried
+    expect(findLeaks(run, [readOnly])).toEqual([]);
+  });
+
+  it('honours 429 with a fractional Retry-After, on mutations too', async () => {
+    await startEmulators('live');
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    speckle.limitRate(3, '0.2');
+    const started = Date.now();
+    const run = await runAction(inputs(), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(speckle.rateLimit.answered).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(run.stdout).toMatch(/HTTP 429, retry 2\/5 in 0\.2s/);
+    expect(speckle.versions.size).toBe(1);
+  });
+
+  it('storage faults (5xx, a reset mid-body) still end in exactly one version per file', async () => {
+    await startEmulators('live');
+    blob.faults.add({ method: 'PUT', action: { kind: 'status', status: 503, body: '<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>' } });
+    blob.faults.add({ method: 'PUT', action: { kind: 'reset', afterBytes: 100 } });
+    blob.faults.add({ method: 'PUT', action: { kind: 'status', status: 500, body: '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>' } });
+    const ws = await makeWorkspace(nested());
+    const run = await runAction(inputs({ 'max-attempts': '5' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(blob.faults.injected).toHaveLength(3);
+    expect(speckle.versions.size).toBe(3);
+    for (const r of run.results) expect(speckle.versionsOf(r.modelId)).toHaveLength(1);
+    expect(ops('StartFileIngestion')).toHaveLength(3);
+  });
+
+  it('storage holding other bytes than were uploaded is reported as corruption', async () => {
+    await startEmulators('live');
+    speckle.onStart = (upload) => blob.putObject(upload.key, Buffer.from(samples.ifc('tampered.ifc')));
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs(), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    expect(run.results[0]!.error).toMatchObject({ code: 'corrupted', message: expect.stringMatching(/different bytes.*etag/i) });
+    expect(speckle.versions.size).toBe(0);
+  });
+
+  it('refuses a file over blobSizeLimitBytes before any upload, and a file without an extension', async () => {
+    await startEmulators('live', { blobSizeLimitBytes: 2000 });
+    const ws = await makeWorkspace({ 'models/small.ifc': samples.ifc(), 'models/big.ifc': samples.ifc('big.ifc', 'IFC4', 60), 'models/README': 'x' });
+    const run = await runAction(inputs({ path: 'models/**' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+    expect(byPath['models/big.ifc']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('up to 2000 bytes') });
+    expect(byPath['models/README']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('extension') });
+    expect(byPath['models/small.ifc']!.status).toBe('succeeded');
+    expect([...speckle.uploads.values()].map((u) => u.fileName)).toEqual(['small.ifc']);
+    expect(blob.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+  });
+});

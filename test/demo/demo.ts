@@ -21,6 +21,15 @@ interface Scenario {
 const { env } = emulators;
 const scenarios: Scenario[] = [
   {
+    title: 'Speckle: two IFC models in nested folders become versions of models named after their paths',
+    inputs: { provider: 'speckle', path: 'models/site/*.ifc', 'server-url': env['SPECKLE_URL']!, token: env['SPECKLE_TOKEN']!, 'project-id': env['SPECKLE_PROJECT_ID']! },
+  },
+  {
+    title: "Speckle: a broken IFC export fails with Speckle's reason (local check off, so Speckle sees it), the good one still publishes",
+    inputs: { provider: 'speckle', path: 'models/**/*.ifc\n!models/site/tower.ifc', 'server-url': env['SPECKLE_URL']!, token: env['SPECKLE_TOKEN']!, 'project-id': env['SPECKLE_PROJECT_ID']!, validate: 'false' },
+    expectFailure: true,
+  },
+  {
     title: 'ARCNM: CAD files and drawings, attached to part prt_demo revision rev_A',
     inputs: { provider: 'arcnm', path: 'cad/**/*.step\ncad/**/*.stp\ncad/**/*.stl\ndrawings/*.pdf', 'server-url': env['ARCNM_URL']!, token: env['ARCNM_API_KEY']!, 'part-id': 'prt_demo', 'revision-id': 'rev_A' },
   },

@@ -9,4 +9,6 @@ export const demoFiles: Record<string, string | Buffer> = {
   'photos/inspection-2026-11-23.jpg': samples.jpeg(),
   'models/site/tower.ifc': samples.ifc('tower.ifc', 'IFC4', 3),
   'models/site/podium.ifc': samples.ifc('podium.ifc', 'IFC2X3', 2),
+  // Named .ifc but exported as plain STEP: Speckle refuses to ingest it (and the local check would too).
+  'models/broken/export.ifc': samples.step('export.ifc'),
 };

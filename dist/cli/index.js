@@ -100196,7 +100196,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4636);
 /* harmony import */ var _engine_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7679);
 /* harmony import */ var _github_report_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2745);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8606);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5492);
 // The same engine and providers as a command-line program, for GitLab CI, Jenkins or a laptop. Settings come
 // as flags named like the action's inputs (`--project-id abc`) or as environment variables
 // (`MODEL_PUBLISHER_PROJECT_ID=abc`); token fallbacks (SPECKLE_TOKEN, ...) work as in the action.
@@ -112993,7 +112993,7 @@ function anySignal(...signals) {
 
 /***/ }),
 
-/***/ 8606:
+/***/ 5492:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -113016,13 +113016,113 @@ var external_node_stream_ = __nccwpck_require__(7075);
 var undici = __nccwpck_require__(6752);
 // EXTERNAL MODULE: ./src/engine/retry.ts
 var retry = __nccwpck_require__(3344);
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/http/hasher.ts
+// MD5 and SHA-256 of an upload, fed from the same read that feeds the socket. Hashing costs ~3 CPU-seconds
+// per GB; on the event loop it paces a large upload well below the wire (npm run bench). So for large files
+// the chunks are handed (copied, not re-read) to a worker thread that hashes them on another core, with
+// backpressure so memory stays bounded; small files hash inline, where a worker would cost more than it saves.
+
+
+/** From this size a worker hashes. */
+const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+/** How far the worker may fall behind before the read waits for it. */
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const md5 = createHash('md5');
+const sha256 = createHash('sha256');
+parentPort.on('message', (m) => {
+  if (m === 'end') {
+    parentPort.postMessage({ md5Hex: md5.digest('hex'), sha256Hex: sha256.digest('hex') });
+    return;
+  }
+  const chunk = new Uint8Array(m);
+  md5.update(chunk);
+  sha256.update(chunk);
+  parentPort.postMessage(chunk.byteLength);
+});`;
+class InlineHasher {
+    md5 = (0,external_node_crypto_.createHash)('md5');
+    sha256 = (0,external_node_crypto_.createHash)('sha256');
+    update(chunk) {
+        this.md5.update(chunk);
+        this.sha256.update(chunk);
+    }
+    async digest() {
+        return { md5Hex: this.md5.digest('hex'), sha256Hex: this.sha256.digest('hex') };
+    }
+    abort() { }
+}
+class WorkerHasher {
+    worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
+    queued = 0;
+    drained;
+    done;
+    failed;
+    error;
+    constructor() {
+        this.worker.on('message', (m) => {
+            if (typeof m === 'number') {
+                this.queued -= m;
+                if (this.queued <= MAX_QUEUED_BYTES / 2)
+                    this.drained?.();
+            }
+            else
+                this.done?.(m);
+        });
+        this.worker.on('error', (e) => {
+            this.error = e;
+            this.failed?.(e);
+            this.drained?.();
+        });
+    }
+    update(chunk) {
+        if (this.error)
+            throw this.error;
+        // One copy into a buffer the worker then owns (transferred, not cloned again).
+        const copy = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength);
+        this.queued += copy.byteLength;
+        this.worker.postMessage(copy, [copy]);
+        if (this.queued > MAX_QUEUED_BYTES) {
+            return new Promise((resolve) => {
+                this.drained = () => {
+                    this.drained = undefined;
+                    resolve();
+                };
+            });
+        }
+    }
+    digest() {
+        return new Promise((resolve, reject) => {
+            if (this.error)
+                return reject(this.error);
+            this.done = (d) => {
+                void this.worker.terminate();
+                resolve(d);
+            };
+            this.failed = reject;
+            this.worker.postMessage('end');
+        });
+    }
+    abort() {
+        void this.worker.terminate();
+    }
+}
+function createHasher(bytes) {
+    return bytes >= WORKER_MIN_BYTES ? new WorkerHasher() : new InlineHasher();
+}
+
 // EXTERNAL MODULE: ./src/http/client.ts
 var client = __nccwpck_require__(3329);
 ;// CONCATENATED MODULE: ./src/http/upload.ts
 // Streams a file from disk to a presigned URL: a PUT of the raw bytes, or a multipart POST with the form
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
-// feeds the socket, memory stays flat whatever the size, and what storage answers is checked against our
+// feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
+
 
 
 
@@ -113084,8 +113184,7 @@ async function uploadFile(http, file, target, options) {
     });
 }
 async function uploadOnce(http, file, target, options, where) {
-    const md5 = (0,external_node_crypto_.createHash)('md5');
-    const sha256 = (0,external_node_crypto_.createHash)('sha256');
+    const hasher = createHasher(file.bytes);
     const headers = { 'user-agent': http.settings.userAgent };
     for (const [k, v] of Object.entries(target.headers))
         headers[k.toLowerCase()] = v;
@@ -113114,8 +113213,9 @@ async function uploadOnce(http, file, target, options, where) {
         if (layout)
             yield layout.head;
         for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file.absolutePath, { highWaterMark: CHUNK })) {
-            md5.update(chunk);
-            sha256.update(chunk);
+            const wait = hasher.update(chunk);
+            if (wait)
+                await wait;
             sent += chunk.length;
             kick();
             if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
@@ -113148,6 +113248,7 @@ async function uploadOnce(http, file, target, options, where) {
         text = await res.body.text();
     }
     catch (err) {
+        hasher.abort();
         if (options.signal.aborted)
             throw err;
         if (stall.signal.aborted)
@@ -113158,6 +113259,7 @@ async function uploadOnce(http, file, target, options, where) {
         clearTimeout(timer);
     }
     if (statusCode < 200 || statusCode >= 300) {
+        hasher.abort();
         const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1];
         const message = text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200);
         if (statusCode === 403 && EXPIRED.test(text)) {
@@ -113166,15 +113268,16 @@ async function uploadOnce(http, file, target, options, where) {
         throw new errors/* HttpError */.j$(`${options.label}: storage refused the upload: HTTP ${statusCode}${code ? ` ${code}` : ''}: ${message}`, statusCode, text.slice(0, 500), code, (0,retry/* parseRetryAfter */.mu)(resHeaders['retry-after']));
     }
     if (sent !== file.bytes) {
+        hasher.abort();
         throw new errors/* CorruptionError */.ib(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
     }
-    const md5Hex = md5.digest('hex');
+    const { md5Hex, sha256Hex } = await hasher.digest();
     verifyStoredDigest(resHeaders, md5Hex, options.label);
     if (report) {
         const secs = (Date.now() - started) / 1000;
         report(`${options.label}: 100% (${(file.bytes / 1e6 / Math.max(secs, 0.001)).toFixed(1)} MB/s)`);
     }
-    return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex: sha256.digest('hex'), bytes: sent, headers: resHeaders };
+    return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/pool.ts

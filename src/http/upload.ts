@@ -1,14 +1,15 @@
 // Streams a file from disk to a presigned URL: a PUT of the raw bytes, or a multipart POST with the form
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
-// feeds the socket, memory stays flat whatever the size, and what storage answers is checked against our
+// feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { request as undiciRequest } from 'undici';
 import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
+import { createHasher } from './hasher.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
@@ -87,8 +88,7 @@ export async function uploadFile(http: Http, file: LocalFile, target: UploadTarg
 }
 
 async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, options: UploadOptions, where: string): Promise<UploadReceipt> {
-  const md5 = createHash('md5');
-  const sha256 = createHash('sha256');
+  const hasher = createHasher(file.bytes);
   const headers: Record<string, string> = { 'user-agent': http.settings.userAgent };
   for (const [k, v] of Object.entries(target.headers)) headers[k.toLowerCase()] = v;
 
@@ -117,8 +117,8 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   async function* body(): AsyncGenerator<Buffer> {
     if (layout) yield layout.head;
     for await (const chunk of createReadStream(file.absolutePath, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
-      md5.update(chunk);
-      sha256.update(chunk);
+      const wait = hasher.update(chunk);
+      if (wait) await wait;
       sent += chunk.length;
       kick();
       if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
@@ -150,6 +150,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     resHeaders = flattenHeaders(res.headers);
     text = await res.body.text();
   } catch (err) {
+    hasher.abort();
     if (options.signal.aborted) throw err;
     if (stall.signal.aborted) throw stall.signal.reason;
     throw transportError(err, options.label, where);
@@ -158,6 +159,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   }
 
   if (statusCode < 200 || statusCode >= 300) {
+    hasher.abort();
     const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1];
     const message = text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200);
     if (statusCode === 403 && EXPIRED.test(text)) {
@@ -172,13 +174,14 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     );
   }
   if (sent !== file.bytes) {
+    hasher.abort();
     throw new CorruptionError(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
   }
-  const md5Hex = md5.digest('hex');
+  const { md5Hex, sha256Hex } = await hasher.digest();
   verifyStoredDigest(resHeaders, md5Hex, options.label);
   if (report) {
     const secs = (Date.now() - started) / 1000;
     report(`${options.label}: 100% (${(file.bytes / 1e6 / Math.max(secs, 0.001)).toFixed(1)} MB/s)`);
   }
-  return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex: sha256.digest('hex'), bytes: sent, headers: resHeaders };
+  return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders };
 }

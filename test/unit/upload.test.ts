@@ -80,6 +80,20 @@ describe('uploadFile', () => {
     expect(receipt).toMatchObject({ md5Hex: md5(content), sha256Hex: createHash('sha256').update(content).digest('hex'), bytes: content.length, etag: `"${md5(content)}"` });
   });
 
+  it('hashes a large file in a worker fed by the same read, with the same digests', async () => {
+    const content = Buffer.alloc(40 * 1024 * 1024);
+    for (let i = 0; i < content.length; i += 4096) content.writeUInt32LE(i, i);
+    let received = 0;
+    const url = await server((_req, body, res) => {
+      received = body.length;
+      res.writeHead(200, { etag: `"${md5(body)}"` }).end();
+    });
+    const receipt = await uploadFile(http(), await fileOf(content), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
+    expect(received).toBe(content.length);
+    expect(receipt.md5Hex).toBe(md5(content));
+    expect(receipt.sha256Hex).toBe(createHash('sha256').update(content).digest('hex'));
+  });
+
   it('retries a 503 and a dropped connection with a fresh read', async () => {
     const content = Buffer.alloc(300_000, 7);
     let calls = 0;

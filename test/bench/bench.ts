@@ -406,9 +406,20 @@ async function benchStartup(opts: Options, ws: string) {
   await blob.start();
   const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY });
   await arcnm.start();
+  // A broken IFC export (a STEP file named .ifc) in a pull request: how long until the step fails, locally.
+  await writeFile(path.join(ws, 'startup/broken.ifc'), samples.step('broken.ifc'));
   const firstRequestMs: number[] = [];
   const wallMs: number[] = [];
+  const brokenMs: number[] = [];
+  let brokenReason = '';
   try {
+    for (let i = 1; i <= opts.startupRuns; i++) {
+      progress(`startup: broken IFC ${i}/${opts.startupRuns}`);
+      const run = await runBundle({ provider: 'speckle', path: 'startup/broken.ifc', 'project-id': 'p0ject1d', token: 'not-needed-it-fails-first' }, { workspace: ws });
+      if (run.exitCode !== 1) throw new Error(`startup: the broken IFC run exited ${run.exitCode}, expected 1`);
+      brokenMs.push(run.exitedAt - run.spawnedAt);
+      brokenReason = run.lines.find((l) => /refused: /.test(l.text))?.text.replace(/^.*refused: /, '') ?? '';
+    }
     for (let i = 1; i <= opts.startupRuns; i++) {
       progress(`startup: run ${i}/${opts.startupRuns}`);
       const before = arcnm.requests.length;
@@ -429,6 +440,8 @@ async function benchStartup(opts: Options, ws: string) {
     firstRequestMs: round(median(firstRequestMs), 0),
     allFirstRequestMs: firstRequestMs,
     wallMs: round(median(wallMs), 0),
+    brokenIfcMs: round(median(brokenMs), 0),
+    brokenIfcReason: brokenReason,
     bundleKiB: round(statSync(BUNDLE).size / 1024, 0),
   };
 }
@@ -480,7 +493,7 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
   if (r.startup) {
     const s = r.startup;
     out.push(`4. Start-up (median of ${s.runs})`);
-    out.push(table([['metric', 'value'], ['process start → first request', `${s.firstRequestMs} ms`], ['whole run, one file', `${s.wallMs} ms`], ['dist/index.js', `${s.bundleKiB} KiB`]]), '');
+    out.push(table([['metric', 'value'], ['process start → first request', `${s.firstRequestMs} ms`], ['whole run, one file', `${s.wallMs} ms`], ['broken IFC fails locally (whole run)', `${s.brokenIfcMs} ms`], ['dist/index.js', `${s.bundleKiB} KiB`]]), `  broken IFC reason: ${s.brokenIfcReason}`, '');
   }
   for (const [section, message] of Object.entries(errors)) out.push(`${section}: FAILED: ${message}`, '');
   console.log(out.join('\n'));

@@ -4,8 +4,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArcnmEmulator, arcnmRateLimited } from '../emulators/arcnm.js';
-import { BlobStore } from '../emulators/blob.js';
+import { arcnmRateLimited, type ArcnmEmulator, type ArcnmEmulatorOptions } from '../emulators/arcnm.js';
+import type { BlobStore } from '../emulators/blob.js';
+import { startArcnm } from '../support/arcnm.js';
 import { NODES, findLeaks, makeWorkspace, runAction } from '../support/action.js';
 import * as samples from '../support/samples.js';
 
@@ -15,11 +16,8 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let blob: BlobStore;
 let arcnm: ArcnmEmulator;
 
-async function startEmulators(opts: Partial<ConstructorParameters<typeof ArcnmEmulator>[0]> = {}) {
-  blob = new BlobStore();
-  await blob.start();
-  arcnm = new ArcnmEmulator({ blob, apiKey: API_KEY, ...opts });
-  await arcnm.start();
+async function startEmulators(opts: Partial<ArcnmEmulatorOptions> = {}) {
+  ({ blob, arcnm } = await startArcnm(API_KEY, opts));
 }
 
 afterEach(async () => {

@@ -2,23 +2,19 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArcnmEmulator } from '../emulators/arcnm.js';
-import { BlobStore } from '../emulators/blob.js';
+import type { ArcnmEmulator } from '../emulators/arcnm.js';
+import { startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { ROOT, makeWorkspace } from '../support/action.js';
 import * as samples from '../support/samples.js';
 
 const API_KEY = 'ak_test_cli00000000000000000';
-let blob: BlobStore;
+let fixture: ArcnmFixture;
 let arcnm: ArcnmEmulator;
 beforeAll(async () => {
-  blob = new BlobStore();
-  arcnm = new ArcnmEmulator({ blob, apiKey: API_KEY });
-  await arcnm.start();
+  fixture = await startArcnm(API_KEY);
+  arcnm = fixture.arcnm;
 });
-afterAll(async () => {
-  await arcnm.close();
-  await blob.close();
-});
+afterAll(() => fixture.close());
 
 function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,22 +1,18 @@
 // Matrix fan-out: N jobs, each with `shard: K/N`, publish every file exactly once between them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArcnmEmulator } from '../emulators/arcnm.js';
-import { BlobStore } from '../emulators/blob.js';
+import type { ArcnmEmulator } from '../emulators/arcnm.js';
+import { startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { makeWorkspace, runAction } from '../support/action.js';
 import * as samples from '../support/samples.js';
 
 const API_KEY = 'ak_test_shards000000000000000';
-let blob: BlobStore;
+let fixture: ArcnmFixture;
 let arcnm: ArcnmEmulator;
 beforeAll(async () => {
-  blob = new BlobStore();
-  arcnm = new ArcnmEmulator({ blob, apiKey: API_KEY });
-  await arcnm.start();
+  fixture = await startArcnm(API_KEY);
+  arcnm = fixture.arcnm;
 });
-afterAll(async () => {
-  await arcnm.close();
-  await blob.close();
-});
+afterAll(() => fixture.close());
 
 describe('shard: K/N over a matrix of jobs', () => {
   it('covers every file exactly once', async () => {

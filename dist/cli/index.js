@@ -113165,7 +113165,7 @@ function verifyStoredDigest(headers, md5Hex, where) {
     }
 }
 /** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
-const EXPIRED = /request has expired|expired|already used|AuthenticationFailed.*(?:expir|Signed expiry)/i;
+const EXPIRED = /request has expired|expired|already used|AuthenticationFailed[\s\S]*(?:expir|Signed expiry|not valid in the specified time frame)/i;
 /** Upload `file` to `target`, retrying dropped connections, 429 and 5xx with a fresh read each time. */
 async function uploadFile(http, file, target, options) {
     const where = `${target.method} ${(0,client/* redactUrl */.BO)(target.url)}`;
@@ -113260,8 +113260,9 @@ async function uploadOnce(http, file, target, options, where) {
     }
     if (statusCode < 200 || statusCode >= 300) {
         hasher.abort();
-        const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1];
-        const message = text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200);
+        // S3 and Azure put the code in the XML body, and Azure (or an empty body) in a header too.
+        const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? resHeaders['x-ms-error-code'] ?? resHeaders['x-amz-error-code'];
+        const message = (text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200)).trim() || '(no body)';
         if (statusCode === 403 && EXPIRED.test(text)) {
             throw new errors/* UploadUrlExpiredError */.CW(`${options.label}: the upload URL expired or was already used (${message})`);
         }
@@ -113302,6 +113303,18 @@ async function inParallel(items, limit, work) {
 
 
 
+/** Mask a presigned URL's query string, and each signature in it on its own, raw and decoded. */
+function maskSignatures(url, mask) {
+    const { search, searchParams } = new URL(url);
+    if (search.length > 1)
+        mask(search.slice(1));
+    for (const [name, value] of searchParams) {
+        if (/^(x-amz-signature|sig|signature|x-goog-signature)$/i.test(name) && value) {
+            mask(value);
+            mask(encodeURIComponent(value));
+        }
+    }
+}
 /** Publish every file; never throws for a file's failure. */
 async function publishAll(files, session, http, options) {
     return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
@@ -113324,9 +113337,7 @@ async function publishOne(file, session, http, options) {
         for (let round = 1;; round++) {
             stop.throwIfAborted();
             const { target, pending } = await session.presign(file, ctx);
-            const query = new URL(target.url).search;
-            if (query.length > 1)
-                options.mask(query.slice(1));
+            maskSignatures(target.url, options.mask);
             options.log.info(`${file.path}: presigned (${target.method})`);
             try {
                 stop.throwIfAborted();
@@ -113355,7 +113366,9 @@ async function publishOne(file, session, http, options) {
         }
     }
     catch (err) {
-        const message = stop.aborted ? `cancelled: ${(0,errors/* errorMessage */.gJ)(stop.reason ?? err)}` : (0,errors/* errorMessage */.gJ)(err);
+        // Messages from deeper layers may start with the file's path; say it once.
+        const raw = stop.aborted ? `cancelled: ${(0,errors/* errorMessage */.gJ)(stop.reason ?? err)}` : (0,errors/* errorMessage */.gJ)(err);
+        const message = raw.startsWith(`${file.path}: `) ? raw.slice(file.path.length + 2) : raw;
         const code = stop.aborted ? 'cancelled' : err instanceof errors/* PublishError */.S1 ? err.code : undefined;
         options.log.info(`${file.path}: failed: ${message}`);
         return {

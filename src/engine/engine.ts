@@ -24,6 +24,18 @@ export interface EngineOptions {
   maxPresigns?: number;
 }
 
+/** Mask a presigned URL's query string, and each signature in it on its own, raw and decoded. */
+export function maskSignatures(url: string, mask: (secret: string) => void): void {
+  const { search, searchParams } = new URL(url);
+  if (search.length > 1) mask(search.slice(1));
+  for (const [name, value] of searchParams) {
+    if (/^(x-amz-signature|sig|signature|x-goog-signature)$/i.test(name) && value) {
+      mask(value);
+      mask(encodeURIComponent(value));
+    }
+  }
+}
+
 /** Publish every file; never throws for a file's failure. */
 export async function publishAll(files: readonly LocalFile[], session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult[]> {
   return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
@@ -47,8 +59,7 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
     for (let round = 1; ; round++) {
       stop.throwIfAborted();
       const { target, pending } = await session.presign(file, ctx);
-      const query = new URL(target.url).search;
-      if (query.length > 1) options.mask(query.slice(1));
+      maskSignatures(target.url, options.mask);
       options.log.info(`${file.path}: presigned (${target.method})`);
       try {
         stop.throwIfAborted();
@@ -74,7 +85,9 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
       }
     }
   } catch (err) {
-    const message = stop.aborted ? `cancelled: ${errorMessage(stop.reason ?? err)}` : errorMessage(err);
+    // Messages from deeper layers may start with the file's path; say it once.
+    const raw = stop.aborted ? `cancelled: ${errorMessage(stop.reason ?? err)}` : errorMessage(err);
+    const message = raw.startsWith(`${file.path}: `) ? raw.slice(file.path.length + 2) : raw;
     const code = stop.aborted ? 'cancelled' : err instanceof PublishError ? err.code : undefined;
     options.log.info(`${file.path}: failed: ${message}`);
     return {

@@ -57,7 +57,7 @@ export function verifyStoredDigest(headers: Record<string, string>, md5Hex: stri
 }
 
 /** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
-const EXPIRED = /request has expired|expired|already used|AuthenticationFailed.*(?:expir|Signed expiry)/i;
+const EXPIRED = /request has expired|expired|already used|AuthenticationFailed[\s\S]*(?:expir|Signed expiry|not valid in the specified time frame)/i;
 
 export interface UploadOptions {
   signal: AbortSignal;
@@ -160,8 +160,9 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
 
   if (statusCode < 200 || statusCode >= 300) {
     hasher.abort();
-    const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1];
-    const message = text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200);
+    // S3 and Azure put the code in the XML body, and Azure (or an empty body) in a header too.
+    const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? resHeaders['x-ms-error-code'] ?? resHeaders['x-amz-error-code'];
+    const message = (text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200)).trim() || '(no body)';
     if (statusCode === 403 && EXPIRED.test(text)) {
       throw new UploadUrlExpiredError(`${options.label}: the upload URL expired or was already used (${message})`);
     }

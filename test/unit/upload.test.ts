@@ -111,12 +111,23 @@ describe('uploadFile', () => {
   it('answers an expired URL with UploadUrlExpiredError, and a wrong stored ETag with CorruptionError', async () => {
     const url = await server((req, _body, res) => {
       if (req.url?.includes('expired')) return void res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+      // Azure's words for an expired SAS (the message spans lines).
+      if (req.url?.includes('azure')) {
+        return void res
+          .writeHead(403, { 'x-ms-error-code': 'AuthenticationFailed' })
+          .end('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.\nRequestId:1\nTime:2026-11-23</Message><AuthenticationErrorDetail>Signature not valid in the specified time frame: Start [Mon, 23 Nov 2026 10:00:00 GMT] - Expiry [Mon, 23 Nov 2026 10:05:00 GMT] - Current [Mon, 23 Nov 2026 11:00:00 GMT]</AuthenticationErrorDetail></Error>');
+      }
+      if (req.url?.includes('mismatch')) return void res.writeHead(403, { 'x-ms-error-code': 'AuthenticationFailed' }).end('<Error><Code>AuthenticationFailed</Code><Message>Signature did not match.</Message></Error>');
+      if (req.url?.includes('empty')) return void res.writeHead(400, { 'x-ms-error-code': 'MissingRequiredHeader' }).end();
       res.writeHead(200, { etag: `"${'f'.repeat(32)}"` }).end();
     });
     const file = await fileOf(Buffer.from('hello'));
     const opts = { signal: new AbortController().signal, label: 't' };
     await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/expired`, headers: {} }, opts)).rejects.toBeInstanceOf(UploadUrlExpiredError);
     await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/ok`, headers: {} }, opts)).rejects.toBeInstanceOf(CorruptionError);
+    await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/azure`, headers: {} }, opts)).rejects.toBeInstanceOf(UploadUrlExpiredError);
+    await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/mismatch`, headers: {} }, opts)).rejects.toThrow(/HTTP 403 AuthenticationFailed: Signature did not match/);
+    await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/empty`, headers: {} }, opts)).rejects.toThrow(/HTTP 400 MissingRequiredHeader: \(no body\)/);
   });
 
   it('aborts an upload whose answer never comes, after the stall timeout', async () => {

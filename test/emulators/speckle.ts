@@ -15,7 +15,8 @@
  *    contributor ("Can edit"), a reviewer gets FORBIDDEN;
  *  - a missing project is a STREAM_NOT_FOUND error, a missing model (modelByName) BRANCH_NOT_FOUND;
  *  - generateUploadUrl presigns a PUT on the BlobStore with `additionalRequestHeaders` signed into the URL
- *    (storage refuses the PUT without them);
+ *    (storage refuses the PUT without them), or on other `storage` (e.g. Azurite: a SAS URL that Azure
+ *    refuses without `x-ms-blob-type`);
  *  - startFileIngestion / startFileImport compare the ETag verbatim (quotes included) with storage's;
  *  - model names are stored lowercased, with Speckle's naming rules;
  *  - ingestion is asynchronous: queued → processing → success (a new version) or failed with a reason when
@@ -224,8 +225,27 @@ export interface SpeckleOperationLog {
   errors?: { message: string; code?: string }[];
 }
 
+/** Where generateUploadUrl sends uploads, and where the start mutations read what was stored. */
+export interface SpeckleStorage {
+  /** A URL for one PUT of `key` that storage accepts only with `headers` (the additionalRequestHeaders). */
+  presignPut(key: string, headers: Record<string, string>, opts: { expiresInSec: number; maxBytes: number }): string;
+  /** The stored object: its ETag exactly as storage sends it, and its bytes; undefined when there is none. */
+  stored(key: string): Promise<{ etag: string; bytes: Buffer } | undefined>;
+}
+
+/** The S3-style BlobStore as Speckle's storage: the headers are signed into the URL. */
+export function blobStoreStorage(blob: BlobStore): SpeckleStorage {
+  return {
+    presignPut: (key, headers, opts) => blob.presignPut({ key, signedHeaders: headers, ...opts }),
+    stored: async (key) => blob.get(key),
+  };
+}
+
 export interface SpeckleEmulatorOptions {
-  blob: BlobStore;
+  /** The storage behind the upload URLs: this BlobStore, unless `storage` is given. */
+  blob?: BlobStore;
+  /** Other storage behind the upload URLs (e.g. Azurite); takes precedence over `blob`. */
+  storage?: SpeckleStorage;
   mode?: SpeckleMode;
   /** Valid tokens (default: none; add with `addToken`). */
   tokens?: Record<string, Partial<SpeckleToken>>;
@@ -307,7 +327,7 @@ export class SpeckleEmulator {
    */
   readonly lostAnswers = new Map<string, number>();
 
-  private readonly blob: BlobStore;
+  private readonly storage: SpeckleStorage;
   private readonly schema: GraphQLSchema;
   private readonly additionalHeaders: (fileId: string) => Record<string, string>;
   private readonly expiresInSec: number;
@@ -315,7 +335,8 @@ export class SpeckleEmulator {
   private server: RunningServer | undefined;
 
   constructor(opts: SpeckleEmulatorOptions) {
-    this.blob = opts.blob;
+    if (!opts.storage && !opts.blob) throw new Error('SpeckleEmulator: give it a blob store or storage');
+    this.storage = opts.storage ?? blobStoreStorage(opts.blob!);
     this.mode = opts.mode ?? 'live';
     this.faults = opts.faults ?? new Faults();
     this.schema = loadSpeckleSchema(this.mode);
@@ -492,8 +513,8 @@ export class SpeckleEmulator {
       project: (args: { id: string }, ctx: CallContext) => this.projectView(this.readableProject(args.id, ctx), ctx),
       fileUploadMutations: () => ({
         generateUploadUrl: (a: { input: { projectId: string; fileName: string } }, ctx: CallContext) => this.generateUploadUrl(a.input, ctx),
-        startFileIngestion: (a: { input: StartInput }, ctx: CallContext) => this.ingestionView(this.startUpload(a.input, ctx, 'startFileIngestion')),
-        startFileImport: (a: { input: StartInput }, ctx: CallContext) => this.fileUploadView(this.startUpload(a.input, ctx, 'startFileImport')),
+        startFileIngestion: async (a: { input: StartInput }, ctx: CallContext) => this.ingestionView(await this.startUpload(a.input, ctx, 'startFileIngestion')),
+        startFileImport: async (a: { input: StartInput }, ctx: CallContext) => this.fileUploadView(await this.startUpload(a.input, ctx, 'startFileImport')),
       }),
       modelMutations: () => ({
         create: (a: { input: { projectId: string; name: string; description?: string } }, ctx: CallContext) => this.modelView(this.createModelFor(a.input, ctx)),
@@ -590,7 +611,7 @@ export class SpeckleEmulator {
     const key = `${input.projectId}/uploads/${fileId}/${input.fileName}`;
     // 2.x has no additionalRequestHeaders to tell the client about, so it signs none.
     const headers = this.mode === 'live' ? this.additionalHeaders(fileId) : {};
-    const url = this.blob.presignPut({ key, signedHeaders: headers, expiresInSec: this.expiresInSec, maxBytes: this.blobSizeLimitBytes });
+    const url = this.storage.presignPut(key, headers, { expiresInSec: this.expiresInSec, maxBytes: this.blobSizeLimitBytes });
     this.uploads.set(fileId, { fileId, projectId: input.projectId, fileName: input.fileName, key, additionalRequestHeaders: headers, createdAt: now() });
     return { url, fileId, additionalRequestHeaders: Object.entries(headers).map(([header, value]) => ({ header, value })) };
   }
@@ -606,16 +627,16 @@ export class SpeckleEmulator {
     return model;
   }
 
-  private startUpload(input: StartInput, ctx: CallContext, via: SpeckleIngestion['via']): SpeckleIngestion {
+  private async startUpload(input: StartInput, ctx: CallContext, via: SpeckleIngestion['via']): Promise<SpeckleIngestion> {
     this.writableProject(input.projectId, ctx);
     const model = this.models.get(input.modelId);
     if (!model || model.projectId !== input.projectId) throw gqlError('Model not found', 'BRANCH_NOT_FOUND');
     const upload = this.uploads.get(input.fileId);
     if (!upload || upload.projectId !== input.projectId) throw gqlError(`File upload ${input.fileId} not found`, 'FILE_UPLOAD_NOT_FOUND');
     this.onStart?.(upload);
-    const stored = this.blob.get(upload.key);
+    const stored = await this.storage.stored(upload.key);
     if (!stored) throw gqlError(`The file ${input.fileId} has not been uploaded to storage`, 'BAD_REQUEST_ERROR');
-    // Verbatim: storage's ETag is a quoted MD5, and the request must carry it with its quotes.
+    // Verbatim: storage's ETag (S3: a quoted MD5; Azure: a quoted "0x…"), and the request must carry it with its quotes.
     if (stored.etag !== input.etag) {
       throw gqlError(`The provided etag ${input.etag} does not match the etag of the uploaded file in storage`, 'BAD_REQUEST_ERROR');
     }

@@ -111074,7 +111074,7 @@ class GraphQLEndpoint {
                 if (err.response.status >= 200 && err.response.status < 300 && err.response.errors) {
                     return { data: err.response.data ?? undefined, errors: err.response.errors };
                 }
-                throw new engine_errors/* HttpError */.j$(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000));
+                throw new engine_errors/* HttpError */.j$(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000), `http_${err.response.status}`);
             }
             throw err;
         }
@@ -111541,6 +111541,7 @@ function abortable(promise, signal) {
         });
     });
 }
+const UNKNOWN_OUTCOME = 'Coldstream may or may not have created it, and it is not sent again (that could make a duplicate): check the case in Coldstream before re-running';
 class ColdstreamSession {
     settings;
     http;
@@ -111550,7 +111551,17 @@ class ColdstreamSession {
         this.settings = settings;
         this.http = http;
     }
-    api(url, body, label, ctx) {
+    async api(url, body, label, ctx) {
+        try {
+            return await this.request(url, body, label, ctx);
+        }
+        catch (err) {
+            if (err instanceof engine_errors/* NetworkError */.Dr)
+                throw new engine_errors/* PublishError */.S1(`${err.message}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
+            throw err;
+        }
+    }
+    request(url, body, label, ctx) {
         return this.http.request({
             method: 'POST',
             url,
@@ -111572,13 +111583,17 @@ class ColdstreamSession {
             : res.status === 404
                 ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
                 : hint;
+        // A 5xx to a POST that creates something leaves us not knowing whether it did.
+        if (res.status >= 500)
+            throw new engine_errors/* PublishError */.S1(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
         throw new engine_errors/* PublishError */.S1(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, `http_${res.status}`);
     }
     async presign(file, ctx) {
         const { caseId, componentId } = this.settings;
         const res = await this.api(`${this.settings.fileserverUrl}/cases/${encodeURIComponent(caseId)}/files`, 
         // A whole-case file names the case itself as its component, as the official SDK does. When the engine
-        // finds the URL expired it comes back here: the new record replaces the one that never got bytes.
+        // finds the URL expired it comes back here for a new record; the first stays behind, without bytes
+        // (Coldstream has no documented way to delete a file record).
         { fileName: file.name, fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) }, `${file.path}: create file record`, ctx);
         if (!res.ok)
             this.fail(res, `create file record for ${file.path}`);
@@ -112120,22 +112135,52 @@ class SpeckleSession {
         const description = origin?.sha
             ? `Created by Model Publisher from ${origin.repository ?? 'a GitHub workflow'} at ${origin.sha}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`
             : undefined;
-        try {
+        const create = async () => {
             const answer = await this.call(createModel, { input: { projectId: this.settings.projectId, name, ...(description ? { description } : {}) } }, `create model "${name}"`, createModelAnswer, ctx.signal);
             this.log.info(`Speckle: created model "${answer.modelMutations.create.name}" (${answer.modelMutations.create.id})`);
             return answer.modelMutations.create.id;
+        };
+        try {
+            return await create();
         }
         catch (err) {
             if (err instanceof SpeckleError && (err.code === 'forbidden' || err.code === 'project_not_found' || err.code === 'invalid_token'))
                 throw err;
-            // The create may have gone through before the answer was lost, or another run created the model
-            // meanwhile (the name is then taken): either way, the model to use is the one the name finds now.
+            if (isAmbiguous(err)) {
+                // The create may have gone through before the answer was lost: the name tells.
+                return this.startOnce(`create model "${name}"`, err, () => this.findModel(name, ctx), create, ctx);
+            }
+            // Another run may have created the model meanwhile (the name is then taken): use the one the name finds.
             const again = await this.findModel(name, ctx).catch(() => undefined);
             if (again) {
                 this.log.info(`Speckle: model "${name}" exists (${again}); using it (${(0,engine_errors/* errorMessage */.gJ)(err)})`);
                 return again;
             }
             throw err;
+        }
+    }
+    /**
+     * Something that must happen once (a model created, an ingestion started) failed ambiguously: ask whether it
+     * happened and follow it, else do it again; after MAX_START_ROUNDS, say plainly that the outcome is unknown.
+     */
+    async startOnce(what, firstError, find, start, ctx) {
+        let lastError = firstError;
+        for (let round = 1;; round++) {
+            const found = await find();
+            if (found !== undefined)
+                return found;
+            if (round >= MAX_START_ROUNDS) {
+                throw new SpeckleError(`Speckle ${what}: ${(0,engine_errors/* errorMessage */.gJ)(lastError)}; it may or may not have happened on the server, and it is not sent again (that could make a duplicate): check the project in Speckle before re-running`, 'outcome_unknown');
+            }
+            ctx.log.info(`Speckle: ${what} did not happen (${(0,engine_errors/* errorMessage */.gJ)(lastError)}); doing it again`);
+            try {
+                return await start();
+            }
+            catch (err) {
+                if (!isAmbiguous(err))
+                    throw err;
+                lastError = err;
+            }
         }
     }
     /** Answers the ingestion ID, or undefined when the server turned out to have no ingestion API. */
@@ -112160,7 +112205,7 @@ class SpeckleSession {
             if (!isAmbiguous(err))
                 throw err;
             // The ingestion may have started before the answer was lost: follow it rather than start a second.
-            return (await this.adoptIngestion(input, ctx)) ?? (await start());
+            return this.startOnce('start the ingestion', err, () => this.adoptIngestion(input, ctx), start, ctx);
         }
     }
     /**
@@ -112210,11 +112255,7 @@ class SpeckleSession {
             if (!isAmbiguous(err))
                 throw err;
             // The import may have been registered before the answer was lost: look for our fileId first.
-            const existing = await this.findUpload(input['modelId'], input['fileId'], ctx);
-            if (existing)
-                return existing;
-            ctx.log.info(`Speckle: the import of file ${input['fileId']} did not start; starting it again`);
-            return (await this.call(startFileImport, { input }, what, startImportAnswer, ctx.signal)).fileUploadMutations.startFileImport;
+            return this.startOnce(what, err, async () => (await this.findUpload(input['modelId'], input['fileId'], ctx)) ?? undefined, async () => (await this.call(startFileImport, { input }, what, startImportAnswer, ctx.signal)).fileUploadMutations.startFileImport, ctx);
         }
     }
     async findUpload(modelId, uploadId, ctx) {
@@ -112307,6 +112348,8 @@ function isNotFound(e) {
     const code = String(e.extensions?.code ?? '');
     return /NOT_FOUND/.test(code) || /not found/i.test(e.message);
 }
+/** How often something that must happen once is looked for and tried again after ambiguous failures. */
+const MAX_START_ROUNDS = 3;
 function isAmbiguous(err) {
     return err instanceof engine_errors/* NetworkError */.Dr || (err instanceof engine_errors/* HttpError */.j$ && err.status >= 500);
 }

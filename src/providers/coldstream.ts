@@ -4,7 +4,7 @@
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
 import { z } from 'zod';
-import { PublishError, WaitTimeoutError } from '../engine/errors.js';
+import { NetworkError, PublishError, WaitTimeoutError } from '../engine/errors.js';
 import { parseRetryAfter, sleep } from '../engine/retry.js';
 import type { LocalFile, PublishedIds, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
@@ -123,6 +123,9 @@ function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
   });
 }
 
+const UNKNOWN_OUTCOME =
+  'Coldstream may or may not have created it, and it is not sent again (that could make a duplicate): check the case in Coldstream before re-running';
+
 class ColdstreamSession implements OpenedProvider<Pending> {
   readonly displayName = 'Coldstream';
   private readonly jobLocks = new KeyedMutex();
@@ -132,7 +135,16 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     private readonly http: Http,
   ) {}
 
-  private api(url: string, body: unknown, label: string, ctx: StepContext): Promise<HttpResponse> {
+  private async api(url: string, body: unknown, label: string, ctx: StepContext): Promise<HttpResponse> {
+    try {
+      return await this.request(url, body, label, ctx);
+    } catch (err) {
+      if (err instanceof NetworkError) throw new PublishError(`${err.message}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
+      throw err;
+    }
+  }
+
+  private request(url: string, body: unknown, label: string, ctx: StepContext): Promise<HttpResponse> {
     return this.http.request({
       method: 'POST',
       url,
@@ -156,6 +168,8 @@ class ColdstreamSession implements OpenedProvider<Pending> {
         : res.status === 404
           ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
           : hint;
+    // A 5xx to a POST that creates something leaves us not knowing whether it did.
+    if (res.status >= 500) throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
     throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, `http_${res.status}`);
   }
 
@@ -164,7 +178,8 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     const res = await this.api(
       `${this.settings.fileserverUrl}/cases/${encodeURIComponent(caseId)}/files`,
       // A whole-case file names the case itself as its component, as the official SDK does. When the engine
-      // finds the URL expired it comes back here: the new record replaces the one that never got bytes.
+      // finds the URL expired it comes back here for a new record; the first stays behind, without bytes
+      // (Coldstream has no documented way to delete a file record).
       { fileName: file.name, fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) },
       `${file.path}: create file record`,
       ctx,

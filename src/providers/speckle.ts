@@ -289,7 +289,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
     const description = origin?.sha
       ? `Created by Model Publisher from ${origin.repository ?? 'a GitHub workflow'} at ${origin.sha}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`
       : undefined;
-    try {
+    const create = async () => {
       const answer = await this.call(
         ops.createModel,
         { input: { projectId: this.settings.projectId, name, ...(description ? { description } : {}) } },
@@ -299,16 +299,47 @@ class SpeckleSession implements OpenedProvider<Pending> {
       );
       this.log.info(`Speckle: created model "${answer.modelMutations.create.name}" (${answer.modelMutations.create.id})`);
       return answer.modelMutations.create.id;
+    };
+    try {
+      return await create();
     } catch (err) {
       if (err instanceof SpeckleError && (err.code === 'forbidden' || err.code === 'project_not_found' || err.code === 'invalid_token')) throw err;
-      // The create may have gone through before the answer was lost, or another run created the model
-      // meanwhile (the name is then taken): either way, the model to use is the one the name finds now.
+      if (isAmbiguous(err)) {
+        // The create may have gone through before the answer was lost: the name tells.
+        return this.startOnce(`create model "${name}"`, err, () => this.findModel(name, ctx), create, ctx);
+      }
+      // Another run may have created the model meanwhile (the name is then taken): use the one the name finds.
       const again = await this.findModel(name, ctx).catch(() => undefined);
       if (again) {
         this.log.info(`Speckle: model "${name}" exists (${again}); using it (${errorMessage(err)})`);
         return again;
       }
       throw err;
+    }
+  }
+
+  /**
+   * Something that must happen once (a model created, an ingestion started) failed ambiguously: ask whether it
+   * happened and follow it, else do it again; after MAX_START_ROUNDS, say plainly that the outcome is unknown.
+   */
+  private async startOnce<T>(what: string, firstError: unknown, find: () => Promise<T | undefined>, start: () => Promise<T>, ctx: StepContext): Promise<T> {
+    let lastError = firstError;
+    for (let round = 1; ; round++) {
+      const found = await find();
+      if (found !== undefined) return found;
+      if (round >= MAX_START_ROUNDS) {
+        throw new SpeckleError(
+          `Speckle ${what}: ${errorMessage(lastError)}; it may or may not have happened on the server, and it is not sent again (that could make a duplicate): check the project in Speckle before re-running`,
+          'outcome_unknown',
+        );
+      }
+      ctx.log.info(`Speckle: ${what} did not happen (${errorMessage(lastError)}); doing it again`);
+      try {
+        return await start();
+      } catch (err) {
+        if (!isAmbiguous(err)) throw err;
+        lastError = err;
+      }
     }
   }
 
@@ -331,7 +362,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
       }
       if (!isAmbiguous(err)) throw err;
       // The ingestion may have started before the answer was lost: follow it rather than start a second.
-      return (await this.adoptIngestion(input, ctx)) ?? (await start());
+      return this.startOnce('start the ingestion', err, () => this.adoptIngestion(input, ctx), start, ctx);
     }
   }
 
@@ -384,10 +415,13 @@ class SpeckleSession implements OpenedProvider<Pending> {
       if (etag) throw etag;
       if (!isAmbiguous(err)) throw err;
       // The import may have been registered before the answer was lost: look for our fileId first.
-      const existing = await this.findUpload(input['modelId']!, input['fileId']!, ctx);
-      if (existing) return existing;
-      ctx.log.info(`Speckle: the import of file ${input['fileId']} did not start; starting it again`);
-      return (await this.call(ops.startFileImport, { input }, what, startImportAnswer, ctx.signal)).fileUploadMutations.startFileImport;
+      return this.startOnce(
+        what,
+        err,
+        async () => (await this.findUpload(input['modelId']!, input['fileId']!, ctx)) ?? undefined,
+        async () => (await this.call(ops.startFileImport, { input }, what, startImportAnswer, ctx.signal)).fileUploadMutations.startFileImport,
+        ctx,
+      );
     }
   }
 
@@ -492,6 +526,9 @@ function isNotFound(e: GraphQLErrorItem): boolean {
   const code = String(e.extensions?.code ?? '');
   return /NOT_FOUND/.test(code) || /not found/i.test(e.message);
 }
+
+/** How often something that must happen once is looked for and tried again after ambiguous failures. */
+const MAX_START_ROUNDS = 3;
 
 function isAmbiguous(err: unknown): boolean {
   return err instanceof NetworkError || (err instanceof HttpError && err.status >= 500);

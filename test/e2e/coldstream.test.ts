@@ -281,7 +281,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace({ 'geometry/fin.step': samples.step('fin.step') });
       const run = await runAction(inputs(cs, { 'component-id': '2001' }), { workspace: ws, node: bin, env });
       expect(run.exitCode).toBe(1);
-      expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'http_502' } });
+      expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
       expect(cs.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
       expect(cs.blob.requests).toHaveLength(0);
     });

@@ -21,7 +21,7 @@ export interface Hasher {
 /** From this size a worker hashes. */
 export const WORKER_MIN_BYTES = 32 * 1024 * 1024;
 /** How far the worker may fall behind before the read waits for it. */
-const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');

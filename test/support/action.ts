@@ -128,7 +128,17 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   } catch {
     /* left empty: the test asserts on it */
   }
-  return { exitCode, signal, stdout, stderr, outputs, summary, results };
+  const run = { exitCode, signal, stdout, stderr, outputs, summary, results };
+  // Every scenario is scanned: the credentials it passed, and any presigned signature.
+  const secrets = [
+    ...['token', 'client-secret', 'github-token'].map((n) => env[`INPUT_${n.toUpperCase()}`] ?? ''),
+    ...Object.entries(options.env ?? {})
+      .filter(([k]) => /TOKEN|SECRET|API_KEY|PASSWORD/i.test(k))
+      .map(([, v]) => v),
+  ].filter((v) => v.length >= 8);
+  const leaks = findLeaks(run, secrets);
+  if (leaks.length > 0) throw new Error(`a secret was printed: ${leaks.join('; ')}`);
+  return run;
 }
 
 /** A fresh workspace with the given files (relative path → content). */

@@ -3,11 +3,10 @@
 // when the process was spawned, when each stdout line arrived, and the peak RSS of the node process.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BUNDLE, ROOT, actionYml, parseOutputFile } from '../support/action.js';
+import { BUNDLE, ROOT, parseOutputFile, runnerStep } from '../support/action.js';
 
 export { BUNDLE, ROOT };
 
@@ -48,35 +47,8 @@ export interface BenchRunOptions {
 }
 
 export async function runBundle(inputs: Record<string, string>, options: BenchRunOptions): Promise<BenchRun> {
-  const yml = await actionYml();
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'mp-bench-runner-'));
-  const outputFile = path.join(tmp, 'output');
-  const summaryFile = path.join(tmp, 'summary');
+  const { tmp, outputFile, env } = await runnerStep(inputs, options.workspace, options.env);
   const rssFile = path.join(tmp, 'rss');
-  await writeFile(outputFile, '');
-  await writeFile(summaryFile, '');
-  const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: tmp,
-    GITHUB_ACTIONS: 'true',
-    CI: 'true',
-    GITHUB_WORKSPACE: options.workspace,
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    RUNNER_TEMP: tmp,
-    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
-    GITHUB_REF: 'refs/heads/main',
-    GITHUB_REPOSITORY: 'acme/models',
-    GITHUB_RUN_ID: '4242',
-    GITHUB_SERVER_URL: 'https://github.com',
-  };
-  for (const [name, spec] of Object.entries(yml.inputs)) {
-    env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
-  }
-  for (const name of Object.keys(inputs)) {
-    if (!(name in yml.inputs)) throw new Error(`bench passes input '${name}', which action.yml does not declare`);
-  }
-  Object.assign(env, options.env ?? {});
 
   const useTime = options.measureRss === true && existsSync(TIME);
   const [cmd, args] = useTime ? [TIME, ['-f', '%M %U %S', '-o', rssFile, NODE, BUNDLE]] : [NODE, [BUNDLE]];

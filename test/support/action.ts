@@ -77,7 +77,19 @@ export interface RunOptions {
   signals?: { atMs: number; signal: NodeJS.Signals }[];
 }
 
-export async function runAction(inputs: Record<string, string>, options: RunOptions): Promise<ActionRun> {
+/** The runner's side of a step: a temp dir with GITHUB_OUTPUT and GITHUB_STEP_SUMMARY, and the environment. */
+export interface RunnerStep {
+  tmp: string;
+  outputFile: string;
+  summaryFile: string;
+  env: Record<string, string>;
+}
+
+/**
+ * The environment the runner gives a step: every input as INPUT_<NAME> with action.yml's default where none is
+ * given, the files for outputs and summary, the workspace; nothing of this process's environment but PATH.
+ */
+export async function runnerStep(inputs: Record<string, string>, workspace: string, extraEnv: Record<string, string> = {}): Promise<RunnerStep> {
   const yml = await actionYml();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'mp-runner-'));
   const outputFile = path.join(tmp, 'output');
@@ -89,7 +101,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     HOME: tmp,
     GITHUB_ACTIONS: 'true',
     CI: 'true',
-    GITHUB_WORKSPACE: options.workspace,
+    GITHUB_WORKSPACE: workspace,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     RUNNER_TEMP: tmp,
@@ -105,9 +117,15 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const name of Object.keys(inputs)) {
-    if (!(name in yml.inputs)) throw new Error(`test passes input '${name}', which action.yml does not declare`);
+    if (!(name in yml.inputs)) throw new Error(`input '${name}' is not declared in action.yml`);
   }
-  Object.assign(env, options.env ?? {});
+  Object.assign(env, extraEnv);
+  return { tmp, outputFile, summaryFile, env };
+}
+
+export async function runAction(inputs: Record<string, string>, options: RunOptions): Promise<ActionRun> {
+  const { tmp, outputFile, summaryFile, env } = await runnerStep(inputs, options.workspace, options.env);
+
 
   const child = spawn(options.node ?? process.execPath, [BUNDLE], { cwd: options.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

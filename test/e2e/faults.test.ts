@@ -25,7 +25,6 @@
 // request draws which fault, can still vary from run to run, so the faults are chosen so that every schedule
 // the seeds can produce is survivable with max-attempts 8.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ArcnmEmulator, arcnmRateLimited } from '../emulators/arcnm.js';
@@ -733,7 +732,6 @@ describe.concurrent('unsafe to repeat: reported as failed, never duplicated', ()
       { provider: 'speckle', path: 'models/*.ifc', 'server-url': gate.url, token: TOKEN, 'project-id': PROJECT, ...COMMON, concurrency: '1' },
       { workspace: ws, node: bin },
     );
-    const by = Object.fromEntries(run.results.map((r) => [r['path'], r]));
     const ingestionsOf = (n: string) => {
       const m = speckle.modelByName(PROJECT, `models/${n}`);
       return m ? [...speckle.ingestions.values()].filter((i) => i.modelId === m.id).length : 0;

@@ -1,7 +1,7 @@
 /**
  * Speckle server emulator: a real GraphQL server built from Speckle's own schema files.
  *
- * Schema: every SDL file of speckle-server 2.31 (../shared/reference/speckle/schema) plus, in mode `live`,
+ * Schema: every SDL file of speckle-server 2.31 (test/fixtures/speckle/schema) plus, in mode `live`,
  * the ingestion API of app.speckle.systems (live-supplement/ingestion-api.reconstructed.graphql). Mode
  * `2.x` serves the public schema alone: startFileImport and FileUpload polling, no ingestion. Every request
  * is parsed and validated by graphql-js against that schema, so an operation the real server would reject
@@ -56,7 +56,11 @@ export type { RequestLogEntry } from './server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Where CI keeps the shared reference material: beside the checkout. */
-export const SPECKLE_REFERENCE = path.resolve(ROOT, '../shared/reference/speckle');
+/**
+ * The real server's schema, vendored from the project's shared reference (../shared/reference/speckle) so the
+ * repository tests itself anywhere; test/unit/speckle-operations.test.ts fails when the two drift apart.
+ */
+export const SPECKLE_REFERENCE = path.join(ROOT, 'test/fixtures/speckle');
 export const SPECKLE_SCHEMA_DIR = path.join(SPECKLE_REFERENCE, 'schema');
 export const SPECKLE_LIVE_SUPPLEMENT = path.join(SPECKLE_REFERENCE, 'live-supplement/ingestion-api.reconstructed.graphql');
 

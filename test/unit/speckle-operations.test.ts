@@ -2,7 +2,7 @@
 // speckle-server 2.31 plus the ingestion API of app.speckle.systems for `live` operations, the public SDL
 // alone for the 2.x fallback. Documents are found by reading the source files, so one written inline
 // (outside speckle-operations.ts) is validated too, and a schema change that breaks one fails CI.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NoDeprecatedCustomRule, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
@@ -75,5 +75,20 @@ describe('Speckle GraphQL documents in src/', () => {
   it('a drifted document fails (the check is real)', () => {
     const drifted = SPECKLE_OPERATIONS.find((o) => o.name === 'IngestionStatus')!.document.replace('errorReason', 'failureReason');
     expect(errorsOf(live, drifted)).toEqual([expect.stringContaining('Cannot query field "failureReason" on type "ModelIngestionFailedStatus"')]);
+  });
+});
+
+describe('the vendored Speckle schema', () => {
+  const shared = path.resolve(ROOT, '../shared/reference/speckle');
+  it.skipIf(!existsSync(shared))('equals the shared reference, file for file', () => {
+    const list = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((d) => d.isFile() && /\.(graphql|gql|md)$/.test(d.name))
+        .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
+        .filter((f) => f.startsWith('schema') || f.startsWith('live-supplement') || f === 'README.md')
+        .sort();
+    const vendored = path.join(ROOT, 'test/fixtures/speckle');
+    expect(list(vendored)).toEqual(list(shared));
+    for (const f of list(shared)) expect(readFileSync(path.join(vendored, f), 'utf8'), f).toBe(readFileSync(path.join(shared, f), 'utf8'));
   });
 });

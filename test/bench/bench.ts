@@ -212,7 +212,7 @@ async function benchThroughput(opts: Options, ws: string) {
   const sink = new SinkStore();
   const link = new SinkStore(LINK_BYTES_PER_SEC);
   const stores = [
-    { name: 'blob store emulator (buffers, then MD5 + SHA-256)', key: 'blob', store: blob, clear: () => blob.objects().forEach((o) => blob.deleteObject(o.key)) },
+    { name: 'blob store emulator (MD5 + SHA-256 as it receives)', key: 'blob', store: blob, clear: () => blob.objects().forEach((o) => blob.deleteObject(o.key)) },
     { name: 'sink (streams, MD5, discards)', key: 'sink', store: sink, clear: () => sink.deleteAll() },
     { name: 'sink behind a 1 Gbit/s link', key: 'link', store: link, clear: () => link.deleteAll() },
   ] as const;

@@ -2,8 +2,8 @@
  * A storage sink for the benchmark: it answers presigned PUTs like S3 (ETag = quoted MD5 of the body) but
  * hashes the body as it streams in and discards it, so a 2 GiB upload costs the benchmark's own process no
  * memory. It stands in for {@link BlobStore} where an emulator only presigns PUTs (the Coldstream emulator
- * calls start, url, bucket, presignPut and get), and gives curl a "trivial" server to show what the blob
- * store emulator, which buffers the body and hashes it afterwards, costs.
+ * calls start, url, bucket, presignPut and get), and gives curl a lighter server to show what the blob
+ * store emulator, which keeps the body and computes MD5 and SHA-256 of it, costs.
  *
  * It checks what the action could get wrong on the wire: the grant in the URL, the signed Content-Type,
  * Content-Length present and equal to what arrived (no chunked body). It does not check SigV4: blob.ts does.

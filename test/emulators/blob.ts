@@ -449,15 +449,15 @@ export class BlobStore {
 
   // ---- HTTP ----
 
-  private write(key: string, bytes: Buffer, contentType: string, metadata: Record<string, string>): BlobObject {
-    const md5Hex = createHash('md5').update(bytes).digest('hex');
+  private write(key: string, bytes: Buffer, contentType: string, metadata: Record<string, string>, digests?: { md5Hex: string; sha256Hex: string }): BlobObject {
+    const md5Hex = digests?.md5Hex ?? createHash('md5').update(bytes).digest('hex');
     const obj: BlobObject = {
       key,
       bytes,
       contentType,
       etag: `"${md5Hex}"`,
       md5Hex,
-      sha256Hex: sha256Hex(bytes),
+      sha256Hex: digests?.sha256Hex ?? sha256Hex(bytes),
       puts: (this.store.get(key)?.puts ?? 0) + 1,
       lastModified: new Date(),
       metadata,
@@ -735,19 +735,26 @@ export class BlobStore {
       }
     }
 
-    // An aborted / short body rejects with BodyAbortedError: nothing is stored.
-    const bytes = await readBody(req, length);
+    // An aborted / short body rejects with BodyAbortedError: nothing is stored. As S3 does, the digests are
+    // computed while the body streams in, not after.
+    const md5 = createHash('md5');
+    const sha256 = createHash('sha256');
+    const bytes = await readBody(req, length, (chunk) => {
+      md5.update(chunk);
+      sha256.update(chunk);
+    });
+    const digests = { md5Hex: md5.digest('hex'), sha256Hex: sha256.digest('hex') };
 
-    if (expectedMd5 && !createHash('md5').update(bytes).digest().equals(expectedMd5)) {
+    if (expectedMd5 && expectedMd5.toString('hex') !== digests.md5Hex) {
       throw new S3Error(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', {
         ExpectedDigest: expectedMd5.toString('hex'),
-        CalculatedDigest: createHash('md5').update(bytes).digest('base64'),
+        CalculatedDigest: Buffer.from(digests.md5Hex, 'hex').toString('base64'),
       });
     }
-    if (payloadHash !== UNSIGNED_PAYLOAD && payloadHash !== sha256Hex(bytes)) {
+    if (payloadHash !== UNSIGNED_PAYLOAD && payloadHash !== digests.sha256Hex) {
       throw new S3Error(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
         ClientComputedContentSHA256: payloadHash,
-        S3ComputedContentSHA256: sha256Hex(bytes),
+        S3ComputedContentSHA256: digests.sha256Hex,
       });
     }
     if (grant?.singleUse && grant.used > 0) {
@@ -758,7 +765,7 @@ export class BlobStore {
     for (const [h, v] of Object.entries(req.headers)) {
       if (h.startsWith('x-amz-meta-') && typeof v === 'string') metadata[h.slice('x-amz-meta-'.length)] = v;
     }
-    const obj = this.write(key, bytes, headerString(req, 'content-type') ?? DEFAULT_CONTENT_TYPE, metadata);
+    const obj = this.write(key, bytes, headerString(req, 'content-type') ?? DEFAULT_CONTENT_TYPE, metadata, digests);
     if (grant) grant.used += 1;
     res.writeHead(200, { ETag: obj.etag, 'Content-Length': '0' });
     res.end();

@@ -159,11 +159,11 @@ export async function startServer(handler: Handler, opts: StartServerOptions = {
 }
 
 /**
- * Read the whole request body. Rejects with BodyTooLargeError once more than `maxBytes` arrived
+ * Read the whole request body (`onChunk` sees each piece as it arrives, e.g. to hash it). Rejects with BodyTooLargeError once more than `maxBytes` arrived
  * (the remainder is drained so a response can still be sent), and with BodyAbortedError when the
  * connection closes before the body is complete (nothing should be stored then).
  */
-export function readBody(req: IncomingMessage, maxBytes = Infinity): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes = Infinity, onChunk?: (chunk: Buffer) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -188,6 +188,7 @@ export function readBody(req: IncomingMessage, maxBytes = Infinity): Promise<Buf
         return;
       }
       chunks.push(chunk);
+      onChunk?.(chunk);
     };
     const onEnd = (): void => {
       if (settled) return;

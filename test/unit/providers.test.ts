@@ -1,0 +1,91 @@
+// The providers' pure rules, tested without a server: model names, ION targets and auth servers,
+// Coldstream's job choice and busy backoff, and the engine's signature masking.
+import { describe, expect, it } from 'vitest';
+import { maskSignatures } from '../../src/engine/engine.js';
+import type { LocalFile } from '../../src/engine/types.js';
+import { busyDelay, idValue, jobKindFor } from '../../src/providers/coldstream.js';
+import { ionTokenUrls, parseAttachTo } from '../../src/providers/ion.js';
+import { expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
+
+const file = (p: string): LocalFile => {
+  const name = p.split('/').pop()!;
+  return { absolutePath: `/ws/${p}`, path: p, name, ext: name.includes('.') ? name.split('.').pop()!.toLowerCase() : '', bytes: 1 };
+};
+
+describe('Speckle model names', () => {
+  it('fills the template per file', () => {
+    const f = file('models/Site/Tower A.ifc');
+    expect(expandModelTemplate('{path}', f)).toBe('models/Site/Tower A');
+    expect(expandModelTemplate('ci/{dir}/{stem}.{ext}', f)).toBe('ci/models/Site/Tower A.ifc');
+    expect(expandModelTemplate('{name}', file('top.ifc'))).toBe('top.ifc');
+    expect(expandModelTemplate('{path}', file('top.ifc'))).toBe('top');
+  });
+  it('normalises as the server stores names: lowercased, / between levels, no empty levels', () => {
+    expect(normaliseModelName('models/Site/Tower A')).toBe('models/site/tower a');
+    expect(normaliseModelName('/a//B \\ c /')).toBe('a/b/c');
+    expect(normaliseModelName('  Level   1 ')).toBe('level 1');
+  });
+  it('says why Speckle would refuse a name', () => {
+    expect(modelNameProblem('#draft')).toMatch(/cannot start with # or \$/);
+    expect(modelNameProblem('a,b')).toMatch(/commas/);
+    expect(modelNameProblem('')).toMatch(/empty/);
+    expect(modelNameProblem('models/site/tower')).toBeUndefined();
+  });
+});
+
+describe('ION targets and auth servers', () => {
+  it('parses attach-to for every kind, case-insensitively, and names the accepted kinds otherwise', () => {
+    expect(parseAttachTo('runStep:101')).toEqual({ kind: 'runStep', id: '101' });
+    expect(parseAttachTo('RUNSTEPFIELD: 7')).toEqual({ kind: 'runStepField', id: '7' });
+    for (const kind of ['run', 'procedure', 'step', 'part']) expect(parseAttachTo(`${kind}:42`).kind).toBe(kind);
+    expect(() => parseAttachTo('wafer:1')).toThrow(/Input 'attach-to'.*runStep/);
+    expect(() => parseAttachTo('runStep')).toThrow(/Input 'attach-to'/);
+  });
+  it('derives the token endpoint from the environment, or takes auth-url', () => {
+    expect(ionTokenUrls('', 'https://api.buildwithion.com')).toEqual([
+      'https://auth.buildwithion.com/realms/api-keys/protocol/openid-connect/token',
+      'https://auth.buildwithion.com/auth/realms/api-keys/protocol/openid-connect/token',
+    ]);
+    expect(ionTokenUrls('', 'https://staging-api.buildwithion.com')[0]).toMatch(/^https:\/\/staging-auth\.buildwithion\.com\//);
+    expect(ionTokenUrls('https://auth.example.com/custom/token', 'https://x.example.com')).toEqual(['https://auth.example.com/custom/token']);
+    expect(ionTokenUrls('https://auth.example.com/', 'https://x.example.com')).toHaveLength(2);
+    expect(() => ionTokenUrls('', 'https://sandbox-7.example.com')).toThrow(/Input 'auth-url': is required/);
+    expect(() => ionTokenUrls('http://auth.example.com', 'https://x.example.com')).toThrow(/Input 'auth-url'.*loopback/);
+  });
+});
+
+describe('Coldstream jobs', () => {
+  it('chooses the job as the upload guide says, unless finalize forces it', () => {
+    expect(jobKindFor(file('a.step'), { finalize: 'auto', componentId: '2001' })).toBe('convert');
+    expect(jobKindFor(file('a.STP'), { finalize: 'auto' })).toBe('initialize');
+    expect(jobKindFor(file('a.stl'), { finalize: 'auto', componentId: '2001' })).toBe('none');
+    expect(jobKindFor(file('a.step'), { finalize: 'none', componentId: '2001' })).toBe('none');
+    expect(jobKindFor(file('a.step'), { finalize: 'initialize', componentId: '2001' })).toBe('initialize');
+  });
+  it('waits out a busy case slowly: never under 1 s, growing to at most 30 s', () => {
+    expect(busyDelay(1, () => 0)).toBe(1000);
+    expect(busyDelay(1, () => 1)).toBe(2000);
+    expect(busyDelay(3, () => 1)).toBe(8000);
+    expect(busyDelay(20, () => 1)).toBe(30_000);
+    expect(busyDelay(20, () => 0)).toBe(15_000);
+  });
+  it('sends IDs of digits as numbers, as the SDK does', () => {
+    expect(idValue('1001')).toBe(1001);
+    expect(idValue('3fa85f64-5717')).toBe('3fa85f64-5717');
+  });
+});
+
+describe('maskSignatures', () => {
+  it('masks the query string and each signature on its own, raw and encoded', () => {
+    const masked: string[] = [];
+    maskSignatures('https://s3.test/b/k?X-Amz-Date=1&X-Amz-Signature=abc123', (s) => masked.push(s));
+    expect(masked).toEqual(['X-Amz-Date=1&X-Amz-Signature=abc123', 'abc123', 'abc123']);
+    masked.length = 0;
+    maskSignatures('https://acct.blob.test/c/b?sv=2024&sig=Ab%2Bc%3D', (s) => masked.push(s));
+    expect(masked).toContain('Ab+c=');
+    expect(masked).toContain('Ab%2Bc%3D');
+    masked.length = 0;
+    maskSignatures('https://host.test/upload', (s) => masked.push(s));
+    expect(masked).toEqual([]);
+  });
+});

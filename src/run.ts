@@ -5,9 +5,9 @@ import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './engine/retry.js';
 import type { FileResult, LocalFile, Logger } from './engine/types.js';
 import { matchFiles } from './files/match.js';
+import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
-import { checkContent } from './files/validate.js';
 
 export interface RunHooks {
   log: Logger;
@@ -25,7 +25,8 @@ export interface RunReport {
   results: FileResult[];
 }
 
-export const USER_AGENT = 'model-publisher/0.1 (+https://github.com/features/actions)';
+/** Sent with every request, so a vendor can tell this client apart in its logs. */
+const USER_AGENT = 'model-publisher/0.1.0';
 
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;

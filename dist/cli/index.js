@@ -113045,8 +113045,6 @@ __nccwpck_require__.d(__webpack_exports__, {
   m: () => (/* binding */ publish)
 });
 
-// UNUSED EXPORTS: USER_AGENT
-
 // EXTERNAL MODULE: ./src/engine/errors.ts
 var errors = __nccwpck_require__(7679);
 // EXTERNAL MODULE: external "node:crypto"
@@ -117327,7 +117325,8 @@ async function checkContent(file) {
 
 
 
-const USER_AGENT = 'model-publisher/0.1 (+https://github.com/features/actions)';
+/** Sent with every request, so a vendor can tell this client apart in its logs. */
+const USER_AGENT = 'model-publisher/0.1.0';
 async function publish(config, hooks) {
     const { run, provider } = config;
     const files = await matchFiles(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });

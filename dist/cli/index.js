@@ -113049,111 +113049,152 @@ __nccwpck_require__.d(__webpack_exports__, {
 var errors = __nccwpck_require__(7679);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
 // EXTERNAL MODULE: ./src/engine/retry.ts
 var retry = __nccwpck_require__(3344);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:worker_threads"
 var external_node_worker_threads_ = __nccwpck_require__(5919);
 ;// CONCATENATED MODULE: ./src/http/hasher.ts
-// MD5 and SHA-256 of an upload, fed from the same read that feeds the socket. Hashing costs ~3 CPU-seconds
-// per GB; on the event loop it paces a large upload well below the wire (npm run bench). So for large files
-// the chunks are handed (copied, not re-read) to a worker thread that hashes them on another core, with
-// backpressure so memory stays bounded; small files hash inline, where a worker would cost more than it saves.
+// Reads a file once for upload and hashes (MD5 and SHA-256) exactly the bytes that go to the socket, in the
+// same read. Hashing costs ~1.9 CPU-seconds per GiB (MD5 alone ~1.3): on the event loop it would pace a large
+// upload well below the wire (npm run bench).
+//
+// Small files are read with a plain stream and hashed inline, where starting a worker would cost more than it
+// saves. Large files are read into a ring of shared memory: each slot is filled by one read, handed to the
+// socket as it is, and hashed in place by a worker thread on another core. Nothing is copied or allocated per
+// chunk, which also spares the garbage collector a gigabyte of buffers. A slot is read into again only when
+//   - the worker has said it is done with it, and
+//   - the socket is done with it: undici pulls the next chunk of an iterable body only once the last one was
+//     written and the socket drained (client-h1 writeIterable), so by the time we come back to a slot, SLOTS - 1
+//     later chunks have been pulled and it is long sent. The storage's MD5 check (upload.ts) would catch it
+//     if that ever stopped holding.
+// The ring bounds memory and is the backpressure: when the worker falls behind, the read waits.
+//
+// One worker runs both algorithms. Two (MD5 and SHA-256 apart) would finish sooner on an idle machine, but
+// three busy threads crowd a two-core runner, where the upload shares the CPU with everything else; the
+// benchmark measured one worker nearer to curl against a local store.
+
+
 
 
 /** From this size a worker hashes. */
 const WORKER_MIN_BYTES = 32 * 1024 * 1024;
-/** How far the worker may fall behind before the read waits for it. */
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const md5 = createHash('md5');
-const sha256 = createHash('sha256');
-parentPort.on('message', (m) => {
-  if (m === 'end') {
-    parentPort.postMessage({ md5Hex: md5.digest('hex'), sha256Hex: sha256.digest('hex') });
-    return;
-  }
-  const chunk = new Uint8Array(m);
-  md5.update(chunk);
-  sha256.update(chunk);
-  parentPort.postMessage(chunk.byteLength);
-});`;
-class InlineHasher {
+/** Read size of a small file. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Read size of a large file, and the ring's slots: how far the worker may fall behind the read. */
+const SLOT_BYTES = 4 * 1024 * 1024;
+const SLOTS = 4;
+/** Read `absolutePath` once, hashing as it goes; `bytes` (its size) picks inline or worker hashing. */
+function readAndHash(absolutePath, bytes) {
+    return bytes >= WORKER_MIN_BYTES ? new RingRead(absolutePath) : new InlineRead(absolutePath);
+}
+class InlineRead {
+    absolutePath;
     md5 = (0,external_node_crypto_.createHash)('md5');
     sha256 = (0,external_node_crypto_.createHash)('sha256');
-    update(chunk) {
-        this.md5.update(chunk);
-        this.sha256.update(chunk);
+    constructor(absolutePath) {
+        this.absolutePath = absolutePath;
+    }
+    async *chunks() {
+        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(this.absolutePath, { highWaterMark: CHUNK_BYTES })) {
+            this.md5.update(chunk);
+            this.sha256.update(chunk);
+            yield chunk;
+        }
     }
     async digest() {
         return { md5Hex: this.md5.digest('hex'), sha256Hex: this.sha256.digest('hex') };
     }
     abort() { }
 }
-class WorkerHasher {
-    worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true });
-    queued = 0;
-    drained;
-    done;
-    failed;
+// To the worker: [slot, length] to hash, or 'end'. From it: the slot it is done with, or the hex digests.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const md5 = createHash('md5');
+const sha256 = createHash('sha256');
+const ring = new Uint8Array(workerData.ring);
+parentPort.on('message', (m) => {
+  if (m === 'end') return parentPort.postMessage({ md5Hex: md5.digest('hex'), sha256Hex: sha256.digest('hex') });
+  const [slot, length] = m;
+  const chunk = ring.subarray(slot * workerData.slotBytes, slot * workerData.slotBytes + length);
+  md5.update(chunk);
+  sha256.update(chunk);
+  parentPort.postMessage(slot);
+});`;
+class RingRead {
+    absolutePath;
+    ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+    /** Slots the worker has not yet hashed. */
+    hashing = new Array(SLOTS).fill(false);
+    slotFreed;
+    finished;
     error;
-    constructor() {
+    failed;
+    worker;
+    constructor(absolutePath) {
+        this.absolutePath = absolutePath;
+        this.worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, slotBytes: SLOT_BYTES } });
         this.worker.on('message', (m) => {
             if (typeof m === 'number') {
-                this.queued -= m;
-                if (this.queued <= MAX_QUEUED_BYTES / 2)
-                    this.drained?.();
+                this.hashing[m] = false;
+                this.slotFreed?.();
             }
             else
-                this.done?.(m);
+                this.finished?.(m);
         });
         this.worker.on('error', (e) => {
-            this.error = e;
+            this.error ??= e;
             this.failed?.(e);
-            this.drained?.();
+            this.slotFreed?.();
         });
     }
-    update(chunk) {
-        if (this.error)
-            throw this.error;
-        // One copy into a buffer the worker then owns (transferred, not cloned again).
-        const copy = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength);
-        this.queued += copy.byteLength;
-        this.worker.postMessage(copy, [copy]);
-        if (this.queued > MAX_QUEUED_BYTES) {
-            return new Promise((resolve) => {
-                this.drained = () => {
-                    this.drained = undefined;
-                    resolve();
-                };
-            });
+    async *chunks() {
+        const handle = await (0,promises_.open)(this.absolutePath, 'r');
+        try {
+            for (let slot = 0;; slot = (slot + 1) % SLOTS) {
+                // Slots are filled and hashed in order, so the one we come back to is the oldest.
+                while (this.hashing[slot] && !this.error)
+                    await new Promise((resolve) => (this.slotFreed = resolve));
+                this.slotFreed = undefined;
+                if (this.error)
+                    throw this.error;
+                const buffer = Buffer.from(this.ring, slot * SLOT_BYTES, SLOT_BYTES);
+                const { bytesRead } = await handle.read(buffer, 0, SLOT_BYTES, null);
+                if (bytesRead === 0)
+                    return;
+                this.hashing[slot] = true;
+                this.worker.postMessage([slot, bytesRead]);
+                yield bytesRead === SLOT_BYTES ? buffer : buffer.subarray(0, bytesRead);
+            }
+        }
+        finally {
+            await handle.close();
         }
     }
     digest() {
         return new Promise((resolve, reject) => {
             if (this.error)
                 return reject(this.error);
-            this.done = (d) => {
+            this.failed = reject;
+            this.finished = (d) => {
                 void this.worker.terminate();
                 resolve(d);
             };
-            this.failed = reject;
             this.worker.postMessage('end');
         });
     }
     abort() {
+        // Wake a read waiting for a slot, so it closes the file rather than wait for a worker that is gone.
+        this.error ??= new Error('the upload was stopped');
+        this.slotFreed?.();
         void this.worker.terminate();
     }
-}
-function createHasher(bytes) {
-    return bytes >= WORKER_MIN_BYTES ? new WorkerHasher() : new InlineHasher();
 }
 
 // EXTERNAL MODULE: ./src/http/client.ts
@@ -113169,11 +113210,8 @@ var client = __nccwpck_require__(3329);
 
 
 
-
-
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 5_000;
-const CHUNK = 1024 * 1024;
 /** The bytes around the file in a multipart/form-data body: every field first, then `file`. */
 function multipartLayout(fields, fileName, contentType, fileBytes, boundary) {
     const b = boundary ?? `----model-publisher-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
@@ -113225,7 +113263,7 @@ async function uploadFile(http, file, target, options) {
     });
 }
 async function uploadOnce(http, file, target, options, where) {
-    const hasher = createHasher(file.bytes);
+    const hashed = readAndHash(file.absolutePath, file.bytes);
     const headers = { 'user-agent': http.settings.userAgent };
     for (const [k, v] of Object.entries(target.headers))
         headers[k.toLowerCase()] = v;
@@ -113253,10 +113291,7 @@ async function uploadOnce(http, file, target, options, where) {
     async function* body() {
         if (layout)
             yield layout.head;
-        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file.absolutePath, { highWaterMark: CHUNK })) {
-            const wait = hasher.update(chunk);
-            if (wait)
-                await wait;
+        for await (const chunk of hashed.chunks()) {
             sent += chunk.length;
             kick();
             if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
@@ -113277,7 +113312,9 @@ async function uploadOnce(http, file, target, options, where) {
         const res = await (0,undici/* request */.Em)(target.url, {
             method: target.method,
             headers,
-            body: external_node_stream_.Readable.from(body(), { objectMode: false }),
+            // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
+            // undici takes iterables (core/request.js) though its types do not say so.
+            body: body(),
             dispatcher: http.dispatcher,
             signal: (0,client/* anySignal */.JG)(options.signal, stall.signal),
             // Time limits are the stall watchdog's: a large body can take long, but never sit still.
@@ -113289,7 +113326,7 @@ async function uploadOnce(http, file, target, options, where) {
         text = await res.body.text();
     }
     catch (err) {
-        hasher.abort();
+        hashed.abort();
         if (options.signal.aborted)
             throw err;
         if (stall.signal.aborted)
@@ -113300,7 +113337,7 @@ async function uploadOnce(http, file, target, options, where) {
         clearTimeout(timer);
     }
     if (statusCode < 200 || statusCode >= 300) {
-        hasher.abort();
+        hashed.abort();
         // S3 and Azure put the code in the XML body, and Azure (or an empty body) in a header too.
         const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? resHeaders['x-ms-error-code'] ?? resHeaders['x-amz-error-code'];
         const message = (text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200)).trim() || '(no body)';
@@ -113310,10 +113347,10 @@ async function uploadOnce(http, file, target, options, where) {
         throw new errors/* HttpError */.j$(`${options.label}: storage refused the upload: HTTP ${statusCode}${code ? ` ${code}` : ''}: ${message}`, statusCode, text.slice(0, 500), code, (0,retry/* parseRetryAfter */.mu)(resHeaders['retry-after']));
     }
     if (sent !== file.bytes) {
-        hasher.abort();
+        hashed.abort();
         throw new errors/* CorruptionError */.ib(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
     }
-    const { md5Hex, sha256Hex } = await hasher.digest();
+    const { md5Hex, sha256Hex } = await hashed.digest();
     verifyStoredDigest(resHeaders, md5Hex, options.label);
     if (report) {
         const secs = (Date.now() - started) / 1000;
@@ -113423,8 +113460,6 @@ async function publishOne(file, session, http, options) {
     }
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);

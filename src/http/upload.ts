@@ -3,18 +3,15 @@
 // feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { request as undiciRequest } from 'undici';
 import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
-import { createHasher } from './hasher.js';
+import { readAndHash } from './hasher.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 5_000;
-const CHUNK = 1024 * 1024;
 
 export interface MultipartLayout {
   boundary: string;
@@ -88,7 +85,7 @@ export async function uploadFile(http: Http, file: LocalFile, target: UploadTarg
 }
 
 async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, options: UploadOptions, where: string): Promise<UploadReceipt> {
-  const hasher = createHasher(file.bytes);
+  const hashed = readAndHash(file.absolutePath, file.bytes);
   const headers: Record<string, string> = { 'user-agent': http.settings.userAgent };
   for (const [k, v] of Object.entries(target.headers)) headers[k.toLowerCase()] = v;
 
@@ -116,9 +113,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   const report = file.bytes >= PROGRESS_MIN_BYTES && options.onProgress;
   async function* body(): AsyncGenerator<Buffer> {
     if (layout) yield layout.head;
-    for await (const chunk of createReadStream(file.absolutePath, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
-      const wait = hasher.update(chunk);
-      if (wait) await wait;
+    for await (const chunk of hashed.chunks()) {
       sent += chunk.length;
       kick();
       if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
@@ -139,7 +134,9 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     const res = await undiciRequest(target.url, {
       method: target.method,
       headers,
-      body: Readable.from(body(), { objectMode: false }),
+      // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
+      // undici takes iterables (core/request.js) though its types do not say so.
+      body: body() as unknown as Uint8Array,
       dispatcher: http.dispatcher,
       signal: anySignal(options.signal, stall.signal),
       // Time limits are the stall watchdog's: a large body can take long, but never sit still.
@@ -150,7 +147,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     resHeaders = flattenHeaders(res.headers);
     text = await res.body.text();
   } catch (err) {
-    hasher.abort();
+    hashed.abort();
     if (options.signal.aborted) throw err;
     if (stall.signal.aborted) throw stall.signal.reason;
     throw transportError(err, options.label, where);
@@ -159,7 +156,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   }
 
   if (statusCode < 200 || statusCode >= 300) {
-    hasher.abort();
+    hashed.abort();
     // S3 and Azure put the code in the XML body, and Azure (or an empty body) in a header too.
     const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? resHeaders['x-ms-error-code'] ?? resHeaders['x-amz-error-code'];
     const message = (text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200)).trim() || '(no body)';
@@ -175,10 +172,10 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     );
   }
   if (sent !== file.bytes) {
-    hasher.abort();
+    hashed.abort();
     throw new CorruptionError(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
   }
-  const { md5Hex, sha256Hex } = await hasher.digest();
+  const { md5Hex, sha256Hex } = await hashed.digest();
   verifyStoredDigest(resHeaders, md5Hex, options.label);
   if (report) {
     const secs = (Date.now() - started) / 1000;

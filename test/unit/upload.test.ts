@@ -31,6 +31,13 @@ async function server(handler: (req: IncomingMessage, body: Buffer, res: ServerR
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
+/** Bytes that differ at every 4 KiB, so a chunk sent twice or out of place shows. */
+function patterned(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i + 4 <= size; i += 4096) b.writeUInt32LE(i, i);
+  return b;
+}
+
 async function fileOf(content: Buffer, name = 'part.step'): Promise<LocalFile> {
   const ws = await makeWorkspace({ [name]: content });
   return { absolutePath: `${ws}/${name}`, path: name, name, ext: name.split('.').pop()!, bytes: content.length };
@@ -81,17 +88,79 @@ describe('uploadFile', () => {
   });
 
   it('hashes a large file in a worker fed by the same read, with the same digests', async () => {
-    const content = Buffer.alloc(40 * 1024 * 1024);
-    for (let i = 0; i < content.length; i += 4096) content.writeUInt32LE(i, i);
-    let received = 0;
+    const content = patterned(40 * 1024 * 1024 + 12_345);
+    let received: Buffer | undefined;
     const url = await server((_req, body, res) => {
-      received = body.length;
+      received = body;
       res.writeHead(200, { etag: `"${md5(body)}"` }).end();
     });
     const receipt = await uploadFile(http(), await fileOf(content), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
-    expect(received).toBe(content.length);
+    expect(received!.equals(content)).toBe(true);
     expect(receipt.md5Hex).toBe(md5(content));
     expect(receipt.sha256Hex).toBe(createHash('sha256').update(content).digest('hex'));
+  });
+
+  it('sends every byte of a large file intact to storage that reads slowly (the read ring is reused only once sent)', async () => {
+    const content = patterned(48 * 1024 * 1024);
+    const s = createServer((req, res) => {
+      // Stop reading for a while after every 2 MiB, so the socket backs up and the sender has to wait for it.
+      const parts: Buffer[] = [];
+      let sincePause = 0;
+      req.on('data', (c: Buffer) => {
+        parts.push(c);
+        sincePause += c.length;
+        if (sincePause >= 2 * 1024 * 1024) {
+          sincePause = 0;
+          req.pause();
+          setTimeout(() => req.resume(), 10);
+        }
+      });
+      req.on('end', async () => {
+        let body = Buffer.concat(parts);
+        if (req.method === 'POST') {
+          const form = await new Response(body, { headers: { 'content-type': req.headers['content-type']! } }).formData();
+          body = Buffer.from(await (form.get('file') as File).arrayBuffer());
+        }
+        if (body.equals(content)) res.writeHead(200, { etag: `"${md5(body)}"` }).end();
+        else res.writeHead(400).end(`received different bytes (${body.length})`);
+      });
+    });
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    close = () => { s.closeAllConnections(); s.close(); };
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const file = await fileOf(content);
+    const receipt = await uploadFile(http(), file, { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
+    expect(receipt.md5Hex).toBe(md5(content));
+    // And as a multipart POST: the fields, the ring's chunks, then the closing boundary.
+    const posted = await uploadFile(http(), file, { method: 'POST', url, headers: {}, fields: { key: 'k' } }, { signal: new AbortController().signal, label: 't' });
+    expect(posted.md5Hex).toBe(md5(content));
+  });
+
+  it('retries a large file whose connection drops mid-body, with a fresh read and worker', async () => {
+    const content = patterned(36 * 1024 * 1024);
+    let calls = 0;
+    const s = createServer((req, res) => {
+      calls++;
+      const parts: Buffer[] = [];
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        parts.push(c);
+        n += c.length;
+        if (calls === 1 && n > 10 * 1024 * 1024) req.socket.destroy();
+      });
+      req.on('end', () => {
+        const body = Buffer.concat(parts);
+        res.writeHead(200, { etag: `"${md5(body)}"` }).end();
+      });
+    });
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    close = () => { s.closeAllConnections(); s.close(); };
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const receipt = await uploadFile(http(), await fileOf(content), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
+    expect(calls).toBe(2);
+    expect(receipt.md5Hex).toBe(md5(content));
   });
 
   it('retries a 503 and a dropped connection with a fresh read', async () => {

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { WORKER_MIN_BYTES, readAndHash } from '../../src/http/hasher.js';
+import { makeWorkspace } from '../support/action.js';
+
+const hex = (algorithm: string, b: Buffer) => createHash(algorithm).update(b).digest('hex');
+
+async function fileWith(content: Buffer): Promise<string> {
+  const ws = await makeWorkspace({ 'model.ifc': content });
+  return `${ws}/model.ifc`;
+}
+
+function patterned(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i + 4 <= size; i += 1024) b.writeUInt32LE(i ^ 0x5a5a5a5a, i);
+  return b;
+}
+
+/** The open descriptors of this process that point at `file`. */
+async function openOn(file: string): Promise<number> {
+  const { readlink } = await import('node:fs/promises');
+  let n = 0;
+  for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === file) n++;
+  return n;
+}
+
+describe('readAndHash', () => {
+  for (const [name, size] of [
+    ['a small file, inline', 3 * 1024 * 1024 + 7],
+    ['a large file, through the ring and a worker', WORKER_MIN_BYTES + 21 * 1024 * 1024 + 5],
+    ['an empty file', 0],
+  ] as const) {
+    it(`gives every byte once, in order, and their digests: ${name}`, async () => {
+      const content = patterned(size);
+      const read = readAndHash(await fileWith(content), size);
+      const got: Buffer[] = [];
+      // A chunk is only good until the next is asked for: copy it, as a socket would send it.
+      for await (const chunk of read.chunks()) got.push(Buffer.from(chunk));
+      expect(Buffer.concat(got).equals(content)).toBe(true);
+      expect(await read.digest()).toEqual({ md5Hex: hex('md5', content), sha256Hex: hex('sha256', content) });
+    });
+  }
+
+  it('waits for the worker before reusing a slot, however slowly the chunks are taken', async () => {
+    const content = patterned(WORKER_MIN_BYTES + 9 * 1024 * 1024);
+    const read = readAndHash(await fileWith(content), content.length);
+    const md5 = createHash('md5');
+    let i = 0;
+    for await (const chunk of read.chunks()) {
+      md5.update(chunk);
+      if (i++ % 3 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    const digests = await read.digest();
+    expect(digests.md5Hex).toBe(md5.digest('hex'));
+    expect(digests.md5Hex).toBe(hex('md5', content));
+  });
+
+  it('stops when aborted mid-file, closing the file and without hanging', async () => {
+    const content = patterned(WORKER_MIN_BYTES + 8 * 1024 * 1024);
+    const path = await fileWith(content);
+    const read = readAndHash(path, content.length);
+    const it = read.chunks()[Symbol.asyncIterator]();
+    expect((await it.next()).done).toBe(false);
+    expect(await openOn(path)).toBe(1);
+    read.abort();
+    await expect(async () => {
+      for (let r = await it.next(); !r.done; r = await it.next());
+    }).rejects.toThrow(/stopped/);
+    expect(await openOn(path)).toBe(0);
+  });
+});

@@ -527,24 +527,42 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
   console.log(out.join('\n'));
 }
 
+/** The share of all CPUs busy over `ms` (from /proc/stat), or undefined off Linux. */
+async function machineBusy(ms = 1000): Promise<number | undefined> {
+  const sample = async () => {
+    const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+    // cpu user nice system idle iowait irq softirq steal ...
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+    return { busy: user! + nice! + system! + irq! + softirq! + steal!, total: user! + nice! + system! + idle! + iowait! + irq! + softirq! + steal! };
+  };
+  try {
+    const a = await sample();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = await sample();
+    return b.total > a.total ? round((b.busy - a.busy) / (b.total - a.total), 2) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const started = performance.now();
   const ws = await mkdtemp(path.join(os.tmpdir(), 'mp-bench-'));
   const results: Results = {};
   const errors: Record<string, string> = {};
-  // Other work on the machine skews every figure here (two cores): record the load around each section.
-  const load: Record<string, { before: number; after: number }> = {};
+  // Other work on the machine skews every figure here (two cores): before each section, while the benchmark
+  // itself is idle, sample how busy the CPUs are. (The load average would mostly count our own last section.)
+  const load: Record<string, { busyBefore?: number }> = {};
   const run = async <K extends Section>(section: K, fn: () => Promise<NonNullable<Results[K]>>) => {
     if (!opts.only.has(section)) return;
-    const before = round(os.loadavg()[0]!, 2);
+    const busyBefore = await machineBusy();
+    load[section] = busyBefore === undefined ? {} : { busyBefore };
     try {
       results[section] = (await fn()) as Results[K];
     } catch (err) {
       errors[section] = err instanceof Error ? err.message : String(err);
       progress(`${section} failed: ${errors[section]}`);
-    } finally {
-      load[section] = { before, after: round(os.loadavg()[0]!, 2) };
     }
   };
   try {
@@ -568,13 +586,13 @@ async function main(): Promise<void> {
   };
   const nodeVersion = (await runProcess(NODE, ['--version'])).stdout.trim();
   const totalSecs = round((performance.now() - started) / 1000);
-  const busiest = Math.max(0, ...Object.values(load).map((l) => l.before));
+  const busiest = Math.max(0, ...Object.values(load).map((l) => l.busyBefore ?? 0));
   const header =
     `Model Publisher benchmark (${opts.quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${nodeVersion}, ${machine.bundle}, servers on 127.0.0.1; took ${totalSecs} s` +
-    (busiest > 1 ? `\nWARNING: the machine was busy (1-min load average up to ${busiest} on ${machine.cpus} CPUs before a section): figures are low and noisy` : '');
+    (busiest > 0.2 ? `\nWARNING: other work kept the CPUs ${Math.round(busiest * 100)}% busy while the benchmark was idle before a section: figures are low and noisy` : '');
   printReport(results, errors, header);
 
-  const json = { date: new Date().toISOString(), quick: opts.quick, machine: { ...machine, nodeVersion }, options: { ...opts, only: [...opts.only] }, totalSecs, loadAverage1m: load, ...results, errors };
+  const json = { date: new Date().toISOString(), quick: opts.quick, machine: { ...machine, nodeVersion }, options: { ...opts, only: [...opts.only] }, totalSecs, cpuBusyBeforeSection: load, ...results, errors };
   const dir = path.join(ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');

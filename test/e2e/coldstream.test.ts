@@ -124,6 +124,19 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       for (const run of [none, init, conv]) expectCleanStorage(expect, cs, run);
     });
 
+    it('streams a 40 MB scan through the hashing worker and storage holds it byte for byte', async ({ expect, onTestFinished }) => {
+      const cs = await emulator(onTestFinished);
+      const scan = samples.stlBinaryLarge(800_000);
+      const ws = await makeWorkspace({ 'geometry/scan.stl': scan });
+      const run = await runAction(inputs(cs, { finalize: 'none' }), { workspace: ws, node: bin, env });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      const stored = cs.blob.get(cs.files[0]!.key)!;
+      expect(stored.bytes.equals(scan), 'stored bytes equal the file').toBe(true);
+      expect(run.results[0]).toMatchObject({ status: 'succeeded', bytes: scan.length, sha256: sha256(scan) });
+      expect(run.stdout).toMatch(/geometry\/scan\.stl: 100% \([\d.]+ MB\/s\)/);
+      expectCleanStorage(expect, cs, run);
+    });
+
     it('refuses an STL file when finalize forces a job, before any request', async ({ expect, onTestFinished }) => {
       const cs = await emulator(onTestFinished);
       const ws = await makeWorkspace({ 'geometry/cube.stl': samples.stlAscii() });

@@ -42,6 +42,18 @@ export function stlBinary(): Buffer {
   return buf;
 }
 
+/** A binary STL of `triangles` distinct facets (50 bytes each): large enough, it takes the upload's worker path. */
+export function stlBinaryLarge(triangles: number): Buffer {
+  const buf = Buffer.alloc(84 + 50 * triangles);
+  buf.write('binary STL scan from model-publisher samples', 0, 'ascii');
+  buf.writeUInt32LE(triangles, 80);
+  for (let i = 0; i < triangles; i++) {
+    const at = 84 + i * 50;
+    for (let k = 0; k < 9; k++) buf.writeFloatLE(i + k / 10, at + 12 + k * 4);
+  }
+  return buf;
+}
+
 /** A one-page PDF drawing with a title block. */
 export function pdf(title = 'GA drawing'): Buffer {
   const content = `BT /F1 18 Tf 72 720 Td (${title}) Tj ET\n0 0 1 RG 72 100 450 500 re S`;

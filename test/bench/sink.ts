@@ -11,8 +11,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlobStore, PresignOptions } from '../emulators/blob.js';
-import { startServer } from '../emulators/server.js';
-import type { RequestLogEntry, RunningServer } from '../emulators/server.js';
+import { Listener } from '../emulators/server.js';
+import type { RequestLogEntry } from '../emulators/server.js';
 
 export interface SinkObject {
   key: string;
@@ -35,29 +35,25 @@ export class SinkStore {
   readonly bucket = 'bench-sink';
   private readonly objects = new Map<string, SinkObject>();
   private readonly grants = new Map<string, Grant>();
-  private server: RunningServer | undefined;
+  private readonly listener = new Listener((req, res) => this.handle(req, res), () => ({ name: 'sink', requests: this.requests }));
 
   /** @param bytesPerSec read the body no faster than this (a network link), unlimited when absent */
   constructor(private readonly bytesPerSec?: number) {}
 
-  async start(): Promise<string> {
-    this.server ??= await startServer((req, res) => this.handle(req, res), { name: 'sink', requests: this.requests });
-    return this.server.url;
+  start(): Promise<string> {
+    return this.listener.start();
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.close();
+  close(): Promise<void> {
+    return this.listener.close();
   }
 
   get started(): boolean {
-    return this.server !== undefined;
+    return this.listener.started;
   }
 
   get url(): string {
-    if (!this.server) throw new Error('SinkStore: call start() first');
-    return this.server.url;
+    return this.listener.url;
   }
 
   /** An S3-shaped presigned URL; the signature is a random grant token (masked by the action like a real one). */

@@ -18,8 +18,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlobStore } from './blob.js';
 import { Faults } from './faults.js';
 import type { FaultAction } from './faults.js';
-import { BodyTooLargeError, readBody, startServer } from './server.js';
-import type { HandlerContext, RequestLogEntry, RunningServer } from './server.js';
+import { BodyTooLargeError, Listener, readBody } from './server.js';
+import type { HandlerContext, RequestLogEntry } from './server.js';
 
 export type { RequestLogEntry } from './server.js';
 
@@ -256,7 +256,7 @@ export class ArcnmEmulator {
   private readonly parts = new Map<string, Set<string>>();
   private readonly idempotency = new Map<string, IdempotencyEntry>();
   private readonly routes: Route[];
-  private server: RunningServer | undefined;
+  private readonly listener = new Listener((req, res, ctx) => this.handle(req, res, ctx), () => ({ faults: this.faults, name: 'arcnm', requests: this.requests }));
 
   constructor(opts: ArcnmEmulatorOptions) {
     this.blob = opts.blob;
@@ -292,25 +292,15 @@ export class ArcnmEmulator {
   /** Starts listening (and the BlobStore too if it is not running yet; the caller still closes it). */
   async start(): Promise<string> {
     if (!this.blob.started) await this.blob.start();
-    if (!this.server) {
-      this.server = await startServer((req, res, ctx) => this.handle(req, res, ctx), {
-        faults: this.faults,
-        name: 'arcnm',
-        requests: this.requests,
-      });
-    }
-    return this.server.url;
+    return this.listener.start();
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.close();
+  close(): Promise<void> {
+    return this.listener.close();
   }
 
   get url(): string {
-    if (!this.server) throw new Error('ArcnmEmulator: call start() first');
-    return this.server.url;
+    return this.listener.url;
   }
 
   addPartRevision(partId: string, revisionId: string): void {

@@ -20,8 +20,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Faults } from './faults.js';
-import { BodyTooLargeError, readBody, startServer } from './server.js';
-import type { RequestLogEntry, RunningServer } from './server.js';
+import { BodyTooLargeError, Listener, readBody } from './server.js';
+import type { RequestLogEntry } from './server.js';
 
 export type { RequestLogEntry } from './server.js';
 
@@ -275,7 +275,7 @@ export class BlobStore {
   private readonly grants = new Map<string, IssuedGrant>();
   /** expireAll(): URLs signed elsewhere (e.g. by @smithy in tests) at or before this second are expired. */
   private expiredUpTo = 0;
-  private server: RunningServer | undefined;
+  private readonly listener = new Listener((req, res) => this.handle(req, res), () => ({ faults: this.faults, name: 'blob', requests: this.requests }));
 
   constructor(opts: BlobStoreOptions = {}) {
     this.faults = opts.faults ?? new Faults();
@@ -286,31 +286,21 @@ export class BlobStore {
   }
 
   /** Starts listening (idempotent); returns the base URL http://127.0.0.1:PORT. */
-  async start(): Promise<string> {
-    if (!this.server) {
-      this.server = await startServer((req, res) => this.handle(req, res), {
-        faults: this.faults,
-        name: 'blob',
-        requests: this.requests,
-      });
-    }
-    return this.server.url;
+  start(): Promise<string> {
+    return this.listener.start();
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.close();
+  close(): Promise<void> {
+    return this.listener.close();
   }
 
   get started(): boolean {
-    return this.server !== undefined;
+    return this.listener.started;
   }
 
   /** Base URL; throws before start(). */
   get url(): string {
-    if (!this.server) throw new Error('BlobStore: call start() before presigning');
-    return this.server.url;
+    return this.listener.url;
   }
 
   private get host(): string {

@@ -29,8 +29,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlobStore } from './blob.js';
 import { Faults } from './faults.js';
-import { readBody, sendJson, startServer } from './server.js';
-import type { RequestLogEntry, RunningServer } from './server.js';
+import { Listener, readBody, sendJson } from './server.js';
+import type { RequestLogEntry } from './server.js';
 
 export const BUSY_TEXT = 'Job already runs for case';
 
@@ -101,7 +101,7 @@ export class ColdstreamEmulator {
   presignExpiresInSec: number;
 
   private readonly ownsBlob: boolean;
-  private server: RunningServer | undefined;
+  private readonly listener = new Listener((req, res, ctx) => this.route(req, res, ctx.url), () => ({ faults: this.faults, name: 'coldstream', requests: this.requests }));
   private nextFileId = 5001;
   private busyLeft = 0;
   private readonly inFlight = new Map<string, number>();
@@ -121,24 +121,16 @@ export class ColdstreamEmulator {
 
   async start(): Promise<string> {
     await this.blob.start();
-    this.server ??= await startServer((req, res, ctx) => this.route(req, res, ctx.url), {
-      faults: this.faults,
-      name: 'coldstream',
-      requests: this.requests,
-    });
-    return this.server.url;
+    return this.listener.start();
   }
 
   async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.close();
+    await this.listener.close();
     if (this.ownsBlob) await this.blob.close();
   }
 
   get url(): string {
-    if (!this.server) throw new Error('ColdstreamEmulator: call start() first');
-    return this.server.url;
+    return this.listener.url;
   }
 
   // ---- test hooks ----

@@ -34,8 +34,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildSchema, execute, GraphQLError, parse, validate, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { BlobStore } from './blob.js';
 import { Faults } from './faults.js';
-import { readBody, sendJson, startServer } from './server.js';
-import type { RequestLogEntry, RunningServer } from './server.js';
+import { Listener, readBody, sendJson } from './server.js';
+import type { RequestLogEntry } from './server.js';
 
 export const ION_KINDS = ['runStep', 'run', 'procedure', 'step', 'part', 'runStepField'] as const;
 export type IonKind = (typeof ION_KINDS)[number];
@@ -196,8 +196,8 @@ export class IonEmulator {
   private readonly ownsBlob: boolean;
   private readonly authPaths: string[];
   private readonly tokens = new Map<string, TokenState>();
-  private server: RunningServer | undefined;
-  private authServer: RunningServer | undefined;
+  private readonly api = new Listener((req, res, ctx) => this.routeApi(req, res, ctx.url), () => ({ faults: this.faults, name: 'ion', requests: this.requests }));
+  private readonly auth = new Listener((req, res, ctx) => this.routeAuth(req, res, ctx.url), () => ({ faults: this.faults, name: 'ion-auth', requests: this.authRequests }));
   private nextObjectId: Record<IonKind, number>;
   private nextEntityId = 7001;
   private nextAttachmentId = 4242;
@@ -226,29 +226,23 @@ export class IonEmulator {
 
   async start(): Promise<string> {
     await this.blob.start();
-    this.server ??= await startServer((req, res, ctx) => this.routeApi(req, res, ctx.url), { faults: this.faults, name: 'ion', requests: this.requests });
-    this.authServer ??= await startServer((req, res, ctx) => this.routeAuth(req, res, ctx.url), { faults: this.faults, name: 'ion-auth', requests: this.authRequests });
-    return this.server.url;
+    await this.auth.start();
+    return this.api.start();
   }
 
   async close(): Promise<void> {
-    const [s, a] = [this.server, this.authServer];
-    this.server = undefined;
-    this.authServer = undefined;
-    await Promise.all([s?.close(), a?.close()]);
+    await Promise.all([this.api.close(), this.auth.close()]);
     if (this.ownsBlob) await this.blob.close();
   }
 
   /** The API base URL (server-url); GraphQL is at `${url}/graphql`. */
   get url(): string {
-    if (!this.server) throw new Error('IonEmulator: call start() first');
-    return this.server.url;
+    return this.api.url;
   }
 
   /** The auth server's base URL (a bare host for auth-url). */
   get authUrl(): string {
-    if (!this.authServer) throw new Error('IonEmulator: call start() first');
-    return this.authServer.url;
+    return this.auth.url;
   }
 
   /** The current token endpoint. */

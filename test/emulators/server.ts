@@ -72,6 +72,40 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * An emulator's own server: started on first use (start is idempotent), closed once, and its URL only while it
+ * runs. Each emulator holds one (ION two) instead of repeating this. The options are read at start(), so a
+ * field initialiser may refer to what the emulator's constructor sets.
+ */
+export class Listener {
+  private server: RunningServer | undefined;
+  constructor(
+    private readonly handler: Handler,
+    private readonly options: () => StartServerOptions & { name: string },
+  ) {}
+
+  async start(): Promise<string> {
+    this.server ??= await startServer(this.handler, this.options());
+    return this.server.url;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    await s?.close();
+  }
+
+  get started(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** The base URL http://127.0.0.1:PORT; throws before start(). */
+  get url(): string {
+    if (!this.server) throw new Error(`${this.options().name}: call start() first`);
+    return this.server.url;
+  }
+}
+
 /** Thrown by readBody when the request body exceeds maxBytes (the rest of the body is drained). */
 export class BodyTooLargeError extends Error {
   constructor(

@@ -49,8 +49,8 @@ import {
 } from 'graphql';
 import type { BlobStore } from './blob.js';
 import { Faults } from './faults.js';
-import { readBody, sendJson, startServer } from './server.js';
-import type { RequestLogEntry, RunningServer } from './server.js';
+import { Listener, readBody, sendJson } from './server.js';
+import type { RequestLogEntry } from './server.js';
 
 export type { RequestLogEntry } from './server.js';
 
@@ -336,7 +336,7 @@ export class SpeckleEmulator {
   private readonly additionalHeaders: (fileId: string) => Record<string, string>;
   private readonly expiresInSec: number;
   private readonly introspection: boolean;
-  private server: RunningServer | undefined;
+  private readonly listener = new Listener((req, res) => this.handle(req, res), () => ({ faults: this.faults, name: `speckle-${this.mode}`, requests: this.requests }));
 
   constructor(opts: SpeckleEmulatorOptions) {
     if (!opts.storage && !opts.blob) throw new Error('SpeckleEmulator: give it a blob store or storage');
@@ -369,22 +369,16 @@ export class SpeckleEmulator {
     this.rateLimit.retryAfter = retryAfter;
   }
 
-  async start(): Promise<string> {
-    if (!this.server) {
-      this.server = await startServer((req, res) => this.handle(req, res), { faults: this.faults, name: `speckle-${this.mode}`, requests: this.requests });
-    }
-    return this.server.url;
+  start(): Promise<string> {
+    return this.listener.start();
   }
 
   get url(): string {
-    if (!this.server) throw new Error('SpeckleEmulator: call start() first');
-    return this.server.url;
+    return this.listener.url;
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.close();
+  close(): Promise<void> {
+    return this.listener.close();
   }
 
   /** Versions of a model, oldest first. */
@@ -500,7 +494,7 @@ export class SpeckleEmulator {
       serverInfo: () => ({
         name: `Speckle emulator (${this.mode})`,
         version: this.mode === 'live' ? '3.0.0-emulator' : '2.31.14',
-        canonicalUrl: this.server?.url,
+        canonicalUrl: this.listener.started ? this.listener.url : undefined,
         guestModeEnabled: false,
         scopes: [],
         roles: [],

@@ -36,19 +36,16 @@ function checkIfc(head: string): string | undefined {
   return undefined;
 }
 
-async function checkStl(file: LocalFile): Promise<string | undefined> {
-  if (file.bytes >= 84) {
-    const count = (await readAt(file, 80, 4)).readUInt32LE(0);
-    if (84 + 50 * count === file.bytes) return undefined; // binary STL: the size follows from the triangle count
-  }
-  const head = latin1(await readAt(file, 0, 512));
-  if (/^\s*solid\b/.test(head)) {
+async function checkStl(file: LocalFile, head: Buffer): Promise<string | undefined> {
+  // Binary STL: the size follows from the triangle count at bytes 80-83 (the head holds them).
+  const count = file.bytes >= 84 ? head.readUInt32LE(80) : undefined;
+  if (count !== undefined && 84 + 50 * count === file.bytes) return undefined;
+  if (/^\s*solid\b/.test(latin1(head.subarray(0, 512)))) {
     const tail = latin1(await readAt(file, Math.max(0, file.bytes - 512), 512));
     if (/endsolid\b[^\n]*\s*$/.test(tail)) return undefined;
     return 'not a valid STL file: an ASCII STL starts with "solid" but this one does not end with "endsolid" (truncated export?)';
   }
-  if (file.bytes >= 84) {
-    const count = (await readAt(file, 80, 4)).readUInt32LE(0);
+  if (count !== undefined) {
     return `not a valid STL file: as binary STL it declares ${count} triangles, which needs ${84 + 50 * count} bytes, but the file has ${file.bytes}; nor is it ASCII STL (solid … endsolid)`;
   }
   return 'not a valid STL file: too short for binary STL and not ASCII STL (solid … endsolid)';
@@ -78,7 +75,7 @@ export async function checkContent(file: LocalFile): Promise<string | undefined>
     case 'stp':
       return checkStepHeader(latin1(head), 'STEP');
     case 'stl':
-      return checkStl(file);
+      return checkStl(file, head);
     case 'pdf':
       return checkPdf(file, head);
     case 'png':

@@ -100193,7 +100193,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */   T: () => (/* binding */ toEnv),
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
-/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4636);
+/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1868);
 /* harmony import */ var _engine_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7679);
 /* harmony import */ var _github_report_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2745);
 /* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5492);
@@ -100298,7 +100298,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4636:
+/***/ 1868:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -109953,10 +109953,32 @@ function contentTypeFor(ext) {
     return TYPES[ext.toLowerCase()] ?? 'application/octet-stream';
 }
 
+;// CONCATENATED MODULE: ./src/providers/answers.ts
+
+/** `value` as `schema` describes it, or a PublishError (`invalid_response`) naming `what` and every difference. */
+function parseAnswer(schema, value, what) {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+        throw new engine_errors/* PublishError */.S1(`${what}: unexpected answer shape (${issues})`, 'invalid_response');
+    }
+    return parsed.data;
+}
+/** The body as JSON, or undefined when it is not JSON. */
+function tryJson(text) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/providers/arcnm.ts
 // ARCNM Uploads API: presign (PUT, or POST with form fields) → upload → confirm, then optionally attach the
 // confirmed upload to a part revision. Every mutating request carries an Idempotency-Key that stays the same
 // when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload.
+
 
 
 
@@ -110032,7 +110054,7 @@ class ArcnmSession {
         }
     }
     fail(res, label) {
-        const parsed = envelope.safeParse(safeJson(res));
+        const parsed = envelope.safeParse(tryJson(res.text));
         if (parsed.success) {
             const { code, message, details } = parsed.data.error;
             throw new ArcnmError(res.status, code, `${label}: ${message}`, details ?? {}, parsed.data.request_id ?? res.headers['x-request-id'] ?? undefined, (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']));
@@ -110045,7 +110067,7 @@ class ArcnmSession {
         const res = await this.mutate('/api/v1/uploads/presign', { name: file.name, content_type: contentType, size_bytes: file.bytes }, `${file.path}: presign`, ctx);
         if (!res.ok)
             this.fail(res, 'presign');
-        const answer = parseAnswer(presignAnswer, res, 'presign');
+        const answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
         const target = answer.method === 'POST'
             ? { method: 'POST', url: answer.url, headers: answer.headers ?? {}, fields: answer.fields ?? {} }
             : { method: 'PUT', url: answer.url, headers: answer.headers ?? { 'Content-Type': contentType } };
@@ -110064,7 +110086,7 @@ class ArcnmSession {
             // current status, whereas reusing one key would only replay the first `pending`.
             const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
             if (res.ok) {
-                const answer = parseAnswer(confirmAnswer, res, 'confirm');
+                const answer = parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm');
                 if ('job_id' in answer) {
                     pending.confirmed = true;
                     return { id: answer.job_id, jobId: answer.job_id, dataSourceId: pending.dataSourceId };
@@ -110110,7 +110132,7 @@ class ArcnmSession {
             const res = await this.mutate(`/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`, { data_source_id: pending.dataSourceId, role, attributes }, label, ctx);
             if (res.ok)
                 return;
-            const details = safeJson(res)?.error?.details;
+            const details = tryJson(res.text)?.error?.details;
             if (res.status === 409 && details?.reason === 'upload_pending') {
                 // ARCNM is still checking the upload; it says how long to wait.
                 const delay = (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
@@ -110136,23 +110158,8 @@ class ArcnmSession {
         }
     }
 }
-function safeJson(res) {
-    try {
-        return JSON.parse(res.text);
-    }
-    catch {
-        return undefined;
-    }
-}
 function errorCode(res) {
-    return envelope.safeParse(safeJson(res)).data?.error.code;
-}
-function parseAnswer(schema, res, what) {
-    const parsed = schema.safeParse(res.json());
-    if (!parsed.success) {
-        throw new engine_errors/* PublishError */.S1(`ARCNM ${what}: unexpected answer shape (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
-    }
-    return parsed.data;
+    return envelope.safeParse(tryJson(res.text)).data?.error.code;
 }
 const arcnm = {
     id: 'arcnm',
@@ -111133,6 +111140,7 @@ const createFileAttachment = {
 
 
 
+
 /** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
 const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
 /** ...and the one older copies of that page and ION's own examples use. Tried when the first answers 404. */
@@ -111214,7 +111222,7 @@ async function fetchToken(http, auth, signal, log) {
         }
         const where = (0,client/* redactUrl */.BO)(url);
         if (!res.ok) {
-            const parsed = oauthError.safeParse(ion_safeJson(res.text));
+            const parsed = oauthError.safeParse(tryJson(res.text));
             const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
             const hint = res.status === 404
                 ? 'check that auth-url is the token endpoint of your environment'
@@ -111225,14 +111233,6 @@ async function fetchToken(http, auth, signal, log) {
         if (!parsed.success)
             throw new engine_errors/* PublishError */.S1(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
         return parsed.data.access_token;
-    }
-}
-function ion_safeJson(text) {
-    try {
-        return JSON.parse(text);
-    }
-    catch {
-        return undefined;
     }
 }
 function stripEtag(etag) {
@@ -111349,22 +111349,18 @@ class IonSession {
         }
         const label = `attach-to ${target.kind}:${target.id}`;
         const data = await this.execute(entityLookup(target.kind), { id: target.id }, label, signal, label);
-        const parsed = entityAnswer.safeParse(data?.[target.kind] ?? null);
-        if (!parsed.success)
-            throw shapeError(label, parsed.error);
-        if (parsed.data === null) {
+        const entity = parseAnswer(entityAnswer, data?.[target.kind] ?? null, `ION ${label}`);
+        if (entity === null) {
             throw new engine_errors/* PublishError */.S1(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`, 'not_found');
         }
-        if (parsed.data.entity === null)
+        if (entity.entity === null)
             throw new engine_errors/* PublishError */.S1(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`, 'not_found');
-        this.entityId = parsed.data.entity.id;
+        this.entityId = entity.entity.id;
         this.ctx.log.info(`ION: attaching to ${target.kind} ${target.id} (entity ${this.entityId})`);
     }
     async presign(file, ctx) {
-        const parsed = uploadUrlAnswer.safeParse(await this.execute(requestFileUploadUrl, { filename: file.name }, `${file.path}: requestFileUploadUrl`, ctx.signal));
-        if (!parsed.success)
-            throw shapeError('ION requestFileUploadUrl', parsed.error);
-        const { uploadUrl, s3Key, contentType } = parsed.data.requestFileUploadUrl;
+        const answer = parseAnswer(uploadUrlAnswer, await this.execute(requestFileUploadUrl, { filename: file.name }, `${file.path}: requestFileUploadUrl`, ctx.signal), 'ION requestFileUploadUrl');
+        const { uploadUrl, s3Key, contentType } = answer.requestFileUploadUrl;
         // The URL is signed for this Content-Type: send exactly it, whatever our own table would say.
         return { target: { method: 'PUT', url: uploadUrl, headers: { 'Content-Type': contentType } }, pending: { s3Key } };
     }
@@ -111373,15 +111369,10 @@ class IonSession {
         if (s3Etag === undefined)
             throw new engine_errors/* PublishError */.S1(`ION createFileAttachment: storage answered the upload without an ETag, which ION needs as s3Etag`, 'missing_etag');
         const input = { filename: file.name, s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
-        const parsed = attachmentAnswer.safeParse(await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal));
-        if (!parsed.success)
-            throw shapeError('ION createFileAttachment', parsed.error);
-        const attachment = parsed.data.createFileAttachment.fileAttachment;
+        const answer = parseAnswer(attachmentAnswer, await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
+        const attachment = answer.createFileAttachment.fileAttachment;
         return { id: attachment.id, attachmentId: attachment.id, entityId: attachment.entityId ?? this.entityId };
     }
-}
-function shapeError(label, error) {
-    return new engine_errors/* PublishError */.S1(`${label}: unexpected answer shape from ION (${error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
 }
 const ion = {
     id: 'ion',
@@ -111456,6 +111447,7 @@ const ion = {
 // `convert` for a component's STEP file, `initialize` for a whole-case STEP file, none for STL. The service
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
+
 
 
 
@@ -111597,7 +111589,7 @@ class ColdstreamSession {
         { fileName: file.name, fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) }, `${file.path}: create file record`, ctx);
         if (!res.ok)
             this.fail(res, `create file record for ${file.path}`);
-        const answer = coldstream_parseAnswer(fileRecordAnswer, res, 'create file record');
+        const answer = parseAnswer(fileRecordAnswer, res.json(), 'Coldstream create file record');
         return {
             // The presigned PUT is signed for this Content-Type and must carry no Authorization header: the
             // token never goes to storage (S3 would refuse a second credential anyway).
@@ -111620,7 +111612,7 @@ class ColdstreamSession {
         for (let attempt = 1;; attempt++) {
             const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
             if (res.ok) {
-                const answer = coldstream_parseAnswer(jobAnswer, res, kind);
+                const answer = parseAnswer(jobAnswer, res.json(), `Coldstream ${kind}`);
                 const jobId = 'id' in answer ? answer.id : answer.jobId;
                 ctx.log.info(`${label}: job ${jobId} started for file ${pending.fileId}`);
                 return jobId;
@@ -111640,13 +111632,6 @@ class ColdstreamSession {
             await (0,retry/* sleep */.yy)(delay, ctx.signal);
         }
     }
-}
-function coldstream_parseAnswer(schema, res, what) {
-    const parsed = schema.safeParse(res.json());
-    if (!parsed.success) {
-        throw new engine_errors/* PublishError */.S1(`Coldstream ${what}: unexpected answer shape (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
-    }
-    return parsed.data;
 }
 const coldstream = {
     id: 'coldstream',
@@ -111896,6 +111881,7 @@ const SPECKLE_OPERATIONS = [
 
 
 
+
 const PLACEHOLDERS = ['path', 'dir', 'name', 'stem', 'ext'];
 /** The template filled in for one file: {path} is the workspace-relative path without its extension. */
 function expandModelTemplate(template, file) {
@@ -112030,11 +112016,7 @@ class SpeckleSession {
         const { data, errors } = await this.execute(op, variables, what, signal);
         if (errors?.length)
             throw this.graphqlFailure(errors, what);
-        const parsed = schema.safeParse(data);
-        if (!parsed.success) {
-            throw new SpeckleError(`Speckle gave an unexpected answer when asked to ${what} (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
-        }
-        return parsed.data;
+        return parseAnswer(schema, data, `Speckle, asked to ${what}`);
     }
     async execute(op, variables, what, signal) {
         try {
@@ -117288,21 +117270,18 @@ function checkIfc(head) {
         return `not a valid IFC file: FILE_SCHEMA is '${schema}'; expected IFC2X3, IFC4 or IFC4X3 (is this a STEP file named .ifc?)`;
     return undefined;
 }
-async function checkStl(file) {
-    if (file.bytes >= 84) {
-        const count = (await readAt(file, 80, 4)).readUInt32LE(0);
-        if (84 + 50 * count === file.bytes)
-            return undefined; // binary STL: the size follows from the triangle count
-    }
-    const head = latin1(await readAt(file, 0, 512));
-    if (/^\s*solid\b/.test(head)) {
+async function checkStl(file, head) {
+    // Binary STL: the size follows from the triangle count at bytes 80-83 (the head holds them).
+    const count = file.bytes >= 84 ? head.readUInt32LE(80) : undefined;
+    if (count !== undefined && 84 + 50 * count === file.bytes)
+        return undefined;
+    if (/^\s*solid\b/.test(latin1(head.subarray(0, 512)))) {
         const tail = latin1(await readAt(file, Math.max(0, file.bytes - 512), 512));
         if (/endsolid\b[^\n]*\s*$/.test(tail))
             return undefined;
         return 'not a valid STL file: an ASCII STL starts with "solid" but this one does not end with "endsolid" (truncated export?)';
     }
-    if (file.bytes >= 84) {
-        const count = (await readAt(file, 80, 4)).readUInt32LE(0);
+    if (count !== undefined) {
         return `not a valid STL file: as binary STL it declares ${count} triangles, which needs ${84 + 50 * count} bytes, but the file has ${file.bytes}; nor is it ASCII STL (solid … endsolid)`;
     }
     return 'not a valid STL file: too short for binary STL and not ASCII STL (solid … endsolid)';
@@ -117334,7 +117313,7 @@ async function checkContent(file) {
         case 'stp':
             return checkStepHeader(latin1(head), 'STEP');
         case 'stl':
-            return checkStl(file);
+            return checkStl(file, head);
         case 'pdf':
             return checkPdf(file, head);
         case 'png':

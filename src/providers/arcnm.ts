@@ -10,6 +10,7 @@ import type { Http, HttpResponse } from '../http/client.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
 import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { parseAnswer, tryJson } from './answers.js';
 
 /** "Up to 512 MB each" (ARCNM uploads guide). */
 export const ARCNM_MAX_BYTES = 512 * 1024 * 1024;
@@ -96,7 +97,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
   }
 
   private fail(res: HttpResponse, label: string): never {
-    const parsed = envelope.safeParse(safeJson(res));
+    const parsed = envelope.safeParse(tryJson(res.text));
     if (parsed.success) {
       const { code, message, details } = parsed.data.error;
       throw new ArcnmError(res.status, code, `${label}: ${message}`, details ?? {}, parsed.data.request_id ?? res.headers['x-request-id'] ?? undefined, parseRetryAfter(res.headers['retry-after']));
@@ -109,7 +110,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
     const contentType = contentTypeFor(file.ext);
     const res = await this.mutate('/api/v1/uploads/presign', { name: file.name, content_type: contentType, size_bytes: file.bytes }, `${file.path}: presign`, ctx);
     if (!res.ok) this.fail(res, 'presign');
-    const answer = parseAnswer(presignAnswer, res, 'presign');
+    const answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
     const target =
       answer.method === 'POST'
         ? { method: 'POST' as const, url: answer.url, headers: answer.headers ?? {}, fields: answer.fields ?? {} }
@@ -130,7 +131,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
       // current status, whereas reusing one key would only replay the first `pending`.
       const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
       if (res.ok) {
-        const answer = parseAnswer(confirmAnswer, res, 'confirm');
+        const answer = parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm');
         if ('job_id' in answer) {
           pending.confirmed = true;
           return { id: answer.job_id, jobId: answer.job_id, dataSourceId: pending.dataSourceId };
@@ -179,7 +180,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
         ctx,
       );
       if (res.ok) return;
-      const details = (safeJson(res) as { error?: { details?: { reason?: string; retry_after_s?: number } } } | undefined)?.error?.details;
+      const details = (tryJson(res.text) as { error?: { details?: { reason?: string; retry_after_s?: number } } } | undefined)?.error?.details;
       if (res.status === 409 && details?.reason === 'upload_pending') {
         // ARCNM is still checking the upload; it says how long to wait.
         const delay = parseRetryAfter(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
@@ -204,24 +205,8 @@ class ArcnmSession implements OpenedProvider<Pending> {
   }
 }
 
-function safeJson(res: HttpResponse): unknown {
-  try {
-    return JSON.parse(res.text);
-  } catch {
-    return undefined;
-  }
-}
-
 function errorCode(res: HttpResponse): string | undefined {
-  return envelope.safeParse(safeJson(res)).data?.error.code;
-}
-
-function parseAnswer<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
-  const parsed = schema.safeParse(res.json());
-  if (!parsed.success) {
-    throw new PublishError(`ARCNM ${what}: unexpected answer shape (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
-  }
-  return parsed.data;
+  return envelope.safeParse(tryJson(res.text)).data?.error.code;
 }
 
 export const arcnm: ProviderModule<ArcnmSettings> = {

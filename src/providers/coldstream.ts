@@ -10,6 +10,7 @@ import type { LocalFile, PublishedIds, StepContext, UploadReceipt } from '../eng
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { parseAnswer } from './answers.js';
 
 export const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'] as const;
 export type ColdstreamRegion = (typeof COLDSTREAM_REGIONS)[number];
@@ -185,7 +186,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
       ctx,
     );
     if (!res.ok) this.fail(res, `create file record for ${file.path}`);
-    const answer = parseAnswer(fileRecordAnswer, res, 'create file record');
+    const answer = parseAnswer(fileRecordAnswer, res.json(), 'Coldstream create file record');
     return {
       // The presigned PUT is signed for this Content-Type and must carry no Authorization header: the
       // token never goes to storage (S3 would refuse a second credential anyway).
@@ -209,7 +210,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     for (let attempt = 1; ; attempt++) {
       const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
       if (res.ok) {
-        const answer = parseAnswer(jobAnswer, res, kind);
+        const answer = parseAnswer(jobAnswer, res.json(), `Coldstream ${kind}`);
         const jobId = 'id' in answer ? answer.id : answer.jobId;
         ctx.log.info(`${label}: job ${jobId} started for file ${pending.fileId}`);
         return jobId;
@@ -228,17 +229,6 @@ class ColdstreamSession implements OpenedProvider<Pending> {
       await sleep(delay, ctx.signal);
     }
   }
-}
-
-function parseAnswer<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
-  const parsed = schema.safeParse(res.json());
-  if (!parsed.success) {
-    throw new PublishError(
-      `Coldstream ${what}: unexpected answer shape (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`,
-      'invalid_response',
-    );
-  }
-  return parsed.data;
 }
 
 export const coldstream: ProviderModule<ColdstreamSettings> = {

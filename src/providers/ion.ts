@@ -11,6 +11,7 @@ import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../h
 import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';
 import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './ion-operations.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { parseAnswer, tryJson } from './answers.js';
 
 /** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
 export const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
@@ -122,7 +123,7 @@ async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>
     }
     const where = redactUrl(url);
     if (!res.ok) {
-      const parsed = oauthError.safeParse(safeJson(res.text));
+      const parsed = oauthError.safeParse(tryJson(res.text));
       const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
       const hint =
         res.status === 404
@@ -133,14 +134,6 @@ async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>
     const parsed = tokenAnswer.safeParse(res.json());
     if (!parsed.success) throw new PublishError(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
     return parsed.data.access_token;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 
@@ -270,20 +263,18 @@ class IonSession implements OpenedProvider<Pending> {
     }
     const label = `attach-to ${target.kind}:${target.id}`;
     const data = await this.execute(entityLookup(target.kind), { id: target.id }, label, signal, label);
-    const parsed = entityAnswer.safeParse((data as Record<string, unknown> | undefined)?.[target.kind] ?? null);
-    if (!parsed.success) throw shapeError(label, parsed.error);
-    if (parsed.data === null) {
+    const entity = parseAnswer(entityAnswer, (data as Record<string, unknown> | undefined)?.[target.kind] ?? null, `ION ${label}`);
+    if (entity === null) {
       throw new PublishError(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`, 'not_found');
     }
-    if (parsed.data.entity === null) throw new PublishError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`, 'not_found');
-    this.entityId = parsed.data.entity.id;
+    if (entity.entity === null) throw new PublishError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`, 'not_found');
+    this.entityId = entity.entity.id;
     this.ctx.log.info(`ION: attaching to ${target.kind} ${target.id} (entity ${this.entityId})`);
   }
 
   async presign(file: LocalFile, ctx: StepContext) {
-    const parsed = uploadUrlAnswer.safeParse(await this.execute(requestFileUploadUrl, { filename: file.name }, `${file.path}: requestFileUploadUrl`, ctx.signal));
-    if (!parsed.success) throw shapeError('ION requestFileUploadUrl', parsed.error);
-    const { uploadUrl, s3Key, contentType } = parsed.data.requestFileUploadUrl;
+    const answer = parseAnswer(uploadUrlAnswer, await this.execute(requestFileUploadUrl, { filename: file.name }, `${file.path}: requestFileUploadUrl`, ctx.signal), 'ION requestFileUploadUrl');
+    const { uploadUrl, s3Key, contentType } = answer.requestFileUploadUrl;
     // The URL is signed for this Content-Type: send exactly it, whatever our own table would say.
     return { target: { method: 'PUT' as const, url: uploadUrl, headers: { 'Content-Type': contentType } }, pending: { s3Key } };
   }
@@ -292,15 +283,10 @@ class IonSession implements OpenedProvider<Pending> {
     const s3Etag = stripEtag(receipt.etag);
     if (s3Etag === undefined) throw new PublishError(`ION createFileAttachment: storage answered the upload without an ETag, which ION needs as s3Etag`, 'missing_etag');
     const input = { filename: file.name, s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
-    const parsed = attachmentAnswer.safeParse(await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal));
-    if (!parsed.success) throw shapeError('ION createFileAttachment', parsed.error);
-    const attachment = parsed.data.createFileAttachment.fileAttachment;
+    const answer = parseAnswer(attachmentAnswer, await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
+    const attachment = answer.createFileAttachment.fileAttachment;
     return { id: attachment.id, attachmentId: attachment.id, entityId: attachment.entityId ?? this.entityId };
   }
-}
-
-function shapeError(label: string, error: z.ZodError): PublishError {
-  return new PublishError(`${label}: unexpected answer shape from ION (${error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`, 'invalid_response');
 }
 
 export const ion: ProviderModule<IonSettings> = {

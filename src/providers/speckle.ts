@@ -13,6 +13,7 @@ import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
 import type { SpeckleOperation } from './speckle-operations.js';
 import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { parseAnswer } from './answers.js';
 
 export interface SpeckleSettings {
   token: string;
@@ -180,14 +181,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
   private async call<T>(op: SpeckleOperation, variables: Record<string, unknown>, what: string, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
     const { data, errors } = await this.execute(op, variables, what, signal);
     if (errors?.length) throw this.graphqlFailure(errors, what);
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) {
-      throw new SpeckleError(
-        `Speckle gave an unexpected answer when asked to ${what} (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`,
-        'invalid_response',
-      );
-    }
-    return parsed.data;
+    return parseAnswer(schema, data, `Speckle, asked to ${what}`);
   }
 
   private async execute(op: SpeckleOperation, variables: Record<string, unknown>, what: string, signal: AbortSignal) {

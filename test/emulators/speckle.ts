@@ -304,6 +304,13 @@ export function ifcProblem(bytes: Buffer): string | undefined {
   return undefined;
 }
 
+/**
+ * What app.speckle.systems imports, as the upload guide lists it ("IFC, DWG, DXF, OBJ, STL, 3DM, and others
+ * depending on server version"): the named ones only, since the others are not named. Our reading; anything
+ * else fails its ingestion as unsupported.
+ */
+const LIVE_IMPORTS = ['ifc', 'dwg', 'dxf', 'obj', 'stl', '3dm'];
+
 export class SpeckleEmulator {
   readonly mode: SpeckleMode;
   readonly faults: Faults;
@@ -675,7 +682,14 @@ export class SpeckleEmulator {
       ing.reason = ing.forced.message ?? `forced ${ing.forced.status}`;
     } else {
       const ext = ing.fileName.split('.').pop()?.toLowerCase() ?? '';
-      const problem = ext === 'ifc' ? ifcProblem(ing.bytes) : this.mode === '2.x' ? `Unsupported file type: .${ext} (this server imports IFC only)` : undefined;
+      const problem =
+        ext === 'ifc'
+          ? ifcProblem(ing.bytes)
+          : this.mode === '2.x'
+            ? `Unsupported file type: .${ext} (this server imports IFC only)`
+            : LIVE_IMPORTS.includes(ext)
+              ? undefined
+              : `Unsupported file type: .${ext}`;
       if (problem) {
         ing.status = 'failed';
         ing.reason = problem;

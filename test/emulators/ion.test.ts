@@ -92,6 +92,18 @@ describe('auth server', () => {
     expect((await gql('{ run(id: "201") { id } }')).status).toBe(401);
   });
 
+  it('an issued token expires after its expires_in', async () => {
+    await ion.close();
+    ion = new IonEmulator({ tokens: [TOKEN], tokenTtlSec: 0.3 });
+    await ion.start();
+    const answer = (await tokenRequest(good())).body;
+    expect(answer['expires_in']).toBe(0.3);
+    expect((await gql('{ run(id: "201") { id } }', {}, answer['access_token'])).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await gql('{ run(id: "201") { id } }', {}, answer['access_token'])).toMatchObject({ status: 401, body: { errors: [{ message: 'Token is expired' }] } });
+    expect((await gql('{ run(id: "201") { id } }')).status).toBe(200); // a static token has no lifetime
+  });
+
   it('answers 401 without or with an unknown token', async () => {
     expect((await gql('{ run(id: "201") { id } }', {}, '')).status).toBe(401);
     expect((await gql('{ run(id: "201") { id } }', {}, 'eyJforged')).status).toBe(401);

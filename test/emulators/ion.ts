@@ -26,7 +26,7 @@
  * Test hooks: `attachments`, `entities`, `objects`, `tokensIssued`, `operations` (every GraphQL operation
  * with its root fields and outcome), `requests` (API log), `authRequests`, `blob.requests`, `faults`;
  * `addObject`, `addToken`, `failNext(field, message)`, `rateLimit(n)`, `rateLimitNext(field, n)`, `expireNextUploadUrls(n)`,
- * `handOutUsedUploadUrls(n)`, `loseNextAnswer(field)`, `expireTokens()`, `tokenMaxUses`,
+ * `handOutUsedUploadUrls(n)`, `loseNextAnswer(field)`, `expireTokens()`, `tokenMaxUses`, `tokenTtlSec`,
  * `missingPermissions`.
  */
 import { randomBytes } from 'node:crypto';
@@ -155,6 +155,8 @@ interface TokenState {
   uses: number;
   maxUses: number;
   expired: boolean;
+  /** Date.now() after which an issued token is refused (its expires_in); static tokens have none. */
+  expiresAt?: number;
   kind: 'client' | 'static';
 }
 
@@ -165,6 +167,8 @@ export interface IonEmulatorOptions {
   tokens?: string[];
   /** Tokens issued by the auth server stop working after this many API requests (default: never). */
   tokenMaxUses?: number;
+  /** Lifetime of an issued token, answered as expires_in and enforced (default 300 s). */
+  tokenTtlSec?: number;
   /** Lifetime of an upload URL (default 300 s: "typically a few minutes"). */
   uploadUrlTtlSec?: number;
   /** Token paths the auth server answers (default both). */
@@ -191,6 +195,7 @@ export class IonEmulator {
   /** Permissions the caller lacks: operations that need one answer a permission error naming it. */
   readonly missingPermissions = new Set<string>();
   tokenMaxUses: number;
+  readonly tokenTtlSec: number;
   uploadUrlTtlSec: number;
 
   private readonly ownsBlob: boolean;
@@ -214,6 +219,7 @@ export class IonEmulator {
     this.clientId = opts.clientId ?? 'ion-client-7c1d0e';
     this.clientSecret = opts.clientSecret ?? 'ion-secret-Qm9zZ2FYb3JkZXItMjAyNi0xMS0yMw';
     this.tokenMaxUses = opts.tokenMaxUses ?? Infinity;
+    this.tokenTtlSec = opts.tokenTtlSec ?? 300;
     this.uploadUrlTtlSec = opts.uploadUrlTtlSec ?? 300;
     this.authPaths = opts.authPaths ?? ION_TOKEN_PATHS;
     for (const t of opts.tokens ?? []) this.addToken(t);
@@ -338,9 +344,9 @@ export class IonEmulator {
     }
     const part = () => randomBytes(24).toString('base64url');
     const token = `eyJ${part()}.${part()}.${part()}`;
-    this.tokens.set(token, { uses: 0, maxUses: this.tokenMaxUses, expired: false, kind: 'client' });
+    this.tokens.set(token, { uses: 0, maxUses: this.tokenMaxUses, expired: false, expiresAt: Date.now() + this.tokenTtlSec * 1000, kind: 'client' });
     this.tokensIssued.push(token);
-    sendJson(res, 200, { access_token: token, expires_in: 300, refresh_expires_in: 0, token_type: 'Bearer', 'not-before-policy': 0, scope: 'profile email' });
+    sendJson(res, 200, { access_token: token, expires_in: this.tokenTtlSec, refresh_expires_in: 0, token_type: 'Bearer', 'not-before-policy': 0, scope: 'profile email' });
   }
 
   // ---- API ----
@@ -356,7 +362,7 @@ export class IonEmulator {
       await readBody(req, 1024 * 1024);
       return sendJson(res, 401, { errors: [{ message: m ? 'Invalid token' : 'Authorization header is missing' }] });
     }
-    if (state.expired || state.uses >= state.maxUses) {
+    if (state.expired || state.uses >= state.maxUses || (state.expiresAt !== undefined && Date.now() >= state.expiresAt)) {
       await readBody(req, 1024 * 1024);
       return sendJson(res, 401, { errors: [{ message: 'Token is expired' }] });
     }

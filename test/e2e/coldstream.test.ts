@@ -126,7 +126,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
 
     it('streams a 40 MB scan through the hashing worker and storage holds it byte for byte', async ({ expect, onTestFinished }) => {
       const cs = await emulator(onTestFinished);
-      const scan = samples.stlBinaryLarge(800_000);
+      const scan = samples.stlMesh(800_000);
       const ws = await makeWorkspace({ 'geometry/scan.stl': scan });
       const run = await runAction(inputs(cs, { finalize: 'none' }), { workspace: ws, node: bin, env });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);

@@ -42,14 +42,15 @@ export function stlBinary(): Buffer {
   return buf;
 }
 
-/** A binary STL of `triangles` distinct facets (50 bytes each): large enough, it takes the upload's worker path. */
-export function stlBinaryLarge(triangles: number): Buffer {
-  const buf = Buffer.alloc(84 + 50 * triangles);
-  buf.write('binary STL scan from model-publisher samples', 0, 'ascii');
-  buf.writeUInt32LE(triangles, 80);
-  for (let i = 0; i < triangles; i++) {
+/** A binary STL strip of `facets` distinct triangles (84 + 50·n bytes, as the format requires). */
+export function stlMesh(facets: number): Buffer {
+  const buf = Buffer.alloc(84 + 50 * facets);
+  buf.write('binary STL strip from model-publisher samples', 0, 'ascii');
+  buf.writeUInt32LE(facets, 80);
+  for (let i = 0; i < facets; i++) {
     const at = 84 + i * 50;
-    for (let k = 0; k < 9; k++) buf.writeFloatLE(i + k / 10, at + 12 + k * 4);
+    const v = [i, 0, 0, i + 1, 0, 0, i, 1, 0];
+    v.forEach((c, k) => buf.writeFloatLE(c, at + 12 + k * 4));
   }
   return buf;
 }

@@ -54,8 +54,16 @@ describe('matchFiles', () => {
     const shards = await Promise.all([1, 2, 3, 4].map((k) => matchFiles(['models/*.ifc'], { workspace: ws, includeHiddenFiles: false, shard: { index: k, total: 4 } })));
     const all = shards.flatMap((s) => s.map((f) => f.path)).sort();
     expect(all).toEqual([...names].sort());
-    expect(new Set(all).size).toBe(names.length);
     for (const s of shards) expect(s.length).toBeGreaterThan(5);
-    expect(shardOf('models/m1.ifc', 4)).toBe(shardOf('models/m1.ifc', 4));
+    const before = new Map(shards.flatMap((s, k) => s.map((f) => [f.path, k + 1] as const)));
+    for (const [name, k] of before) expect(shardOf(name, 4), name).toBe(k);
+    // Remove a third of the files and add new ones: every file that stayed keeps its shard.
+    const later = [...names.slice(20), ...Array.from({ length: 15 }, (_, i) => `models/new${i}.ifc`)];
+    const ws2 = await tree(later);
+    for (const k of [1, 2, 3, 4]) {
+      for (const f of await matchFiles(['models/*.ifc'], { workspace: ws2, includeHiddenFiles: false, shard: { index: k, total: 4 } })) {
+        if (before.has(f.path)) expect(before.get(f.path), f.path).toBe(k);
+      }
+    }
   });
 });

@@ -55,7 +55,6 @@ import type { RequestLogEntry } from './server.js';
 export type { RequestLogEntry } from './server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** Where CI keeps the shared reference material: beside the checkout. */
 /**
  * The real server's schema, vendored from the project's shared reference (../shared/reference/speckle) so the
  * repository tests itself anywhere; test/unit/speckle-operations.test.ts fails when the two drift apart.
@@ -274,7 +273,8 @@ export type StartHook = (upload: SpeckleUpload) => void;
 
 const DEFAULT_PROJECT: SpeckleProject = { id: 'p0ject1d', name: 'Tower' };
 const WRITE_ROLES: ProjectRole[] = ['stream:owner', 'stream:contributor'];
-const IFC_SCHEMAS = /FILE_SCHEMA\s*\(\s*\(\s*'(IFC2X3|IFC4|IFC4X1|IFC4X2|IFC4X3)[^']*'/i;
+/** The schemas the importer reads, with an optional addendum suffix (IFC2X3_TC1, IFC4X3_ADD2); not IFC4FOO. */
+const IFC_SCHEMAS = /FILE_SCHEMA\s*\(\s*\(\s*'(IFC2X3|IFC4|IFC4X1|IFC4X2|IFC4X3)(?:_[A-Z0-9]+)?'/i;
 
 interface CallContext {
   token?: SpeckleToken;

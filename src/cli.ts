@@ -4,7 +4,7 @@
 // (`MODEL_PUBLISHER_PROJECT_ID=abc`); token fallbacks (SPECKLE_TOKEN, ...) work as in the action.
 // Prints a plain-text summary on stderr and the results JSON on stdout.
 import { parseConfig } from './config.js';
-import { errorMessage } from './engine/errors.js';
+import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult } from './engine/types.js';
 import { buildOutputs, formatBytes, scrub } from './github/report.js';
 import { publish } from './run.js';
@@ -76,8 +76,9 @@ export async function main(argv: readonly string[], env: Record<string, string |
     print(`${scrub(buildOutputs(results, config.provider).results, secrets)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
   } catch (err) {
+    // Bad input found once the files are looked at (no match, a path outside the workspace) is bad input too.
     say(`error: ${errorMessage(err)}`);
-    return 1;
+    return err instanceof UsageError ? 2 : 1;
   }
 }
 

@@ -100274,8 +100274,9 @@ async function main(argv, env, print) {
         return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
     }
     catch (err) {
+        // Bad input found once the files are looked at (no match, a path outside the workspace) is bad input too.
         say(`error: ${(0,_engine_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(err)}`);
-        return 1;
+        return err instanceof _engine_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb ? 2 : 1;
     }
 }
 // Libraries shared with the action (@actions/glob) print GitHub workflow commands (`::debug::…`) on stdout:

@@ -51,5 +51,10 @@ describe('command line', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/Input 'concurrency'.*1 to 32/);
     expect(arcnm.requests.length).toBe(before);
+    // Bad input found only once the files are looked at is bad input too.
+    const none = await cli(['--provider', 'arcnm', '--path', 'nothing/*.step', '--server-url', arcnm.url], { ARCNM_API_KEY: API_KEY }, ROOT);
+    expect(none.code, none.stderr).toBe(2);
+    expect(none.stderr).toMatch(/Input 'path': no files matched/);
+    expect(arcnm.requests.length).toBe(before);
   });
 });

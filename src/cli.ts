@@ -46,7 +46,8 @@ function plainSummary(results: readonly FileResult[]): string {
   const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
   const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
   const ok = results.filter((r) => r.status === 'succeeded').length;
-  return [...lines, `${ok} of ${results.length} file(s) published`].join('\n');
+  const submitted = results.filter((r) => r.status === 'submitted').length;
+  return [...lines, `${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for the verdict` : ''}`].join('\n');
 }
 
 export async function main(argv: readonly string[], env: Record<string, string | undefined>, print: (s: string) => void): Promise<number> {

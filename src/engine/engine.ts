@@ -71,9 +71,16 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
         sha256 = receipt.sha256Hex;
         options.log.info(`${file.path}: uploaded ${file.bytes} bytes, sha256 ${receipt.sha256Hex.slice(0, 12)}…`);
         stop.throwIfAborted();
-        const ids = await session.confirm(file, pending, receipt, ctx);
-        options.log.info(`${file.path}: ${options.wait ? 'done' : 'confirmed'}, id ${ids.id}`);
-        return { path: file.path, bytes: file.bytes, sha256, status: 'succeeded', ids, durationMs: Date.now() - started };
+        const { ids, outcome, evidence = [] } = await session.confirm(file, pending, receipt, ctx);
+        const verifiedBy = [...new Set([...receipt.evidence, ...evidence])];
+        if (outcome === 'submitted') {
+          options.log.info(`${file.path}: submitted, id ${ids.id}; not waiting for ${session.displayName}'s verdict (wait is false)`);
+        } else {
+          options.log.info(`${file.path}: done, id ${ids.id}${verifiedBy.length ? `, verified by ${verifiedBy.join(', ')}` : ''}`);
+          if (verifiedBy.length === 0) options.log.warn(`${file.path}: ${session.displayName} accepted it, but neither storage nor ${session.displayName} gave a checksum that could verify its bytes`);
+        }
+        const status = outcome === 'submitted' ? 'submitted' : 'succeeded';
+        return { path: file.path, bytes: file.bytes, sha256, status, ids, verifiedBy, durationMs: Date.now() - started };
       } catch (err) {
         if (session.abandon) await session.abandon(file, pending, ctx);
         // An expired or used URL says nothing about the file: ask for a new one and send it again.

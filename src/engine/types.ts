@@ -32,6 +32,31 @@ export interface UploadReceipt {
   sha256Hex: string;
   bytes: number;
   headers: Record<string, string>;
+  /** What storage's answer proved about the stored bytes (`etag-md5`, `content-md5`); empty when nothing could. */
+  evidence: Evidence[];
+}
+
+/**
+ * What showed that the provider holds the file intact, as `results[].verifiedBy` lists it:
+ * - `etag-md5`: storage's ETag is the MD5 of the stored bytes (unencrypted S3-style store) and equals ours;
+ * - `content-md5`: storage echoed a Content-MD5 equal to ours;
+ * - `speckle-etag`: Speckle compared the ETag we passed with the stored object's at startFileIngestion;
+ * - `ion-validate-upload`: ION compared the stored object's ETag with ours (validateUpload);
+ * - `arcnm-sha256`: ARCNM's confirmed upload reports our SHA-256 and size;
+ * - `arcnm-size`: ARCNM's confirmed upload reports our size (it gave no SHA-256).
+ */
+export type Evidence = 'etag-md5' | 'content-md5' | 'speckle-etag' | 'ion-validate-upload' | 'arcnm-sha256' | 'arcnm-size';
+
+/**
+ * A provider's answer once a file is handed over: the IDs it created, and how far its verdict went.
+ * `accepted`: the provider holds the file and has accepted it (its processing finished, or it has none to do).
+ * `submitted`: handed over, but its verdict was not awaited (`wait: false`); never reported as verified.
+ */
+export interface Confirmed {
+  ids: PublishedIds;
+  outcome: 'accepted' | 'submitted';
+  /** Evidence the provider's own checks added to storage's. */
+  evidence?: Evidence[];
 }
 
 /**
@@ -71,15 +96,19 @@ export interface ProviderSession<P = unknown> {
   readonly displayName: string;
   /** Ask for an upload target. `P` is what the provider needs to carry from presign to confirm. */
   presign(file: LocalFile, ctx: StepContext): Promise<{ target: UploadTarget; pending: P }>;
-  /** Register / confirm / start processing, and (when ctx.wait) wait for it; answers the IDs created. */
-  confirm(file: LocalFile, pending: P, receipt: UploadReceipt, ctx: StepContext): Promise<PublishedIds>;
+  /** Register / confirm / start processing, and (when ctx.wait) wait for its verdict; answers the IDs created. */
+  confirm(file: LocalFile, pending: P, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed>;
   /** Best effort clean-up after a failure between presign and confirmation. Must not throw. */
   abandon?(file: LocalFile, pending: P, ctx: StepContext): Promise<void>;
   /** Called once when the run ends (after all files). */
   close?(): Promise<void>;
 }
 
-export type FileStatus = 'succeeded' | 'failed' | 'skipped';
+/**
+ * `succeeded`: the provider holds the file and accepted it; `submitted`: handed over with `wait: false`, the
+ * provider's verdict not awaited; `failed`; `skipped`: not attempted (dry run, cancelled before it started).
+ */
+export type FileStatus = 'succeeded' | 'submitted' | 'failed' | 'skipped';
 
 export interface FileResult {
   path: string;
@@ -87,6 +116,8 @@ export interface FileResult {
   sha256?: string;
   status: FileStatus;
   ids?: PublishedIds;
+  /** What verified the bytes the provider holds (see Evidence); empty when nothing could. */
+  verifiedBy?: Evidence[];
   error?: { message: string; code?: string };
   durationMs: number;
 }

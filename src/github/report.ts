@@ -1,7 +1,7 @@
 // What the run leaves behind on GitHub: the outputs of the interface, the job summary and an error
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 import * as core from '@actions/core';
-import type { FileResult } from '../engine/types.js';
+import type { Evidence, FileResult } from '../engine/types.js';
 import type { ProviderModule } from '../providers/types.js';
 
 export interface ResultRecord {
@@ -11,6 +11,7 @@ export interface ResultRecord {
   status: FileResult['status'];
   id?: string;
   url?: string;
+  verifiedBy?: string[];
   error?: { message: string; code?: string };
   durationMs: number;
   [vendorField: string]: unknown;
@@ -34,29 +35,33 @@ export function toRecord(r: FileResult): ResultRecord {
     ...(id !== undefined ? { id } : {}),
     ...Object.fromEntries(Object.entries(vendorIds).filter(([, v]) => v !== undefined)),
     ...(url ? { url } : {}),
+    ...(r.verifiedBy ? { verifiedBy: r.verifiedBy } : {}),
     ...(r.error ? { error: r.error } : {}),
     durationMs: r.durationMs,
   };
 }
 
-export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'failed-count';
+export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'submitted-count' | 'failed-count';
 
 export function buildOutputs(results: readonly FileResult[], provider: ProviderModule): Record<OutputName, string> {
   const records = results.map(toRecord);
   const succeeded = results.filter((r) => r.status === 'succeeded');
+  // Submitted files (wait: false) have real IDs too: a later step can follow them up.
+  const handedOver = results.filter((r) => r.status === 'succeeded' || r.status === 'submitted');
   const idsOf = (output: string) =>
     JSON.stringify(
       provider.idOutputs
         .filter((o) => o.output === output)
-        .flatMap((o) => succeeded.map((r) => r.ids?.[o.field]).filter((v): v is string => typeof v === 'string')),
+        .flatMap((o) => handedOver.map((r) => r.ids?.[o.field]).filter((v): v is string => typeof v === 'string')),
     );
   return {
     results: JSON.stringify(records),
     'version-ids': idsOf('version-ids'),
     'attachment-ids': idsOf('attachment-ids'),
     'job-ids': idsOf('job-ids'),
-    ids: JSON.stringify(succeeded.map((r) => r.ids!.id)),
+    ids: JSON.stringify(handedOver.map((r) => r.ids!.id)),
     'succeeded-count': String(succeeded.length),
+    'submitted-count': String(results.filter((r) => r.status === 'submitted').length),
     'failed-count': String(results.filter((r) => r.status === 'failed').length),
   };
 }
@@ -73,7 +78,28 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-const STATUS_ICON: Record<FileResult['status'], string> = { succeeded: '✅ succeeded', failed: '❌ failed', skipped: '⏭️ skipped' };
+const STATUS_ICON: Record<FileResult['status'], string> = {
+  succeeded: '✅ succeeded',
+  submitted: '📤 submitted, not verified',
+  failed: '❌ failed',
+  skipped: '⏭️ skipped',
+};
+
+/** How each piece of evidence reads in the summary. */
+const EVIDENCE_LABEL: Record<Evidence, string> = {
+  'etag-md5': 'storage ETag (MD5)',
+  'content-md5': 'storage Content-MD5',
+  'speckle-etag': 'Speckle ETag check',
+  'ion-validate-upload': 'ION validateUpload',
+  'arcnm-sha256': 'ARCNM SHA-256',
+  'arcnm-size': 'ARCNM size',
+};
+
+function verifiedCell(r: FileResult): string {
+  if (r.status !== 'succeeded' && r.status !== 'submitted') return '—';
+  const evidence = (r.verifiedBy ?? []).map((e) => EVIDENCE_LABEL[e]);
+  return evidence.length > 0 ? evidence.join(', ') : '⚠️ no checksum available';
+}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -83,10 +109,11 @@ function escapeHtml(s: string): string {
 export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: { dryRun: boolean; shard?: string }): string {
   const s = core.summary.emptyBuffer();
   const ok = results.filter((r) => r.status === 'succeeded').length;
+  const submitted = results.filter((r) => r.status === 'submitted').length;
   const failed = results.filter((r) => r.status === 'failed');
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
   s.addRaw(
-    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
+    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false)` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
     true,
   );
   if (results.length > 0) {
@@ -96,12 +123,13 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
         { data: 'Size', header: true },
         { data: 'ID', header: true },
         { data: 'Status', header: true },
+        { data: 'Verified by', header: true },
         { data: 'Time', header: true },
       ],
       ...results.map((r) => {
         const id = r.ids?.id;
         const idCell = id === undefined ? '—' : r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`;
-        return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], `${(r.durationMs / 1000).toFixed(1)} s`];
+        return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
       }),
     ]);
   }

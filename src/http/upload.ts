@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
 import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
-import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
+import type { Evidence, LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { readAndHash } from './hasher.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
@@ -35,14 +35,22 @@ export function multipartLayout(fields: Record<string, string>, fileName: string
 }
 
 /**
- * S3 answers a single-part upload with the quoted MD5 of the bytes; Azure with an opaque `0x…` value (and
- * `Content-MD5` in base64). Check whatever storage gives us that is an MD5; never guess at the rest.
+ * What storage's answer proves about the bytes it stored, checked against our MD5. An ETag is the MD5 of the
+ * bytes only for a single-part upload to an S3-style store without SSE-KMS or SSE-C: S3 then gives another
+ * value (so does a multipart upload, `"…-N"`, and Azure, `"0x…"`). Such ETags are no evidence either way:
+ * they never fail an intact upload and never verify one. A mismatch of real evidence is corruption.
  */
-export function verifyStoredDigest(headers: Record<string, string>, md5Hex: string, where: string): void {
+export function verifyStoredDigest(headers: Record<string, string>, md5Hex: string, where: string): Evidence[] {
+  const evidence: Evidence[] = [];
   const etag = headers['etag'];
-  const s3Style = etag?.match(/^(?:W\/)?"?([0-9a-fA-F]{32})"?$/);
-  if (s3Style && s3Style[1]!.toLowerCase() !== md5Hex) {
-    throw new CorruptionError(`${where}: storage holds different bytes (ETag ${etag}, our MD5 ${md5Hex}); the file was corrupted in transit`);
+  const encrypted = /^aws:kms/i.test(headers['x-amz-server-side-encryption'] ?? '') || headers['x-amz-server-side-encryption-customer-algorithm'] !== undefined;
+  // A weak ETag (W/) promises only equivalence, not the bytes: no evidence.
+  const md5Form = etag?.match(/^"?([0-9a-fA-F]{32})"?$/);
+  if (md5Form && !encrypted) {
+    if (md5Form[1]!.toLowerCase() !== md5Hex) {
+      throw new CorruptionError(`${where}: storage holds different bytes (ETag ${etag}, our MD5 ${md5Hex}); the file was corrupted in transit`);
+    }
+    evidence.push('etag-md5');
   }
   const contentMd5 = headers['content-md5'];
   if (contentMd5) {
@@ -50,7 +58,9 @@ export function verifyStoredDigest(headers: Record<string, string>, md5Hex: stri
     if (theirs !== md5Hex) {
       throw new CorruptionError(`${where}: storage reports Content-MD5 ${theirs}, our MD5 is ${md5Hex}; the file was corrupted in transit`);
     }
+    evidence.push('content-md5');
   }
+  return evidence;
 }
 
 /** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
@@ -176,10 +186,10 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     throw new CorruptionError(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
   }
   const { md5Hex, sha256Hex } = await hashed.digest();
-  verifyStoredDigest(resHeaders, md5Hex, options.label);
+  const evidence = verifyStoredDigest(resHeaders, md5Hex, options.label);
   if (report) {
     const secs = (Date.now() - started) / 1000;
     report(`${options.label}: 100% (${(file.bytes / 1e6 / Math.max(secs, 0.001)).toFixed(1)} MB/s)`);
   }
-  return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders };
+  return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders, evidence };
 }

@@ -3,9 +3,9 @@
 // when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { PublishError, UsageError, WaitTimeoutError } from '../engine/errors.js';
+import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../engine/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
-import type { LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
+import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
@@ -39,11 +39,36 @@ const presignAnswer = z.object({
   expires_in: z.number().nullish(),
 });
 
-/** The seed answers `{job_id}`; the live service answers the upload's status (`pending` first). */
-const confirmAnswer = z.union([
-  z.object({ job_id: z.string().min(1) }),
-  z.object({ status: z.string(), data_source_id: z.string().nullish(), id: z.string().nullish() }),
-]);
+/** ARCNM's IDs are strings in its docs; take numbers too, and keep a string. */
+const arcnmId = z.union([z.string().min(1), z.number()]).transform(String);
+
+/**
+ * Confirm's answer. The seed documents `{job_id}` (the background job checking the file: not a verdict); the
+ * live service was seen answering the upload's `status` instead (`pending` first). Either, or both, may come.
+ */
+const confirmAnswer = z
+  .object({
+    job_id: arcnmId.nullish(),
+    status: z.string().nullish(),
+    data_source_id: arcnmId.nullish(),
+    id: arcnmId.nullish(),
+    sha256: z.string().nullish(),
+    size_bytes: z.number().nullish(),
+  })
+  .refine((a) => (a.job_id ?? a.status) != null, 'neither job_id nor status');
+
+/** A row of `GET /api/v1/uploads/`: where the upload's state lives. `sha256` and `size_bytes` are null until confirmed. */
+const uploadRow = z.object({
+  id: arcnmId,
+  status: z.string(),
+  sha256: z.string().nullish(),
+  size_bytes: z.number().nullish(),
+});
+type UploadRow = z.infer<typeof uploadRow>;
+const uploadList = z.array(z.unknown());
+
+/** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
+const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
 
 /** ARCNM's failure, with its code, message and request ID. */
 export class ArcnmError extends PublishError {
@@ -64,18 +89,138 @@ interface Pending {
   confirmed: boolean;
 }
 
+/** Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. */
+async function sleepWithin(ms: number, ctx: Pick<StepContext, 'signal' | 'waitDeadline'>, timeoutMessage: string): Promise<void> {
+  if (Date.now() + ms > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage);
+  await sleep(ms, ctx.signal);
+}
+
+/**
+ * ARCNM's confirmed row against what we sent: a different SHA-256 or size means ARCNM holds other bytes.
+ * Answers what verified the file; nothing when ARCNM reported neither (both are null until confirmed).
+ */
+export function checkRow(row: UploadRow, file: LocalFile, receipt: UploadReceipt): Evidence[] {
+  const sha256 = row.sha256?.toLowerCase();
+  if ((row.size_bytes != null && row.size_bytes !== receipt.bytes) || (sha256 && sha256 !== receipt.sha256Hex)) {
+    throw new CorruptionError(
+      `ARCNM holds different bytes for upload ${row.id} (${row.size_bytes ?? '?'} bytes, sha256 ${sha256 ?? '?'}) than were uploaded from ${file.path} (${receipt.bytes} bytes, sha256 ${receipt.sha256Hex})`,
+    );
+  }
+  if (sha256) return ['arcnm-sha256'];
+  return row.size_bytes != null ? ['arcnm-size'] : [];
+}
+
+interface Waiter {
+  settle(err: unknown, row?: UploadRow): void;
+  lastStatus?: string;
+}
+
+/**
+ * Waits for ARCNM's verdict on every upload of the run that is waiting, with one `GET /api/v1/uploads/` per
+ * round for all of them, not one request per file. Rounds start quickly (ARCNM's check usually takes moments)
+ * and slow down to one every few seconds; each file's wait ends at its own deadline or cancellation.
+ */
+export class VerdictWatcher {
+  private readonly waiting = new Map<string, Waiter>();
+  private polling = false;
+  private round = 0;
+
+  constructor(
+    private readonly list: () => Promise<unknown[]>,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  verdict(dataSourceId: string, ctx: Pick<StepContext, 'signal' | 'waitDeadline'>): Promise<UploadRow> {
+    const id = dataSourceId.toLowerCase();
+    return new Promise<UploadRow>((resolve, reject) => {
+      const waiter: Waiter = {
+        settle: (err, row) => {
+          clearTimeout(timer);
+          ctx.signal.removeEventListener('abort', onAbort);
+          this.waiting.delete(id);
+          if (row) resolve(row);
+          else reject(err);
+        },
+      };
+      const onAbort = () => waiter.settle(ctx.signal.reason);
+      const timer = setTimeout(
+        () => waiter.settle(new WaitTimeoutError(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)),
+        Math.max(0, ctx.waitDeadline - Date.now()),
+      );
+      timer.unref();
+      if (ctx.signal.aborted) return onAbort();
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(id, waiter);
+      this.round = 0; // a new file: look again soon
+      void this.poll();
+    });
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      while (this.waiting.size > 0) {
+        this.round++;
+        await sleep(Math.min(3_000, 200 * 1.5 ** (this.round - 1)), this.signal);
+        if (this.waiting.size === 0) break;
+        let rows: unknown[];
+        try {
+          rows = await this.list();
+        } catch (err) {
+          for (const waiter of [...this.waiting.values()]) waiter.settle(err);
+          break;
+        }
+        for (const raw of rows) {
+          const parsed = uploadRow.safeParse(raw);
+          if (!parsed.success) continue;
+          const waiter = this.waiting.get(parsed.data.id.toLowerCase());
+          if (!waiter) continue;
+          const status = parsed.data.status.toLowerCase();
+          waiter.lastStatus = status;
+          if (status === 'confirmed' || FINAL_FAILURES.has(status)) waiter.settle(undefined, parsed.data);
+        }
+      }
+    } catch (err) {
+      // The run was aborted while waiting between rounds.
+      for (const waiter of [...this.waiting.values()]) waiter.settle(err);
+    } finally {
+      this.polling = false;
+    }
+  }
+}
+
 class ArcnmSession implements OpenedProvider<Pending> {
   readonly displayName = 'ARCNM';
+  private readonly watcher: VerdictWatcher;
+
   constructor(
     private readonly settings: ArcnmSettings,
     private readonly http: Http,
-  ) {}
+    signal: AbortSignal,
+  ) {
+    this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal);
+  }
+
+  /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
+  private async listUploads(signal: AbortSignal): Promise<unknown[]> {
+    const res = await this.http.request({
+      method: 'GET',
+      url: `${this.settings.baseUrl}/api/v1/uploads/?include_cancelled=true`,
+      headers: { 'x-api-key': this.settings.apiKey },
+      idempotent: true,
+      signal,
+      label: 'list uploads',
+    });
+    if (!res.ok) this.fail(res, 'list uploads');
+    return parseAnswer(uploadList, res.json(), 'ARCNM list uploads');
+  }
 
   /**
    * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
    * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
    */
-  private async mutate(path: string, body: unknown, label: string, ctx: StepContext): Promise<HttpResponse> {
+  private async mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
     const key = randomUUID();
     for (let attempt = 1; ; attempt++) {
       const res = await this.http.request({
@@ -87,9 +232,13 @@ class ArcnmSession implements OpenedProvider<Pending> {
         signal: ctx.signal,
         label,
       });
-      // The first request under this key is still running on ARCNM's side: wait and ask again.
-      if (res.status === 409 && errorCode(res) === 'idempotency_in_flight' && attempt < this.http.settings.policy.maxAttempts) {
-        await sleep(backoffDelay(attempt, this.http.settings.policy, parseRetryAfter(res.headers['retry-after'])), ctx.signal);
+      // The first request under this key is still running on ARCNM's side (or its lock after a 5xx is still held):
+      // it may yet be carried out, so ask again with the same key until it finishes, never under a new key, for
+      // as long as the run may wait. The replay then answers what that first request did.
+      if (res.status === 409 && errorCode(res) === 'idempotency_in_flight') {
+        const delay = backoffDelay(Math.min(attempt, 6), { ...this.http.settings.policy, baseDelayMs: 500, maxDelayMs: 5_000 }, parseRetryAfter(res.headers['retry-after']));
+        ctx.log.info(`${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s`);
+        await sleepWithin(delay, ctx, `${label}: ARCNM was still processing the request after wait-timeout-minutes`);
         continue;
       }
       return res;
@@ -118,50 +267,54 @@ class ArcnmSession implements OpenedProvider<Pending> {
     return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false } };
   }
 
-  async confirm(file: LocalFile, pending: Pending, _receipt: UploadReceipt, ctx: StepContext) {
-    const ids = await this.confirmUntilDone(file, pending, ctx);
+  async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed> {
+    const answer = await this.confirmReceived(file, pending, ctx);
+    // The bytes are with ARCNM and its check is under way: the upload must not be cancelled from here on.
+    pending.confirmed = true;
+    const ids = { id: answer.job_id ?? pending.dataSourceId, ...(answer.job_id ? { jobId: answer.job_id } : {}), dataSourceId: pending.dataSourceId };
+    const status = answer.status?.toLowerCase();
+    if (status && FINAL_FAILURES.has(status)) await this.failWithReason(file, pending, status, ctx);
+    // Attaching needs a confirmed upload, so a part revision makes the run wait for the verdict whatever `wait` says.
+    if (!ctx.wait && !this.settings.attach) {
+      ctx.log.info(`${file.path}: confirmed${answer.job_id ? ` (job ${answer.job_id})` : ''}; ARCNM's check is under way`);
+      return { ids, outcome: 'submitted' };
+    }
+    const row: UploadRow =
+      status === 'confirmed' && answer.sha256 && answer.size_bytes != null
+        ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
+        : await this.watcher.verdict(pending.dataSourceId, ctx);
+    const rowStatus = row.status.toLowerCase();
+    if (rowStatus !== 'confirmed') await this.failWithReason(file, pending, rowStatus, ctx);
+    const evidence = checkRow(row, file, receipt);
     if (this.settings.attach) await this.attach(file, pending, ctx);
-    return ids;
+    return { ids, outcome: 'accepted', evidence };
   }
 
-  private async confirmUntilDone(file: LocalFile, pending: Pending, ctx: StepContext) {
+  /**
+   * Confirm until ARCNM has the bytes: `409 upload_not_received` means storage is not consistent yet, so confirm
+   * again, never upload again. Each confirm is its own logical operation (a new key): repeating confirm is safe and
+   * answers the current state, whereas reusing one key would only replay the first answer.
+   */
+  private async confirmReceived(file: LocalFile, pending: Pending, ctx: StepContext) {
     const label = `${file.path}: confirm`;
     for (let round = 1; ; round++) {
-      // Each confirm is its own logical operation (a new key): repeating confirm is safe and answers the
-      // current status, whereas reusing one key would only replay the first `pending`.
       const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
-      if (res.ok) {
-        const answer = parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm');
-        if ('job_id' in answer) {
-          pending.confirmed = true;
-          return { id: answer.job_id, jobId: answer.job_id, dataSourceId: pending.dataSourceId };
-        }
-        const status = answer.status.toLowerCase();
-        if (status === 'confirmed') {
-          pending.confirmed = true;
-          return { id: pending.dataSourceId, dataSourceId: pending.dataSourceId };
-        }
-        if (status !== 'pending') throw new PublishError(`ARCNM confirm: upload is ${status}`, `upload_${status}`);
-        if (!ctx.wait) {
-          // Not waiting: the bytes are with ARCNM and its check is under way; it must not be cancelled now.
-          pending.confirmed = true;
-          return { id: pending.dataSourceId, dataSourceId: pending.dataSourceId, status: 'pending' };
-        }
-        ctx.log.debug(`${label}: pending`);
-      } else if (!(res.status === 409 && errorCode(res) === 'upload_not_received')) {
-        // upload_rejected, upload_failed, upload_cancelled and the rest are final.
-        this.fail(res, 'confirm');
-      } else {
-        // The bytes are not visible yet (storage is eventually consistent): confirm again, never re-upload.
-        ctx.log.info(`${label}: ARCNM has not received the bytes yet; confirming again`);
-        if (round >= this.http.settings.policy.maxAttempts) this.fail(res, 'confirm');
-      }
-      const delay = backoffDelay(Math.min(round, 6), { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 });
-      if (Date.now() + delay > ctx.waitDeadline) {
-        throw new WaitTimeoutError(`ARCNM confirm: upload ${pending.dataSourceId} still pending after wait-timeout-minutes`);
-      }
-      await sleep(delay, ctx.signal);
+      if (res.ok) return parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm');
+      // upload_rejected, upload_failed, upload_cancelled and the rest are final.
+      if (!(res.status === 409 && errorCode(res) === 'upload_not_received') || round >= this.http.settings.policy.maxAttempts) this.fail(res, 'confirm');
+      ctx.log.info(`${label}: ARCNM has not received the bytes yet; confirming again`);
+      await sleepWithin(backoffDelay(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), ctx, `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`);
     }
+  }
+
+  /**
+   * ARCNM marked the upload failed or cancelled: confirming again answers the final error envelope with ARCNM's
+   * own reason (`upload_rejected` and its message), which is what the user needs to see.
+   */
+  private async failWithReason(file: LocalFile, pending: Pending, status: string, ctx: StepContext): Promise<never> {
+    const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, `${file.path}: confirm`, ctx);
+    if (!res.ok) this.fail(res, 'confirm');
+    throw new PublishError(`ARCNM marked upload ${pending.dataSourceId} ${status}`, `upload_${status}`);
   }
 
   private async attach(file: LocalFile, pending: Pending, ctx: StepContext) {
@@ -184,9 +337,8 @@ class ArcnmSession implements OpenedProvider<Pending> {
       if (res.status === 409 && details?.reason === 'upload_pending') {
         // ARCNM is still checking the upload; it says how long to wait.
         const delay = parseRetryAfter(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
-        if (Date.now() + delay > ctx.waitDeadline) throw new WaitTimeoutError(`${label}: upload still pending after wait-timeout-minutes`);
         ctx.log.info(`${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s`);
-        await sleep(delay, ctx.signal);
+        await sleepWithin(delay, ctx, `${label}: upload still pending after wait-timeout-minutes`);
         continue;
       }
       this.fail(res, 'attach');
@@ -234,6 +386,6 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     return undefined;
   },
   async open(settings, _common, ctx: OpenContext) {
-    return new ArcnmSession(settings, ctx.http);
+    return new ArcnmSession(settings, ctx.http, ctx.signal);
   },
 };

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { NetworkError, PublishError, WaitTimeoutError } from '../engine/errors.js';
 import { parseRetryAfter, sleep } from '../engine/retry.js';
-import type { LocalFile, PublishedIds, StepContext, UploadReceipt } from '../engine/types.js';
+import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
@@ -195,11 +195,12 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     };
   }
 
-  async confirm(file: LocalFile, pending: Pending, _receipt: UploadReceipt, ctx: StepContext): Promise<PublishedIds> {
+  async confirm(file: LocalFile, pending: Pending, _receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed> {
+    // Coldstream has no verdict to wait for: the file record with its bytes, and the job accepted, are all it gives.
     const kind = jobKindFor(file, this.settings);
-    if (kind === 'none') return { id: pending.fileId, fileId: pending.fileId, jobKind: 'none' };
+    if (kind === 'none') return { ids: { id: pending.fileId, fileId: pending.fileId, jobKind: 'none' }, outcome: 'accepted' };
     const jobId = await this.jobLocks.run(this.settings.caseId, ctx.signal, () => this.startJob(file, pending, kind, ctx));
-    return { id: jobId, fileId: pending.fileId, jobId, jobKind: kind };
+    return { ids: { id: jobId, fileId: pending.fileId, jobId, jobKind: kind }, outcome: 'accepted' };
   }
 
   /** Runs under the case's lock: only this file asks the case server for a job of this case right now. */

@@ -285,7 +285,9 @@ class IonSession implements OpenedProvider<Pending> {
     const input = { filename: file.name, s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
     const answer = parseAnswer(attachmentAnswer, await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
     const attachment = answer.createFileAttachment.fileAttachment;
-    return { id: attachment.id, attachmentId: attachment.id, entityId: attachment.entityId ?? this.entityId };
+    const ids = { id: attachment.id, attachmentId: attachment.id, entityId: attachment.entityId ?? this.entityId };
+    // With validateUpload ION compared the stored object's ETag with ours before creating the attachment.
+    return { ids, outcome: 'accepted' as const, evidence: this.settings.validateUpload ? ['ion-validate-upload' as const] : [] };
   }
 }
 

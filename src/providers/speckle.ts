@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, WaitTimeoutError, errorMessage } from '../engine/errors.js';
 import { sleep } from '../engine/retry.js';
-import type { LocalFile, Logger, PublishedIds, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
+import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
@@ -226,7 +226,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
 
   // ---- confirm: model, start, wait ----
 
-  async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext): Promise<PublishedIds> {
+  async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed> {
     // Speckle compares this with storage's own ETag, quotes included: pass it on exactly as storage sent it.
     const etag = receipt.etag;
     if (!etag) throw new PublishError('storage answered the upload without an ETag, which Speckle needs to start the import', 'missing_etag');
@@ -238,18 +238,20 @@ class SpeckleSession implements OpenedProvider<Pending> {
       const ingestionId = await this.startIngestion(file, input, ctx);
       if (ingestionId === undefined) return this.confirm(file, pending, receipt, ctx); // turned out to be 2.x
       ctx.log.info(`${file.path}: Speckle ingestion ${ingestionId} started on model ${modelId}`);
-      if (!ctx.wait) return { id: ingestionId, ingestionId, modelId, fileId: pending.fileId, url: modelUrl };
+      // Speckle started the ingestion only after comparing our ETag with the stored object's.
+      if (!ctx.wait) return { ids: { id: ingestionId, ingestionId, modelId, fileId: pending.fileId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
       const versionId = await this.waitForIngestion(file, ingestionId, ctx);
       await this.describeVersion(file, versionId, ctx);
-      return { id: versionId, versionId, modelId, ingestionId, fileId: pending.fileId, url: `${modelUrl}@${versionId}` };
+      const ids = { id: versionId, versionId, modelId, ingestionId, fileId: pending.fileId, url: `${modelUrl}@${versionId}` };
+      return { ids, outcome: 'accepted', evidence: ['speckle-etag'] };
     }
 
     const upload = await this.startImport(file, input, ctx);
     ctx.log.info(`${file.path}: Speckle file import ${upload.id} started on model ${modelId}`);
-    if (!ctx.wait) return { id: upload.id, fileId: upload.id, modelId, url: modelUrl };
+    if (!ctx.wait) return { ids: { id: upload.id, fileId: upload.id, modelId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
     const versionId = await this.waitForImport(file, modelId, upload, ctx);
     await this.describeVersion(file, versionId, ctx);
-    return { id: versionId, versionId, modelId, fileId: upload.id, url: `${modelUrl}@${versionId}` };
+    return { ids: { id: versionId, versionId, modelId, fileId: upload.id, url: `${modelUrl}@${versionId}` }, outcome: 'accepted', evidence: ['speckle-etag'] };
   }
 
   private resolveModel(file: LocalFile, ctx: StepContext): Promise<string> {

@@ -69,7 +69,7 @@ describe.each(NODES)('ARCNM end to end ($name)', ({ bin }) => {
     expect(JSON.parse(run.outputs['version-ids']!)).toEqual([]);
     for (const [i, r] of run.results.entries()) {
       const upload = arcnm.uploads.get(r.dataSourceId)!;
-      expect(r).toMatchObject({ status: 'succeeded', id: jobIds[i], jobId: upload.jobId, bytes: upload.size_bytes, sha256: upload.sha256 });
+      expect(r).toMatchObject({ status: 'succeeded', id: jobIds[i], jobId: upload.jobId, bytes: upload.size_bytes, sha256: upload.sha256, verifiedBy: ['etag-md5', 'arcnm-sha256'] });
       expect(r.durationMs).toBeGreaterThanOrEqual(0);
     }
     expect(run.summary).toContain('Model Publisher → ARCNM');
@@ -95,7 +95,81 @@ describe('ARCNM end to end: the live service behaviour', () => {
     // No job IDs from the live service: the data source IDs stand in for them.
     expect(JSON.parse(run.outputs['job-ids']!)).toEqual([]);
     expect(JSON.parse(run.outputs['ids']!).sort()).toEqual(arcnm.datasets.map((d) => d.data_source_id).sort());
-    expect(arcnm.stats.confirms).toBeGreaterThan(4); // pending first, then confirmed
+    // One confirm per file; the verdict comes from the upload list, one request for every file waiting.
+    expect(arcnm.stats.confirms).toBe(4);
+    expect(run.results.every((r) => r.status === 'succeeded' && r.verifiedBy.includes('arcnm-sha256'))).toBe(true);
+  });
+
+  it.each(['job', 'status', 'both'] as const)("waits for ARCNM's verdict in the upload's row, whatever confirm answers (%s)", async (confirmMode) => {
+    await startEmulators({ confirmMode, confirmDelayMs: 600 });
+    const ws = await makeWorkspace(drawings());
+    const run = await runAction(inputs({ concurrency: '4' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectStoredIntact(ws, Object.keys(drawings()));
+    for (const r of run.results) {
+      const upload = arcnm.uploads.get(r.dataSourceId)!;
+      expect(upload.status, r.path).toBe('confirmed');
+      expect(r).toMatchObject({ status: 'succeeded', verifiedBy: ['etag-md5', 'arcnm-sha256'] });
+      expect(r.jobId).toBe(confirmMode === 'status' ? undefined : upload.jobId);
+    }
+    const lists = arcnm.requests.filter((q) => q.method === 'GET' && q.path.startsWith('/api/v1/uploads/')).length;
+    // A poll per file would take at least three per file (the check takes 600 ms, the first poll comes at 200 ms).
+    expect(lists).toBeGreaterThan(0);
+    expect(lists).toBeLessThanOrEqual(2 * 4);
+    expect(run.summary).toContain('ARCNM SHA-256');
+  });
+
+  it('with wait: false, reports files as submitted (not verified) without asking for the verdict', async () => {
+    await startEmulators({ confirmDelayMs: 60_000 });
+    const ws = await makeWorkspace(drawings());
+    const run = await runAction(inputs({ wait: 'false' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.results.map((r) => r.status)).toEqual(['submitted', 'submitted', 'submitted', 'submitted']);
+    expect(run.results.every((r) => !r.verifiedBy.includes('arcnm-sha256'))).toBe(true);
+    expect(arcnm.uploadsWithStatus('pending')).toHaveLength(4);
+    expect(run.outputs['succeeded-count']).toBe('0');
+    expect(run.outputs['submitted-count']).toBe('4');
+    expect(JSON.parse(run.outputs['job-ids']!)).toEqual(run.results.map((r) => r.jobId));
+    expect(run.summary).toContain('submitted without waiting');
+    expect(arcnm.requests.filter((q) => q.method === 'GET')).toHaveLength(0);
+  });
+
+  it("fails a file ARCNM rejects after the reply, with ARCNM's reason, and waits for the others", async () => {
+    await startEmulators({ confirmDelayMs: 300 });
+    const ws = await makeWorkspace({ 'cad/ok.step': samples.step(), 'cad/zip.step': 'PK\x03\x04 a zip named .step' });
+    const run = await runAction(inputs({ validate: 'false' }), { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const [ok, zip] = run.results;
+    expect(ok).toMatchObject({ status: 'succeeded' });
+    expect(zip).toMatchObject({ status: 'failed', error: { code: 'upload_rejected' } });
+    expect(zip.error.message).toMatch(/The file was rejected: expected a STEP file/);
+    expect(arcnm.uploads.get(zip.dataSourceId ?? '')).toBeUndefined(); // no IDs are reported for a failed file
+  });
+
+  it('a store whose ETag is no MD5 (SSE-KMS) but that kept other bytes: the SHA-256 ARCNM reports catches it', async () => {
+    await startEmulators();
+    blob.integrity = 'sse-kms';
+    blob.corruptAt = 100; // past the STEP header ARCNM's check reads
+    const ws = await makeWorkspace({ 'cad/part.step': samples.step('part.step') });
+    const run = await runAction(inputs(), { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'corrupted' } });
+    expect(run.results[0].error.message).toMatch(/ARCNM holds different bytes for upload .* than were uploaded from cad\/part.step/);
+  });
+
+  it('a first attempt still in flight (409 idempotency_in_flight) is waited for under the same key, never repeated', async () => {
+    // Every call takes 2.5 s on ARCNM's side; the action gives up on an answer after 1 s and asks again with the
+    // same key, which answers in_flight until the first finishes, and then its stored answer.
+    await startEmulators({ processingDelayMs: 2_500, confirmDelayMs: 0 });
+    const ws = await makeWorkspace({ 'cad/part.step': samples.step('part.step') });
+    const run = await runAction(inputs({ 'request-timeout-seconds': '1', 'max-attempts': '2' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(arcnm.stats.idempotencyRejections).toBeGreaterThan(0);
+    expect(arcnm.stats.replays).toBeGreaterThan(0);
+    expect(arcnm.stats.presigns).toBe(1);
+    expect(arcnm.stats.confirms).toBe(1);
+    expect(run.stdout).toMatch(/still processing the first attempt/);
+    await expectStoredIntact(ws, ['cad/part.step']);
   });
 });
 

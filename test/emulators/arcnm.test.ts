@@ -104,11 +104,14 @@ describe('ARCNM presign → upload → confirm', () => {
 
     const c1 = await api('POST', '/api/v1/uploads/confirm', { data_source_id: id });
     expect(c1.status).toBe(200);
-    expect(c1.json.job_id).toMatch(/^job_/);
+    expect(c1.json).toEqual({ job_id: expect.stringMatching(/^job_/) });
     const c2 = await api('POST', '/api/v1/uploads/confirm', { data_source_id: id });
     expect(c2.json.job_id).toBe(c1.json.job_id);
+    // The job checks the file after the reply: a job_id is no verdict, the row is still pending.
+    const pending = await api('GET', '/api/v1/uploads/');
+    expect(pending.json).toEqual([expect.objectContaining({ id, status: 'pending', sha256: null, size_bytes: null })]);
 
-    const u = arcnm.uploads.get(id);
+    const u = await arcnm.whenChecked(id);
     expect(u).toMatchObject({ status: 'confirmed', size_bytes: PDF.length, confirmCalls: 2 });
     expect(u?.sha256).toBe(createHash('sha256').update(PDF).digest('hex'));
     expect(arcnm.stats).toMatchObject({ presigns: 1, confirms: 2 });
@@ -142,7 +145,16 @@ describe('ARCNM presign → upload → confirm', () => {
     expect((await upload(p.json, PDF)).status).toBe(204);
     const c = await api('POST', '/api/v1/uploads/confirm', { data_source_id: p.json.data_source_id });
     expect(c.status).toBe(200);
-    expect(arcnm.uploads.get(p.json.data_source_id)?.status).toBe('confirmed');
+    expect(arcnm.uploads.get(p.json.data_source_id)?.status).toBe('pending');
+    expect((await arcnm.whenChecked(p.json.data_source_id)).status).toBe('confirmed');
+  });
+
+  it("'both' mode answers job_id and status together", async () => {
+    arcnm.confirmMode = 'both';
+    const p = await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' });
+    await upload(p.json, PDF);
+    const c = await api('POST', '/api/v1/uploads/confirm', { data_source_id: p.json.data_source_id });
+    expect(c.json).toEqual({ job_id: expect.stringMatching(/^job_/), data_source_id: p.json.data_source_id, status: 'pending' });
   });
 
   it('status mode: first confirm answers pending, later ones confirmed after confirmDelayMs', async () => {
@@ -180,6 +192,7 @@ describe('ARCNM presign → upload → confirm', () => {
 
   it('status mode with no delay: first confirm still answers pending, the next one confirmed', async () => {
     arcnm.confirmMode = 'status';
+    arcnm.confirmDelayMs = 0;
     const p = await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' });
     await upload(p.json, PDF);
     expect((await api('POST', '/api/v1/uploads/confirm', { data_source_id: p.json.data_source_id })).json.status).toBe('pending');
@@ -198,6 +211,11 @@ describe('ARCNM presign → upload → confirm', () => {
   it('rejects wrong magic bytes and a size different from the declared one (final 409 upload_rejected)', async () => {
     const p = await api('POST', '/api/v1/uploads/presign', { name: 'fake.pdf' });
     await upload(p.json, Buffer.from('PK\x03\x04 this is a zip'));
+    // The job is accepted; its verdict comes later, in the row, and as the final error of any later confirm.
+    expect((await api('POST', '/api/v1/uploads/confirm', { data_source_id: p.json.data_source_id })).status).toBe(200);
+    expect((await arcnm.whenChecked(p.json.data_source_id)).status).toBe('failed');
+    const listed = await api('GET', '/api/v1/uploads/');
+    expect(listed.json).toEqual([expect.objectContaining({ id: p.json.data_source_id, status: 'failed' })]);
     const r = await api('POST', '/api/v1/uploads/confirm', { data_source_id: p.json.data_source_id });
     expectEnvelope(r, 409, 'upload_rejected');
     expect(r.json.error.details.reason).toBe('magic_bytes_mismatch');
@@ -211,6 +229,8 @@ describe('ARCNM presign → upload → confirm', () => {
 
     const s = await api('POST', '/api/v1/uploads/presign', { name: 'b.pdf', size_bytes: PDF.length + 10 });
     expect((await upload(s.json, PDF)).status).toBe(200);
+    expect((await api('POST', '/api/v1/uploads/confirm', { data_source_id: s.json.data_source_id })).status).toBe(200);
+    await arcnm.whenChecked(s.json.data_source_id);
     const rs = await api('POST', '/api/v1/uploads/confirm', { data_source_id: s.json.data_source_id });
     expectEnvelope(rs, 409, 'upload_rejected');
     expect(rs.json.error.details).toMatchObject({ reason: 'size_mismatch', declared_bytes: PDF.length + 10, observed_bytes: PDF.length });
@@ -220,13 +240,15 @@ describe('ARCNM presign → upload → confirm', () => {
     const p = await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' });
     const id = p.json.data_source_id as string;
     await upload(p.json, Buffer.from('garbage'));
+    expect((await api('POST', '/api/v1/uploads/confirm', { data_source_id: id })).status).toBe(200);
+    await arcnm.whenChecked(id);
     expect((await api('POST', '/api/v1/uploads/confirm', { data_source_id: id })).status).toBe(409);
     blob.putObject(arcnm.uploads.get(id)?.key ?? '', PDF);
     const r = await api('POST', `/api/v1/uploads/${id}/retry`);
     expect(r.status).toBe(200);
     expect(r.json.status).toBe('pending');
     expect((await api('POST', '/api/v1/uploads/confirm', { data_source_id: id })).status).toBe(200);
-    expect(arcnm.uploads.get(id)?.status).toBe('confirmed');
+    expect((await arcnm.whenChecked(id)).status).toBe('confirmed');
     expectEnvelope(await api('POST', `/api/v1/uploads/${id}/retry`), 409, 'conflict');
   });
 });
@@ -252,6 +274,7 @@ describe('ARCNM cancel and list', () => {
 
     await upload(b.json, PDF);
     await api('POST', '/api/v1/uploads/confirm', { data_source_id: b.json.data_source_id });
+    await arcnm.whenChecked(b.json.data_source_id);
     expectEnvelope(await api('POST', `/api/v1/uploads/${b.json.data_source_id}/cancel`), 409, 'conflict');
 
     const bulk = await api('POST', '/api/v1/uploads/bulk-cancel', { ids: [a.json.data_source_id, b.json.data_source_id, randomUUID()] });
@@ -307,6 +330,7 @@ describe('ARCNM idempotency', () => {
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.json).toEqual(ok.json);
     expect(arcnm.uploads.get(p.json.data_source_id)?.confirmCalls).toBe(2);
+    await arcnm.whenChecked(p.json.data_source_id);
     expect(arcnm.uploadsWithStatus('confirmed')).toHaveLength(1);
   });
 });

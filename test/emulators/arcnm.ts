@@ -6,7 +6,10 @@
  *  - auth with `X-API-Key`, 401 `invalid_api_key`, 403 `insufficient_scope` (uploads:write);
  *  - one error envelope everywhere: {"error":{code,message,details,doc_url},"request_id"} + X-Request-ID;
  *  - presign → direct upload to storage (BlobStore, PUT or multipart POST) → confirm, which checks the
- *    magic bytes; `confirmMode: 'status'` gives the real service's "first confirm answers pending";
+ *    magic bytes AFTER the reply, asynchronously (`confirmDelayMs`): the seed's confirm answers `{job_id}` (the
+ *    job checking the file, not a verdict); `confirmMode: 'status'` gives the live service's status answer
+ *    ("first confirm answers pending") and `'both'` an answer with both; the verdict is the upload's row
+ *    (`GET /api/v1/uploads/`, or confirming again, which answers the final error once it failed);
  *  - attach to a part revision, with 409 `upload_pending` + Retry-After while the check runs;
  *  - Idempotency-Key replay / in-flight / conflict semantics;
  *  - 429 `rate_limited` WITHOUT Retry-After (inject it with `arcnmRateLimited()` as a fault).
@@ -82,15 +85,18 @@ export interface ArcnmEmulatorOptions {
   faults?: Faults;
   /** Upload method presign hands out (default PUT). */
   uploadMethod?: 'PUT' | 'POST';
-  /** 'job' = the seed contract ({job_id}); 'status' = the real service ({data_source_id, status}, first answer pending). Default 'job'. */
-  confirmMode?: 'job' | 'status';
-  /** How long the confirm worker takes after the first confirm (default 0). */
+  /**
+   * 'job' = the seed contract ({job_id}); 'status' = the live service ({data_source_id, status}); 'both' = an
+   * answer with job_id and status. In every mode the check runs after the reply. Default 'job'.
+   */
+  confirmMode?: 'job' | 'status' | 'both';
+  /** How long the confirm worker takes after the first confirm (default 150 ms: the check is never done by the reply). */
   confirmDelayMs?: number;
   /** Scopes of the API key (default ['uploads:read', 'uploads:write']). */
   scopes?: string[];
   /** Per-file limit (default 512 MB). */
   maxBytes?: number;
-  /** Extra time every (non-replayed) API call spends in the handler, while its idempotency key is held (default 0). */
+  /** Extra time every (non-replayed) mutating API call spends in the handler, while its idempotency key is held (default 0). */
   processingDelayMs?: number;
   /** How long a key stays locked after a 5xx (reference: "about 60 s"). Default 60000. */
   idempotencyLockMs?: number;
@@ -245,7 +251,7 @@ export class ArcnmEmulator {
   readonly apiKey: string;
   // Switchable per test:
   uploadMethod: 'PUT' | 'POST';
-  confirmMode: 'job' | 'status';
+  confirmMode: 'job' | 'status' | 'both';
   confirmDelayMs: number;
   scopes: string[];
   maxBytes: number;
@@ -264,7 +270,7 @@ export class ArcnmEmulator {
     this.faults = opts.faults ?? new Faults();
     this.uploadMethod = opts.uploadMethod ?? 'PUT';
     this.confirmMode = opts.confirmMode ?? 'job';
-    this.confirmDelayMs = opts.confirmDelayMs ?? 0;
+    this.confirmDelayMs = opts.confirmDelayMs ?? 150;
     this.scopes = opts.scopes ?? ['uploads:read', 'uploads:write'];
     this.maxBytes = opts.maxBytes ?? 512 * MB;
     this.processingDelayMs = opts.processingDelayMs ?? 0;
@@ -307,6 +313,16 @@ export class ArcnmEmulator {
     let revs = this.parts.get(partId);
     if (!revs) this.parts.set(partId, (revs = new Set()));
     revs.add(revisionId);
+  }
+
+  /** The upload once its queued check has run (at its due time, as a read then would see it). */
+  async whenChecked(id: string): Promise<ArcnmUpload> {
+    const u = this.uploads.get(id);
+    if (!u) throw new Error(`no upload ${id}`);
+    // A timer may fire a millisecond before Date.now() reaches the due time: wait until it has.
+    while (u.checkDueAt !== undefined && Date.now() < u.checkDueAt) await new Promise((r) => setTimeout(r, Math.max(1, u.checkDueAt! - Date.now())));
+    this.settle(u);
+    return u;
   }
 
   /** Uploads in a given state (after letting due confirm checks complete). */
@@ -395,8 +411,9 @@ export class ArcnmEmulator {
     }
 
     const call: CallContext = { url: ctx.url, body, headers: req.headers };
+    const mutating = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
     const run = async (): Promise<Reply> => {
-      if (this.processingDelayMs > 0) await new Promise((r) => setTimeout(r, this.processingDelayMs));
+      if (this.processingDelayMs > 0 && mutating) await new Promise((r) => setTimeout(r, this.processingDelayMs));
       try {
         return await route.run(call, params);
       } catch (err) {
@@ -406,7 +423,6 @@ export class ArcnmEmulator {
     };
 
     const idemKey = req.headers['idempotency-key'];
-    const mutating = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
     if (!mutating || typeof idemKey !== 'string') return run();
     return this.withIdempotency(method, path, idemKey, body, run);
   }
@@ -613,10 +629,11 @@ export class ArcnmEmulator {
     const u = this.getUpload(id);
     this.stats.confirms++;
     u.confirmCalls++;
-    const ok = (): Reply =>
-      this.confirmMode === 'job'
-        ? { status: 200, body: { job_id: u.jobId } }
-        : { status: 200, body: { data_source_id: u.id, status: u.status } };
+    const ok = (): Reply => {
+      const status = { data_source_id: u.id, status: u.status };
+      if (this.confirmMode === 'status') return { status: 200, body: status };
+      return { status: 200, body: this.confirmMode === 'both' ? { job_id: u.jobId, ...status } : { job_id: u.jobId } };
+    };
 
     const final = this.finalError(u);
     if (final) throw final;
@@ -628,14 +645,8 @@ export class ArcnmEmulator {
           data_source_id: u.id,
         });
       }
+      // The check (the seed's background job) runs after the reply: the first answer never carries a verdict.
       this.queueCheck(u);
-      // The seed's job contract: the job is created now; with no delay it has already finished.
-      // The real service ('status'): the check runs after the reply, so the first answer is always pending.
-      if (this.confirmMode === 'job') {
-        this.settle(u);
-        const err = this.finalError(u);
-        if (err) throw err;
-      }
     }
     return ok();
   }

@@ -29,8 +29,13 @@ export interface BlobObject {
   key: string;
   bytes: Buffer;
   contentType: string;
-  /** Quoted MD5 hex, as S3 sends it: "\"9c11…\"" */
+  /**
+   * The ETag as the store sends it: the quoted MD5 hex ("\"9c11…\"") on a plain store; see `BlobStore.integrity`
+   * for the others. Empty when the store sends none.
+   */
   etag: string;
+  /** Server-side encryption headers the store answers with (SSE-KMS, SSE-C). */
+  sse: Record<string, string>;
   md5Hex: string;
   sha256Hex: string;
   /** How many successful writes this key received. */
@@ -69,6 +74,17 @@ export interface BlobStoreOptions {
   secretAccessKey?: string;
   bucket?: string;
 }
+
+/**
+ * How the store's answers look, for the integrity suite. S3 gives the MD5 as the ETag only for a single-part,
+ * unencrypted (or SSE-S3) object:
+ * - 'md5': that plain store (the default);
+ * - 'sse-kms': SSE-KMS, whose ETag is 32 hex digits that are NOT the MD5, with `x-amz-server-side-encryption: aws:kms`;
+ * - 'sse-c': customer-provided keys: the same, with `x-amz-server-side-encryption-customer-algorithm: AES256`;
+ * - 'multipart': a multipart-style ETag, `"…-1"`;
+ * - 'none': no ETag at all (some proxies and gateways drop it).
+ */
+export type BlobIntegrityStyle = 'md5' | 'sse-kms' | 'sse-c' | 'multipart' | 'none';
 
 /** What the store remembers about each URL/policy it issued (keyed by signature). */
 interface IssuedGrant {
@@ -270,6 +286,13 @@ export class BlobStore {
   readonly secretAccessKey: string;
   readonly bucket: string;
 
+  /** How ETags and encryption headers look (see BlobIntegrityStyle). */
+  integrity: BlobIntegrityStyle = 'md5';
+  /** A broken store: keep only this many bytes of every upload, and answer 200 all the same. */
+  keepBytes?: number;
+  /** A broken store: keep every upload with the byte at this offset flipped, and answer 200 all the same. */
+  corruptAt?: number;
+
   private readonly store = new Map<string, BlobObject>();
   /** Every URL / POST policy issued, keyed by its signature. */
   private readonly grants = new Map<string, IssuedGrant>();
@@ -439,21 +462,48 @@ export class BlobStore {
 
   // ---- HTTP ----
 
-  private write(key: string, bytes: Buffer, contentType: string, metadata: Record<string, string>, digests?: { md5Hex: string; sha256Hex: string }): BlobObject {
-    const md5Hex = digests?.md5Hex ?? createHash('md5').update(bytes).digest('hex');
+  private write(key: string, received: Buffer, contentType: string, metadata: Record<string, string>, digests?: { md5Hex: string; sha256Hex: string }): BlobObject {
+    let bytes = this.keepBytes !== undefined && received.length > this.keepBytes ? received.subarray(0, this.keepBytes) : received;
+    if (this.corruptAt !== undefined && this.corruptAt < bytes.length) {
+      bytes = Buffer.from(bytes);
+      bytes[this.corruptAt] = bytes[this.corruptAt]! ^ 0xff;
+    }
+    const kept = bytes === received ? digests : undefined;
+    const md5Hex = kept?.md5Hex ?? createHash('md5').update(bytes).digest('hex');
+    // An encrypted object's ETag is 32 hex digits too, but not the MD5 of the bytes (S3 docs, "Checking object integrity").
+    const opaque = createHash('md5').update(`encrypted:${key}:`).update(bytes).digest('hex');
+    const etag = {
+      md5: `"${md5Hex}"`,
+      'sse-kms': `"${opaque}"`,
+      'sse-c': `"${opaque}"`,
+      multipart: `"${createHash('md5').update(Buffer.from(md5Hex, 'hex')).digest('hex')}-1"`,
+      none: '',
+    }[this.integrity];
+    const sse: Record<string, string> =
+      this.integrity === 'sse-kms'
+        ? { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:000000000000:key/emulator' }
+        : this.integrity === 'sse-c'
+          ? { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key-md5': 'ZW11bGF0b3Iga2V5IG1kNQ==' }
+          : {};
     const obj: BlobObject = {
       key,
       bytes,
       contentType,
-      etag: `"${md5Hex}"`,
+      etag,
+      sse,
       md5Hex,
-      sha256Hex: digests?.sha256Hex ?? sha256Hex(bytes),
+      sha256Hex: kept?.sha256Hex ?? sha256Hex(bytes),
       puts: (this.store.get(key)?.puts ?? 0) + 1,
       lastModified: new Date(),
       metadata,
     };
     this.store.set(key, obj);
     return obj;
+  }
+
+  /** The ETag (when the store sends one) and encryption headers of every answer about `obj`. */
+  private objectHeaders(obj: BlobObject): Record<string, string> {
+    return { ...(obj.etag ? { ETag: obj.etag } : {}), ...obj.sse };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -757,7 +807,7 @@ export class BlobStore {
     }
     const obj = this.write(key, bytes, headerString(req, 'content-type') ?? DEFAULT_CONTENT_TYPE, metadata, digests);
     if (grant) grant.used += 1;
-    res.writeHead(200, { ETag: obj.etag, 'Content-Length': '0' });
+    res.writeHead(200, { ...this.objectHeaders(obj), 'Content-Length': '0' });
     res.end();
   }
 
@@ -767,7 +817,7 @@ export class BlobStore {
     const headers: Record<string, string> = {
       'Content-Type': obj.contentType,
       'Content-Length': String(obj.bytes.length),
-      ETag: obj.etag,
+      ...this.objectHeaders(obj),
       'Last-Modified': obj.lastModified.toUTCString(),
       'Accept-Ranges': 'bytes',
     };
@@ -958,14 +1008,14 @@ export class BlobStore {
         '<?xml version="1.0" encoding="UTF-8"?>\n' +
         `<PostResponse><Location>${xmlEscape(location)}</Location><Bucket>${xmlEscape(this.bucket)}</Bucket>` +
         `<Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(obj.etag)}</ETag></PostResponse>`;
-      res.writeHead(201, { ETag: obj.etag, Location: location, 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(xml)) });
+      res.writeHead(201, { ...this.objectHeaders(obj), Location: location, 'Content-Type': 'application/xml', 'Content-Length': String(Buffer.byteLength(xml)) });
       res.end(xml);
       return;
     }
     if (status === '200') {
-      res.writeHead(200, { ETag: obj.etag, Location: location, 'Content-Length': '0' });
+      res.writeHead(200, { ...this.objectHeaders(obj), Location: location, 'Content-Length': '0' });
     } else {
-      res.writeHead(204, { ETag: obj.etag, Location: location }); // S3's default success_action_status
+      res.writeHead(204, { ...this.objectHeaders(obj), Location: location }); // S3's default success_action_status
     }
     res.end();
   }

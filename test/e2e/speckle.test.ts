@@ -145,13 +145,16 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     });
   });
 
-  it('wait: false answers the ingestion ID without waiting', async () => {
+  it('wait: false answers the ingestion ID without waiting, as submitted (not verified)', async () => {
     await startEmulators('live', { queuedMs: 2_000 });
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ wait: 'false' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     const [r] = run.results;
-    expect(r).toMatchObject({ status: 'succeeded', id: r!.ingestionId });
+    // The ingestion started, but its verdict was not awaited: submitted, never succeeded.
+    expect(r).toMatchObject({ status: 'submitted', id: r!.ingestionId });
+    expect(run.outputs['succeeded-count']).toBe('0');
+    expect(run.outputs['submitted-count']).toBe('1');
     expect(r!.versionId).toBeUndefined();
     expect(ops('IngestionStatus')).toHaveLength(0);
     expect(JSON.parse(run.outputs['version-ids']!)).toEqual([]);

@@ -59,14 +59,24 @@ describe('multipart body', () => {
 
 describe('stored digest check', () => {
   const sum = md5(Buffer.from('abc'));
-  it('accepts the quoted MD5 S3 returns and an opaque Azure ETag', () => {
-    expect(() => verifyStoredDigest({ etag: `"${sum}"` }, sum, 'f')).not.toThrow();
-    expect(() => verifyStoredDigest({ etag: '"0x8DCB1A2B3C4D5E6"' }, sum, 'f')).not.toThrow();
+  const other = '0'.repeat(32);
+  it('takes the quoted MD5 of a plain S3-style store as evidence, and Content-MD5', () => {
+    expect(verifyStoredDigest({ etag: `"${sum}"` }, sum, 'f')).toEqual(['etag-md5']);
+    expect(verifyStoredDigest({ etag: `"${sum}"`, 'x-amz-server-side-encryption': 'AES256' }, sum, 'f')).toEqual(['etag-md5']); // SSE-S3 keeps the MD5
+    expect(verifyStoredDigest({ 'content-md5': Buffer.from(sum, 'hex').toString('base64') }, sum, 'f')).toEqual(['content-md5']);
+  });
+  it('neither fails nor verifies on ETags that are no MD5: Azure, multipart, weak, SSE-KMS, SSE-C, none', () => {
+    expect(verifyStoredDigest({ etag: '"0x8DCB1A2B3C4D5E6"' }, sum, 'f')).toEqual([]);
+    expect(verifyStoredDigest({ etag: `"${other}-3"` }, sum, 'f')).toEqual([]);
+    expect(verifyStoredDigest({ etag: `W/"${other}"` }, sum, 'f')).toEqual([]);
+    expect(verifyStoredDigest({ etag: `"${other}"`, 'x-amz-server-side-encryption': 'aws:kms' }, sum, 'f')).toEqual([]);
+    expect(verifyStoredDigest({ etag: `"${other}"`, 'x-amz-server-side-encryption': 'aws:kms:dsse' }, sum, 'f')).toEqual([]);
+    expect(verifyStoredDigest({ etag: `"${other}"`, 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }, sum, 'f')).toEqual([]);
+    expect(verifyStoredDigest({}, sum, 'f')).toEqual([]);
   });
   it('reports a different MD5 as corruption, from the ETag or Content-MD5', () => {
-    expect(() => verifyStoredDigest({ etag: `"${'0'.repeat(32)}"` }, sum, 'f')).toThrow(CorruptionError);
-    expect(() => verifyStoredDigest({ etag: '"0x8DC"', 'content-md5': Buffer.from('0'.repeat(32), 'hex').toString('base64') }, sum, 'f')).toThrow(CorruptionError);
-    expect(() => verifyStoredDigest({ 'content-md5': Buffer.from(sum, 'hex').toString('base64') }, sum, 'f')).not.toThrow();
+    expect(() => verifyStoredDigest({ etag: `"${other}"` }, sum, 'f')).toThrow(CorruptionError);
+    expect(() => verifyStoredDigest({ etag: '"0x8DC"', 'content-md5': Buffer.from(other, 'hex').toString('base64') }, sum, 'f')).toThrow(CorruptionError);
   });
 });
 

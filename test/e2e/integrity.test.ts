@@ -162,9 +162,10 @@ describe('integrity: a store that keeps other bytes and answers 200 never yields
   });
 
   it('ARCNM, an SSE-KMS store that flipped a byte: the SHA-256 ARCNM reports is not ours', async () => {
-    const { run } = await publishOn('arcnm', { style: 'sse-kms', broken: { corruptAt: 100 } });
+    const { run } = await publishOn('arcnm', { style: 'sse-kms', broken: { corruptAt: 100 } }); // past the STEP header ARCNM reads
     expect(run.exitCode).toBe(1);
     expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'corrupted' } });
+    expect(run.results[0]!.error.message).toMatch(/ARCNM holds different bytes for upload .* than were uploaded from cad\/part.step/);
   });
 
 });

@@ -1,17 +1,14 @@
 // The ARCNM chain end to end: the committed bundle, run as the runner runs it, against the ARCNM and blob
 // store emulators. Checks what arrived at the servers byte for byte, the outputs and the summary.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { arcnmRateLimited, type ArcnmEmulator, type ArcnmEmulatorOptions } from '../emulators/arcnm.js';
 import type { BlobStore } from '../emulators/blob.js';
-import { startArcnm } from '../support/arcnm.js';
+import { expectArcnmHolds, startArcnm } from '../support/arcnm.js';
 import { NODES, findLeaks, makeWorkspace, runAction } from '../support/action.js';
 import * as samples from '../support/samples.js';
 
 const API_KEY = 'ak_test_9f3c1e7d5b2a4f60a1b2c3d4';
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let blob: BlobStore;
 let arcnm: ArcnmEmulator;
@@ -36,16 +33,14 @@ function inputs(extra: Record<string, string> = {}) {
   return { provider: 'arcnm', path: 'cad/**\ndrawings/*.pdf', 'server-url': arcnm.url, token: API_KEY, ...extra };
 }
 
-/** Every stored object, keyed by the upload's file name, compared with the workspace bytes. */
-async function expectStoredIntact(ws: string, files: string[]) {
+/** Exactly one confirmed upload per file name, and everything the run reported is what ARCNM holds. */
+async function expectStoredIntact(ws: string, files: string[], run: { results: Record<string, any>[] }, attach?: { partId: string; revisionId: string }) {
   for (const rel of files) {
-    const local = await readFile(path.join(ws, rel));
-    const uploads = [...arcnm.uploads.values()].filter((u) => u.name === path.basename(rel) && u.status === 'confirmed');
-    expect(uploads, `${rel}: exactly one confirmed upload`).toHaveLength(1);
-    const stored = blob.get(uploads[0]!.key);
-    expect(stored?.bytes.equals(local), `${rel}: stored bytes equal the file`).toBe(true);
-    expect(uploads[0]!.sha256).toBe(sha256(local));
+    const confirmed = arcnm.uploadsWithStatus('confirmed').filter((u) => u.name === path.basename(rel));
+    expect(confirmed, `${rel}: exactly one confirmed upload`).toHaveLength(1);
   }
+  expect(run.results.filter((r) => files.includes(r.path)).map((r) => r.status)).toEqual(files.map(() => 'succeeded'));
+  await expectArcnmHolds({ arcnm, blob }, ws, run.results, attach);
 }
 
 describe.each(NODES)('ARCNM end to end ($name)', ({ bin }) => {
@@ -54,11 +49,12 @@ describe.each(NODES)('ARCNM end to end ($name)', ({ bin }) => {
   it('publishes CAD files and drawings and outputs the job IDs', async () => {
     const ws = await makeWorkspace({ ...drawings(), 'cad/notes.txt.bak': 'not matched by extension but by folder' });
     const run = await runAction(inputs({ path: 'cad/**/*.step\ncad/**/*.stp\ncad/**/*.stl\ndrawings/*.pdf' }), { workspace: ws, node: bin });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
 
     const paths = ['cad/brackets/bracket.step', 'cad/housing.stp', 'cad/meshes/cube.stl', 'drawings/GA-100.pdf'];
     expect(run.results.map((r) => r.path)).toEqual(paths);
-    await expectStoredIntact(ws, paths);
+    await expectStoredIntact(ws, paths, run);
     expect(arcnm.stats.presigns).toBe(4);
 
     const jobIds = JSON.parse(run.outputs['job-ids']!);
@@ -86,8 +82,9 @@ describe('ARCNM end to end: the live service behaviour', () => {
     arcnm.addPartRevision('prt_42', 'rev_B');
     const ws = await makeWorkspace(drawings());
     const run = await runAction(inputs({ 'part-id': 'prt_42', 'revision-id': 'rev_B' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    await expectStoredIntact(ws, Object.keys(drawings()));
+    await expectStoredIntact(ws, Object.keys(drawings()).sort(), run, { partId: 'prt_42', revisionId: 'rev_B' });
     expect(arcnm.datasets.map((d) => [d.part_id, d.revision_id]).sort()).toEqual(Array(4).fill(['prt_42', 'rev_B']));
     const byRole = Object.fromEntries(arcnm.datasets.map((d) => [arcnm.uploads.get(d.data_source_id)!.name, d.role]));
     expect(byRole).toMatchObject({ 'bracket.step': 'cad_3d', 'GA-100.pdf': 'drawing_2d' });
@@ -104,8 +101,9 @@ describe('ARCNM end to end: the live service behaviour', () => {
     await startEmulators({ confirmMode, confirmDelayMs: 600 });
     const ws = await makeWorkspace(drawings());
     const run = await runAction(inputs({ concurrency: '4' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    await expectStoredIntact(ws, Object.keys(drawings()));
+    await expectStoredIntact(ws, Object.keys(drawings()).sort(), run);
     for (const r of run.results) {
       const upload = arcnm.uploads.get(r.dataSourceId)!;
       expect(upload.status, r.path).toBe('confirmed');
@@ -123,6 +121,7 @@ describe('ARCNM end to end: the live service behaviour', () => {
     await startEmulators({ confirmDelayMs: 60_000 });
     const ws = await makeWorkspace(drawings());
     const run = await runAction(inputs({ wait: 'false' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.results.map((r) => r.status)).toEqual(['submitted', 'submitted', 'submitted', 'submitted']);
     expect(run.results.every((r) => !r.verifiedBy.includes('arcnm-sha256'))).toBe(true);
@@ -138,6 +137,7 @@ describe('ARCNM end to end: the live service behaviour', () => {
     await startEmulators({ confirmDelayMs: 300 });
     const ws = await makeWorkspace({ 'cad/ok.step': samples.step(), 'cad/zip.step': 'PK\x03\x04 a zip named .step' });
     const run = await runAction(inputs({ validate: 'false' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     const [ok, zip] = run.results as [Record<string, any>, Record<string, any>];
     expect(ok).toMatchObject({ status: 'succeeded' });
@@ -153,13 +153,14 @@ describe('ARCNM end to end: the live service behaviour', () => {
     await startEmulators({ processingDelayMs: 2_500, confirmDelayMs: 0 });
     const ws = await makeWorkspace({ 'cad/part.step': samples.step('part.step') });
     const run = await runAction(inputs({ 'request-timeout-seconds': '1', 'max-attempts': '2' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(arcnm.stats.idempotencyRejections).toBeGreaterThan(0);
     expect(arcnm.stats.replays).toBeGreaterThan(0);
     expect(arcnm.stats.presigns).toBe(1);
     expect(arcnm.stats.confirms).toBe(1);
     expect(run.stdout).toMatch(/still processing the first attempt/);
-    await expectStoredIntact(ws, ['cad/part.step']);
+    await expectStoredIntact(ws, ['cad/part.step'], run);
   });
 });
 
@@ -178,9 +179,10 @@ describe('ARCNM end to end: faults', () => {
     blob.faults.add({ method: 'PUT', action: { kind: 'reset', afterBytes: 100 }, times: 2 }).add({ method: 'PUT', action: { kind: 'status', status: 500 }, times: 1 });
     const ws = await makeWorkspace(drawings());
     const run = await runAction(inputs({ concurrency: '2' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(arcnm.faults.injected.length + blob.faults.injected.length).toBe(8);
-    await expectStoredIntact(ws, Object.keys(drawings()));
+    await expectStoredIntact(ws, Object.keys(drawings()).sort(), run);
     expect(arcnm.uploads.size).toBe(4);
     expect(arcnm.stats.presigns).toBe(4);
     expect(run.stdout).toMatch(/HTTP 503, retry 2\/5/);
@@ -192,6 +194,7 @@ describe('ARCNM end to end: faults', () => {
     blob.faults.add({ method: 'PUT', action: { kind: 'status', status: 403, body: '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>' }, times: 1 });
     const ws = await makeWorkspace({ 'cad/part.step': samples.step('part.step') });
     const run = await runAction(inputs(), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(arcnm.stats.presigns).toBe(2);
     expect(arcnm.uploadsWithStatus('cancelled')).toHaveLength(1);
@@ -204,6 +207,7 @@ describe('ARCNM end to end: faults', () => {
     await startEmulators();
     const ws = await makeWorkspace({ ...drawings(), 'cad/broken.step': 'this is not a STEP file' });
     const run = await runAction(inputs({ validate: 'false' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     const broken = run.results.find((r) => r.path === 'cad/broken.step')!;
     expect(broken.status).toBe('failed');
@@ -221,6 +225,7 @@ describe('ARCNM end to end: faults', () => {
     await startEmulators();
     const ws = await makeWorkspace({ 'cad/broken.step': 'nope', 'cad/ok.step': samples.step() });
     const run = await runAction(inputs({ validate: 'false', 'fail-on-error': 'false' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/::warning::1 of 2 file\(s\) failed/);
   });
@@ -242,6 +247,7 @@ describe('ARCNM end to end: refused before any request', () => {
   ])('%s', async (_name, extra, message) => {
     const ws = await makeWorkspace(drawings());
     const run = await runAction(inputs(extra as Record<string, string>), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(message);
     expect(writes()).toBe(0);
@@ -250,6 +256,7 @@ describe('ARCNM end to end: refused before any request', () => {
   it('refuses empty files, unaccepted types and content that does not match the extension, and uploads nothing of them', async () => {
     const ws = await makeWorkspace({ 'cad/empty.step': '', 'cad/model.ifc': samples.ifc(), 'cad/fake.stl': 'solid x\n' });
     const run = await runAction(inputs({ path: 'cad/*' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     const reasons = Object.fromEntries(run.results.map((r) => [r.path, r.error?.message]));
     expect(reasons['cad/empty.step']).toMatch(/empty/);
@@ -261,6 +268,7 @@ describe('ARCNM end to end: refused before any request', () => {
   it('dry-run matches and checks files but writes nothing', async () => {
     const ws = await makeWorkspace(drawings());
     const run = await runAction(inputs({ 'dry-run': 'true' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(0);
     expect(run.results.every((r) => r.status === 'skipped')).toBe(true);
     expect(run.stdout).toMatch(/dry-run: would publish cad\/housing.stp/);
@@ -270,6 +278,7 @@ describe('ARCNM end to end: refused before any request', () => {
   it('if-no-files-found: warn passes with a warning', async () => {
     const ws = await makeWorkspace({});
     const run = await runAction(inputs({ 'if-no-files-found': 'warn' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/::warning::no files matched/);
     expect(run.outputs['succeeded-count']).toBe('0');
@@ -282,6 +291,7 @@ describe('ARCNM end to end: cancellation', () => {
     const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`cad/p${i}.step`, samples.step(`p${i}.step`)]));
     const ws = await makeWorkspace(files);
     const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, signals: [{ atMs: 2500, signal: 'SIGINT' }] });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     const succeeded = run.results.filter((r) => r.status === 'succeeded');
     const cancelled = run.results.filter((r) => r.error?.code === 'cancelled');

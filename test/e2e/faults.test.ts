@@ -27,6 +27,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { expectArcnmHolds } from '../support/arcnm.js';
 import { ArcnmEmulator, arcnmRateLimited } from '../emulators/arcnm.js';
 import { BlobStore } from '../emulators/blob.js';
 import { ColdstreamEmulator } from '../emulators/coldstream.js';
@@ -588,6 +589,7 @@ describe.concurrent.each(NODES)('every fault at once ($name)', ({ name: node, bi
     injected.expired += realExpiries(blob);
     const leaks = findLeaks(run, [API_KEY, ...issuedSignatures(blob)]);
     const row = record('arcnm', node, files, injected, verdict, run, leaks);
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results, { partId: 'prt_7', revisionId: 'rev_C' });
 
     expect({ evidence: verdict.evidence.filter((e) => !e.startsWith('orphan')), leaks }).toEqual({ evidence: [], leaks: [] });
     expectRunnerAgrees(run, files, ids, '', '');

@@ -21,6 +21,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { createProxy } from 'proxy';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectArcnmHolds } from '../support/arcnm.js';
 import { ArcnmEmulator } from '../emulators/arcnm.js';
 import { BlobStore } from '../emulators/blob.js';
 import { NODES, findLeaks, makeWorkspace, runAction } from '../support/action.js';
@@ -254,7 +255,8 @@ const proxyEnv = () => ({ HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url });
 const lines = (rs: { method: string; path: string }[]) => rs.map((r) => `${r.method} ${r.path}`).sort();
 const seenFor = (url: string) => proxy.requests.filter((r) => r.target === host(url));
 
-async function expectStoredIntact(ws: string) {
+async function expectStoredIntact(ws: string, run: { results: Record<string, any>[] }) {
+  await expectArcnmHolds({ arcnm, blob }, ws, run.results);
   for (const rel of Object.keys(files())) {
     const local = await readFile(path.join(ws, rel));
     const uploads = [...arcnm.uploads.values()].filter((u) => u.name === path.basename(rel) && u.status === 'confirmed');
@@ -278,7 +280,7 @@ describe.each(NODES)('through an HTTP proxy ($name)', ({ bin }) => {
     const run = await runAction(inputs(), { workspace: ws, node: bin, env: proxyEnv() });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.outputs['succeeded-count']).toBe('4');
-    await expectStoredIntact(ws);
+    await expectStoredIntact(ws, run);
 
     expectAllThroughProxy(arcnm.url, arcnm.requests);
     expectAllThroughProxy(blob.url, blob.requests);
@@ -293,7 +295,7 @@ describe.each(NODES)('through an HTTP proxy ($name)', ({ bin }) => {
     const ws = await makeWorkspace(files());
     const run = await runAction(inputs(), { workspace: ws, node: bin, env: { ...proxyEnv(), NO_PROXY: `example.com,${host(blob.url)}` } });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    await expectStoredIntact(ws);
+    await expectStoredIntact(ws, run);
 
     expectAllThroughProxy(arcnm.url, arcnm.requests);
     expect(seenFor(blob.url), 'the proxy carried nothing to storage').toEqual([]);
@@ -306,7 +308,7 @@ describe.each(NODES)('through an HTTP proxy ($name)', ({ bin }) => {
     const ws = await makeWorkspace(files());
     const run = await runAction(inputs(), { workspace: ws, node: bin, env: { http_proxy: proxy.url, https_proxy: proxy.url, no_proxy: host(arcnm.url) } });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    await expectStoredIntact(ws);
+    await expectStoredIntact(ws, run);
 
     expectAllThroughProxy(blob.url, blob.requests);
     expect(seenFor(arcnm.url), 'the proxy carried nothing to the API').toEqual([]);
@@ -322,7 +324,7 @@ describe.each(NODES)('through an HTTP proxy ($name)', ({ bin }) => {
     const run = await runAction(inputs(), { workspace: ws, node: bin, env: { HTTP_PROXY: withCredentials, HTTPS_PROXY: withCredentials } });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(proxy.refused).toEqual([]);
-    await expectStoredIntact(ws);
+    await expectStoredIntact(ws, run);
     expectAllThroughProxy(arcnm.url, arcnm.requests);
     expectAllThroughProxy(blob.url, blob.requests);
     // The credentials are for the proxy alone: they never reach the servers behind it, nor the logs.
@@ -357,7 +359,7 @@ describe.each(NODES)('through an HTTP proxy ($name)', ({ bin }) => {
     const run = await runAction(inputs({ concurrency: '4' }), { workspace: ws, node: bin, env: { ...proxyEnv(), NO_PROXY: decoy } });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(arcnm.faults.injected.length + blob.faults.injected.length).toBe(5);
-    await expectStoredIntact(ws);
+    await expectStoredIntact(ws, run);
 
     // Every request either server received, faulted ones included, came over a connection the proxy
     // opened, and the proxy carried exactly those requests.

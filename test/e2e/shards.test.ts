@@ -1,7 +1,7 @@
 // Matrix fan-out: N jobs, each with `shard: K/N`, publish every file exactly once between them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArcnmEmulator } from '../emulators/arcnm.js';
-import { startArcnm, type ArcnmFixture } from '../support/arcnm.js';
+import { expectArcnmHolds, startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { makeWorkspace, runAction } from '../support/action.js';
 import * as samples from '../support/samples.js';
 
@@ -23,6 +23,7 @@ describe('shard: K/N over a matrix of jobs', () => {
       Array.from({ length: N }, (_, k) => runAction({ provider: 'arcnm', path: 'cad/*.step', 'server-url': arcnm.url, token: API_KEY, shard: `${k + 1}/${N}`, 'if-no-files-found': 'ignore' }, { workspace: ws })),
     );
     for (const run of runs) expect(run.exitCode, run.stdout).toBe(0);
+    await expectArcnmHolds(fixture, ws, runs.flatMap((r) => r.results));
     const published = runs.flatMap((r) => r.results.map((x) => x.path)).sort();
     expect(published).toEqual(names);
     for (const run of runs) expect(run.results.length).toBeGreaterThan(3);

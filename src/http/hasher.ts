@@ -1,24 +1,26 @@
 // Reads a file once for upload and hashes (MD5 and SHA-256) exactly the bytes that go to the socket, in the
-// same read. Hashing costs ~1.9 CPU-seconds per GiB (MD5 alone ~1.3): on the event loop it would pace a large
-// upload well below the wire (npm run bench).
+// same read. Hashing costs ~2.2 CPU-seconds per GiB (MD5 ~1.5, SHA-256 ~0.75): on the event loop it would pace a
+// large upload well below the wire (npm run bench).
 //
-// Small files are read with a plain stream and hashed inline, where starting a worker would cost more than it
-// saves. Large files are read into a ring of shared memory: each slot is filled by one read, handed to the
-// socket as it is, and hashed in place by a worker thread on another core. Nothing is copied or allocated per
-// chunk, which also spares the garbage collector a gigabyte of buffers. A slot is read into again only when
-//   - the worker has said it is done with it, and
+// Every read is of exactly the size the file had when it was matched, never one past its end: the last chunk is
+// handed over with the file already closed and its size checked, so the body ends the moment its last byte is
+// written. (An extra read for end-of-file would let storage answer before the body ended, and undici then closes
+// the connection instead of keeping it for the next upload: a new TCP and TLS handshake per file.)
+//
+// Small files are read into one buffer sized to them and hashed inline, where starting a worker would cost more
+// than it saves. Large files are read into a ring of shared memory: each slot is filled by one read, handed to
+// the socket as it is, and hashed in place by two worker threads at once, one per algorithm (they are
+// independent, and MD5, which cannot be split, is the slowest: the upload runs at the speed of its thread).
+// Nothing is copied or allocated per chunk, which also spares the garbage collector a gigabyte of buffers. A slot
+// is read into again only when
+//   - both workers have said they are done with it, and
 //   - the socket is done with it: undici pulls the next chunk of an iterable body only once the last one was
 //     written and the socket drained (client-h1 writeIterable), so by the time we come back to a slot, SLOTS - 1
 //     later chunks have been pulled and it is long sent. The storage's MD5 check (upload.ts) would catch it
 //     if that ever stopped holding.
-// The ring bounds memory and is the backpressure: when the worker falls behind, the read waits.
-//
-// One worker runs both algorithms. Two (MD5 and SHA-256 apart) would finish sooner on an idle machine, but
-// three busy threads crowd a two-core runner, where the upload shares the CPU with everything else; the
-// benchmark measured one worker nearer to curl against a local store.
+// The ring bounds memory and is the backpressure: when a worker falls behind, the read waits.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 
 export interface Digests {
@@ -35,30 +37,72 @@ export interface HashedRead {
   abort(): void;
 }
 
-/** From this size a worker hashes. */
+/** The file is not the size it had when it was matched: it changed while it was being uploaded. */
+export class FileChangedError extends Error {
+  override name = 'FileChangedError';
+}
+
+/** From this size two workers hash. */
 export const WORKER_MIN_BYTES = 32 * 1024 * 1024;
-/** Read size of a small file. */
+/** Largest read of a small file (smaller files are read at once, into a buffer of their own size). */
 const CHUNK_BYTES = 1024 * 1024;
-/** Read size of a large file, and the ring's slots: how far the worker may fall behind the read. */
+/** Read size of a large file, and the ring's slots: how far a worker may fall behind the read. */
 const SLOT_BYTES = 4 * 1024 * 1024;
 const SLOTS = 4;
+const ALGORITHMS = ['md5', 'sha256'] as const;
 
-/** Read `absolutePath` once, hashing as it goes; `bytes` (its size) picks inline or worker hashing. */
+/** Read `absolutePath` once, hashing as it goes; `bytes` (its size when matched) is exactly what is read. */
 export function readAndHash(absolutePath: string, bytes: number): HashedRead {
-  return bytes >= WORKER_MIN_BYTES ? new RingRead(absolutePath) : new InlineRead(absolutePath);
+  return bytes >= WORKER_MIN_BYTES ? new RingRead(absolutePath, bytes) : new InlineRead(absolutePath, bytes);
+}
+
+/**
+ * Reads exactly `expected` bytes in reads of at most `maxRead`, each into `bufferFor(length)`; before the last
+ * chunk is handed over, checks the file's size and closes it, so nothing is awaited after the last byte.
+ */
+async function* exactReads(absolutePath: string, expected: number, maxRead: number, bufferFor: (length: number) => Promise<Buffer>, onChunk: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  const handle: FileHandle = await open(absolutePath, 'r');
+  let isOpen = true;
+  try {
+    let done = 0;
+    while (done < expected) {
+      const length = Math.min(maxRead, expected - done);
+      const buffer = await bufferFor(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, done + filled);
+        if (bytesRead === 0) throw new FileChangedError(`the file shrank to ${done + filled} bytes while it was being uploaded (it had ${expected})`);
+        filled += bytesRead;
+      }
+      done += length;
+      onChunk(buffer);
+      if (done === expected) {
+        const { size } = await handle.stat();
+        if (size !== expected) throw new FileChangedError(`the file is ${size} bytes now, ${expected} when the upload began: it changed while it was being uploaded`);
+        isOpen = false;
+        await handle.close();
+      }
+      yield buffer;
+    }
+  } finally {
+    if (isOpen) await handle.close();
+  }
 }
 
 class InlineRead implements HashedRead {
   private readonly md5 = createHash('md5');
   private readonly sha256 = createHash('sha256');
-  constructor(private readonly absolutePath: string) {}
+  constructor(
+    private readonly absolutePath: string,
+    private readonly bytes: number,
+  ) {}
 
-  async *chunks(): AsyncGenerator<Buffer> {
-    for await (const chunk of createReadStream(this.absolutePath, { highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+  chunks(): AsyncGenerator<Buffer> {
+    // A fresh buffer per read: a small file takes one read into a buffer of its own size.
+    return exactReads(this.absolutePath, this.bytes, CHUNK_BYTES, async (length) => Buffer.allocUnsafe(length), (chunk) => {
       this.md5.update(chunk);
       this.sha256.update(chunk);
-      yield chunk;
-    }
+    });
   }
 
   async digest(): Promise<Digests> {
@@ -68,83 +112,89 @@ class InlineRead implements HashedRead {
   abort() {}
 }
 
-// To the worker: [slot, length] to hash, or 'end'. From it: the slot it is done with, or the hex digests.
+// To a worker: [slot, length] to hash, or 'end'. From it: the slot it is done with, or its hex digest.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const md5 = createHash('md5');
-const sha256 = createHash('sha256');
+const hash = require('node:crypto').createHash(workerData.algorithm);
 const ring = new Uint8Array(workerData.ring);
 parentPort.on('message', (m) => {
-  if (m === 'end') return parentPort.postMessage({ md5Hex: md5.digest('hex'), sha256Hex: sha256.digest('hex') });
+  if (m === 'end') return parentPort.postMessage(hash.digest('hex'));
   const [slot, length] = m;
-  const chunk = ring.subarray(slot * workerData.slotBytes, slot * workerData.slotBytes + length);
-  md5.update(chunk);
-  sha256.update(chunk);
+  hash.update(ring.subarray(slot * workerData.slotBytes, slot * workerData.slotBytes + length));
   parentPort.postMessage(slot);
 });`;
 
 class RingRead implements HashedRead {
   private readonly ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
-  /** Slots the worker has not yet hashed. */
-  private readonly hashing = new Array<boolean>(SLOTS).fill(false);
+  /** Per slot, how many workers have not yet hashed it. */
+  private readonly hashing = new Array<number>(SLOTS).fill(0);
   private slotFreed: (() => void) | undefined;
-  private finished: ((d: Digests) => void) | undefined;
   private error: unknown;
-  private failed: ((e: unknown) => void) | undefined;
-  private readonly worker: Worker;
+  private readonly workers: Worker[];
+  private readonly digests = new Map<string, string>();
+  private settle: { resolve: (d: Digests) => void; reject: (e: unknown) => void } | undefined;
 
-  constructor(private readonly absolutePath: string) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, slotBytes: SLOT_BYTES } });
-    this.worker.on('message', (m: number | Digests) => {
-      if (typeof m === 'number') {
-        this.hashing[m] = false;
+  constructor(
+    private readonly absolutePath: string,
+    private readonly bytes: number,
+  ) {
+    this.workers = ALGORITHMS.map((algorithm) => {
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, slotBytes: SLOT_BYTES, algorithm } });
+      worker.on('message', (m: number | string) => {
+        if (typeof m === 'number') {
+          if (--this.hashing[m]! === 0) this.slotFreed?.();
+        } else {
+          this.digests.set(algorithm, m);
+          if (this.digests.size === ALGORITHMS.length) this.finish();
+        }
+      });
+      worker.on('error', (e) => {
+        this.error ??= e;
+        this.settle?.reject(e);
         this.slotFreed?.();
-      } else this.finished?.(m);
-    });
-    this.worker.on('error', (e) => {
-      this.error ??= e;
-      this.failed?.(e);
-      this.slotFreed?.();
+      });
+      return worker;
     });
   }
 
-  async *chunks(): AsyncGenerator<Buffer> {
-    const handle = await open(this.absolutePath, 'r');
-    try {
-      for (let slot = 0; ; slot = (slot + 1) % SLOTS) {
+  chunks(): AsyncGenerator<Buffer> {
+    let slot = -1;
+    return exactReads(
+      this.absolutePath,
+      this.bytes,
+      SLOT_BYTES,
+      async (length) => {
         // Slots are filled and hashed in order, so the one we come back to is the oldest.
-        while (this.hashing[slot] && !this.error) await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        slot = (slot + 1) % SLOTS;
+        while (this.hashing[slot]! > 0 && !this.error) await new Promise<void>((resolve) => (this.slotFreed = resolve));
         this.slotFreed = undefined;
         if (this.error) throw this.error;
-        const buffer = Buffer.from(this.ring, slot * SLOT_BYTES, SLOT_BYTES);
-        const { bytesRead } = await handle.read(buffer, 0, SLOT_BYTES, null);
-        if (bytesRead === 0) return;
-        this.hashing[slot] = true;
-        this.worker.postMessage([slot, bytesRead]);
-        yield bytesRead === SLOT_BYTES ? buffer : buffer.subarray(0, bytesRead);
-      }
-    } finally {
-      await handle.close();
-    }
+        return Buffer.from(this.ring, slot * SLOT_BYTES, length);
+      },
+      (chunk) => {
+        this.hashing[slot] = this.workers.length;
+        for (const worker of this.workers) worker.postMessage([slot, chunk.length]);
+      },
+    );
   }
 
   digest(): Promise<Digests> {
     return new Promise<Digests>((resolve, reject) => {
       if (this.error) return reject(this.error);
-      this.failed = reject;
-      this.finished = (d) => {
-        void this.worker.terminate();
-        resolve(d);
-      };
-      this.worker.postMessage('end');
+      this.settle = { resolve, reject };
+      for (const worker of this.workers) worker.postMessage('end');
     });
+  }
+
+  private finish() {
+    for (const worker of this.workers) void worker.terminate();
+    this.settle?.resolve({ md5Hex: this.digests.get('md5')!, sha256Hex: this.digests.get('sha256')! });
   }
 
   abort() {
     // Wake a read waiting for a slot, so it closes the file rather than wait for a worker that is gone.
     this.error ??= new Error('the upload was stopped');
     this.slotFreed?.();
-    void this.worker.terminate();
+    for (const worker of this.workers) void worker.terminate();
   }
 }

@@ -4,10 +4,10 @@
 // hashes before the file can be reported as uploaded.
 import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
-import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
+import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpiredError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { Evidence, LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
-import { readAndHash } from './hasher.js';
+import { FileChangedError, readAndHash } from './hasher.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
@@ -61,6 +61,16 @@ export function verifyStoredDigest(headers: Record<string, string>, md5Hex: stri
     evidence.push('content-md5');
   }
   return evidence;
+}
+
+/** The error of our own read of the file, wherever undici put it (as it is, or as the cause). */
+function localReadFailure(err: unknown): PublishError | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof FileChangedError) return new PublishError(e.message, 'file_changed');
+    const { syscall, code } = e as { syscall?: string; code?: string };
+    if (syscall && ['open', 'read', 'fstat'].includes(syscall)) return new PublishError(`the file could not be read (${code ?? syscall}: ${e.message})`, 'file_unreadable');
+  }
+  return undefined;
 }
 
 /** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
@@ -160,6 +170,9 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     hashed.abort();
     if (options.signal.aborted) throw err;
     if (stall.signal.aborted) throw stall.signal.reason;
+    // Our own read failed (the file changed, vanished or cannot be read): a local error, never retried.
+    const local = localReadFailure(err);
+    if (local) throw local;
     throw transportError(err, options.label, where);
   } finally {
     clearTimeout(timer);

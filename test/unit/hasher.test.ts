@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { WORKER_MIN_BYTES, readAndHash } from '../../src/http/hasher.js';
+import { FileChangedError, WORKER_MIN_BYTES, readAndHash } from '../../src/http/hasher.js';
 import { makeWorkspace } from '../support/action.js';
 
 const hex = (algorithm: string, b: Buffer) => createHash(algorithm).update(b).digest('hex');
@@ -68,5 +68,52 @@ describe('readAndHash', () => {
       for (let r = await it.next(); !r.done; r = await it.next());
     }).rejects.toThrow(/stopped/);
     expect(await openOn(path)).toBe(0);
+  });
+});
+
+describe('readAndHash reads exactly the size the file had', () => {
+  it.each([
+    ['a small file', 3000],
+    ['a large file', WORKER_MIN_BYTES + 1234],
+  ])('%s that grew while it was read fails as changed, never sending a byte past that size', async (_name, size) => {
+    const content = patterned(size);
+    const file = await fileWith(content);
+    const read = readAndHash(file, size);
+    const { appendFile } = await import('node:fs/promises');
+    await appendFile(file, 'more');
+    let sent = 0;
+    await expect(async () => {
+      for await (const chunk of read.chunks()) sent += chunk.length;
+    }).rejects.toThrow(FileChangedError);
+    expect(sent).toBeLessThan(size); // the last chunk is held back once the size is seen to differ
+    read.abort();
+    expect(await openOn(file)).toBe(0);
+  });
+
+  it('a file that shrank fails as changed', async () => {
+    const content = patterned(5000);
+    const file = await fileWith(content);
+    const read = readAndHash(file, 6000);
+    await expect(async () => {
+      for await (const _ of read.chunks());
+    }).rejects.toThrow(/shrank to 5000 bytes/);
+  });
+
+  it('closes the file before it hands over the last chunk (nothing is awaited after the last byte)', async () => {
+    const content = patterned(WORKER_MIN_BYTES + 5);
+    const file = await fileWith(content);
+    const read = readAndHash(file, content.length);
+    const it = read.chunks()[Symbol.asyncIterator]();
+    let last: IteratorResult<Buffer> | undefined;
+    let total = 0;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      total += r.value.length;
+      if (total === content.length) {
+        last = r;
+        expect(await openOn(file), 'closed when the last chunk is handed over').toBe(0);
+      }
+    }
+    expect(last).toBeDefined();
+    expect(await read.digest()).toEqual({ md5Hex: hex('md5', content), sha256Hex: hex('sha256', content) });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorruptionError, UploadUrlExpiredError } from '../../src/engine/errors.js';
@@ -15,6 +15,8 @@ const http = (stallMs = 2000, maxAttempts = 3) =>
   new Http({ policy: { maxAttempts, baseDelayMs: 5, maxDelayMs: 20 }, requestTimeoutMs: 5000, stallTimeoutMs: stallMs, userAgent: 'test', log: quiet });
 
 let close: (() => void) | undefined;
+/** The server `server()` started last. */
+let current: Server | undefined;
 afterEach(() => close?.());
 
 async function server(handler: (req: IncomingMessage, body: Buffer, res: ServerResponse) => void): Promise<string> {
@@ -27,6 +29,7 @@ async function server(handler: (req: IncomingMessage, body: Buffer, res: ServerR
   });
   s.listen(0, '127.0.0.1');
   await once(s, 'listening');
+  current = s;
   close = () => { s.closeAllConnections(); s.close(); };
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
@@ -97,6 +100,19 @@ describe('uploadFile', () => {
     expect(receipt).toMatchObject({ md5Hex: md5(content), sha256Hex: createHash('sha256').update(content).digest('hex'), bytes: content.length, etag: `"${md5(content)}"` });
   });
 
+  it('keeps one connection for many small uploads: the body ends with its last byte, before storage answers', async () => {
+    const connections: unknown[] = [];
+    const url = await server((_req, body, res) => res.writeHead(200, { etag: `"${md5(body)}"` }).end());
+    const client = http();
+    const files = await Promise.all(Array.from({ length: 40 }, (_, i) => fileOf(patterned(1000 + i * 997))));
+    // Storage answers as soon as it has Content-Length bytes (this server on 'end'): a read past the file's end
+    // would still be pending then, and undici would close the connection rather than reuse it.
+    current!.on('connection', (c) => connections.push(c));
+    for (const file of files) await uploadFile(client, file, { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
+    await client.close();
+    expect(connections.length).toBeLessThanOrEqual(2);
+  });
+
   it('hashes a large file in a worker fed by the same read, with the same digests', async () => {
     const content = patterned(40 * 1024 * 1024 + 12_345);
     let received: Buffer | undefined;
@@ -137,7 +153,8 @@ describe('uploadFile', () => {
     });
     s.listen(0, '127.0.0.1');
     await once(s, 'listening');
-    close = () => { s.closeAllConnections(); s.close(); };
+    current = s;
+  close = () => { s.closeAllConnections(); s.close(); };
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const file = await fileOf(content);
     const receipt = await uploadFile(http(), file, { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
@@ -166,7 +183,8 @@ describe('uploadFile', () => {
     });
     s.listen(0, '127.0.0.1');
     await once(s, 'listening');
-    close = () => { s.closeAllConnections(); s.close(); };
+    current = s;
+  close = () => { s.closeAllConnections(); s.close(); };
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const receipt = await uploadFile(http(), await fileOf(content), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
     expect(calls).toBe(2);

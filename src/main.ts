@@ -4,7 +4,6 @@ import * as core from '@actions/core';
 import { parseConfig, type Config } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult, Logger } from './engine/types.js';
-import { upsertPullRequestComment } from './github/comment.js';
 import { buildSummary, scrub, writeReport } from './github/report.js';
 import { publish } from './run.js';
 
@@ -58,6 +57,8 @@ export async function run(env: Record<string, string | undefined> = process.env)
   if (config.run.comment && results.length > 0) {
     try {
       const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard }), config.secrets);
+      // Loaded only when a comment is wanted: Octokit is most of the bundle, and most runs never need it.
+      const { upsertPullRequestComment } = await import('./github/comment.js');
       core.info(await upsertPullRequestComment({ token: config.run.comment.token, key: `${config.provider.id}${shard ? `:${shard}` : ''}` }, body));
     } catch (err) {
       // A comment is a convenience: its failure (e.g. a token without pull-requests: write) warns, never fails the step.

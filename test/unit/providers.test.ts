@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { maskSignatures } from '../../src/engine/engine.js';
 import type { LocalFile } from '../../src/engine/types.js';
-import { busyDelay, idValue, jobKindFor } from '../../src/providers/coldstream.js';
+import { busyDelay, idValue, jobIdFrom, jobKindFor } from '../../src/providers/coldstream.js';
 import { ionTokenUrls, parseAttachTo } from '../../src/providers/ion.js';
 import { expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
 
@@ -72,6 +72,20 @@ describe('Coldstream jobs', () => {
   it('sends IDs of digits as numbers, as the SDK does', () => {
     expect(idValue('1001')).toBe(1001);
     expect(idValue('3fa85f64-5717')).toBe('3fa85f64-5717');
+  });
+  it("reads a job ID from any plausible field of the job answer, and none from answers without one", () => {
+    expect(jobIdFrom('{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","status":"Created"}')).toBe('3fa85f64-5717-4562-b3fc-2c963f66afa6');
+    expect(jobIdFrom('{"id":88001}')).toBe('88001');
+    expect(jobIdFrom('{"jobId":"j-1"}')).toBe('j-1');
+    expect(jobIdFrom('{"job_id":7}')).toBe('7');
+    expect(jobIdFrom('{"job":{"id":"abc"}}')).toBe('abc');
+    expect(jobIdFrom('{"data":{"jobId":12}}')).toBe('12');
+    for (const none of ['', '{}', 'Job queued', '[]', 'null', '"3fa85f64"', '{"status":"Created"}', '{"id":""}', '{"id":-1}', '{"id":1.5}', '{"id":{"x":1}}']) {
+      expect(jobIdFrom(none), none).toBeUndefined();
+    }
+    // An ID goes into outputs and the summary: text that is not ID-shaped is not taken as one.
+    expect(jobIdFrom('{"id":"x\\n::set-output name=a::b"}')).toBeUndefined();
+    expect(jobIdFrom('{"id":"<img src=x>"}')).toBeUndefined();
   });
 });
 

@@ -135,6 +135,16 @@ const latestIngestionAnswer = z.object({
     }),
   }),
 });
+const ingestionHistoryAnswer = z.object({
+  project: z.object({
+    model: z.object({
+      ingestionHistory: z.object({
+        cursor: z.string().nullish(),
+        items: z.array(z.object({ id: z.string(), handler: z.object({ __typename: z.string(), blobId: z.string().nullish() }) })),
+      }),
+    }),
+  }),
+});
 const ingestionAnswer = z.object({
   project: z.object({ ingestion: z.object({ id: z.string(), modelId: z.string(), statusData }).nullish() }),
 });
@@ -331,6 +341,16 @@ class SpeckleSession implements OpenedProvider<Pending> {
       try {
         return await start();
       } catch (err) {
+        if (isAlreadyRegistered(err)) {
+          // The server says our fileId was registered: an earlier start did go through. Follow it if it can
+          // be found; never start it a third time.
+          const late = await find();
+          if (late !== undefined) return late;
+          throw new SpeckleError(
+            `Speckle ${what}: Speckle says the file was already registered (${errorMessage(err)}), so an earlier attempt went through, but it could not be found on the model: check the project in Speckle before re-running`,
+            'outcome_unknown',
+          );
+        }
         if (!isAmbiguous(err)) throw err;
         lastError = err;
       }
@@ -361,17 +381,44 @@ class SpeckleSession implements OpenedProvider<Pending> {
   }
 
   /**
-   * After a 5xx or a dropped connection, ask the model: when its latest ingestion is of our fileId, it is
-   * ours and we follow it; otherwise starting again is safe.
+   * After a 5xx or a dropped connection, look up the ingestion of our fileId (an ingestion's handler names the
+   * fileId as its blobId): the model's latest ingestion first; when that is another one (another file or run
+   * started one since), the model's ingestion history. Found: it is ours and we follow it. Not found: it did
+   * not start, and starting it is safe (the server would refuse a second start of a registered fileId anyway).
    */
   private async adoptIngestion(input: Record<string, string>, ctx: StepContext): Promise<string | undefined> {
-    const answer = await this.call(ops.latestIngestion, { projectId: input['projectId'], modelId: input['modelId'] }, 'check whether the ingestion started', latestIngestionAnswer, ctx.signal);
+    const { projectId, modelId, fileId } = input as { projectId: string; modelId: string; fileId: string };
+    const answer = await this.call(ops.latestIngestion, { projectId, modelId }, 'check whether the ingestion started', latestIngestionAnswer, ctx.signal);
     const latest = answer.project.model.latestIngestion;
-    if (latest && latest.handler.blobId === input['fileId']) {
-      ctx.log.info(`Speckle: ingestion ${latest.id} of file ${input['fileId']} had started; following it`);
-      return latest.id;
+    let found = latest && latest.handler.blobId === fileId ? latest.id : undefined;
+    // No ingestion on the model at all: ours did not start. Another one is the latest: ours may be older.
+    if (found === undefined && latest) found = await this.findInHistory(projectId, modelId, fileId, ctx);
+    if (found !== undefined) {
+      ctx.log.info(`Speckle: ingestion ${found} of file ${fileId} had started; following it`);
+      return found;
     }
-    ctx.log.info(`Speckle: the ingestion of file ${input['fileId']} did not start; starting it again`);
+    ctx.log.info(`Speckle: the ingestion of file ${fileId} did not start; starting it again`);
+    return undefined;
+  }
+
+  /** The model's ingestion history searched for our fileId (bounded: 20 pages of 50). */
+  private async findInHistory(projectId: string, modelId: string, fileId: string, ctx: StepContext): Promise<string | undefined> {
+    let cursor: string | null | undefined = null;
+    for (let page = 0; page < 20; page++) {
+      let answer: z.infer<typeof ingestionHistoryAnswer>;
+      try {
+        answer = await this.call(ops.ingestionHistory, { projectId, modelId, cursor }, 'look up the ingestion of the file', ingestionHistoryAnswer, ctx.signal);
+      } catch (err) {
+        // A server without ingestionHistory: latestIngestion was all it could tell.
+        if (isValidationFailure(err, 'ingestionHistory')) return undefined;
+        throw err;
+      }
+      const { items, cursor: next } = answer.project.model.ingestionHistory;
+      const mine = items.find((i) => i.handler.blobId === fileId);
+      if (mine) return mine.id;
+      if (!next || items.length === 0) return undefined;
+      cursor = next;
+    }
     return undefined;
   }
 
@@ -526,6 +573,11 @@ const MAX_START_ROUNDS = 3;
 
 function isAmbiguous(err: unknown): boolean {
   return err instanceof NetworkError || (err instanceof HttpError && err.status >= 500);
+}
+
+/** The server registers a fileId once; a second start of it answers this (speckle-server AlreadyRegisteredBlobError). */
+function isAlreadyRegistered(err: unknown): boolean {
+  return err instanceof SpeckleError && err.graphqlCodes.includes('ALREADY_REGISTERED_BLOB_ERROR');
 }
 
 function isValidationFailure(err: unknown, field: string): boolean {

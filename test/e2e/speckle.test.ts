@@ -8,6 +8,7 @@ import { BlobStore } from '../emulators/blob.js';
 import { SpeckleEmulator, type SpeckleEmulatorOptions, type SpeckleMode } from '../emulators/speckle.js';
 import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
 import * as samples from '../support/samples.js';
+import { expectSpeckleHolds } from '../support/speckle.js';
 
 const TOKEN = 'spk_e2e_4b1d9c0e7a3f5b2d8c6e1a9f0b3d5c7e';
 const PROJECT = 'p0ject1d';
@@ -58,6 +59,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       // validate=false lets the broken file reach Speckle, whose importer gives the reason.
       const run = await runAction(inputs({ validate: 'false' }), { workspace: ws, node: bin });
       expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+      await expectSpeckleHolds(expect, speckle, ws, run);
       expectNoLeaks(run);
 
       const paths = ['models/Site/Tower A.ifc', 'models/Site/annex.ifc', 'models/broken.ifc', 'models/infra/bridges/Bridge-01.ifc'].sort();
@@ -126,6 +128,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace(nested());
       const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, node: bin });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      await expectSpeckleHolds(expect, speckle, ws, run);
       expect(speckle.models.size).toBe(3);
       expect(speckle.versions.size).toBe(3);
       for (const r of run.results) expect(speckle.versionsOf(r.modelId)).toHaveLength(1);
@@ -139,10 +142,28 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
       const run = await runAction(inputs(), { workspace: ws, node: bin });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      await expectSpeckleHolds(expect, speckle, ws, run);
       expect(run.stdout).toContain('ingestion API unknown (introspection refused)');
       expect(speckle.versions.size).toBe(1);
       if (mode === '2.x') expect(run.stdout).toContain('no ingestion API');
     });
+  });
+
+  it('a lost start, after which the model got another ingestion: found in its history and followed, never started twice', async () => {
+    await startEmulators('live');
+    const model = speckle.createModel(PROJECT, 'tower');
+    speckle.loseAnswer('StartFileIngestion');
+    // Another pipeline starts an ingestion on the same model while our answer is lost: latestIngestion is theirs.
+    speckle.onLostAnswer = () => void speckle.addForeignIngestion(model.id);
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    expect(ops('StartFileIngestion')).toHaveLength(1);
+    expect(ops('LatestIngestion')).toHaveLength(1);
+    expect(ops('IngestionHistory')).toHaveLength(1);
+    expect(run.stdout).toMatch(/Speckle: ingestion \w+ of file \w+ had started; following it/);
+    expect(speckle.operations.filter((o) => o.errors?.some((e) => e.code === 'ALREADY_REGISTERED_BLOB_ERROR'))).toEqual([]);
   });
 
   it('wait: false answers the ingestion ID without waiting', async () => {
@@ -150,6 +171,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ wait: 'false' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     const [r] = run.results;
     expect(r).toMatchObject({ status: 'succeeded', id: r!.ingestionId });
     expect(r!.versionId).toBeUndefined();
@@ -167,6 +189,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     });
     const run = await runAction(inputs({ model: 'CI/{dir}', concurrency: '4' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(ops('CreateModel')).toHaveLength(2);
     const a = speckle.modelByName(PROJECT, 'ci/models/a')!;
     const b = speckle.modelByName(PROJECT, 'ci/models/b')!;
@@ -181,9 +204,11 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     // Spaces around levels and empty levels go, names are lowercased: as Speckle stores them.
     const run = await runAction(inputs({ path: '**/*.ifc', model: ' Exports / {dir} / {stem} ({ext}) from {name}' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect([...speckle.models.values()].map((m) => m.name).sort()).toEqual(['exports/models/site/tower a (ifc) from tower a.ifc', 'exports/top (ifc) from top.ifc']);
     const bad = await runAction(inputs({ model: '{path}/{folder}' }), { workspace: ws, node: bin });
     expect(bad.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, bad);
     expect(bad.stdout).toMatch(/Input 'model': has an unknown placeholder \{folder\}/);
   });
 
@@ -193,6 +218,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace(nested());
     const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(speckle.versionsOf(model.id)).toHaveLength(3);
     expect(ops('ModelByName')).toHaveLength(0);
     expect(ops('CreateModel')).toHaveLength(0);
@@ -211,6 +237,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     });
     const run = await runAction(inputs(), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
     expect(byPath['models/cancelled.ifc']!.error).toMatchObject({ code: 'ingestion_cancelled', message: expect.stringContaining('Cancelled by a project owner') });
     expect(byPath['models/invalid.ifc']!.error).toMatchObject({ code: 'ingestion_invalid_input', message: expect.stringContaining('Choose the units') });
@@ -224,6 +251,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const badToken = 'spk_revoked_00000000000000000000000000';
     const run = await runAction(inputs({ token: '' }), { workspace: ws, node: bin, env: { SPECKLE_TOKEN: badToken } });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.stdout).toMatch(/Speckle did not accept the token \(HTTP 403: "Your token is not valid\."\)/);
     expect(speckle.requests).toHaveLength(1);
     expect(blob.requests).toHaveLength(0);
@@ -235,6 +263,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace(nested());
     const run = await runAction(inputs({ 'project-id': 'n0tthere' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.stdout).toMatch(/Speckle has no project "n0tthere".*check the project-id input/);
     expect(blob.requests).toHaveLength(0);
     expectNoLeaks(run);
@@ -245,6 +274,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ 'model-id': 'n0model' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!.error).toMatchObject({ code: 'model_not_found', message: expect.stringContaining('check the model-id input') });
     expect(speckle.versions.size).toBe(0);
   });
@@ -256,6 +286,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ token: readOnly }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!.error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/streams:write.*"Can edit"/) });
     expect(ops('GenerateFileUploadUrl')).toHaveLength(1); // refused, not retried
     expect(findLeaks(run, [readOnly])).toEqual([]);
@@ -268,6 +299,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const started = Date.now();
     const run = await runAction(inputs(), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(speckle.rateLimit.answered).toBe(3);
     expect(Date.now() - started).toBeGreaterThanOrEqual(600);
     expect(run.stdout).toMatch(/HTTP 429, retry 2\/5 in 0\.2s/);
@@ -282,6 +314,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace(nested());
     const run = await runAction(inputs({ 'max-attempts': '5' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(blob.faults.injected).toHaveLength(3);
     expect(speckle.versions.size).toBe(3);
     for (const r of run.results) expect(speckle.versionsOf(r.modelId)).toHaveLength(1);
@@ -294,6 +327,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs(), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!.error).toMatchObject({ code: 'corrupted', message: expect.stringMatching(/different bytes.*etag/i) });
     expect(speckle.versions.size).toBe(0);
   });
@@ -303,6 +337,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/small.ifc': samples.ifc(), 'models/big.ifc': samples.ifc('big.ifc', 'IFC4', 60), 'models/README': 'x' });
     const run = await runAction(inputs({ path: 'models/**' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
     expect(byPath['models/big.ifc']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('up to 2000 bytes') });
     expect(byPath['models/README']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('extension') });

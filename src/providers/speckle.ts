@@ -190,7 +190,14 @@ class SpeckleSession implements OpenedProvider<Pending> {
 
   private async call<T>(op: SpeckleOperation, variables: Record<string, unknown>, what: string, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
     const { data, errors } = await this.execute(op, variables, what, signal);
-    if (errors?.length) throw this.graphqlFailure(errors, what);
+    if (errors?.length) {
+      const created = createdDespiteErrors(op, data);
+      if (created === undefined) throw this.graphqlFailure(errors, what);
+      const said = oneLine([...new Set(errors.map((e) => e.message))].join('; '));
+      this.log.warn(
+        `Speckle, asked to ${what}: it did (${created}) but also answered errors: ${said}. Carrying on with ${created} (a repeat would make a duplicate or be refused)`,
+      );
+    }
     return parseAnswer(schema, data, `Speckle, asked to ${what}`);
   }
 
@@ -566,6 +573,37 @@ function progressLine(s: StatusData): string {
 function isNotFound(e: GraphQLErrorItem): boolean {
   const code = String(e.extensions?.code ?? '');
   return /NOT_FOUND/.test(code) || /not found/i.test(e.message);
+}
+
+/**
+ * Partly successful answers: GraphQL may answer `data` and `errors` together (a resolver after the create
+ * failed, a subscription publish, a hook). When the mutation's object came back, it exists on the server:
+ * failing would drop its ID, and the next attempt or run would make a second one (a second model is refused
+ * as a taken name; a second start of the fileId is refused as already registered). These fields decide, and
+ * nothing else:
+ *  - CreateModel: `data.modelMutations.create.id`;
+ *  - StartFileIngestion: `data.fileUploadMutations.startFileIngestion.id` (the ingestion, followed as usual:
+ *    its own verdict still decides whether the file succeeds);
+ *  - StartFileImport (2.x): `data.fileUploadMutations.startFileImport.id`.
+ * Any other operation with `errors` fails, whatever `data` holds.
+ */
+export function createdDespiteErrors(op: SpeckleOperation, data: unknown): string | undefined {
+  const d = data as Record<string, Record<string, Record<string, unknown> | null | undefined> | null | undefined> | null | undefined;
+  const id =
+    op === ops.createModel
+      ? d?.['modelMutations']?.['create']?.['id']
+      : op === ops.startFileIngestion
+        ? d?.['fileUploadMutations']?.['startFileIngestion']?.['id']
+        : op === ops.startFileImport
+          ? d?.['fileUploadMutations']?.['startFileImport']?.['id']
+          : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** Server text for a log line: one line, bounded. */
+function oneLine(text: string, max = 300): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
 /** How often something that must happen once is looked for and tried again after ambiguous failures. */

@@ -137,6 +137,28 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       expect(ops(mode === 'live' ? 'StartFileIngestion' : 'StartFileImport')).toHaveLength(3);
     });
 
+    it('a create or a start answered with its object and errors[] carries on with that object, warns, and makes no second one', async () => {
+      await startEmulators(mode);
+      const start = mode === 'live' ? 'StartFileIngestion' : 'StartFileImport';
+      speckle.answerPartly('CreateModel', 'Failed to publish the modelCreated\nsubscription event');
+      speckle.answerPartly(start, 'Failed to notify the project activity stream');
+      const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+      const run = await runAction(inputs(), { workspace: ws, node: bin });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      await expectSpeckleHolds(expect, speckle, ws, run);
+      expect(ops('CreateModel')).toHaveLength(1);
+      expect(ops(start)).toHaveLength(1);
+      expect(ops('CreateModel')[0]!.errors).toEqual([{ message: 'Failed to publish the modelCreated\nsubscription event', code: 'INTERNAL_SERVER_ERROR' }]);
+      expect(speckle.models.size).toBe(1);
+      expect(speckle.versions.size).toBe(1);
+      const model = [...speckle.models.values()][0]!;
+      expect(run.stdout).toContain(
+        `::warning::Speckle, asked to create model "models/tower": it did (${model.id}) but also answered errors: Failed to publish the modelCreated subscription event. Carrying on with ${model.id}`,
+      );
+      expect(run.stdout).toMatch(new RegExp(`::warning::Speckle, asked to start the (ingestion|file import): it did \\(\\w+\\) but also answered errors: Failed to notify the project activity stream`));
+      expectNoLeaks(run);
+    });
+
     it('a server that refuses introspection is still recognised', async () => {
       await startEmulators(mode, { introspection: false });
       const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });

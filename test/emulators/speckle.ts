@@ -349,6 +349,12 @@ export class SpeckleEmulator {
    * instead of answering, as when a proxy drops it. Keyed by operation name, value = how many times.
    */
   readonly lostAnswers = new Map<string, number>();
+  /**
+   * Partly successful answers: the next operation of this name runs, and its answer carries its `data` and
+   * also an `errors[]` item with this message (INTERNAL_SERVER_ERROR), as Apollo answers when something after
+   * the create failed. Keyed by operation name, value = the message and how many times.
+   */
+  readonly partialAnswers = new Map<string, { message: string; times: number }>();
   /** Test hook run right after an operation ran whose answer is then lost (e.g. another run starts an ingestion). */
   onLostAnswer: ((operationName: string, variables: Record<string, unknown>) => void) | undefined;
 
@@ -373,6 +379,11 @@ export class SpeckleEmulator {
     this.additionalHeaders = opts.additionalRequestHeaders ?? ((fileId) => ({ 'x-amz-meta-speckle-file-id': fileId }));
     this.expiresInSec = opts.uploadUrlExpiresInSec ?? 900;
     this.introspection = opts.introspection ?? true;
+  }
+
+  /** The next `times` operations named `operationName` run, and answer their data and an error with this message. */
+  answerPartly(operationName: string, message: string, times = 1): void {
+    this.partialAnswers.set(operationName, { message, times });
   }
 
   /** Run the next `times` operations named `operationName`, then reset the connection instead of answering. */
@@ -514,7 +525,13 @@ export class SpeckleEmulator {
       res.destroy();
       return;
     }
-    answer(200, { data: result.data, ...(result.errors ? { errors: result.errors.map(withCode) } : {}) });
+    const partial = operationName ? this.partialAnswers.get(operationName) : undefined;
+    const errors = [...(result.errors ?? [])];
+    if (partial && partial.times > 0 && !result.errors && result.data) {
+      partial.times -= 1;
+      errors.push(gqlError(partial.message, 'INTERNAL_SERVER_ERROR'));
+    }
+    answer(200, { data: result.data, ...(errors.length > 0 ? { errors: errors.map(withCode) } : {}) });
   }
 
   /** The schema's own @hasScope / @hasScopes directives decide, as on the server. */

@@ -4,8 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { maskSignatures } from '../../src/engine/engine.js';
 import type { LocalFile } from '../../src/engine/types.js';
 import { busyDelay, idValue, jobIdFrom, jobKindFor } from '../../src/providers/coldstream.js';
-import { ionTokenUrls, parseAttachTo } from '../../src/providers/ion.js';
-import { expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
+import { createdDespiteErrors as ionCreated, ionTokenUrls, parseAttachTo, unknownFields } from '../../src/providers/ion.js';
+import { createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion-operations.js';
+import * as speckleOps from '../../src/providers/speckle-operations.js';
+import { createdDespiteErrors as speckleCreated, expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
 
 const file = (p: string): LocalFile => {
   const name = p.split('/').pop()!;
@@ -101,5 +103,30 @@ describe('maskSignatures', () => {
     masked.length = 0;
     maskSignatures('https://host.test/upload', (s) => masked.push(s));
     expect(masked).toEqual([]);
+  });
+});
+
+describe('partly successful GraphQL answers: which fields decide', () => {
+  it('ION: the attachment ID of createFileAttachment, and nothing from a query', () => {
+    expect(ionCreated(createFileAttachment, { createFileAttachment: { fileAttachment: { id: 4242 } } })).toBe('4242');
+    expect(ionCreated(createFileAttachment, { createFileAttachment: { fileAttachment: { id: 'a1' } } })).toBe('a1');
+    expect(ionCreated(createFileAttachment, { createFileAttachment: null })).toBeUndefined();
+    expect(ionCreated(createFileAttachment, { createFileAttachment: { fileAttachment: null } })).toBeUndefined();
+    expect(ionCreated(createFileAttachment, null)).toBeUndefined();
+    expect(ionCreated(requestFileUploadUrl, { requestFileUploadUrl: { uploadUrl: 'https://x', s3Key: 'k', contentType: 'a/b' } })).toBeUndefined();
+    expect(ionCreated(entityLookup('runStep'), { runStep: { id: '101', entity: { id: '7001' } } })).toBeUndefined();
+  });
+  it('ION: a validation error names the fields the server lacks', () => {
+    expect(unknownFields(['Cannot query field "entity" on type "RunStep".', 'Unknown argument "x"'])).toEqual([{ field: 'entity', type: 'RunStep' }]);
+    expect(unknownFields(['Permission denied'])).toEqual([]);
+  });
+  it('Speckle: the created model, the started ingestion or import, nothing else', () => {
+    expect(speckleCreated(speckleOps.createModel, { modelMutations: { create: { id: 'm1', name: 'x' } } })).toBe('m1');
+    expect(speckleCreated(speckleOps.startFileIngestion, { fileUploadMutations: { startFileIngestion: { id: 'i1' } } })).toBe('i1');
+    expect(speckleCreated(speckleOps.startFileImport, { fileUploadMutations: { startFileImport: { id: 'f1' } } })).toBe('f1');
+    expect(speckleCreated(speckleOps.createModel, { modelMutations: null })).toBeUndefined();
+    expect(speckleCreated(speckleOps.startFileIngestion, null)).toBeUndefined();
+    expect(speckleCreated(speckleOps.generateUploadUrlLive, { fileUploadMutations: { generateUploadUrl: { url: 'u', fileId: 'f' } } })).toBeUndefined();
+    expect(speckleCreated(speckleOps.modelByName, { project: { modelByName: { id: 'm1' } } })).toBeUndefined();
   });
 });

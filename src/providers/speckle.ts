@@ -83,6 +83,8 @@ interface Capabilities {
   ingestionApi: boolean | undefined;
   blobSizeLimitBytes?: number;
   version?: string;
+  /** False once the server answered that Model.ingestionHistory does not exist: not asked again. */
+  ingestionHistory?: boolean;
 }
 
 interface Pending {
@@ -410,6 +412,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
 
   /** The model's ingestion history searched for our fileId (bounded: 20 pages of 50). */
   private async findInHistory(projectId: string, modelId: string, fileId: string, ctx: StepContext): Promise<string | undefined> {
+    if (this.caps.ingestionHistory === false) return undefined;
     let cursor: string | null | undefined = null;
     for (let page = 0; page < 20; page++) {
       let answer: z.infer<typeof ingestionHistoryAnswer>;
@@ -417,7 +420,10 @@ class SpeckleSession implements OpenedProvider<Pending> {
         answer = await this.call(ops.ingestionHistory, { projectId, modelId, cursor }, 'look up the ingestion of the file', ingestionHistoryAnswer, ctx.signal);
       } catch (err) {
         // A server without ingestionHistory: latestIngestion was all it could tell.
-        if (isValidationFailure(err, 'ingestionHistory')) return undefined;
+        if (isValidationFailure(err, 'ingestionHistory')) {
+          this.caps.ingestionHistory = false;
+          return undefined;
+        }
         throw err;
       }
       const { items, cursor: next } = answer.project.model.ingestionHistory;

@@ -188,6 +188,22 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     expect(speckle.operations.filter((o) => o.errors?.some((e) => e.code === 'ALREADY_REGISTERED_BLOB_ERROR'))).toEqual([]);
   });
 
+  it('a lost start on a server without ingestionHistory: the restart is refused as already registered, and the file fails as outcome_unknown, not started a third time', async () => {
+    await startEmulators('live', { ingestionHistory: false });
+    const model = speckle.createModel(PROJECT, 'tower');
+    speckle.loseAnswer('StartFileIngestion');
+    speckle.onLostAnswer = () => void speckle.addForeignIngestion(model.id);
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
+    expect(run.results[0]!.error.message).toMatch(/Speckle says the file was already registered \(.*Blob already registered and completed\), so an earlier attempt went through, but it could not be found on the model/);
+    // The lost start, and one restart that the server refused: never a third.
+    expect(ops('StartFileIngestion').map((o) => o.errors?.[0]?.code ?? 'ok')).toEqual(['ok', 'ALREADY_REGISTERED_BLOB_ERROR']);
+    expect([...speckle.ingestions.values()].filter((i) => i.modelId === model.id && i.userId !== 'someone-else')).toHaveLength(1);
+  });
+
   it('wait: false answers the ingestion ID without waiting', async () => {
     await startEmulators('live', { queuedMs: 2_000 });
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });

@@ -112,17 +112,19 @@ const STUBS: [string, string][] = [
   ['@oneOf', 'directive @oneOf on INPUT_OBJECT'],
 ];
 
-const schemas = new Map<SpeckleMode, GraphQLSchema>();
+const schemas = new Map<string, GraphQLSchema>();
 
 /**
  * The schema a server of this generation serves. speckle-server merges its type definitions with
  * @graphql-tools, which tolerates the same field declared twice with the same signature
  * (Workspace.defaultSeatType); plain graphql-js does not, so exact duplicates are dropped.
  */
-export function loadSpeckleSchema(mode: SpeckleMode): GraphQLSchema {
-  const cached = schemas.get(mode);
+export function loadSpeckleSchema(mode: SpeckleMode, opts: { ingestionHistory?: boolean } = {}): GraphQLSchema {
+  const history = mode === 'live' && opts.ingestionHistory !== false;
+  const cacheKey = `${mode}${history ? '+history' : ''}`;
+  const cached = schemas.get(cacheKey);
   if (cached) return cached;
-  const files = [...sdlFiles(SPECKLE_SCHEMA_DIR), ...(mode === 'live' ? [SPECKLE_LIVE_SUPPLEMENT, SPECKLE_LIVE_EXTRA] : [])];
+  const files = [...sdlFiles(SPECKLE_SCHEMA_DIR), ...(mode === 'live' ? [SPECKLE_LIVE_SUPPLEMENT] : []), ...(history ? [SPECKLE_LIVE_EXTRA] : [])];
   const seen = new Map<string, string>();
   const definitions: DefinitionNode[] = [];
   for (const file of files) {
@@ -149,7 +151,7 @@ export function loadSpeckleSchema(mode: SpeckleMode): GraphQLSchema {
   const builtIn = new Set(specifiedDirectives.map((d) => `@${d.name}`));
   const stubs = STUBS.filter(([name]) => !defined.has(name) && !builtIn.has(name)).map(([, sdl]) => sdl);
   const schema = buildASTSchema({ kind: Kind.DOCUMENT, definitions: [...parse(stubs.join('\n')).definitions, ...definitions] });
-  schemas.set(mode, schema);
+  schemas.set(cacheKey, schema);
   return schema;
 }
 
@@ -278,6 +280,8 @@ export interface SpeckleEmulatorOptions {
   uploadUrlExpiresInSec?: number;
   /** false: refuse introspection as a locked-down server does (a validation error). Default true. */
   introspection?: boolean;
+  /** false (live only): a server without Model.ingestionHistory (the shared supplement alone). Default true. */
+  ingestionHistory?: boolean;
 }
 
 /** Called when startFileIngestion / startFileImport arrives, before any check (e.g. to overwrite the stored object). */
@@ -370,7 +374,7 @@ export class SpeckleEmulator {
     this.storage = opts.storage ?? blobStoreStorage(opts.blob!);
     this.mode = opts.mode ?? 'live';
     this.faults = opts.faults ?? new Faults();
-    this.schema = loadSpeckleSchema(this.mode);
+    this.schema = loadSpeckleSchema(this.mode, { ingestionHistory: opts.ingestionHistory ?? true });
     for (const [token, t] of Object.entries(opts.tokens ?? {})) this.addToken(token, t);
     for (const p of opts.projects ?? [DEFAULT_PROJECT]) this.projects.set(p.id, p);
     this.blobSizeLimitBytes = opts.blobSizeLimitBytes ?? 100 * 1024 * 1024;

@@ -322,7 +322,9 @@ export class ColdstreamEmulator {
     }
     const numeric = this.jobAnswer === 'numeric-id' || this.jobAnswer === 'job_id-number';
     const id = numeric ? String(this.nextJobNumber++) : randomUUID();
-    const [answer, answeredId] = this.jobAnswerFor(id, type, caseId, file.id, now);
+    const [answer, carried] = this.jobAnswerFor(id, type, caseId, file.id, now);
+    // A 204 has no body, so it carries no ID whatever the shape.
+    const answeredId = this.jobAnswerStatus === 204 ? undefined : carried;
     const job: ColdstreamJob = { id, answeredId, type, caseId, fileId: file.id, startedAt: now, endsAt: now + this.jobDurationMs };
     this.jobs.push(job);
     record.outcome = 'started';

@@ -259,6 +259,16 @@ class IonSession implements OpenedProvider<Pending> {
           const errors = graphqlErrorsIn(err.body);
           if (errors.length > 0) throw this.failure(op, errors, subject);
         }
+        // An error status whose body still carries the created object (a gateway that turns errors[] into a
+        // 5xx): the object exists, so the same rule as for a 200 with errors applies.
+        if (err instanceof HttpError && err.status >= 500) {
+          const body = tryJson(err.body) as { data?: unknown; errors?: unknown } | undefined;
+          const created = createdDespiteErrors(op, body?.data);
+          if (created !== undefined) {
+            this.warnPartial(label, op, created, `HTTP ${err.status}${graphqlErrorsIn(err.body).length > 0 ? `: ${graphqlErrorsIn(err.body).map((e) => e.message).join('; ')}` : ''}`);
+            return body!.data;
+          }
+        }
         const dropped = isNetworkFailure(err);
         if (!dropped && !(err instanceof HttpError)) throw err;
         const why = err instanceof HttpError ? `ION answered HTTP ${err.status}` : `the connection dropped (${describeNetworkFailure(err instanceof NetworkError && err.cause !== undefined ? err.cause : err)})`;
@@ -277,12 +287,19 @@ class IonSession implements OpenedProvider<Pending> {
       if (result.errors && result.errors.length > 0) {
         const created = createdDespiteErrors(op, result.data);
         if (created === undefined) throw this.failure(op, result.errors, subject);
-        const said = oneLine(result.errors.map((e) => e.message).join('; '));
-        this.partial.set(created, said);
-        this.ctx.log.warn(`${label}: ION created ${op.field === createFileAttachment.field ? 'attachment' : 'object'} ${created} but also answered errors: ${said}. The file counts as published (its ID is kept, so a re-run does not attach it twice); check it in ION`);
+        this.warnPartial(label, op, created, result.errors.map((e) => e.message).join('; '));
       }
       return result.data;
     }
+  }
+
+  /** Remember and log a partly successful answer: the object exists, and ION also said something went wrong. */
+  private warnPartial(label: string, op: IonOperation, created: string, errors: string): void {
+    const said = oneLine(errors);
+    this.partial.set(created, said);
+    this.ctx.log.warn(
+      `${label}: ION created ${op === createFileAttachment ? 'attachment' : 'object'} ${created} but also answered errors: ${said}. The file counts as published (its ID is kept, so a re-run does not attach it twice); check it in ION`,
+    );
   }
 
   /** ION answers HTTP 200 with errors[] when an operation fails: ION's message, plus what to do about it. */

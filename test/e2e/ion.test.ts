@@ -246,6 +246,18 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       expectNoLeaks(run, ion);
     });
 
+    it('the same answer under HTTP 502 (a gateway in front): the attachment in the body is kept, never sent again', async (t) => {
+      const ion = await startIon(t);
+      ion.partialNext('createFileAttachment', 'Upstream audit service timed out', 1, 502);
+      const ws = await makeWorkspace({ 'drawings/GA-100.pdf': samples.pdf() });
+      const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
+      expect(run.exitCode, log(run)).toBe(0);
+      await expectIonHolds(expect, ion, ws, run);
+      expect(run.results[0]).toMatchObject({ status: 'succeeded', attachmentId: ion.attachments[0]!.id, warning: expect.stringContaining('HTTP 502: Upstream audit service timed out') });
+      expect(ion.operations.filter((o) => o.fields[0] === 'createFileAttachment').map((o) => o.status)).toEqual([502]);
+      expectNoLeaks(run, ion);
+    });
+
     for (const status of [400, 200]) {
       it(`a server without entity on the attach-to type (validation error, HTTP ${status}) names the field and entity-id`, async (t) => {
         const ion = await startIon(t, { noEntityOn: ['runStep'], validationErrorStatus: status });

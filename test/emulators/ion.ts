@@ -228,7 +228,7 @@ export class IonEmulator {
   private rateLimited: { field: string; remaining: number; retryAfterSec: number }[] = [];
   private expireUrls = 0;
   private usedUrls = 0;
-  private partialErrors: { field: string; message: string; remaining: number }[] = [];
+  private partialErrors: { field: string; message: string; remaining: number; status: number }[] = [];
   private readonly schema: typeof fullSchema;
   private readonly validationErrorStatus: number;
 
@@ -307,10 +307,11 @@ export class IonEmulator {
   /**
    * The next `times` operations selecting `field` run and succeed, and the answer carries both their `data`
    * and an `errors[]` item with this message (path: [field]): a partly successful answer, as a GraphQL server
-   * gives when a side effect after the object was created fails (a notification, an audit hook).
+   * gives when a side effect after the object was created fails (a notification, an audit hook). `status`:
+   * the HTTP status of that answer (a gateway may turn it into a 5xx; the body still carries the object).
    */
-  partialNext(field: string, message: string, times = 1): void {
-    this.partialErrors.push({ field, message, remaining: times });
+  partialNext(field: string, message: string, times = 1, status = 200): void {
+    this.partialErrors.push({ field, message, remaining: times, status });
   }
 
   /** The next `times` operations selecting `field` are executed, then the connection is dropped unanswered. */
@@ -435,8 +436,10 @@ export class IonEmulator {
     }
     const result = await execute({ schema: this.schema, document, rootValue: this.resolvers(), variableValues: variables, operationName });
     const partial = this.partialErrors.find((p) => p.remaining > 0 && fields.includes(p.field));
+    let status: number | undefined;
     if (partial && result.data?.[partial.field] != null) {
       partial.remaining--;
+      status = partial.status;
       (result as { errors?: readonly GraphQLError[] }).errors = [...(result.errors ?? []), new GraphQLError(partial.message, { path: [partial.field] })];
     }
     record.errors = (result.errors ?? []).map((e) => e.message);
@@ -448,7 +451,7 @@ export class IonEmulator {
       return;
     }
     // Variables that do not fit the schema are a malformed request; everything else is HTTP 200.
-    record.status = result.data === undefined ? 400 : 200;
+    record.status = status ?? (result.data === undefined ? 400 : 200);
     sendJson(res, record.status, { ...(result.data !== undefined ? { data: result.data } : {}), ...(result.errors ? { errors: result.errors.map((e) => e.toJSON()) } : {}) });
   }
 

@@ -10,7 +10,7 @@ import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
-import { parseAnswer } from './answers.js';
+import { parseAnswer, tryJson } from './answers.js';
 
 export const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'] as const;
 export type ColdstreamRegion = (typeof COLDSTREAM_REGIONS)[number];
@@ -67,8 +67,6 @@ export function idValue(id: string): number | string {
   return /^\d{1,15}$/.test(id) ? Number(id) : id;
 }
 
-const idField = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
-
 /** The SDK reads `id`, `preSignedUrl` and `fileUrl`; the rest of the answer is not documented. */
 const fileRecordAnswer = z.object({
   id: z.union([z.string().min(1), z.number().int().nonnegative()]),
@@ -76,8 +74,35 @@ const fileRecordAnswer = z.object({
   fileUrl: z.string().min(1),
 });
 
-/** "a json object with meta data for the job": its ID as `id` (our emulator, the usual shape) or `jobId`. */
-const jobAnswer = z.union([z.object({ id: idField }), z.object({ jobId: idField })]);
+/**
+ * The job answer. The upload guide says only "a json object with meta data for the job", and the official SDK
+ * never reads it: it checks the status and nothing else. So a 2xx is the verdict (the job was accepted), and
+ * the answer's body is read only for a job ID to report: under one of these fields, at the top level or in a
+ * `job` or `data` object, as a string or a number. An empty body, a body that is not JSON, `{}` or an ID in
+ * a shape we do not know all still mean "accepted": the file succeeds without a job ID.
+ */
+const JOB_ID_FIELDS = ['id', 'jobId', 'job_id', 'jobID', 'JobId', 'Id'] as const;
+/** What we accept as an ID: it goes into outputs and the summary, so nothing but an ID's characters. */
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._:{}-]{0,127}$/;
+
+export function jobIdFrom(text: string): string | undefined {
+  const body = tryJson(text);
+  const asId = (v: unknown): string | undefined => {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
+    if (typeof v === 'string' && JOB_ID.test(v.trim())) return v.trim();
+    return undefined;
+  };
+  const inObject = (o: unknown): string | undefined => {
+    if (!o || typeof o !== 'object' || Array.isArray(o)) return undefined;
+    for (const f of JOB_ID_FIELDS) {
+      const id = asId((o as Record<string, unknown>)[f]);
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  };
+  const root = body as Record<string, unknown> | undefined;
+  return inObject(root) ?? inObject(root?.['job']) ?? inObject(root?.['data']);
+}
 
 interface Pending {
   /** The ID exactly as the file server answered it (number or string), sent back as is. */
@@ -200,20 +225,29 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     const kind = jobKindFor(file, this.settings);
     if (kind === 'none') return { ids: { id: pending.fileId, fileId: pending.fileId, jobKind: 'none' }, outcome: 'accepted' };
     const jobId = await this.jobLocks.run(this.settings.caseId, ctx.signal, () => this.startJob(file, pending, kind, ctx));
-    return { ids: { id: jobId, fileId: pending.fileId, jobId, jobKind: kind }, outcome: 'accepted' };
+    // Accepted either way; `jobId` (and job-ids) only when Coldstream's answer named one.
+    const ids = jobId === undefined ? { id: pending.fileId, fileId: pending.fileId, jobKind: kind } : { id: jobId, fileId: pending.fileId, jobId, jobKind: kind };
+    return { ids, outcome: 'accepted' };
   }
 
-  /** Runs under the case's lock: only this file asks the case server for a job of this case right now. */
-  private async startJob(file: LocalFile, pending: Pending, kind: 'convert' | 'initialize', ctx: StepContext): Promise<string> {
+  /**
+   * Runs under the case's lock: only this file asks the case server for a job of this case right now. Answers
+   * the job's ID when Coldstream's answer has one. A 2xx is never followed by a second job request, whatever
+   * its body looks like: the job was accepted, and asking again would start a second one (or answer busy).
+   */
+  private async startJob(file: LocalFile, pending: Pending, kind: 'convert' | 'initialize', ctx: StepContext): Promise<string | undefined> {
     const { caseId } = this.settings;
     const label = `${file.path}: ${kind}`;
     const body = { caseId: idValue(caseId), fileId: pending.fileIdValue, fileURL: pending.fileUrl };
     for (let attempt = 1; ; attempt++) {
       const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
       if (res.ok) {
-        const answer = parseAnswer(jobAnswer, res.json(), `Coldstream ${kind}`);
-        const jobId = 'id' in answer ? answer.id : answer.jobId;
-        ctx.log.info(`${label}: job ${jobId} started for file ${pending.fileId}`);
+        const jobId = jobIdFrom(res.text);
+        ctx.log.info(
+          jobId !== undefined
+            ? `${label}: job ${jobId} started for file ${pending.fileId}`
+            : `${label}: Coldstream accepted the job for file ${pending.fileId} (HTTP ${res.status}); its answer names no job ID`,
+        );
         return jobId;
       }
       if (!res.text.includes(BUSY_TEXT)) this.fail(res, `${kind} ${file.path} (file ${pending.fileId} is uploaded, its job did not start)`);

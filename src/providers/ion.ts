@@ -137,9 +137,47 @@ async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>
   }
 }
 
+/** errors[] of a GraphQL answer body, or none. */
+function graphqlErrorsIn(body: string): GraphQLErrorItem[] {
+  const parsed = tryJson(body) as { errors?: unknown } | undefined;
+  if (!parsed || !Array.isArray(parsed.errors)) return [];
+  return parsed.errors.filter((e): e is GraphQLErrorItem => !!e && typeof (e as { message?: unknown }).message === 'string');
+}
+
 function stripEtag(etag: string | undefined): string | undefined {
   const stripped = etag?.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
   return stripped === '' ? undefined : stripped;
+}
+
+/**
+ * Partly successful answers. A GraphQL answer may carry both `data` and `errors`: the operation ran, and
+ * something else went wrong on the way (a notification, an audit hook, a field resolved after the object was
+ * made). When the mutation's object came back, it exists on ION: failing the file would drop its ID, and a
+ * re-run would attach the file a second time. So these fields decide, per operation, and nothing else:
+ *  - createFileAttachment: `data.createFileAttachment.fileAttachment.id` is an ID → the attachment exists;
+ *    the file succeeds with a warning carrying ION's errors.
+ * Every other operation (the queries) with `errors` fails, whatever `data` holds: a query made nothing.
+ */
+export function createdDespiteErrors(op: IonOperation, data: unknown): string | undefined {
+  if (op !== createFileAttachment) return undefined;
+  const id = (data as { createFileAttachment?: { fileAttachment?: { id?: unknown } | null } | null } | null | undefined)?.createFileAttachment?.fileAttachment?.id;
+  const parsed = ionId.safeParse(id);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Server text for a log line or a message: one line, bounded. */
+function oneLine(text: string, max = 300): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/** The fields a GraphQL validation error says the server's schema lacks: `Cannot query field "entity" on type "RunStep"`. */
+export function unknownFields(messages: readonly string[]): { field: string; type: string }[] {
+  const found: { field: string; type: string }[] = [];
+  for (const m of messages) {
+    for (const hit of m.matchAll(/Cannot query field "([_A-Za-z][_0-9A-Za-z]*)" on type "([_A-Za-z][_0-9A-Za-z]*)"/g)) found.push({ field: hit[1]!, type: hit[2]! });
+  }
+  return found;
 }
 
 const PERMISSION_WORDS = /permission|not authori[sz]ed|forbidden|access denied|unauthori[sz]ed/i;
@@ -154,6 +192,8 @@ class IonSession implements OpenedProvider<Pending> {
   private refreshing: Promise<void> | undefined;
   /** The entity every attachment goes to: entity-id, or attach-to resolved in open(). */
   entityId = '';
+  /** Attachments ION created while also answering errors: attachment ID → ION's errors (the file's warning). */
+  private readonly partial = new Map<string, string>();
 
   constructor(
     private readonly settings: IonSettings,
@@ -214,6 +254,21 @@ class IonSession implements OpenedProvider<Pending> {
         }
         // Not JSON at all (a login page where the API should be): the message already says what to check.
         if (err instanceof HttpError && err.code === 'invalid_response') throw new PublishError(`${subject}: ${err.message}`, err.code);
+        // A validation error (HTTP 400 with errors[]): the document asks for something this server lacks.
+        if (err instanceof HttpError && err.status === 400) {
+          const errors = graphqlErrorsIn(err.body);
+          if (errors.length > 0) throw this.failure(op, errors, subject);
+        }
+        // An error status whose body still carries the created object (a gateway that turns errors[] into a
+        // 5xx): the object exists, so the same rule as for a 200 with errors applies.
+        if (err instanceof HttpError && err.status >= 500) {
+          const body = tryJson(err.body) as { data?: unknown; errors?: unknown } | undefined;
+          const created = createdDespiteErrors(op, body?.data);
+          if (created !== undefined) {
+            this.warnPartial(label, op, created, `HTTP ${err.status}${graphqlErrorsIn(err.body).length > 0 ? `: ${graphqlErrorsIn(err.body).map((e) => e.message).join('; ')}` : ''}`);
+            return body!.data;
+          }
+        }
         const dropped = isNetworkFailure(err);
         if (!dropped && !(err instanceof HttpError)) throw err;
         const why = err instanceof HttpError ? `ION answered HTTP ${err.status}` : `the connection dropped (${describeNetworkFailure(err instanceof NetworkError && err.cause !== undefined ? err.cause : err)})`;
@@ -229,14 +284,38 @@ class IonSession implements OpenedProvider<Pending> {
         const detail = err instanceof HttpError && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
         throw new PublishError(`${subject}: ${why} at ${redactUrl(this.graphqlUrl)}${detail}`, err instanceof HttpError ? `http_${err.status}` : 'network_error');
       }
-      if (result.errors && result.errors.length > 0) throw this.failure(op, result.errors, subject);
+      if (result.errors && result.errors.length > 0) {
+        const created = createdDespiteErrors(op, result.data);
+        if (created === undefined) throw this.failure(op, result.errors, subject);
+        this.warnPartial(label, op, created, result.errors.map((e) => e.message).join('; '));
+      }
       return result.data;
     }
+  }
+
+  /** Remember and log a partly successful answer: the object exists, and ION also said something went wrong. */
+  private warnPartial(label: string, op: IonOperation, created: string, errors: string): void {
+    const said = oneLine(errors);
+    this.partial.set(created, said);
+    this.ctx.log.warn(
+      `${label}: ION created ${op === createFileAttachment ? 'attachment' : 'object'} ${created} but also answered errors: ${said}. The file counts as published (its ID is kept, so a re-run does not attach it twice); check it in ION`,
+    );
   }
 
   /** ION answers HTTP 200 with errors[] when an operation fails: ION's message, plus what to do about it. */
   private failure(op: IonOperation, errors: GraphQLErrorItem[], subject: string): PublishError {
     const text = errors.map((e) => e.message).join('; ');
+    // The seed's `<kind>(id) { id entity { id } }` lookup against a server whose schema differs: say which
+    // field it refused, and that entity-id skips the lookup.
+    const missing = unknownFields(errors.map((e) => e.message));
+    if (missing.length > 0 && op.field === this.settings.target.kind) {
+      const target = this.settings.target as { kind: AttachKind; id: string };
+      const fields = missing.map((m) => `"${m.field}" on type "${m.type}"`).join(', ');
+      return new PublishError(
+        `${subject}: this ION server does not accept the field ${fields} (${oneLine(text)}), so the action cannot look up the entity of ${target.kind} ${target.id} with ${target.kind}(id) { id entity { id } }; pass entity-id instead of attach-to: the entity ID of ${target.kind} ${target.id}, as ION shows it`,
+        'entity_lookup_unsupported',
+      );
+    }
     const codes = errors.map((e) => String(e.extensions?.code ?? '')).join(' ');
     if (PERMISSION_WORDS.test(text) || /forbidden|permission/i.test(codes)) {
       const named = op.permission && !text.includes(op.permission) ? ` (${op.field} needs the ${op.permission} permission)` : '';
@@ -285,7 +364,13 @@ class IonSession implements OpenedProvider<Pending> {
     const input = { filename: file.name, s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
     const answer = parseAnswer(attachmentAnswer, await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
     const attachment = answer.createFileAttachment.fileAttachment;
-    const ids = { id: attachment.id, attachmentId: attachment.id, entityId: attachment.entityId ?? this.entityId };
+    const warning = this.partial.get(attachment.id);
+    const ids = {
+      id: attachment.id,
+      attachmentId: attachment.id,
+      entityId: attachment.entityId ?? this.entityId,
+      ...(warning !== undefined ? { warning: `ION created the attachment but also answered errors: ${warning}` } : {}),
+    };
     // With validateUpload ION compared the stored object's ETag with ours before creating the attachment.
     return { ids, outcome: 'accepted' as const, evidence: this.settings.validateUpload ? ['ion-validate-upload' as const] : [] };
   }

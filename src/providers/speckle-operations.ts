@@ -94,9 +94,10 @@ export const createModel: SpeckleOperation = {
 };
 
 /**
- * Starts the ingestion that ends in a new version. Not idempotent: a second call for the same fileId after
- * the first went through would start a second ingestion and make a second version of the same file. After
- * an ambiguous failure the provider asks `model.latestIngestion` whether its fileId was taken instead.
+ * Starts the ingestion that ends in a new version. Not idempotent: the server registers the fileId once and
+ * refuses a second start of it (ALREADY_REGISTERED_BLOB_ERROR), so a blind repeat after the first went
+ * through fails instead of following the ingestion that exists. After an ambiguous failure the provider
+ * looks the ingestion of its fileId up (`model.latestIngestion`, then `model.ingestionHistory`) instead.
  */
 export const startFileIngestion: SpeckleOperation = {
   name: 'StartFileIngestion',
@@ -124,6 +125,31 @@ export const latestIngestion: SpeckleOperation = {
       latestIngestion {
         id
         handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
+      }
+    }
+  }
+}`,
+};
+
+/**
+ * After an ambiguous failure of startFileIngestion, when the model's latest ingestion is another one (another
+ * file or run started one since): the model's ingestions, page by page, searched for our fileId. A query.
+ * The field is on app.speckle.systems (see test/fixtures/speckle-live-extra); a server without it answers a
+ * validation error, and the provider then knows only what latestIngestion told it.
+ */
+export const ingestionHistory: SpeckleOperation = {
+  name: 'IngestionHistory',
+  servers: 'live',
+  idempotent: true,
+  document: `query IngestionHistory($projectId: String!, $modelId: String!, $cursor: String) {
+  project(id: $projectId) {
+    model(id: $modelId) {
+      ingestionHistory(input: { limit: 50, cursor: $cursor }) {
+        cursor
+        items {
+          id
+          handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
+        }
       }
     }
   }
@@ -215,6 +241,7 @@ export const SPECKLE_OPERATIONS: readonly SpeckleOperation[] = [
   createModel,
   startFileIngestion,
   latestIngestion,
+  ingestionHistory,
   ingestionStatus,
   startFileImport,
   modelUploads,

@@ -83,6 +83,8 @@ interface Capabilities {
   ingestionApi: boolean | undefined;
   blobSizeLimitBytes?: number;
   version?: string;
+  /** False once the server answered that Model.ingestionHistory does not exist: not asked again. */
+  ingestionHistory?: boolean;
 }
 
 interface Pending {
@@ -135,6 +137,16 @@ const latestIngestionAnswer = z.object({
     }),
   }),
 });
+const ingestionHistoryAnswer = z.object({
+  project: z.object({
+    model: z.object({
+      ingestionHistory: z.object({
+        cursor: z.string().nullish(),
+        items: z.array(z.object({ id: z.string(), handler: z.object({ __typename: z.string(), blobId: z.string().nullish() }) })),
+      }),
+    }),
+  }),
+});
 const ingestionAnswer = z.object({
   project: z.object({ ingestion: z.object({ id: z.string(), modelId: z.string(), statusData }).nullish() }),
 });
@@ -180,7 +192,14 @@ class SpeckleSession implements OpenedProvider<Pending> {
 
   private async call<T>(op: SpeckleOperation, variables: Record<string, unknown>, what: string, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
     const { data, errors } = await this.execute(op, variables, what, signal);
-    if (errors?.length) throw this.graphqlFailure(errors, what);
+    if (errors?.length) {
+      const created = createdDespiteErrors(op, data);
+      if (created === undefined) throw this.graphqlFailure(errors, what);
+      const said = oneLine([...new Set(errors.map((e) => e.message))].join('; '));
+      this.log.warn(
+        `Speckle, asked to ${what}: it did (${created}) but also answered errors: ${said}. Carrying on with ${created} (a repeat would make a duplicate or be refused)`,
+      );
+    }
     return parseAnswer(schema, data, `Speckle, asked to ${what}`);
   }
 
@@ -333,6 +352,16 @@ class SpeckleSession implements OpenedProvider<Pending> {
       try {
         return await start();
       } catch (err) {
+        if (isAlreadyRegistered(err)) {
+          // The server says our fileId was registered: an earlier start did go through. Follow it if it can
+          // be found; never start it a third time.
+          const late = await find();
+          if (late !== undefined) return late;
+          throw new SpeckleError(
+            `Speckle ${what}: Speckle says the file was already registered (${errorMessage(err)}), so an earlier attempt went through, but it could not be found on the model: check the project in Speckle before re-running`,
+            'outcome_unknown',
+          );
+        }
         if (!isAmbiguous(err)) throw err;
         lastError = err;
       }
@@ -363,17 +392,48 @@ class SpeckleSession implements OpenedProvider<Pending> {
   }
 
   /**
-   * After a 5xx or a dropped connection, ask the model: when its latest ingestion is of our fileId, it is
-   * ours and we follow it; otherwise starting again is safe.
+   * After a 5xx or a dropped connection, look up the ingestion of our fileId (an ingestion's handler names the
+   * fileId as its blobId): the model's latest ingestion first; when that is another one (another file or run
+   * started one since), the model's ingestion history. Found: it is ours and we follow it. Not found: it did
+   * not start, and starting it is safe (the server would refuse a second start of a registered fileId anyway).
    */
   private async adoptIngestion(input: Record<string, string>, ctx: StepContext): Promise<string | undefined> {
-    const answer = await this.call(ops.latestIngestion, { projectId: input['projectId'], modelId: input['modelId'] }, 'check whether the ingestion started', latestIngestionAnswer, ctx.signal);
+    const { projectId, modelId, fileId } = input as { projectId: string; modelId: string; fileId: string };
+    const answer = await this.call(ops.latestIngestion, { projectId, modelId }, 'check whether the ingestion started', latestIngestionAnswer, ctx.signal);
     const latest = answer.project.model.latestIngestion;
-    if (latest && latest.handler.blobId === input['fileId']) {
-      ctx.log.info(`Speckle: ingestion ${latest.id} of file ${input['fileId']} had started; following it`);
-      return latest.id;
+    let found = latest && latest.handler.blobId === fileId ? latest.id : undefined;
+    // No ingestion on the model at all: ours did not start. Another one is the latest: ours may be older.
+    if (found === undefined && latest) found = await this.findInHistory(projectId, modelId, fileId, ctx);
+    if (found !== undefined) {
+      ctx.log.info(`Speckle: ingestion ${found} of file ${fileId} had started; following it`);
+      return found;
     }
-    ctx.log.info(`Speckle: the ingestion of file ${input['fileId']} did not start; starting it again`);
+    ctx.log.info(`Speckle: the ingestion of file ${fileId} did not start; starting it again`);
+    return undefined;
+  }
+
+  /** The model's ingestion history searched for our fileId (bounded: 20 pages of 50). */
+  private async findInHistory(projectId: string, modelId: string, fileId: string, ctx: StepContext): Promise<string | undefined> {
+    if (this.caps.ingestionHistory === false) return undefined;
+    let cursor: string | null | undefined = null;
+    for (let page = 0; page < 20; page++) {
+      let answer: z.infer<typeof ingestionHistoryAnswer>;
+      try {
+        answer = await this.call(ops.ingestionHistory, { projectId, modelId, cursor }, 'look up the ingestion of the file', ingestionHistoryAnswer, ctx.signal);
+      } catch (err) {
+        // A server without ingestionHistory: latestIngestion was all it could tell.
+        if (isValidationFailure(err, 'ingestionHistory')) {
+          this.caps.ingestionHistory = false;
+          return undefined;
+        }
+        throw err;
+      }
+      const { items, cursor: next } = answer.project.model.ingestionHistory;
+      const mine = items.find((i) => i.handler.blobId === fileId);
+      if (mine) return mine.id;
+      if (!next || items.length === 0) return undefined;
+      cursor = next;
+    }
     return undefined;
   }
 
@@ -523,11 +583,47 @@ function isNotFound(e: GraphQLErrorItem): boolean {
   return /NOT_FOUND/.test(code) || /not found/i.test(e.message);
 }
 
+/**
+ * Partly successful answers: GraphQL may answer `data` and `errors` together (a resolver after the create
+ * failed, a subscription publish, a hook). When the mutation's object came back, it exists on the server:
+ * failing would drop its ID, and the next attempt or run would make a second one (a second model is refused
+ * as a taken name; a second start of the fileId is refused as already registered). These fields decide, and
+ * nothing else:
+ *  - CreateModel: `data.modelMutations.create.id`;
+ *  - StartFileIngestion: `data.fileUploadMutations.startFileIngestion.id` (the ingestion, followed as usual:
+ *    its own verdict still decides whether the file succeeds);
+ *  - StartFileImport (2.x): `data.fileUploadMutations.startFileImport.id`.
+ * Any other operation with `errors` fails, whatever `data` holds.
+ */
+export function createdDespiteErrors(op: SpeckleOperation, data: unknown): string | undefined {
+  const d = data as Record<string, Record<string, Record<string, unknown> | null | undefined> | null | undefined> | null | undefined;
+  const id =
+    op === ops.createModel
+      ? d?.['modelMutations']?.['create']?.['id']
+      : op === ops.startFileIngestion
+        ? d?.['fileUploadMutations']?.['startFileIngestion']?.['id']
+        : op === ops.startFileImport
+          ? d?.['fileUploadMutations']?.['startFileImport']?.['id']
+          : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** Server text for a log line: one line, bounded. */
+function oneLine(text: string, max = 300): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
 /** How often something that must happen once is looked for and tried again after ambiguous failures. */
 const MAX_START_ROUNDS = 3;
 
 function isAmbiguous(err: unknown): boolean {
   return err instanceof NetworkError || (err instanceof HttpError && err.status >= 500);
+}
+
+/** The server registers a fileId once; a second start of it answers this (speckle-server AlreadyRegisteredBlobError). */
+function isAlreadyRegistered(err: unknown): boolean {
+  return err instanceof SpeckleError && err.graphqlCodes.includes('ALREADY_REGISTERED_BLOB_ERROR');
 }
 
 function isValidationFailure(err: unknown, field: string): boolean {

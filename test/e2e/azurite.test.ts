@@ -16,6 +16,7 @@ import { Azurite } from '../emulators/azure-storage.js';
 import { SpeckleEmulator, type SpeckleEmulatorOptions, type SpeckleStorage } from '../emulators/speckle.js';
 import { NODES, findLeaks, makeWorkspace, runAction } from '../support/action.js';
 import * as samples from '../support/samples.js';
+import { expectSpeckleHolds } from '../support/speckle.js';
 
 const TOKEN = 'spk_azure_7c2e9b4d1f6a8c3e5b0d2f4a6c8e1b3d';
 const PROJECT = 'p0ject1d';
@@ -164,6 +165,7 @@ describe.each(NODES)('Speckle on Azure storage, end to end ($name)', ({ bin }) =
     const ws = await makeWorkspace(files);
     const run = await runAction(inputs(), { workspace: ws, node: bin, timeoutMs: 20_000 });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle!, ws, run);
     expect(findLeaks(run, secrets())).toEqual([]);
 
     const versionIds = JSON.parse(run.outputs['version-ids']!) as string[];
@@ -203,6 +205,7 @@ describe.each(NODES)('Speckle on Azure storage, end to end ($name)', ({ bin }) =
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs(), { workspace: ws, node: bin, timeoutMs: 20_000 });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle!, ws, run);
     expect(findLeaks(run, secrets())).toEqual([]);
     expect(run.results[0]).toMatchObject({ status: 'failed', error: { message: expect.stringMatching(/storage refused the upload: HTTP 400/) } });
     const [upload] = [...speckle!.uploads.values()];
@@ -216,6 +219,7 @@ describe.each(NODES)('Speckle on Azure storage, end to end ($name)', ({ bin }) =
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs(), { workspace: ws, node: bin, timeoutMs: 20_000 });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle!, ws, run);
     expect(findLeaks(run, secrets())).toEqual([]);
     expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'corrupted', message: expect.stringMatching(/Content-MD5/) } });
     expect(ops('StartFileIngestion')).toHaveLength(0);

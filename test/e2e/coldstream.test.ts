@@ -9,8 +9,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it, type ExpectStatic } from 'vitest';
-import { ColdstreamEmulator, type ColdstreamEmulatorOptions } from '../emulators/coldstream.js';
+import { ColdstreamEmulator, type ColdstreamEmulatorOptions, type JobAnswerShape } from '../emulators/coldstream.js';
 import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import { expectColdstreamHolds } from '../support/coldstream.js';
 import * as samples from '../support/samples.js';
 
 const TOKEN = 'cs_live_3b8e0f4a6c2d4e1f9a7b5c3d';
@@ -82,6 +83,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(JSON.parse(run.outputs['ids']!)).toEqual([job.id]);
       expect(run.summary).toContain(job.id);
       expectCleanStorage(expect, cs, run);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('initialises a whole-case STEP file (case id as caseComponentId) and uploads an STL without a job', async ({ expect, onTestFinished }) => {
@@ -102,6 +104,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(JSON.parse(run.outputs['job-ids']!)).toEqual([cs.jobs[0]!.id]);
       expect(JSON.parse(run.outputs['ids']!)).toEqual([cs.jobs[0]!.id, String(stl.id)]);
       expectCleanStorage(expect, cs, run);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('honours finalize: none skips the job, initialize and convert are forced', async ({ expect, onTestFinished }) => {
@@ -121,7 +124,10 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(init.results[0]).toMatchObject({ jobKind: 'initialize', jobId: cs.jobs[0]!.id });
       expect(conv.results[0]).toMatchObject({ jobKind: 'convert', jobId: cs.jobs[1]!.id });
       expect(cs.files.map((f) => f.caseComponentId)).toEqual([2001, 2001, 1001]);
-      for (const run of [none, init, conv]) expectCleanStorage(expect, cs, run);
+      for (const run of [none, init, conv]) {
+        expectCleanStorage(expect, cs, run);
+        await expectColdstreamHolds(expect, cs, ws, run);
+      }
     });
 
     it('streams a 40 MB scan through the hashing worker and storage holds it byte for byte', async ({ expect, onTestFinished }) => {
@@ -135,6 +141,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(run.results[0]).toMatchObject({ status: 'succeeded', bytes: scan.length, sha256: sha256(scan) });
       expect(run.stdout).toMatch(/geometry\/scan\.stl: 100% \([\d.]+ MB\/s\)/);
       expectCleanStorage(expect, cs, run);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('refuses an STL file when finalize forces a job, before any request', async ({ expect, onTestFinished }) => {
@@ -144,6 +151,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(run.exitCode).toBe(1);
       expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'refused' } });
       expect(run.results[0]!.error.message).toMatch(/finalize is convert.*STL file needs no job/);
+      await expectColdstreamHolds(expect, cs, ws, run);
       expect(cs.requests).toHaveLength(0);
       expect(cs.blob.requests).toHaveLength(0);
     });
@@ -158,6 +166,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
         ['failed', 'refused'],
       ]);
       expect(run.results[0]!.error.message).toContain('Coldstream accepts STEP (.step, .stp) and STL (.stl)');
+      await expectColdstreamHolds(expect, cs, ws, run);
       expect(cs.requests).toHaveLength(0);
       expect(cs.blob.requests).toHaveLength(0);
 
@@ -166,6 +175,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(mixed.exitCode).toBe(1);
       expect(mixed.results.map((r) => r.status)).toEqual(['failed', 'succeeded']);
       expect(cs.files.map((f) => f.fileName)).toEqual(['fin.step']);
+      await expectColdstreamHolds(expect, cs, ws2, mixed);
       expect(findLeaks(mixed, [TOKEN])).toEqual([]);
     });
 
@@ -183,6 +193,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(badRegion.stdout).toMatch(/Input 'region': got "eu2"; expected one of eu1, us1, ap1/);
       const badFinalize = await runAction(inputs(cs, { finalize: 'later' }), { workspace: ws, node: bin, env });
       expect(badFinalize.stdout).toMatch(/Input 'finalize': got "later"/);
+      for (const run of [noCase, noToken, badRegion, badFinalize]) await expectColdstreamHolds(expect, cs, ws, run);
       expect(cs.requests).toHaveLength(0);
       expect(cs.blob.requests).toHaveLength(0);
     });
@@ -194,6 +205,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(run.exitCode).toBe(1);
       expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'http_401' } });
       expect(run.results[0]!.error.message).toContain('check the token');
+      await expectColdstreamHolds(expect, cs, ws, run);
       expect(cs.files).toHaveLength(0);
       expect(findLeaks(run, ['cs_wrong_token_0000'])).toEqual([]);
     });
@@ -224,6 +236,48 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
     });
   });
 
+  describe.concurrent('job answers: any 2xx means accepted, the ID only when the answer has one', () => {
+    const withId: [JobAnswerShape, number][] = [
+      ['numeric-id', 200],
+      ['jobId', 200],
+      ['job_id-number', 201],
+      ['nested', 200],
+    ];
+    for (const [shape, status] of withId) it(`${shape} (HTTP ${status}): succeeds with the job ID the answer carries`, async ({ expect, onTestFinished }) => {
+      const cs = await emulator(onTestFinished, { jobAnswer: shape, jobAnswerStatus: status });
+      const ws = await makeWorkspace({ 'geometry/fin.step': samples.step('fin.step') });
+      const run = await runAction(inputs(cs, { 'component-id': '2001' }), { workspace: ws, node: bin, env });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      const job = cs.jobs[0]!;
+      expect(job.answeredId).toBeDefined();
+      expect(run.results[0]).toMatchObject({ status: 'succeeded', jobKind: 'convert', jobId: job.answeredId, id: job.answeredId });
+      expect(JSON.parse(run.outputs['job-ids']!)).toEqual([job.answeredId]);
+      expect(cs.jobRequests).toHaveLength(1);
+      await expectColdstreamHolds(expect, cs, ws, run);
+    });
+
+    const withoutId: [JobAnswerShape, number][] = [
+      ['no-id', 200],
+      ['empty-object', 200],
+      ['empty-body', 200],
+      ['text', 200],
+      ['empty-body', 202],
+      ['empty-body', 204],
+    ];
+    for (const [shape, status] of withoutId) it(`${shape} (HTTP ${status}): succeeds without a job ID, and no second job is posted`, async ({ expect, onTestFinished }) => {
+      const cs = await emulator(onTestFinished, { jobAnswer: shape, jobAnswerStatus: status });
+      const ws = await makeWorkspace({ 'geometry/assembly.stp': samples.step('assembly.stp') });
+      const run = await runAction(inputs(cs), { workspace: ws, node: bin, env });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(cs.jobRequests.map((r) => r.outcome), 'one job request, accepted').toEqual(['started']);
+      expect(run.results[0]).toMatchObject({ status: 'succeeded', jobKind: 'initialize', id: String(cs.files[0]!.id), fileId: String(cs.files[0]!.id) });
+      expect(run.results[0]).not.toHaveProperty('jobId');
+      expect(JSON.parse(run.outputs['job-ids']!)).toEqual([]);
+      expect(run.stdout).toContain(`Coldstream accepted the job for file ${cs.files[0]!.id} (HTTP ${status}); its answer names no job ID`);
+      await expectColdstreamHolds(expect, cs, ws, run);
+    });
+  });
+
   describe.concurrent('busy cases and faults', () => {
     it('waits out busy cases without hammering: one job request per case at a time, ≥ 1 s apart after busy', async ({ expect, onTestFinished }) => {
       // Each accepted job keeps the case busy for 1.2 s; three STEP files upload in parallel.
@@ -240,6 +294,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(JSON.parse(run.outputs['job-ids']!).sort()).toEqual(cs.jobs.map((j) => j.id).sort());
       expect(run.stdout).toMatch(/case 1001 is running another job; asking again in \d+\.\ds/);
       expectCleanStorage(expect, cs, run);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('recognises the busy answer by its text whatever the status (here 503), and backs off', async ({ expect, onTestFinished }) => {
@@ -251,6 +306,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(cs.jobRequests.map((r) => r.outcome)).toEqual(['busy', 'busy', 'started']);
       expectPolitePacing(expect, cs);
       expect(run.results[0]).toMatchObject({ status: 'succeeded', jobKind: 'initialize', jobId: cs.jobs[0]!.id });
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('with wait false, reports a busy case instead of waiting', async ({ expect, onTestFinished }) => {
@@ -262,6 +318,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'case_busy' } });
       expect(run.results[0]!.error.message).toContain(`uploaded as file ${cs.files[0]!.id}`);
       expect(cs.jobRequests).toHaveLength(1);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('rides out 429s and storage faults with exactly one file record and one job per file', async ({ expect, onTestFinished }) => {
@@ -286,6 +343,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(run.results.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
       expect(run.stdout).toMatch(/HTTP 429, retry 2\/5/);
       expectCleanStorage(expect, cs, run);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
 
     it('does not repeat a file record after a 5xx (it may exist)', async ({ expect, onTestFinished }) => {
@@ -297,6 +355,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
       expect(cs.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
       expect(cs.blob.requests).toHaveLength(0);
+      await expectColdstreamHolds(expect, cs, ws, run);
     });
   });
 });

@@ -37,7 +37,10 @@ import type { RequestLogEntry } from '../emulators/server.js';
 import { SpeckleEmulator } from '../emulators/speckle.js';
 import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
 import { FaultFigures, FaultGate, emptyTally, tally, total, type FaultTally, type RunFigures } from '../support/fault-report.js';
+import { expectColdstreamHolds } from '../support/coldstream.js';
+import { expectIonHolds } from '../support/ion.js';
 import * as samples from '../support/samples.js';
+import { expectSpeckleHolds } from '../support/speckle.js';
 
 const SEED = 0x5eed_f417;
 /** The client's limit per request (and for an upload that stops moving); slow faults take SLOW_MS. */
@@ -331,6 +334,7 @@ describe.concurrent.each(NODES)('every fault at once ($name)', ({ name: node, bi
 
     expect({ evidence: verdict.evidence.filter((e) => !e.startsWith('orphan')), leaks }).toEqual({ evidence: [], leaks: [] });
     expect(speckle.versions.size).toBe(Object.keys(files).length);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expectRunnerAgrees(run, files, ids, 'version-ids', 'versionId');
     for (const r of run.results) expect(r['modelId']).toBe(speckle.versions.get(r['versionId'])!.modelId);
     // The faults really happened, of every kind (the figures show how many).
@@ -437,6 +441,7 @@ describe.concurrent.each(NODES)('every fault at once ($name)', ({ name: node, bi
 
     expect({ evidence: verdict.evidence.filter((e) => !e.startsWith('orphan')), leaks }).toEqual({ evidence: [], leaks: [] });
     expect(ion.attachments).toHaveLength(Object.keys(files).length);
+    await expectIonHolds(expect, ion, ws, run);
     expectRunnerAgrees(run, files, ids, 'attachment-ids', 'attachmentId');
     for (const r of run.results) expect(r['entityId']).toBe(entityId);
     // A 401 was answered by one new token (issued tokens: the first, then one per expiry).
@@ -501,6 +506,7 @@ describe.concurrent.each(NODES)('every fault at once ($name)', ({ name: node, bi
 
     expect({ evidence: verdict.evidence.filter((e) => !e.startsWith('orphan')), leaks }).toEqual({ evidence: [], leaks: [] });
     expect(cs.jobs).toHaveLength(11);
+    await expectColdstreamHolds(expect, cs, ws, run);
     expectRunnerAgrees(run, files, ids, 'job-ids', 'jobId');
     for (const r of run.results) {
       const rec = cs.files.find((f) => String(f.id) === r['fileId'])!;
@@ -648,6 +654,7 @@ describe.concurrent('unsafe to repeat: reported as failed, never duplicated', ()
       expect(by[p]).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown', message: expect.stringContaining('may or may not have created the attachment') } });
     }
     expect(by['drawings/c.pdf']).toMatchObject({ status: 'succeeded' });
+    await expectIonHolds(expect, ion, ws, run);
     expect(gateCount(gate, '/graphql/CreateFileAttachment')).toBe(3); // one each: never repeated
     expect([count('a.pdf'), count('b.pdf'), count('c.pdf')]).toEqual([0, 1, 1]); // b's was created; not twice
     expect(JSON.parse(run.outputs['attachment-ids']!)).toEqual([by['drawings/c.pdf']!['attachmentId']]);
@@ -685,6 +692,7 @@ describe.concurrent('unsafe to repeat: reported as failed, never duplicated', ()
 
     expect(run.exitCode).toBe(1);
     expect(run.results.map((r) => r['status'])).toEqual(['failed', 'failed', 'failed', 'succeeded']);
+    await expectColdstreamHolds(expect, cs, ws, run);
     for (const n of ['a', 'b', 'c']) expect(by[`geometry/${n}.step`]!['error']).toMatchObject({ code: 'outcome_unknown' });
     expect(gateCount(gate, '/cases/1001/files')).toBe(4); // a's record POST was not repeated
     expect(gateCount(gate, '/jobs/convert')).toBe(3); // b's and c's job POSTs were not repeated
@@ -732,6 +740,7 @@ describe.concurrent('unsafe to repeat: reported as failed, never duplicated', ()
 
     expect(run.exitCode).toBe(1);
     expect(run.results.map((r) => [r['status'], r['error']?.code])).toEqual([['failed', 'outcome_unknown'], ['succeeded', undefined], ['succeeded', undefined]]);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!['error'].message).toMatch(/may or may not have happened.*check the project in Speckle before re-running/);
     expect(gateCount(gate, '/graphql/CreateModel')).toBe(4); // a: created again after the lookup; b, c: once
     expect(gateCount(gate, '/graphql/StartFileIngestion')).toBe(5); // a: three, each after a lookup; b, c: once

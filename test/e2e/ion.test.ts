@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { ION_TOKEN_PATHS, IonEmulator, type IonEmulatorOptions, type IonKind } from '../emulators/ion.js';
 import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import { expectIonHolds } from '../support/ion.js';
 import * as samples from '../support/samples.js';
 
 const TOKEN = 'ion_user_token_5f1e9a7c3b2d4e6f';
@@ -45,6 +46,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace(files);
       const run = await runAction(inputs(ion, { path: 'drawings/*.pdf\nphotos/*.jpg\ncad/*.step', 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
       expect(run.exitCode, log(run)).toBe(0);
+      await expectIonHolds(expect, ion, ws, run);
 
       const entityId = ion.objects.runStep.get('101')!;
       expect(entityId).not.toBe('101');
@@ -91,6 +93,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const runs = await Promise.all(
         targets.map((t) => runAction({ ...inputs(ion, { path: 'drawings/*.pdf', token: '' }), ...t.input }, { workspace: ws, node: bin, env: { ION_TOKEN: TOKEN } })),
       );
+      for (const run of runs) await expectIonHolds(expect, ion, ws, run);
       runs.forEach((run, i) => {
         expect(run.exitCode, log(run)).toBe(0);
         expect(run.results[0]).toMatchObject({ status: 'succeeded', entityId: targets[i]!.entityId });
@@ -108,6 +111,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
         { workspace: ws, node: bin },
       );
       expect(run.exitCode, log(run)).toBe(0);
+      await expectIonHolds(expect, ion, ws, run);
       expect(run.results.every((r) => r['status'] === 'succeeded')).toBe(true);
       expect(ion.attachments).toHaveLength(3);
       // 1 lookup + 3 × 2 operations with 4 uses per token: two 401s, each answered by one new token.
@@ -128,6 +132,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
         { workspace: ws, node: bin },
       );
       expect(run2.exitCode, log(run2)).toBe(0);
+      await expectIonHolds(expect, legacy, ws, run2);
       expect(legacy.attachments).toHaveLength(3);
       expect(legacy.authRequests.map((r) => r.status)).toEqual([404, 200]);
       expectNoLeaks(run2, legacy);
@@ -142,6 +147,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
         node: bin,
       });
       expect(run.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, run);
       expect(run.stdout).toMatch(/ION token request to http:\/\/127\.0\.0\.1:\d+\/realms\/api-keys\/protocol\/openid-connect\/token failed: HTTP 401 invalid_client/);
       expect(run.stdout).toContain('check client-id and client-secret');
       expect(ion.requests).toHaveLength(0);
@@ -150,6 +156,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const stale = 'ion_user_token_expired_000000';
       const run2 = await runAction(inputs(ion, { token: stale, 'attach-to': 'run:201' }), { workspace: ws, node: bin });
       expect(run2.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, run2);
       expect(run2.stdout).toContain('attach-to run:201: ION answered 401 Unauthorized: the access token is missing, expired or invalid');
       expect(findLeaks(run2, [stale])).toEqual([]);
     });
@@ -161,6 +168,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       ion.handOutUsedUploadUrls(1);
       const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
       expect(run.exitCode, log(run)).toBe(0);
+      await expectIonHolds(expect, ion, ws, run);
       expect(ion.operations.filter((o) => o.fields[0] === 'requestFileUploadUrl')).toHaveLength(3);
       expect(run.stdout).toMatch(/the upload URL expired or was already used \(Request has expired\); starting again from presign/);
       expect(run.stdout).toMatch(/\(Request has expired or was already used\); starting again from presign/);
@@ -177,9 +185,11 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
         runAction(inputs(ion, { 'attach-to': 'runStep:999' }), { workspace: ws, node: bin }),
       ]);
       expect(wrong.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, wrong);
       expect(wrong.results[0]!['error']).toMatchObject({ code: 'entity_not_found', message: expect.stringContaining('ION createFileAttachment: Entity 101 does not exist') });
       expect(wrong.results[0]!['error'].message).toContain('use attach-to (e.g. runStep:<id>)');
       expect(unknown.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, unknown);
       expect(unknown.stdout).toContain('attach-to runStep:999: ION has no runStep with ID 999');
       expect(ion.attachments).toHaveLength(0);
       expectNoLeaks(wrong, ion);
@@ -189,6 +199,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const before = ion.operations.length;
       const dry = await runAction(inputs(ion, { 'attach-to': 'runStep:101', 'dry-run': 'true' }), { workspace: ws, node: bin });
       expect(dry.exitCode, log(dry)).toBe(0);
+      await expectIonHolds(expect, ion, ws, dry);
       expect(dry.stdout).toContain('ION: attaching to runStep 101 (entity 7001)');
       expect(dry.results[0]).toMatchObject({ status: 'skipped' });
       expect(ion.operations.slice(before).map((o) => o.fields)).toEqual([['runStep']]);
@@ -202,6 +213,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       ion.failNext('createFileAttachment', 'Database is in read-only mode');
       const run = await runAction(inputs(ion, { 'attach-to': 'part:501', concurrency: '1' }), { workspace: ws, node: bin });
       expect(run.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, run);
       expect(run.results.map((r) => r['status'])).toEqual(['failed', 'failed', 'succeeded']);
       expect(run.results[0]!['error']).toEqual({ code: 'ion_error', message: 'ION requestFileUploadUrl: Storage backend unavailable' });
       expect(run.results[1]!['error']).toEqual({ code: 'ion_error', message: 'ION createFileAttachment: Database is in read-only mode' });
@@ -211,12 +223,68 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       expectNoLeaks(run, ion);
     });
 
+    it('a partly successful createFileAttachment (the attachment and errors[]) succeeds with a warning and keeps the ID', async (t) => {
+      const ion = await startIon(t);
+      ion.partialNext('createFileAttachment', 'Notification service unavailable:\nsubscribers were not notified');
+      ion.failNext('createFileAttachment', 'Database is in read-only mode');
+      const ws = await makeWorkspace(releaseFiles());
+      const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101', concurrency: '1' }), { workspace: ws, node: bin });
+      expect(run.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, run);
+      // The first file: ION made nothing (fileAttachment null with errors[]): a failure. The second: ION made
+      // the attachment and said something else went wrong: a success with a warning, the ID kept.
+      expect(run.results.map((r) => r['status'])).toEqual(['failed', 'succeeded', 'succeeded']);
+      expect(run.results[0]!['error']).toEqual({ code: 'ion_error', message: 'ION createFileAttachment: Database is in read-only mode' });
+      const partial = run.results[1]!;
+      expect(partial['attachmentId']).toBe(ion.attachments[0]!.id);
+      expect(partial['warning']).toBe('ION created the attachment but also answered errors: Notification service unavailable: subscribers were not notified');
+      expect(run.results[2]).not.toHaveProperty('warning');
+      expect(run.stdout).toMatch(/^::warning::drawings\/GA-101\.pdf: createFileAttachment: ION created attachment \d+ but also answered errors: Notification service unavailable: subscribers were not notified\. The file counts as published/m);
+      expect(JSON.parse(run.outputs['attachment-ids']!)).toEqual([partial['attachmentId'], run.results[2]!['attachmentId']]);
+      expect(ion.operations.filter((o) => o.fields[0] === 'createFileAttachment')).toHaveLength(3);
+      expect(ion.attachments).toHaveLength(2);
+      expectNoLeaks(run, ion);
+    });
+
+    it('the same answer under HTTP 502 (a gateway in front): the attachment in the body is kept, never sent again', async (t) => {
+      const ion = await startIon(t);
+      ion.partialNext('createFileAttachment', 'Upstream audit service timed out', 1, 502);
+      const ws = await makeWorkspace({ 'drawings/GA-100.pdf': samples.pdf() });
+      const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
+      expect(run.exitCode, log(run)).toBe(0);
+      await expectIonHolds(expect, ion, ws, run);
+      expect(run.results[0]).toMatchObject({ status: 'succeeded', attachmentId: ion.attachments[0]!.id, warning: expect.stringContaining('HTTP 502: Upstream audit service timed out') });
+      expect(ion.operations.filter((o) => o.fields[0] === 'createFileAttachment').map((o) => o.status)).toEqual([502]);
+      expectNoLeaks(run, ion);
+    });
+
+    for (const status of [400, 200]) {
+      it(`a server without entity on the attach-to type (validation error, HTTP ${status}) names the field and entity-id`, async (t) => {
+        const ion = await startIon(t, { noEntityOn: ['runStep'], validationErrorStatus: status });
+        const ws = await makeWorkspace({ 'drawings/GA-100.pdf': samples.pdf() });
+        const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
+        expect(run.exitCode).toBe(1);
+        await expectIonHolds(expect, ion, ws, run);
+        expect(run.stdout).toContain(
+          'attach-to runStep:101: this ION server does not accept the field "entity" on type "RunStep" (Cannot query field "entity" on type "RunStep".',
+        );
+        expect(run.stdout).toMatch(/pass entity-id instead of attach-to: the entity ID of runStep 101/);
+        expect(ion.operations.filter((o) => o.status === status && o.errors.length > 0)).toHaveLength(1); // a validation error is not retried
+        expect(ion.attachments).toHaveLength(0);
+        // Another kind still has entity { id }, and entity-id skips the lookup on this server.
+        const direct = await runAction(inputs(ion, { 'entity-id': ion.objects.runStep.get('101')! }), { workspace: ws, node: bin });
+        expect(direct.exitCode, log(direct)).toBe(0);
+        await expectIonHolds(expect, ion, ws, direct);
+      });
+    }
+
     it('a permission error says which permission is missing', async (t) => {
       const ion = await startIon(t);
       ion.missingPermissions.add('CreateFileAttachment');
       const ws = await makeWorkspace({ 'drawings/GA-100.pdf': samples.pdf() });
       const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
       expect(run.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, run);
       expect(run.results[0]!['error'].code).toBe('permission_denied');
       expect(run.results[0]!['error'].message).toMatch(/^ION createFileAttachment: Permission denied: the CreateFileAttachment permission is required; give the user or API key that permission/);
       expect(run.summary).toContain('CreateFileAttachment');
@@ -240,6 +308,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace(files);
       const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101', concurrency: '2' }), { workspace: ws, node: bin });
       expect(run.exitCode, log(run)).toBe(0);
+      await expectIonHolds(expect, ion, ws, run);
       expect(ion.faults.injected.map((f) => f.status ?? f.action)).toEqual([503, 429]);
       expect(ion.operations.filter((o) => o.status === 429).map((o) => o.fields[0]).sort()).toEqual([
         'createFileAttachment',
@@ -264,6 +333,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace({ 'drawings/GA-100.pdf': samples.pdf() });
       const run = await runAction(inputs(ion, { 'attach-to': 'runStep:101' }), { workspace: ws, node: bin });
       expect(run.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, run);
       expect(run.results[0]!['error']).toMatchObject({ code: 'outcome_unknown', message: expect.stringContaining('ION may or may not have created the attachment') });
       expect(ion.operations.filter((o) => o.fields[0] === 'createFileAttachment')).toHaveLength(1);
       expect(ion.attachments).toHaveLength(1);
@@ -273,6 +343,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       ion.rateLimitNext('requestFileUploadUrl', 2);
       const limited = await runAction(inputs(ion, { 'attach-to': 'runStep:101', 'max-attempts': '2' }), { workspace: ws, node: bin });
       expect(limited.exitCode).toBe(1);
+      await expectIonHolds(expect, ion, ws, limited);
       expect(limited.results[0]!['error']).toEqual({ code: 'rate_limited', message: 'ION requestFileUploadUrl: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts' });
     });
 

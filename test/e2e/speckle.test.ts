@@ -8,6 +8,7 @@ import { BlobStore } from '../emulators/blob.js';
 import { SpeckleEmulator, type SpeckleEmulatorOptions, type SpeckleMode } from '../emulators/speckle.js';
 import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
 import * as samples from '../support/samples.js';
+import { expectSpeckleHolds } from '../support/speckle.js';
 
 const TOKEN = 'spk_e2e_4b1d9c0e7a3f5b2d8c6e1a9f0b3d5c7e';
 const PROJECT = 'p0ject1d';
@@ -58,6 +59,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       // validate=false lets the broken file reach Speckle, whose importer gives the reason.
       const run = await runAction(inputs({ validate: 'false' }), { workspace: ws, node: bin });
       expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+      await expectSpeckleHolds(expect, speckle, ws, run);
       expectNoLeaks(run);
 
       const paths = ['models/Site/Tower A.ifc', 'models/Site/annex.ifc', 'models/broken.ifc', 'models/infra/bridges/Bridge-01.ifc'].sort();
@@ -126,6 +128,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace(nested());
       const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, node: bin });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      await expectSpeckleHolds(expect, speckle, ws, run);
       expect(speckle.models.size).toBe(3);
       expect(speckle.versions.size).toBe(3);
       for (const r of run.results) expect(speckle.versionsOf(r.modelId)).toHaveLength(1);
@@ -134,15 +137,71 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       expect(ops(mode === 'live' ? 'StartFileIngestion' : 'StartFileImport')).toHaveLength(3);
     });
 
+    it('a create or a start answered with its object and errors[] carries on with that object, warns, and makes no second one', async () => {
+      await startEmulators(mode);
+      const start = mode === 'live' ? 'StartFileIngestion' : 'StartFileImport';
+      speckle.answerPartly('CreateModel', 'Failed to publish the modelCreated\nsubscription event');
+      speckle.answerPartly(start, 'Failed to notify the project activity stream');
+      const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+      const run = await runAction(inputs(), { workspace: ws, node: bin });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      await expectSpeckleHolds(expect, speckle, ws, run);
+      expect(ops('CreateModel')).toHaveLength(1);
+      expect(ops(start)).toHaveLength(1);
+      expect(ops('CreateModel')[0]!.errors).toEqual([{ message: 'Failed to publish the modelCreated\nsubscription event', code: 'INTERNAL_SERVER_ERROR' }]);
+      expect(speckle.models.size).toBe(1);
+      expect(speckle.versions.size).toBe(1);
+      const model = [...speckle.models.values()][0]!;
+      expect(run.stdout).toContain(
+        `::warning::Speckle, asked to create model "models/tower": it did (${model.id}) but also answered errors: Failed to publish the modelCreated subscription event. Carrying on with ${model.id}`,
+      );
+      expect(run.stdout).toMatch(new RegExp(`::warning::Speckle, asked to start the (ingestion|file import): it did \\(\\w+\\) but also answered errors: Failed to notify the project activity stream`));
+      expectNoLeaks(run);
+    });
+
     it('a server that refuses introspection is still recognised', async () => {
       await startEmulators(mode, { introspection: false });
       const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
       const run = await runAction(inputs(), { workspace: ws, node: bin });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      await expectSpeckleHolds(expect, speckle, ws, run);
       expect(run.stdout).toContain('ingestion API unknown (introspection refused)');
       expect(speckle.versions.size).toBe(1);
       if (mode === '2.x') expect(run.stdout).toContain('no ingestion API');
     });
+  });
+
+  it('a lost start, after which the model got another ingestion: found in its history and followed, never started twice', async () => {
+    await startEmulators('live');
+    const model = speckle.createModel(PROJECT, 'tower');
+    speckle.loseAnswer('StartFileIngestion');
+    // Another pipeline starts an ingestion on the same model while our answer is lost: latestIngestion is theirs.
+    speckle.onLostAnswer = () => void speckle.addForeignIngestion(model.id);
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    expect(ops('StartFileIngestion')).toHaveLength(1);
+    expect(ops('LatestIngestion')).toHaveLength(1);
+    expect(ops('IngestionHistory')).toHaveLength(1);
+    expect(run.stdout).toMatch(/Speckle: ingestion \w+ of file \w+ had started; following it/);
+    expect(speckle.operations.filter((o) => o.errors?.some((e) => e.code === 'ALREADY_REGISTERED_BLOB_ERROR'))).toEqual([]);
+  });
+
+  it('a lost start on a server without ingestionHistory: the restart is refused as already registered, and the file fails as outcome_unknown, not started a third time', async () => {
+    await startEmulators('live', { ingestionHistory: false });
+    const model = speckle.createModel(PROJECT, 'tower');
+    speckle.loseAnswer('StartFileIngestion');
+    speckle.onLostAnswer = () => void speckle.addForeignIngestion(model.id);
+    const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
+    const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'outcome_unknown' } });
+    expect(run.results[0]!.error.message).toMatch(/Speckle says the file was already registered \(.*Blob already registered and completed\), so an earlier attempt went through, but it could not be found on the model/);
+    // The lost start, and one restart that the server refused: never a third.
+    expect(ops('StartFileIngestion').map((o) => o.errors?.[0]?.code ?? 'ok')).toEqual(['ok', 'ALREADY_REGISTERED_BLOB_ERROR']);
+    expect([...speckle.ingestions.values()].filter((i) => i.modelId === model.id && i.userId !== 'someone-else')).toHaveLength(1);
   });
 
   it('wait: false answers the ingestion ID without waiting, as submitted (not verified)', async () => {
@@ -150,6 +209,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ wait: 'false' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     const [r] = run.results;
     // The ingestion started, but its verdict was not awaited: submitted, never succeeded.
     expect(r).toMatchObject({ status: 'submitted', id: r!.ingestionId });
@@ -170,6 +230,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     });
     const run = await runAction(inputs({ model: 'CI/{dir}', concurrency: '4' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(ops('CreateModel')).toHaveLength(2);
     const a = speckle.modelByName(PROJECT, 'ci/models/a')!;
     const b = speckle.modelByName(PROJECT, 'ci/models/b')!;
@@ -184,9 +245,11 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     // Spaces around levels and empty levels go, names are lowercased: as Speckle stores them.
     const run = await runAction(inputs({ path: '**/*.ifc', model: ' Exports / {dir} / {stem} ({ext}) from {name}' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect([...speckle.models.values()].map((m) => m.name).sort()).toEqual(['exports/models/site/tower a (ifc) from tower a.ifc', 'exports/top (ifc) from top.ifc']);
     const bad = await runAction(inputs({ model: '{path}/{folder}' }), { workspace: ws, node: bin });
     expect(bad.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, bad);
     expect(bad.stdout).toMatch(/Input 'model': has an unknown placeholder \{folder\}/);
   });
 
@@ -196,6 +259,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace(nested());
     const run = await runAction(inputs({ 'model-id': model.id }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(speckle.versionsOf(model.id)).toHaveLength(3);
     expect(ops('ModelByName')).toHaveLength(0);
     expect(ops('CreateModel')).toHaveLength(0);
@@ -214,6 +278,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     });
     const run = await runAction(inputs(), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
     expect(byPath['models/cancelled.ifc']!.error).toMatchObject({ code: 'ingestion_cancelled', message: expect.stringContaining('Cancelled by a project owner') });
     expect(byPath['models/invalid.ifc']!.error).toMatchObject({ code: 'ingestion_invalid_input', message: expect.stringContaining('Choose the units') });
@@ -227,6 +292,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const badToken = 'spk_revoked_00000000000000000000000000';
     const run = await runAction(inputs({ token: '' }), { workspace: ws, node: bin, env: { SPECKLE_TOKEN: badToken } });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.stdout).toMatch(/Speckle did not accept the token \(HTTP 403: "Your token is not valid\."\)/);
     expect(speckle.requests).toHaveLength(1);
     expect(blob.requests).toHaveLength(0);
@@ -238,6 +304,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace(nested());
     const run = await runAction(inputs({ 'project-id': 'n0tthere' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.stdout).toMatch(/Speckle has no project "n0tthere".*check the project-id input/);
     expect(blob.requests).toHaveLength(0);
     expectNoLeaks(run);
@@ -248,6 +315,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ 'model-id': 'n0model' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!.error).toMatchObject({ code: 'model_not_found', message: expect.stringContaining('check the model-id input') });
     expect(speckle.versions.size).toBe(0);
   });
@@ -259,6 +327,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs({ token: readOnly }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!.error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/streams:write.*"Can edit"/) });
     expect(ops('GenerateFileUploadUrl')).toHaveLength(1); // refused, not retried
     expect(findLeaks(run, [readOnly])).toEqual([]);
@@ -271,6 +340,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const started = Date.now();
     const run = await runAction(inputs(), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(speckle.rateLimit.answered).toBe(3);
     expect(Date.now() - started).toBeGreaterThanOrEqual(600);
     expect(run.stdout).toMatch(/HTTP 429, retry 2\/5 in 0\.2s/);
@@ -285,6 +355,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace(nested());
     const run = await runAction(inputs({ 'max-attempts': '5' }), { workspace: ws, node: bin });
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(blob.faults.injected).toHaveLength(3);
     expect(speckle.versions.size).toBe(3);
     for (const r of run.results) expect(speckle.versionsOf(r.modelId)).toHaveLength(1);
@@ -297,6 +368,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/tower.ifc': samples.ifc() });
     const run = await runAction(inputs(), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     expect(run.results[0]!.error).toMatchObject({ code: 'corrupted', message: expect.stringMatching(/different bytes.*etag/i) });
     expect(speckle.versions.size).toBe(0);
   });
@@ -306,6 +378,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const ws = await makeWorkspace({ 'models/small.ifc': samples.ifc(), 'models/big.ifc': samples.ifc('big.ifc', 'IFC4', 60), 'models/README': 'x' });
     const run = await runAction(inputs({ path: 'models/**' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
     const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
     expect(byPath['models/big.ifc']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('up to 2000 bytes') });
     expect(byPath['models/README']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('extension') });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUSY_TEXT, ColdstreamEmulator } from './coldstream.js';
+import { BUSY_TEXT, ColdstreamEmulator, type JobAnswerShape } from './coldstream.js';
 
 let cs: ColdstreamEmulator;
 let base: string;
@@ -84,6 +84,32 @@ describe('jobs', () => {
     expect(job.json()).toMatchObject({ type: 'convert', fileId: file['id'], status: 'Created' });
     expect(cs.jobs).toHaveLength(1);
     expect(cs.jobs[0]!.id).toBe(job.json()['id']);
+  });
+
+  it('answers an accepted job in the shape and status it is told to; the job is accepted whatever the shape', async () => {
+    const cases: [JobAnswerShape, number, (text: string, job: { id: string }) => void][] = [
+      ['numeric-id', 200, (t, j) => expect(JSON.parse(t)).toMatchObject({ id: Number(j.id), status: 'Created' })],
+      ['jobId', 201, (t, j) => expect(JSON.parse(t)).toEqual({ jobId: j.id, status: 'Created' })],
+      ['job_id-number', 200, (t, j) => expect(JSON.parse(t)).toEqual({ job_id: Number(j.id) })],
+      ['nested', 200, (t, j) => expect(JSON.parse(t)).toEqual({ job: { id: j.id, status: 'Created' } })],
+      ['no-id', 200, (t) => expect(JSON.parse(t)).not.toHaveProperty('id')],
+      ['empty-object', 200, (t) => expect(t).toBe('{}')],
+      ['empty-body', 202, (t) => expect(t).toBe('')],
+      ['text', 200, (t) => expect(t).toBe('Job queued')],
+      ['full', 204, (t) => expect(t).toBe('')],
+    ];
+    for (const [shape, status, check] of cases) {
+      cs.jobAnswer = shape;
+      cs.jobAnswerStatus = status;
+      const file = await createAndUpload(`${shape}.step`, Buffer.from('ISO-10303-21;'));
+      const res = await post('/jobs/convert', { caseId: 1001, fileId: file['id'], fileURL: file['fileUrl'] });
+      expect(res.status, shape).toBe(status);
+      const job = cs.jobs.at(-1)!;
+      expect(job.fileId, shape).toBe(file['id']);
+      check(res.text, job);
+      expect(job.answeredId, shape).toBe(['no-id', 'empty-object', 'empty-body', 'text'].includes(shape) || status === 204 ? undefined : job.id);
+    }
+    expect(cs.jobs).toHaveLength(cases.length);
   });
 
   it('refuses a file that was not uploaded, a wrong fileURL, an STL file and an unknown file', async () => {

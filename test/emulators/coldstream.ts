@@ -17,6 +17,11 @@
  *        `busyStatus` (400 by default: the SDK only tells us "not ok", and an ASP.NET `BadRequest("…")`
  *        is the plausible source) with the JSON string body "Job already runs for case {caseId}".
  *
+ *        The answer's shape is a switch (`jobAnswer`, `jobAnswerStatus`): the docs promise only "a json object
+ *        with meta data for the job" and the SDK never reads it, so tests cover every shape that promise
+ *        allows: numeric or string IDs under `id` or `jobId`, a nested `job.id`, `{}`, an empty body, plain
+ *        text, and 201/202/204 statuses. The job is accepted (in `jobs`) whatever the shape.
+ *
  * Every API request needs `Authorization: Bearer <token>` (401 otherwise) and a JSON body
  * (`application/json` or the SDK's `application/*+json`; 415 otherwise). IDs in bodies may be JSON numbers
  * (as the SDK sends ints) or strings; file IDs are answered as numbers, job IDs as UUID strings.
@@ -46,8 +51,21 @@ export interface ColdstreamFileRecord {
   createdAt: number;
 }
 
+/**
+ * How the job answer looks (all are 2xx, all mean "accepted"):
+ *  - `full`: `{id: "<uuid>", type, caseId, fileId, status: "Created", createdAt}` (the default);
+ *  - `numeric-id`: the same with `id` a JSON number;
+ *  - `jobId`: `{jobId: "<uuid>", status}`; `job_id-number`: `{job_id: <number>}`;
+ *  - `nested`: `{job: {id: "<uuid>", status}}`;
+ *  - `no-id`: `{status: "Created", caseId, fileId}` (meta data, but no ID);
+ *  - `empty-object`: `{}`; `empty-body`: no body at all; `text`: `text/plain` "Job queued".
+ */
+export type JobAnswerShape = 'full' | 'numeric-id' | 'jobId' | 'job_id-number' | 'nested' | 'no-id' | 'empty-object' | 'empty-body' | 'text';
+
 export interface ColdstreamJob {
   id: string;
+  /** The ID the answer carried (as text), or undefined when its shape carried none. */
+  answeredId: string | undefined;
   type: 'convert' | 'initialize';
   caseId: string;
   fileId: number;
@@ -81,10 +99,19 @@ export interface ColdstreamEmulatorOptions {
   busyStatus?: number;
   /** Lifetime of presigned PUT URLs. Default 900 s. */
   presignExpiresInSec?: number;
+  /** The shape of the answer to an accepted job (default `full`). */
+  jobAnswer?: JobAnswerShape;
+  /** The status of that answer (default 200; 204 always has an empty body). */
+  jobAnswerStatus?: number;
 }
 
 const JSON_TYPES = /^(application\/json|text\/json|application\/[*a-z0-9.+-]*\+json)\s*(;|$)/i;
 const STEP = /\.(step|stp)$/i;
+
+/** An answer body sent as it is (not JSON): empty, or plain text. */
+class RawAnswer {
+  constructor(readonly text: string) {}
+}
 
 export class ColdstreamEmulator {
   readonly token: string;
@@ -99,10 +126,13 @@ export class ColdstreamEmulator {
   jobRequestLatencyMs: number;
   busyStatus: number;
   presignExpiresInSec: number;
+  jobAnswer: JobAnswerShape;
+  jobAnswerStatus: number;
 
   private readonly ownsBlob: boolean;
   private readonly listener = new Listener((req, res, ctx) => this.route(req, res, ctx.url), () => ({ faults: this.faults, name: 'coldstream', requests: this.requests }));
   private nextFileId = 5001;
+  private nextJobNumber = 88001;
   private busyLeft = 0;
   private readonly inFlight = new Map<string, number>();
   private readonly maxInFlight = new Map<string, number>();
@@ -117,6 +147,8 @@ export class ColdstreamEmulator {
     this.jobRequestLatencyMs = opts.jobRequestLatencyMs ?? 25;
     this.busyStatus = opts.busyStatus ?? 400;
     this.presignExpiresInSec = opts.presignExpiresInSec ?? 900;
+    this.jobAnswer = opts.jobAnswer ?? 'full';
+    this.jobAnswerStatus = opts.jobAnswerStatus ?? 200;
   }
 
   async start(): Promise<string> {
@@ -260,7 +292,12 @@ export class ColdstreamEmulator {
       const [status, answer] = this.decideJob(type, key, body, record);
       record.status = status;
       record.end = Date.now();
-      sendJson(res, status, answer);
+      if (answer instanceof RawAnswer) {
+        res.writeHead(status, answer.text === '' ? { 'Content-Length': '0' } : { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(answer.text)) });
+        res.end(answer.text);
+      } else {
+        sendJson(res, status, answer);
+      }
     } finally {
       this.inFlight.set(key, (this.inFlight.get(key) ?? 1) - 1);
     }
@@ -283,9 +320,39 @@ export class ColdstreamEmulator {
       record.outcome = 'busy';
       return [this.busyStatus, `${BUSY_TEXT} ${caseId}`];
     }
-    const job: ColdstreamJob = { id: randomUUID(), type, caseId, fileId: file.id, startedAt: now, endsAt: now + this.jobDurationMs };
+    const numeric = this.jobAnswer === 'numeric-id' || this.jobAnswer === 'job_id-number';
+    const id = numeric ? String(this.nextJobNumber++) : randomUUID();
+    const [answer, carried] = this.jobAnswerFor(id, type, caseId, file.id, now);
+    // A 204 has no body, so it carries no ID whatever the shape.
+    const answeredId = this.jobAnswerStatus === 204 ? undefined : carried;
+    const job: ColdstreamJob = { id, answeredId, type, caseId, fileId: file.id, startedAt: now, endsAt: now + this.jobDurationMs };
     this.jobs.push(job);
     record.outcome = 'started';
-    return [200, { id: job.id, type, caseId: Number(caseId) || caseId, fileId: file.id, status: 'Created', createdAt: new Date(now).toISOString() }];
+    return [this.jobAnswerStatus, this.jobAnswerStatus === 204 ? new RawAnswer('') : answer];
+  }
+
+  /** The accepted job's answer in the shape `jobAnswer` asks for, and the ID it carries (if any). */
+  private jobAnswerFor(id: string, type: string, caseId: string, fileId: number, now: number): [unknown, string | undefined] {
+    const meta = { type, caseId: Number(caseId) || caseId, fileId, status: 'Created', createdAt: new Date(now).toISOString() };
+    switch (this.jobAnswer) {
+      case 'full':
+        return [{ id, ...meta }, id];
+      case 'numeric-id':
+        return [{ id: Number(id), ...meta }, id];
+      case 'jobId':
+        return [{ jobId: id, status: 'Created' }, id];
+      case 'job_id-number':
+        return [{ job_id: Number(id) }, id];
+      case 'nested':
+        return [{ job: { id, status: 'Created' } }, id];
+      case 'no-id':
+        return [meta, undefined];
+      case 'empty-object':
+        return [{}, undefined];
+      case 'empty-body':
+        return [new RawAnswer(''), undefined];
+      case 'text':
+        return [new RawAnswer('Job queued'), undefined];
+    }
   }
 }

@@ -230,4 +230,48 @@ describe('GraphQL API', () => {
     expect(ion.attachments).toHaveLength(1); // created, though the client never heard
     expect(ion.operations.map((o) => o.fields[0])).toContain('createFileAttachment');
   });
+
+  it('partialNext: the attachment is made and answered, with errors[] beside it; failNext makes nothing', async () => {
+    const url = await requestUrl('a.pdf');
+    const { etag } = await put(url.uploadUrl, url.contentType, 'x');
+    const input = { filename: 'a.pdf', s3Key: url.s3Key, s3Etag: etag!.replace(/"/g, ''), entityId: ion.objects.run.get('201')!, validateUpload: true };
+    ion.partialNext('createFileAttachment', 'Webhook delivery failed');
+    const partial = await gql(CREATE, { input });
+    expect(partial.status).toBe(200);
+    expect(partial.body.data.createFileAttachment.fileAttachment.id).toBe(ion.attachments[0]!.id);
+    expect(partial.body.errors).toEqual([expect.objectContaining({ message: 'Webhook delivery failed', path: ['createFileAttachment'] })]);
+    ion.failNext('createFileAttachment', 'Database is in read-only mode');
+    const failed = await gql(CREATE, { input });
+    expect(failed.body.data.createFileAttachment).toBeNull();
+    expect(ion.attachments).toHaveLength(1);
+  });
+});
+
+describe('a server without entity on some types', () => {
+  it('answers a validation error naming the field, at the status it is told to', async () => {
+    for (const status of [400, 200]) {
+      const other = new IonEmulator({ tokens: [TOKEN], noEntityOn: ['runStep'], validationErrorStatus: status });
+      await other.start();
+      try {
+        const res = await fetch(`${other.url}/graphql`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: entityLookup('runStep').document, variables: { id: '101' } }),
+        });
+        expect(res.status).toBe(status);
+        const body = (await res.json()) as { data?: unknown; errors: { message: string }[] };
+        expect(body.data).toBeUndefined();
+        expect(body.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^Cannot query field "entity" on type "RunStep"\./)]);
+        // The other kinds keep entity { id }.
+        const run = await fetch(`${other.url}/graphql`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: entityLookup('run').document, variables: { id: '201' } }),
+        });
+        expect(((await run.json()) as { data: { run: { entity: { id: string } } } }).data.run.entity.id).toBe(other.objects.run.get('201'));
+      } finally {
+        await other.close();
+      }
+    }
+  });
 });

@@ -98,7 +98,17 @@ export const ION_SDL = /* GraphQL */ `
   type RunStepField { id: ID! entity: Entity }
 `;
 
-const schema = buildSchema(ION_SDL);
+const fullSchema = buildSchema(ION_SDL);
+
+/** ION's SDL without `entity` on these object types (a server whose schema has moved on from the seed). */
+export function ionSdlWithoutEntity(kinds: readonly IonKind[]): string {
+  let sdl = ION_SDL;
+  for (const kind of kinds) {
+    const type = `${kind[0]!.toUpperCase()}${kind.slice(1)}`;
+    sdl = sdl.replace(`type ${type} { id: ID! entity: Entity }`, `type ${type} { id: ID! entityId: ID }`);
+  }
+  return sdl;
+}
 
 /** ION derives the Content-Type from the extension; it does not know CAD types (octet-stream then). */
 const ION_CONTENT_TYPES: Record<string, string> = {
@@ -175,6 +185,13 @@ export interface IonEmulatorOptions {
   authPaths?: string[];
   faults?: Faults;
   blob?: BlobStore;
+  /**
+   * Object types whose schema has no `entity` field (a server that has moved on from the seed's
+   * `entity { id }`): a lookup selecting it is a validation error, `Cannot query field "entity" on type "RunStep"`.
+   */
+  noEntityOn?: IonKind[];
+  /** The HTTP status of a validation error: 400 (default, as graphql-js servers answer) or 200 (ION's "always 200"). */
+  validationErrorStatus?: number;
 }
 
 export class IonEmulator {
@@ -211,6 +228,9 @@ export class IonEmulator {
   private rateLimited: { field: string; remaining: number; retryAfterSec: number }[] = [];
   private expireUrls = 0;
   private usedUrls = 0;
+  private partialErrors: { field: string; message: string; remaining: number; status: number }[] = [];
+  private readonly schema: typeof fullSchema;
+  private readonly validationErrorStatus: number;
 
   constructor(opts: IonEmulatorOptions = {}) {
     this.faults = opts.faults ?? new Faults();
@@ -222,6 +242,8 @@ export class IonEmulator {
     this.tokenTtlSec = opts.tokenTtlSec ?? 300;
     this.uploadUrlTtlSec = opts.uploadUrlTtlSec ?? 300;
     this.authPaths = opts.authPaths ?? ION_TOKEN_PATHS;
+    this.schema = opts.noEntityOn?.length ? buildSchema(ionSdlWithoutEntity(opts.noEntityOn)) : fullSchema;
+    this.validationErrorStatus = opts.validationErrorStatus ?? 400;
     for (const t of opts.tokens ?? []) this.addToken(t);
     this.objects = Object.fromEntries(ION_KINDS.map((k) => [k, new Map<string, string>()])) as Record<IonKind, Map<string, string>>;
     this.nextObjectId = Object.fromEntries(ION_KINDS.map((k, i) => [k, (i + 1) * 100 + 1])) as Record<IonKind, number>;
@@ -280,6 +302,16 @@ export class IonEmulator {
   /** The next `times` operations selecting `field` answer errors[] with this message (HTTP 200). */
   failNext(field: string, message: string, times = 1): void {
     this.scriptedErrors.push({ field, message, remaining: times });
+  }
+
+  /**
+   * The next `times` operations selecting `field` run and succeed, and the answer carries both their `data`
+   * and an `errors[]` item with this message (path: [field]): a partly successful answer, as a GraphQL server
+   * gives when a side effect after the object was created fails (a notification, an audit hook). `status`:
+   * the HTTP status of that answer (a gateway may turn it into a 5xx; the body still carries the object).
+   */
+  partialNext(field: string, message: string, times = 1, status = 200): void {
+    this.partialErrors.push({ field, message, remaining: times, status });
   }
 
   /** The next `times` operations selecting `field` are executed, then the connection is dropped unanswered. */
@@ -381,8 +413,11 @@ export class IonEmulator {
     } catch (err) {
       return sendJson(res, 400, { errors: [err instanceof GraphQLError ? err.toJSON() : { message: String(err) }] });
     }
-    const validationErrors = validate(schema, document);
-    if (validationErrors.length > 0) return sendJson(res, 400, { errors: validationErrors.map((e) => e.toJSON()) });
+    const validationErrors = validate(this.schema, document);
+    if (validationErrors.length > 0) {
+      this.operations.push({ fields: [], variables: {}, status: this.validationErrorStatus, errors: validationErrors.map((e) => e.message) });
+      return sendJson(res, this.validationErrorStatus, { errors: validationErrors.map((e) => ({ ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) });
+    }
 
     const operationName = typeof payload.operationName === 'string' ? payload.operationName : undefined;
     const op = document.definitions.find(
@@ -399,7 +434,14 @@ export class IonEmulator {
       record.status = 429;
       return sendJson(res, 429, { errors: [{ message: 'Too many requests' }] }, { 'Retry-After': String(limited.retryAfterSec) });
     }
-    const result = await execute({ schema, document, rootValue: this.resolvers(), variableValues: variables, operationName });
+    const result = await execute({ schema: this.schema, document, rootValue: this.resolvers(), variableValues: variables, operationName });
+    const partial = this.partialErrors.find((p) => p.remaining > 0 && fields.includes(p.field));
+    let status: number | undefined;
+    if (partial && result.data?.[partial.field] != null) {
+      partial.remaining--;
+      status = partial.status;
+      (result as { errors?: readonly GraphQLError[] }).errors = [...(result.errors ?? []), new GraphQLError(partial.message, { path: [partial.field] })];
+    }
     record.errors = (result.errors ?? []).map((e) => e.message);
 
     const lost = this.lostAnswers.find((l) => l.remaining > 0 && fields.includes(l.field));
@@ -409,7 +451,7 @@ export class IonEmulator {
       return;
     }
     // Variables that do not fit the schema are a malformed request; everything else is HTTP 200.
-    record.status = result.data === undefined ? 400 : 200;
+    record.status = status ?? (result.data === undefined ? 400 : 200);
     sendJson(res, record.status, { ...(result.data !== undefined ? { data: result.data } : {}), ...(result.errors ? { errors: result.errors.map((e) => e.toJSON()) } : {}) });
   }
 

@@ -190,6 +190,51 @@ describe('live ingestion', () => {
     expect(emu.versions.get(versionId)).toMatchObject({ modelId: model.id, fileId, fileName: 'tower.ifc' });
   });
 
+  it('registers a fileId once: a second start is refused as the server does (AlreadyRegisteredBlobError)', async () => {
+    await start();
+    const model = await newModel('tower');
+    const { fileId, etag } = await upload('tower.ifc', samples.ifc());
+    // A wrong ETag leaves the upload unregistered (the server's order), so the right one still starts it.
+    const wrong = await gql(START, { input: { projectId: PROJECT, modelId: model.id, fileId, etag: '"0000"' } });
+    expect(wrong.body.errors?.[0]?.message).toMatch(/etag/i);
+    const first = await gql(START, { input: { projectId: PROJECT, modelId: model.id, fileId, etag } });
+    expect(first.body.errors).toBeUndefined();
+    const second = await gql(START, { input: { projectId: PROJECT, modelId: model.id, fileId, etag } });
+    expect(second.status).toBe(200);
+    expect(second.body.errors).toEqual([expect.objectContaining({ message: 'Blob already registered and completed', extensions: expect.objectContaining({ code: 'ALREADY_REGISTERED_BLOB_ERROR' }) })]);
+    expect([...emu.ingestions.values()].filter((i) => i.fileId === fileId)).toHaveLength(1);
+    // The model's ingestion history lists it (newest first), with the fileId as the handler's blobId.
+    const other = emu.addForeignIngestion(model.id);
+    const history = await gql(`query($p: String!, $m: String!) { project(id: $p) { model(id: $m) { latestIngestion { id } ingestionHistory(input: { limit: 1 }) { cursor items { id handler { ... on ModelIngestionFileUploadHandler { blobId } } } } } } }`, { p: PROJECT, m: model.id });
+    const m = history.body.data.project.model;
+    expect(m.latestIngestion.id).toBe(other.id);
+    expect(m.ingestionHistory.items).toEqual([{ id: other.id, handler: { blobId: other.fileId } }]);
+    const page2 = await gql(`query($p: String!, $m: String!, $c: String) { project(id: $p) { model(id: $m) { ingestionHistory(input: { limit: 1, cursor: $c }) { cursor items { handler { ... on ModelIngestionFileUploadHandler { blobId } } } } } } }`, { p: PROJECT, m: model.id, c: m.ingestionHistory.cursor });
+    expect(page2.body.data.project.model.ingestionHistory).toEqual({ cursor: null, items: [{ handler: { blobId: fileId } }] });
+  });
+
+  it('2.x: a second startFileImport of a fileId is refused too; a start for a missing model still registers the upload', async () => {
+    await start('2.x');
+    const model = await newModel('tower');
+    const IMPORT = `mutation($input: StartFileImportInput!) { fileUploadMutations { startFileImport(input: $input) { id } } }`;
+    const { fileId, etag } = await upload('tower.ifc', samples.ifc(), true);
+    expect((await gql(IMPORT, { input: { projectId: PROJECT, modelId: model.id, fileId, etag } })).body.errors).toBeUndefined();
+    expect((await gql(IMPORT, { input: { projectId: PROJECT, modelId: model.id, fileId, etag } })).body.errors?.[0]?.extensions?.code).toBe('ALREADY_REGISTERED_BLOB_ERROR');
+    const b = await upload('b.ifc', samples.ifc(), true);
+    expect((await gql(IMPORT, { input: { projectId: PROJECT, modelId: 'nomodel', fileId: b.fileId, etag: b.etag } })).body.errors?.[0]?.extensions?.code).toBe('BRANCH_NOT_FOUND');
+    expect((await gql(IMPORT, { input: { projectId: PROJECT, modelId: model.id, fileId: b.fileId, etag: b.etag } })).body.errors?.[0]?.extensions?.code).toBe('ALREADY_REGISTERED_BLOB_ERROR');
+  });
+
+  it('refuses a file name without an extension at generateUploadUrl, in the server\'s words', async () => {
+    await start();
+    for (const fileName of ['README', 'model.']) {
+      const r = await gql(GENERATE, { input: { projectId: PROJECT, fileName } });
+      expect(r.body.errors, fileName).toEqual([expect.objectContaining({ message: 'File name must have a valid extension', extensions: expect.objectContaining({ code: 'USER_INPUT_ERROR' }) })]);
+    }
+    expect(emu.uploads.size).toBe(0);
+    expect((await gql(GENERATE, { input: { projectId: PROJECT, fileName: 'model.ifc' } })).body.errors).toBeUndefined();
+  });
+
   it('fails bytes that are not IFC with a reason, and forces other outcomes', async () => {
     await start();
     const model = await newModel('x');

@@ -17,7 +17,14 @@
  *  - generateUploadUrl presigns a PUT on the BlobStore with `additionalRequestHeaders` signed into the URL
  *    (storage refuses the PUT without them), or on other `storage` (e.g. Azurite: a SAS URL that Azure
  *    refuses without `x-ms-blob-type`);
- *  - startFileIngestion / startFileImport compare the ETag verbatim (quotes included) with storage's;
+ *  - generateUploadUrl refuses a file name without an extension (`File name must have a valid extension`,
+ *    USER_INPUT_ERROR), as the server's generatePresignedUrl does;
+ *  - startFileIngestion / startFileImport register the upload once, in the server's order
+ *    (blobstorage registerCompletedUpload): a fileId already registered is refused with
+ *    ALREADY_REGISTERED_BLOB_ERROR `Blob already registered and completed` (or the stored error); then the
+ *    stored object and its ETag, compared verbatim (quotes included) with storage's (a mismatch leaves the
+ *    upload unregistered, so it can be started again); then the upload is registered, and only then is the
+ *    model looked up (a missing model leaves a registered upload behind, as on the server);
  *  - model names are stored lowercased, with Speckle's naming rules;
  *  - ingestion is asynchronous: queued → processing → success (a new version) or failed with a reason when
  *    the bytes are not IFC (no `ISO-10303-21;` header, or no IFC2X3/IFC4/IFC4X3 FILE_SCHEMA);
@@ -62,6 +69,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const SPECKLE_REFERENCE = path.join(ROOT, 'test/fixtures/speckle');
 export const SPECKLE_SCHEMA_DIR = path.join(SPECKLE_REFERENCE, 'schema');
 export const SPECKLE_LIVE_SUPPLEMENT = path.join(SPECKLE_REFERENCE, 'live-supplement/ingestion-api.reconstructed.graphql');
+/** Live fields beyond the shared reference's supplement, with their source (Model.ingestionHistory). */
+export const SPECKLE_LIVE_EXTRA = path.join(ROOT, 'test/fixtures/speckle-live-extra/ingestion-history.graphql');
 
 export type SpeckleMode = 'live' | '2.x';
 
@@ -103,17 +112,19 @@ const STUBS: [string, string][] = [
   ['@oneOf', 'directive @oneOf on INPUT_OBJECT'],
 ];
 
-const schemas = new Map<SpeckleMode, GraphQLSchema>();
+const schemas = new Map<string, GraphQLSchema>();
 
 /**
  * The schema a server of this generation serves. speckle-server merges its type definitions with
  * @graphql-tools, which tolerates the same field declared twice with the same signature
  * (Workspace.defaultSeatType); plain graphql-js does not, so exact duplicates are dropped.
  */
-export function loadSpeckleSchema(mode: SpeckleMode): GraphQLSchema {
-  const cached = schemas.get(mode);
+export function loadSpeckleSchema(mode: SpeckleMode, opts: { ingestionHistory?: boolean } = {}): GraphQLSchema {
+  const history = mode === 'live' && opts.ingestionHistory !== false;
+  const cacheKey = `${mode}${history ? '+history' : ''}`;
+  const cached = schemas.get(cacheKey);
   if (cached) return cached;
-  const files = [...sdlFiles(SPECKLE_SCHEMA_DIR), ...(mode === 'live' ? [SPECKLE_LIVE_SUPPLEMENT] : [])];
+  const files = [...sdlFiles(SPECKLE_SCHEMA_DIR), ...(mode === 'live' ? [SPECKLE_LIVE_SUPPLEMENT] : []), ...(history ? [SPECKLE_LIVE_EXTRA] : [])];
   const seen = new Map<string, string>();
   const definitions: DefinitionNode[] = [];
   for (const file of files) {
@@ -140,7 +151,7 @@ export function loadSpeckleSchema(mode: SpeckleMode): GraphQLSchema {
   const builtIn = new Set(specifiedDirectives.map((d) => `@${d.name}`));
   const stubs = STUBS.filter(([name]) => !defined.has(name) && !builtIn.has(name)).map(([, sdl]) => sdl);
   const schema = buildASTSchema({ kind: Kind.DOCUMENT, definitions: [...parse(stubs.join('\n')).definitions, ...definitions] });
-  schemas.set(mode, schema);
+  schemas.set(cacheKey, schema);
   return schema;
 }
 
@@ -186,6 +197,9 @@ export interface SpeckleVersion {
 /** A URL handed out by generateUploadUrl. */
 export interface SpeckleUpload {
   fileId: string;
+  /** Set by the first start that got past the storage checks; a second start is refused. */
+  registered?: 'completed' | 'error';
+  registrationError?: string;
   projectId: string;
   fileName: string;
   key: string;
@@ -266,6 +280,8 @@ export interface SpeckleEmulatorOptions {
   uploadUrlExpiresInSec?: number;
   /** false: refuse introspection as a locked-down server does (a validation error). Default true. */
   introspection?: boolean;
+  /** false (live only): a server without Model.ingestionHistory (the shared supplement alone). Default true. */
+  ingestionHistory?: boolean;
 }
 
 /** Called when startFileIngestion / startFileImport arrives, before any check (e.g. to overwrite the stored object). */
@@ -337,6 +353,14 @@ export class SpeckleEmulator {
    * instead of answering, as when a proxy drops it. Keyed by operation name, value = how many times.
    */
   readonly lostAnswers = new Map<string, number>();
+  /**
+   * Partly successful answers: the next operation of this name runs, and its answer carries its `data` and
+   * also an `errors[]` item with this message (INTERNAL_SERVER_ERROR), as Apollo answers when something after
+   * the create failed. Keyed by operation name, value = the message and how many times.
+   */
+  readonly partialAnswers = new Map<string, { message: string; times: number }>();
+  /** Test hook run right after an operation ran whose answer is then lost (e.g. another run starts an ingestion). */
+  onLostAnswer: ((operationName: string, variables: Record<string, unknown>) => void) | undefined;
 
   private readonly storage: SpeckleStorage;
   private readonly schema: GraphQLSchema;
@@ -350,7 +374,7 @@ export class SpeckleEmulator {
     this.storage = opts.storage ?? blobStoreStorage(opts.blob!);
     this.mode = opts.mode ?? 'live';
     this.faults = opts.faults ?? new Faults();
-    this.schema = loadSpeckleSchema(this.mode);
+    this.schema = loadSpeckleSchema(this.mode, { ingestionHistory: opts.ingestionHistory ?? true });
     for (const [token, t] of Object.entries(opts.tokens ?? {})) this.addToken(token, t);
     for (const p of opts.projects ?? [DEFAULT_PROJECT]) this.projects.set(p.id, p);
     this.blobSizeLimitBytes = opts.blobSizeLimitBytes ?? 100 * 1024 * 1024;
@@ -359,6 +383,11 @@ export class SpeckleEmulator {
     this.additionalHeaders = opts.additionalRequestHeaders ?? ((fileId) => ({ 'x-amz-meta-speckle-file-id': fileId }));
     this.expiresInSec = opts.uploadUrlExpiresInSec ?? 900;
     this.introspection = opts.introspection ?? true;
+  }
+
+  /** The next `times` operations named `operationName` run, and answer their data and an error with this message. */
+  answerPartly(operationName: string, message: string, times = 1): void {
+    this.partialAnswers.set(operationName, { message, times });
   }
 
   /** Run the next `times` operations named `operationName`, then reset the connection instead of answering. */
@@ -395,6 +424,32 @@ export class SpeckleEmulator {
 
   modelByName(projectId: string, name: string): SpeckleModel | undefined {
     return [...this.models.values()].find((m) => m.projectId === projectId && m.name === name.toLowerCase());
+  }
+
+  /**
+   * Another client (another run, the web app) uploads a file to this model and starts its ingestion now: it
+   * becomes the model's latestIngestion. Answers the ingestion.
+   */
+  addForeignIngestion(modelId: string, fileName = 'other.ifc'): SpeckleIngestion {
+    const model = this.models.get(modelId);
+    if (!model) throw new Error(`no model ${modelId}`);
+    const fileId = id10();
+    this.uploads.set(fileId, { fileId, projectId: model.projectId, fileName, key: `${model.projectId}/uploads/${fileId}/${fileName}`, additionalRequestHeaders: {}, createdAt: now(), registered: 'completed' });
+    const ingestion: SpeckleIngestion = {
+      id: this.mode === 'live' ? id10() : fileId,
+      projectId: model.projectId,
+      modelId,
+      fileId,
+      fileName,
+      bytes: Buffer.from("ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('IFC4'));\nENDSEC;\nDATA;\nENDSEC;\nEND-ISO-10303-21;\n"),
+      startedAt: Date.now(),
+      status: 'queued',
+      via: this.mode === 'live' ? 'startFileIngestion' : 'startFileImport',
+      userId: 'someone-else',
+      updatedAt: now(),
+    };
+    this.ingestions.set(ingestion.id, ingestion);
+    return ingestion;
   }
 
   /** Seed a model directly. */
@@ -470,10 +525,17 @@ export class SpeckleEmulator {
     if (lost > 0) {
       this.lostAnswers.set(operationName!, lost - 1);
       this.operations.push({ operationName, variables, status: 0 });
+      this.onLostAnswer?.(operationName!, variables);
       res.destroy();
       return;
     }
-    answer(200, { data: result.data, ...(result.errors ? { errors: result.errors.map(withCode) } : {}) });
+    const partial = operationName ? this.partialAnswers.get(operationName) : undefined;
+    const errors = [...(result.errors ?? [])];
+    if (partial && partial.times > 0 && !result.errors && result.data) {
+      partial.times -= 1;
+      errors.push(gqlError(partial.message, 'INTERNAL_SERVER_ERROR'));
+    }
+    answer(200, { data: result.data, ...(errors.length > 0 ? { errors: errors.map(withCode) } : {}) });
   }
 
   /** The schema's own @hasScope / @hasScopes directives decide, as on the server. */
@@ -595,6 +657,15 @@ export class SpeckleEmulator {
         const latest = [...this.ingestions.values()].filter((i) => i.modelId === m.id && i.via === 'startFileIngestion').at(-1);
         return latest ? this.ingestionView(latest) : null;
       },
+      // Newest first, paged by an opaque cursor (our reading: the codegen gives the shape, not the order).
+      ingestionHistory: ({ input }: { input?: { limit?: number | null; cursor?: string | null } | null }) => {
+        const all = [...this.ingestions.values()].filter((i) => i.modelId === m.id && i.via === 'startFileIngestion').reverse();
+        const offset = input?.cursor ? Number(Buffer.from(input.cursor, 'base64').toString('utf8')) || 0 : 0;
+        const limit = Math.min(100, Math.max(1, input?.limit ?? 25));
+        const items = all.slice(offset, offset + limit);
+        const next = offset + limit < all.length ? Buffer.from(String(offset + limit)).toString('base64') : null;
+        return { totalCount: all.length, cursor: next, items: items.map((i) => this.ingestionView(i)) };
+      },
       uploads: ({ input }: { input?: { limit?: number; cursor?: string | null } }) => {
         const all = [...this.ingestions.values()].filter((i) => i.modelId === m.id && i.via === 'startFileImport').reverse();
         const offset = input?.cursor ? Number(Buffer.from(input.cursor, 'base64').toString('utf8')) || 0 : 0;
@@ -612,6 +683,9 @@ export class SpeckleEmulator {
 
   private generateUploadUrl(input: { projectId: string; fileName: string }, ctx: CallContext) {
     this.writableProject(input.projectId, ctx);
+    // speckle-server blobstorage/services/presigned.ts (generatePresignedUrlFactory), word for word.
+    const fileType = input.fileName.split('.').pop();
+    if (!fileType || fileType === input.fileName) throw gqlError('File name must have a valid extension', 'USER_INPUT_ERROR');
     const fileId = id10();
     const key = `${input.projectId}/uploads/${fileId}/${input.fileName}`;
     // 2.x has no additionalRequestHeaders to tell the client about, so it signs none.
@@ -634,10 +708,11 @@ export class SpeckleEmulator {
 
   private async startUpload(input: StartInput, ctx: CallContext, via: SpeckleIngestion['via']): Promise<SpeckleIngestion> {
     this.writableProject(input.projectId, ctx);
-    const model = this.models.get(input.modelId);
-    if (!model || model.projectId !== input.projectId) throw gqlError('Model not found', 'BRANCH_NOT_FOUND');
     const upload = this.uploads.get(input.fileId);
     if (!upload || upload.projectId !== input.projectId) throw gqlError(`File upload ${input.fileId} not found`, 'FILE_UPLOAD_NOT_FOUND');
+    // registerCompletedUpload: an upload is registered once; a second start of the same fileId is refused.
+    if (upload.registered === 'completed') throw gqlError('Blob already registered and completed', 'ALREADY_REGISTERED_BLOB_ERROR');
+    if (upload.registered === 'error') throw gqlError(upload.registrationError ?? 'Blob already registered with an error', 'ALREADY_REGISTERED_BLOB_ERROR');
     this.onStart?.(upload);
     const stored = await this.storage.stored(upload.key);
     if (!stored) throw gqlError(`The file ${input.fileId} has not been uploaded to storage`, 'BAD_REQUEST_ERROR');
@@ -645,6 +720,10 @@ export class SpeckleEmulator {
     if (stored.etag !== input.etag) {
       throw gqlError(`The provided etag ${input.etag} does not match the etag of the uploaded file in storage`, 'BAD_REQUEST_ERROR');
     }
+    upload.registered = 'completed';
+    // The server looks the model up only after registering the upload.
+    const model = this.models.get(input.modelId);
+    if (!model || model.projectId !== input.projectId) throw gqlError('Model not found', 'BRANCH_NOT_FOUND');
     const id = via === 'startFileImport' ? input.fileId : id10();
     const ingestion: SpeckleIngestion = {
       id,

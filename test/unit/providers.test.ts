@@ -3,9 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { maskSignatures } from '../../src/engine/engine.js';
 import type { LocalFile } from '../../src/engine/types.js';
-import { busyDelay, idValue, jobKindFor } from '../../src/providers/coldstream.js';
-import { ionTokenUrls, parseAttachTo } from '../../src/providers/ion.js';
-import { expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
+import { busyDelay, idValue, jobIdFrom, jobKindFor } from '../../src/providers/coldstream.js';
+import { createdDespiteErrors as ionCreated, ionTokenUrls, parseAttachTo, unknownFields } from '../../src/providers/ion.js';
+import { createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion-operations.js';
+import * as speckleOps from '../../src/providers/speckle-operations.js';
+import { createdDespiteErrors as speckleCreated, expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
 
 const file = (p: string): LocalFile => {
   const name = p.split('/').pop()!;
@@ -73,6 +75,20 @@ describe('Coldstream jobs', () => {
     expect(idValue('1001')).toBe(1001);
     expect(idValue('3fa85f64-5717')).toBe('3fa85f64-5717');
   });
+  it("reads a job ID from any plausible field of the job answer, and none from answers without one", () => {
+    expect(jobIdFrom('{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","status":"Created"}')).toBe('3fa85f64-5717-4562-b3fc-2c963f66afa6');
+    expect(jobIdFrom('{"id":88001}')).toBe('88001');
+    expect(jobIdFrom('{"jobId":"j-1"}')).toBe('j-1');
+    expect(jobIdFrom('{"job_id":7}')).toBe('7');
+    expect(jobIdFrom('{"job":{"id":"abc"}}')).toBe('abc');
+    expect(jobIdFrom('{"data":{"jobId":12}}')).toBe('12');
+    for (const none of ['', '{}', 'Job queued', '[]', 'null', '"3fa85f64"', '{"status":"Created"}', '{"id":""}', '{"id":-1}', '{"id":1.5}', '{"id":{"x":1}}']) {
+      expect(jobIdFrom(none), none).toBeUndefined();
+    }
+    // An ID goes into outputs and the summary: text that is not ID-shaped is not taken as one.
+    expect(jobIdFrom('{"id":"x\\n::set-output name=a::b"}')).toBeUndefined();
+    expect(jobIdFrom('{"id":"<img src=x>"}')).toBeUndefined();
+  });
 });
 
 describe('maskSignatures', () => {
@@ -87,5 +103,30 @@ describe('maskSignatures', () => {
     masked.length = 0;
     maskSignatures('https://host.test/upload', (s) => masked.push(s));
     expect(masked).toEqual([]);
+  });
+});
+
+describe('partly successful GraphQL answers: which fields decide', () => {
+  it('ION: the attachment ID of createFileAttachment, and nothing from a query', () => {
+    expect(ionCreated(createFileAttachment, { createFileAttachment: { fileAttachment: { id: 4242 } } })).toBe('4242');
+    expect(ionCreated(createFileAttachment, { createFileAttachment: { fileAttachment: { id: 'a1' } } })).toBe('a1');
+    expect(ionCreated(createFileAttachment, { createFileAttachment: null })).toBeUndefined();
+    expect(ionCreated(createFileAttachment, { createFileAttachment: { fileAttachment: null } })).toBeUndefined();
+    expect(ionCreated(createFileAttachment, null)).toBeUndefined();
+    expect(ionCreated(requestFileUploadUrl, { requestFileUploadUrl: { uploadUrl: 'https://x', s3Key: 'k', contentType: 'a/b' } })).toBeUndefined();
+    expect(ionCreated(entityLookup('runStep'), { runStep: { id: '101', entity: { id: '7001' } } })).toBeUndefined();
+  });
+  it('ION: a validation error names the fields the server lacks', () => {
+    expect(unknownFields(['Cannot query field "entity" on type "RunStep".', 'Unknown argument "x"'])).toEqual([{ field: 'entity', type: 'RunStep' }]);
+    expect(unknownFields(['Permission denied'])).toEqual([]);
+  });
+  it('Speckle: the created model, the started ingestion or import, nothing else', () => {
+    expect(speckleCreated(speckleOps.createModel, { modelMutations: { create: { id: 'm1', name: 'x' } } })).toBe('m1');
+    expect(speckleCreated(speckleOps.startFileIngestion, { fileUploadMutations: { startFileIngestion: { id: 'i1' } } })).toBe('i1');
+    expect(speckleCreated(speckleOps.startFileImport, { fileUploadMutations: { startFileImport: { id: 'f1' } } })).toBe('f1');
+    expect(speckleCreated(speckleOps.createModel, { modelMutations: null })).toBeUndefined();
+    expect(speckleCreated(speckleOps.startFileIngestion, null)).toBeUndefined();
+    expect(speckleCreated(speckleOps.generateUploadUrlLive, { fileUploadMutations: { generateUploadUrl: { url: 'u', fileId: 'f' } } })).toBeUndefined();
+    expect(speckleCreated(speckleOps.modelByName, { project: { modelByName: { id: 'm1' } } })).toBeUndefined();
   });
 });

@@ -67,8 +67,9 @@ export function verifyStoredDigest(headers: Record<string, string>, md5Hex: stri
 function localReadFailure(err: unknown): PublishError | undefined {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (e instanceof FileChangedError) return new PublishError(e.message, 'file_changed');
-    const { syscall, code } = e as { syscall?: string; code?: string };
-    if (syscall && ['open', 'read', 'fstat'].includes(syscall)) return new PublishError(`the file could not be read (${code ?? syscall}: ${e.message})`, 'file_unreadable');
+    // File system errors name the path; a socket's (ECONNRESET on read) do not.
+    const { syscall, code, path } = e as { syscall?: string; code?: string; path?: string };
+    if (syscall && path) return new PublishError(`the file could not be read (${code ?? syscall}: ${e.message})`, 'file_unreadable');
   }
   return undefined;
 }

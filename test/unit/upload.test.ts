@@ -153,8 +153,7 @@ describe('uploadFile', () => {
     });
     s.listen(0, '127.0.0.1');
     await once(s, 'listening');
-    current = s;
-  close = () => { s.closeAllConnections(); s.close(); };
+    close = () => { s.closeAllConnections(); s.close(); };
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const file = await fileOf(content);
     const receipt = await uploadFile(http(), file, { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
@@ -183,8 +182,7 @@ describe('uploadFile', () => {
     });
     s.listen(0, '127.0.0.1');
     await once(s, 'listening');
-    current = s;
-  close = () => { s.closeAllConnections(); s.close(); };
+    close = () => { s.closeAllConnections(); s.close(); };
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const receipt = await uploadFile(http(), await fileOf(content), { method: 'PUT', url, headers: {} }, { signal: new AbortController().signal, label: 't' });
     expect(calls).toBe(2);

@@ -8,6 +8,7 @@ import { matchFiles } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
+import { USER_AGENT } from './version.js';
 
 export interface RunHooks {
   log: Logger;
@@ -25,8 +26,6 @@ export interface RunReport {
   results: FileResult[];
 }
 
-/** Sent with every request, so a vendor can tell this client apart in its logs. */
-const USER_AGENT = 'model-publisher/0.1.0';
 
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;

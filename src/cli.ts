@@ -10,6 +10,7 @@ import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult } from './engine/types.js';
 import { buildOutputs, formatBytes, scrub } from './github/report.js';
 import { publish } from './run.js';
+import { describeRunFailure } from './run-failure.js';
 import { VERSION } from './version.js';
 
 function plainSummary(results: readonly FileResult[]): string {
@@ -42,12 +43,13 @@ export async function main(argv: readonly string[], env: Record<string, string |
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort(new Error('interrupted')));
   try {
-    const { results } = await publish(config, {
+    const { results, failure } = await publish(config, {
       log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {} },
       mask: (s) => secrets.push(s),
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
     });
+    if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
     say(plainSummary(results));
     print(`${scrub(buildOutputs(results, config.provider).results, secrets)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;

@@ -2,7 +2,7 @@
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 import * as core from '@actions/core';
 import type { FileResult } from '../engine/types.js';
-import type { ProviderModule } from '../providers/types.js';
+import type { ProviderModule, RunFailure } from '../providers/types.js';
 
 export interface ResultRecord {
   path: string;
@@ -80,11 +80,32 @@ function escapeHtml(s: string): string {
 }
 
 /** The job summary as HTML/Markdown (what core.summary writes), built without touching the runner. */
-export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: { dryRun: boolean; shard?: string }): string {
+export interface ReportExtra {
+  dryRun: boolean;
+  shard?: string;
+  /** The run failed as a whole: shown first, with its fix, instead of once per file. */
+  failure?: RunFailure;
+}
+
+/** Whether a file failed with the run's own failure (reported once, not per file). */
+export function failedByRun(r: FileResult, failure: RunFailure | undefined): boolean {
+  return failure !== undefined && r.status === 'failed' && r.error?.code === failure.code && r.error.message === failure.message;
+}
+
+export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();
   const ok = results.filter((r) => r.status === 'succeeded').length;
   const failed = results.filter((r) => r.status === 'failed');
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
+  // A run that failed as a whole says so first, with the input to change: it must not read like "0 of 0".
+  if (extra.failure) {
+    const f = extra.failure;
+    const affected = results.filter((r) => failedByRun(r, f)).length;
+    s.addRaw(
+      `<p><strong>❌ The run failed: ${escapeHtml(f.message)}</strong></p><p><strong>Fix:</strong> ${escapeHtml(f.fix)} (input <code>${escapeHtml(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`,
+      true,
+    );
+  }
   s.addRaw(
     `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
     true,
@@ -106,7 +127,7 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
     ]);
   }
   // Failures, and files a cancelled run never started.
-  const unpublished = results.filter((r) => r.error);
+  const unpublished = results.filter((r) => r.error && !failedByRun(r, extra.failure));
   if (unpublished.length > 0) {
     s.addHeading('Failures', 3);
     s.addList(unpublished.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
@@ -117,10 +138,10 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
 }
 
 /** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
-export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: readonly string[], extra: { dryRun: boolean; shard?: string }): Promise<void> {
+export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: readonly string[], extra: ReportExtra): Promise<void> {
   for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, scrub(value, secrets));
   for (const r of results) {
-    if (r.status === 'failed') core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
+    if (r.status === 'failed' && !failedByRun(r, extra.failure)) core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
   }
   if (process.env['GITHUB_STEP_SUMMARY']) {
     await core.summary.addRaw(scrub(buildSummary(results, provider, extra), secrets)).write();

@@ -9,6 +9,7 @@ import type { LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
+import { wrongServerUrl } from './failures.js';
 import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
@@ -235,5 +236,25 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
   },
   async open(settings, _common, ctx: OpenContext) {
     return new ArcnmSession(settings, ctx.http);
+  },
+  runFailure(err, settings, common) {
+    if (!(err instanceof PublishError)) return undefined;
+    const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';
+    switch (err.code) {
+      case 'invalid_api_key':
+        return { input: 'token', message: err.message, fix: credential, code: err.code };
+      case 'insufficient_scope':
+        return { input: 'token', message: err.message, fix: `${credential}; create a key with that scope in ARCNM's settings`, code: err.code };
+      case 'not_found':
+      case 'http_404':
+        // Presign and confirm have no ID in their route: a 404 there is server-url's; attach names the part.
+        if (/: attach: /.test(err.message) && settings.attach) {
+          return { input: 'part-id', message: err.message, fix: `check part-id (${settings.attach.partId}) and revision-id (${settings.attach.revisionId}): the part revision must exist in the API key's organisation`, code: err.code };
+        }
+        if (/: (presign|confirm)\b/.test(err.message)) return wrongServerUrl(this, common, '/api/v1/uploads/presign');
+        return undefined;
+      default:
+        return undefined;
+    }
   },
 };

@@ -9,6 +9,7 @@ import { parseRetryAfter, sleep } from '../engine/retry.js';
 import type { LocalFile, PublishedIds, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
+import { wrongServerUrl } from './failures.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer } from './answers.js';
 
@@ -271,5 +272,17 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
   },
   async open(settings, _common, ctx: OpenContext) {
     return new ColdstreamSession(settings, ctx.http);
+  },
+  runFailure(err, settings, common) {
+    if (!(err instanceof PublishError)) return undefined;
+    const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
+    if (err.code === 'http_401' || err.code === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
+    if (err.code !== 'http_404') return undefined;
+    // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
+    // does not, on a server-url given by hand, says the URL's path is wrong.
+    if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {
+      return { input: 'case-id', message: err.message, fix: `check case-id${settings.componentId ? ' and component-id' : ''}: the case must exist in region ${settings.region} and be visible to the token's user`, code: err.code };
+    }
+    return wrongServerUrl(this, common, '/cases/{case-id}/files');
   },
 };

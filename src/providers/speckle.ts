@@ -12,6 +12,7 @@ import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
 import type { SpeckleOperation } from './speckle-operations.js';
+import { wrongServerUrl } from './failures.js';
 import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer } from './answers.js';
 
@@ -663,5 +664,23 @@ export const speckle: ProviderModule<SpeckleSettings> = {
       `Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${api}${limit ? `; files up to ${(limit / 1024 / 1024).toFixed(0)} MB` : ''}`,
     );
     return new SpeckleSession(settings, gql, { ingestionApi, ...(limit ? { blobSizeLimitBytes: limit } : {}), ...(serverInfo.version ? { version: serverInfo.version } : {}) }, ctx.log);
+  },
+  runFailure(err, settings, common, stage) {
+    const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;
+    if (err instanceof HttpError && err.status === 404 && stage === 'open') return wrongServerUrl(this, common, '/graphql');
+    if (!(err instanceof PublishError)) return undefined;
+    switch (err.code) {
+      case 'invalid_token':
+      case 'forbidden':
+        return { input: 'token', message: err.message, fix: credential, code: err.code };
+      case 'project_not_found':
+        return { input: 'project-id', message: err.message, fix: settingsHint(settings).project, code: err.code };
+      case 'model_not_found':
+        return { input: 'model-id', message: err.message, fix: `set model-id to the ID in the model's URL, ${settings.serverUrl}/projects/${settings.projectId}/models/<model-id>, or leave it empty to use the model template`, code: err.code };
+      case 'invalid_response':
+        return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the Speckle server's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
+      default:
+        return undefined;
+    }
   },
 };

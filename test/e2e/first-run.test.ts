@@ -1,0 +1,100 @@
+// The first run works: a run that fails as a whole (a refused credential, a target that does not exist, a
+// server-url pointing at no API) says so once, at the top of the summary, with the input to change; every matched
+// file is in `results` as failed with that reason and `failed-count` counts them. Runs the committed-style bundle
+// as the runner does, against every provider's emulator.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CREDENTIALS, startEmulators, type Emulators } from '../demo/emulators.js';
+import type { RequestLogEntry } from '../emulators/server.js';
+import { makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import * as samples from '../support/samples.js';
+
+let em: Emulators;
+beforeAll(async () => {
+  em = await startEmulators();
+});
+afterAll(() => em.close());
+
+const files = {
+  'cad/a.step': samples.step('a.step'),
+  'cad/b.step': samples.step('b.step'),
+  'cad/c.stl': samples.stlBinary(),
+  'models/a.ifc': samples.ifc(),
+  'models/b.ifc': samples.ifc(),
+  'drawings/a.pdf': samples.pdf(),
+  'drawings/b.pdf': samples.pdf(),
+};
+
+const writes = (log: RequestLogEntry[]) => log.filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !(r.method === 'POST' && /graphql/.test(r.path)));
+const allWrites = () => writes([...em.arcnm.requests, ...em.coldstream.requests, ...em.blob.requests]).length;
+/** Error annotations (workflow commands) the run printed. */
+const errorAnnotations = (run: ActionRun) => run.stdout.split('\n').filter((l) => l.startsWith('::error'));
+
+interface Case {
+  name: string;
+  inputs: () => Record<string, string>;
+  env?: () => Record<string, string>;
+  input: string;
+  message: RegExp;
+  fix: RegExp;
+  /** How many files are matched (all must fail with the run's reason). */
+  count: number;
+}
+
+const speckle = () => ({ provider: 'speckle', path: 'models/*.ifc', 'server-url': em.speckle.url, 'project-id': DEMO_CREDENTIALS.SPECKLE_PROJECT_ID, token: DEMO_CREDENTIALS.SPECKLE_TOKEN });
+const ion = () => ({ provider: 'ion', path: 'drawings/*.pdf', 'server-url': em.ion.url, 'attach-to': 'runStep:101', token: DEMO_CREDENTIALS.ION_TOKEN });
+const coldstream = () => ({ provider: 'coldstream', path: 'cad/*', 'server-url': em.coldstream.url, 'case-id': '1001', token: DEMO_CREDENTIALS.COLDSTREAM_TOKEN, concurrency: '1' });
+const arcnm = () => ({ provider: 'arcnm', path: 'cad/*', 'server-url': em.arcnm.url, token: DEMO_CREDENTIALS.ARCNM_API_KEY, concurrency: '1' });
+
+const cases: Case[] = [
+  { name: 'Speckle refuses the token', inputs: () => ({ ...speckle(), token: 'speckle_revoked_000000000000' }), input: 'token', message: /Speckle did not accept the token/, fix: /SPECKLE_TOKEN.*streams:read and streams:write.*Can edit/, count: 2 },
+  { name: 'Speckle has no such project', inputs: () => ({ ...speckle(), 'project-id': 'n0such1d' }), input: 'project-id', message: /no project "n0such1d"/, fix: /project's URL/, count: 2 },
+  { name: 'Speckle server-url with a wrong path', inputs: () => ({ ...speckle(), 'server-url': `${em.speckle.url}/api` }), input: 'server-url', message: /404 Not Found on \/graphql/, fix: /base URL/, count: 2 },
+  { name: 'ION refuses the token', inputs: () => ({ ...ion(), token: 'ion_revoked_0000000000000000' }), input: 'token', message: /ION answered 401/, fix: /ION_TOKEN.*create file attachments/, count: 2 },
+  { name: 'ION has no such run step', inputs: () => ({ ...ion(), 'attach-to': 'runStep:999' }), input: 'attach-to', message: /no runStep with ID 999/, fix: /check attach-to/, count: 2 },
+  { name: 'ION server-url with a wrong path', inputs: () => ({ ...ion(), 'server-url': `${em.ion.url}/v2` }), input: 'server-url', message: /404 Not Found on \/graphql/, fix: /base URL/, count: 2 },
+  { name: 'Coldstream refuses the token', inputs: () => ({ ...coldstream(), token: 'cs_revoked_000000000000000000' }), input: 'token', message: /HTTP 401/, fix: /COLDSTREAM_TOKEN.*access to case 1001/, count: 3 },
+  { name: 'Coldstream has no such case', inputs: () => ({ ...coldstream(), 'case-id': '9999' }), input: 'case-id', message: /Case 9999 not found/, fix: /check case-id/, count: 3 },
+  { name: 'Coldstream server-url with a wrong path', inputs: () => ({ ...coldstream(), 'server-url': `${em.coldstream.url}/v9` }), input: 'server-url', message: /404 Not Found on \/cases\/\{case-id\}\/files/, fix: /base URL/, count: 3 },
+  { name: 'ARCNM refuses the API key', inputs: () => ({ ...arcnm(), token: 'ak_test_revoked0000000000000' }), input: 'token', message: /invalid_api_key/, fix: /ARCNM_API_KEY.*uploads:write/, count: 3 },
+  { name: 'ARCNM server-url with a wrong path', inputs: () => ({ ...arcnm(), 'server-url': `${em.arcnm.url}/v9` }), input: 'server-url', message: /404 Not Found on \/api\/v1\/uploads\/presign/, fix: /base URL/, count: 3 },
+];
+
+describe('a run that fails as a whole', () => {
+  it.each(cases)('$name: one message naming $input, every file failed', async (c) => {
+    const ws = await makeWorkspace(files);
+    const before = allWrites();
+    const run = await runAction(c.inputs(), { workspace: ws, env: c.env?.() });
+    expect(run.exitCode, run.stdout).toBe(1);
+    // Every matched file is in results, failed with the run's reason; failed-count counts them.
+    expect(run.results).toHaveLength(c.count);
+    const reasons = new Set(run.results.map((r) => `${r.status} ${r.error?.code} ${r.error?.message}`));
+    expect(reasons.size, [...reasons].join('\n')).toBe(1);
+    expect(run.results[0]!.status).toBe('failed');
+    expect(run.results[0]!.error.message).toMatch(c.message);
+    expect(run.outputs['failed-count']).toBe(String(c.count));
+    expect(run.outputs['succeeded-count']).toBe('0');
+    // One annotation, naming the input and the fix: not one identical error per file.
+    const annotations = errorAnnotations(run);
+    expect(annotations, annotations.join('\n')).toHaveLength(1);
+    expect(annotations[0]).toContain(`Input '${c.input}'`);
+    expect(annotations[0]).toMatch(c.fix);
+    // The summary leads with the failure and its fix, before the table; it never reads "0 of 0".
+    const top = run.summary.indexOf('The run failed');
+    expect(top, run.summary).toBeGreaterThan(-1);
+    expect(top).toBeLessThan(run.summary.indexOf('<table'));
+    expect(run.summary).toContain(`input <code>${c.input}</code>`);
+    expect(run.summary).toMatch(new RegExp(`${c.count} of ${c.count} file\\(s\\) were not published for this reason`));
+    expect(run.summary).not.toMatch(/0 of 0 file/);
+    // Stopped at once: with one file at a time, at most the first file's chain began (nothing stored).
+    expect(allWrites() - before).toBeLessThanOrEqual(1);
+  });
+
+  it('a refused credential on the first file stops the run: the other files are never tried', async () => {
+    const ws = await makeWorkspace(files);
+    const before = writes(em.arcnm.requests).length;
+    const run = await runAction({ ...arcnm(), token: 'ak_test_revoked0000000000000' }, { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    expect(writes(em.arcnm.requests).length - before).toBe(1); // one presign, refused
+    expect(run.results.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
+  });
+});

@@ -4,7 +4,7 @@ import { UsageError } from './engine/errors.js';
 import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './engine/retry.js';
 import type { FileResult, LocalFile, Logger } from './engine/types.js';
-import { matchFiles } from './files/match.js';
+import { matchFiles, unmatchedPatterns } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
@@ -40,6 +40,12 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     if (run.ifNoFilesFound === 'warn') hooks.warnNoFiles(message);
     else hooks.log.info(message);
     return { files, results: [] };
+  }
+  // Each pattern line on its own: a mistyped one is named even when the others match.
+  for (const line of await unmatchedPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles })) {
+    const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${files.length} file(s) (check it for a typo, or remove it)`;
+    if (run.ifNoFilesFound === 'ignore') hooks.log.info(message);
+    else hooks.warnNoFiles(message);
   }
   hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
 

@@ -98,3 +98,23 @@ describe('a run that fails as a whole', () => {
     expect(run.results.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
   });
 });
+
+describe('patterns checked one by one', () => {
+  it('names a pattern that matches nothing beside one that matches, and publishes what matched', async () => {
+    const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/old/b.step': samples.step('b.step') });
+    const run = await runAction({ ...arcnm(), path: 'cad/*.step\ncad/*.stpe\ncad/old/*.step\n!cad/old/**' }, { workspace: ws });
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.results.map((r) => [r.path, r.status])).toEqual([['cad/a.step', 'succeeded']]);
+    const warnings = run.stdout.split('\n').filter((l) => l.startsWith('::warning'));
+    // The typo, once; not the lines that matched (one whose files an exclusion then removed matched them).
+    expect(warnings.filter((w) => /pattern "cad\/\*\.stpe" in path matched no file/.test(w))).toHaveLength(1);
+    expect(warnings, warnings.join('\n')).toHaveLength(1);
+  });
+
+  it('with if-no-files-found: error, a lone pattern that matches nothing fails the step naming it', async () => {
+    const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step') });
+    const run = await runAction({ ...arcnm(), path: 'cad/*.stpe' }, { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/::error::Input 'path': no files matched "cad\/\*\.stpe"/);
+  });
+});

@@ -4,6 +4,7 @@ import { UsageError } from './engine/errors.js';
 import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './engine/retry.js';
 import type { FileResult, LocalFile, Logger } from './engine/types.js';
+import { formatBytes } from './engine/units.js';
 import { matchFiles, unmatchedPatterns } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
@@ -102,7 +103,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     if (failure) {
       // Nothing was sent for any file.
     } else if (run.dryRun) {
-      for (const f of toPublish) hooks.log.info(`dry-run: would publish ${f.path} (${f.bytes} bytes)`);
+      for (const f of toPublish) hooks.log.info(`dry-run: would publish ${f.path} (${formatBytes(f.bytes)}) to ${session?.plan?.(f) ?? provider.displayName}`);
       published = toPublish.map((f) => ({ path: f.path, bytes: f.bytes, status: 'skipped', durationMs: 0 }));
     } else if (session) {
       try {

@@ -2,6 +2,7 @@
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 import * as core from '@actions/core';
 import type { FileResult } from '../engine/types.js';
+import { formatBytes } from '../engine/units.js';
 import type { ProviderModule, RunFailure } from '../providers/types.js';
 
 export interface ResultRecord {
@@ -61,17 +62,7 @@ export function buildOutputs(results: readonly FileResult[], provider: ProviderM
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
+export { formatBytes };
 
 const STATUS_ICON: Record<FileResult['status'], string> = { succeeded: '✅ succeeded', failed: '❌ failed', skipped: '⏭️ skipped' };
 

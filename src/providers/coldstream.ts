@@ -271,7 +271,25 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     return undefined;
   },
   async open(settings, _common, ctx: OpenContext) {
-    return new ColdstreamSession(settings, ctx.http);
+    if (ctx.dryRun) {
+      // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
+      const res = await ctx.http.request({
+        method: 'GET',
+        url: `${settings.fileserverUrl}/cases/${encodeURIComponent(settings.caseId)}/files`,
+        headers: { authorization: `Bearer ${settings.token}` },
+        idempotent: true,
+        signal: ctx.signal,
+        label: `Coldstream list the files of case ${settings.caseId}`,
+      });
+      if (!res.ok) {
+        const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
+        throw new PublishError(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, `http_${res.status}`);
+      }
+      ctx.log.info(`Coldstream: the token can read case ${settings.caseId} in region ${settings.region}`);
+    }
+    const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
+    const jobs: Record<JobKind, string> = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
+    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` });
   },
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;

@@ -346,7 +346,10 @@ export const ion: ProviderModule<IonSettings> = {
     }
     const session = new IonSession(settings, ctx.http, ctx, token);
     await session.resolveTarget(ctx.signal);
-    return session;
+    const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
+    return Object.assign(session, {
+      plan: () => `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}`,
+    });
   },
   runFailure(err, settings, common, stage) {
     if (!(err instanceof PublishError)) return undefined;

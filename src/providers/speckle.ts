@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, WaitTimeoutError, errorMessage } from '../engine/errors.js';
 import { sleep } from '../engine/retry.js';
+import { formatBytes } from '../engine/units.js';
 import type { LocalFile, Logger, PublishedIds, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
@@ -172,7 +173,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
   refuse(file: LocalFile): string | undefined {
     const limit = this.caps.blobSizeLimitBytes;
     if (limit && file.bytes > limit) {
-      return `the file has ${file.bytes} bytes; this Speckle server accepts files up to ${limit} bytes (${(limit / 1024 / 1024).toFixed(0)} MB, serverInfo.configuration.blobSizeLimitBytes)`;
+      return `the file has ${formatBytes(file.bytes)} (${file.bytes} bytes); this Speckle server accepts files up to ${formatBytes(limit)} (${limit} bytes, serverInfo.configuration.blobSizeLimitBytes)`;
     }
     return undefined;
   }
@@ -661,9 +662,15 @@ export const speckle: ProviderModule<SpeckleSettings> = {
     const api =
       ingestionApi === undefined ? 'ingestion API unknown (introspection refused)' : ingestionApi ? 'ingestion API' : 'no ingestion API (server 2.x): using startFileImport';
     ctx.log.info(
-      `Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${api}${limit ? `; files up to ${(limit / 1024 / 1024).toFixed(0)} MB` : ''}`,
+      `Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${api}${limit ? `; files up to ${formatBytes(limit)}` : ''}`,
     );
-    return new SpeckleSession(settings, gql, { ingestionApi, ...(limit ? { blobSizeLimitBytes: limit } : {}), ...(serverInfo.version ? { version: serverInfo.version } : {}) }, ctx.log);
+    const session = new SpeckleSession(settings, gql, { ingestionApi, ...(limit ? { blobSizeLimitBytes: limit } : {}), ...(serverInfo.version ? { version: serverInfo.version } : {}) }, ctx.log);
+    const finalisation =
+      ingestionApi === undefined ? 'ingested (startFileIngestion, or startFileImport on a 2.x server)' : ingestionApi ? 'ingested (startFileIngestion)' : 'imported (startFileImport, server 2.x)';
+    return Object.assign(session, {
+      plan: (file: LocalFile) =>
+        `Speckle project "${project.name}" (${project.id}), ${settings.modelId ? `model ${settings.modelId}` : `model "${modelNameFor(settings, file)}" (created if missing)`}; ${finalisation} into a new version`,
+    });
   },
   runFailure(err, settings, common, stage) {
     const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;

@@ -36,6 +36,8 @@ export interface OpenContext {
 export interface OpenedProvider<P = unknown> extends ProviderSession<P> {
   /** A reason to refuse this file before any upload, or undefined. */
   refuse?(file: LocalFile): string | undefined;
+  /** Where this file would go and how it would be finalised, for a dry run's plan (one line). */
+  plan?(file: LocalFile): string;
 }
 
 /**

@@ -118,3 +118,47 @@ describe('patterns checked one by one', () => {
     expect(run.stdout).toMatch(/::error::Input 'path': no files matched "cad\/\*\.stpe"/);
   });
 });
+
+describe('dry run checks what it can without writing', () => {
+  // Speckle's writes are GraphQL mutations: the operations that generate, create or start something.
+  const speckleWrites = () => em.speckle.operations.filter((o) => /^(Generate|Create|Start|Update)/.test(o.operationName ?? '')).length;
+  const bad: [string, () => Record<string, string>, RegExp][] = [
+    ['speckle', () => ({ ...speckle(), token: 'speckle_revoked_000000000000' }), /SPECKLE_TOKEN/],
+    ['ion', () => ({ ...ion(), token: 'ion_revoked_0000000000000000' }), /ION_TOKEN/],
+    ['coldstream', () => ({ ...coldstream(), token: 'cs_revoked_000000000000000000' }), /COLDSTREAM_TOKEN/],
+    ['arcnm', () => ({ ...arcnm(), token: 'ak_test_revoked0000000000000' }), /ARCNM_API_KEY/],
+  ];
+  it.each(bad)('%s: a refused credential fails the dry run, naming it, with nothing written', async (_, inputs, credential) => {
+    const ws = await makeWorkspace(files);
+    const before = allWrites();
+    const mutations = speckleWrites();
+    const run = await runAction({ ...inputs(), 'dry-run': 'true' }, { workspace: ws });
+    expect(run.exitCode, run.stdout).toBe(1);
+    const annotations = errorAnnotations(run);
+    expect(annotations).toHaveLength(1);
+    expect(annotations[0]).toMatch(/Input 'token'/);
+    expect(annotations[0]).toMatch(credential);
+    expect(run.results.length).toBeGreaterThan(0);
+    expect(run.results.every((r) => r.status === 'failed')).toBe(true);
+    expect(run.outputs['failed-count']).toBe(String(run.results.length));
+    expect(allWrites()).toBe(before);
+    expect(speckleWrites()).toBe(mutations);
+  });
+
+  it.each([
+    ['speckle', speckle, /dry-run: would publish models\/a\.ifc \([\d.]+ (B|KiB)\) to Speckle project "[^"]+" \(p0ject1d\), model "models\/a" \(created if missing\); ingested \(startFileIngestion\) into a new version/],
+    ['ion', ion, /dry-run: would publish drawings\/a\.pdf \([\d.]+ (B|KiB)\) to ION runStep 101, entity \S+; an attachment registered with createFileAttachment/],
+    ['coldstream', () => ({ ...coldstream(), 'component-id': '2001' }), /dry-run: would publish cad\/a\.step .* to Coldstream case 1001, component 2001; then a convert job[\s\S]*cad\/c\.stl .* to Coldstream case 1001, component 2001; no job/],
+    ['arcnm', () => ({ ...arcnm(), 'part-id': 'prt_demo', 'revision-id': 'rev_A' }), /dry-run: would publish cad\/a\.step .* to ARCNM upload as application\/step, confirmed, then attached to part prt_demo revision rev_A as cad_3d/],
+  ] as const)('%s: a good dry run says where each file would go, with nothing written', async (_, inputs, plan) => {
+    const ws = await makeWorkspace(files);
+    const before = allWrites();
+    const mutations = speckleWrites();
+    const run = await runAction({ ...inputs(), 'dry-run': 'true' }, { workspace: ws });
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(plan);
+    expect(run.results.every((r) => r.status === 'skipped')).toBe(true);
+    expect(allWrites()).toBe(before);
+    expect(speckleWrites()).toBe(mutations);
+  });
+});

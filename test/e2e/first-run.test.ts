@@ -162,3 +162,34 @@ describe('dry run checks what it can without writing', () => {
     expect(speckleWrites()).toBe(mutations);
   });
 });
+
+describe('local checks say what the bytes are', () => {
+  it('refuses each recognisable wrong content before any upload, saying what it is and how to fix it', async () => {
+    const ifc = samples.ifc('big.ifc', 'IFC4', 300);
+    const ws = await makeWorkspace({
+      'models/good.ifc': samples.ifc(),
+      'models/lfs.ifc': 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 5242880\n',
+      'models/page.ifc': '<!doctype html><html><body>502 Bad Gateway</body></html>',
+      'models/archive.ifc': Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(100)]),
+      'models/cad.ifc': samples.step('cad.ifc'),
+      'models/cut.ifc': ifc.slice(0, ifc.length - 200),
+      'models/empty.ifc': '',
+      'models/short.stl': samples.stlBinary().subarray(0, 600),
+    });
+    const uploadsBefore = em.blob.requests.filter((r) => r.method === 'PUT').length;
+    const run = await runAction({ ...speckle(), path: 'models/*' }, { workspace: ws });
+    expect(run.exitCode, run.stdout).toBe(1);
+    const reason = Object.fromEntries(run.results.map((r) => [r.path, r.status === 'succeeded' ? 'succeeded' : `${r.error.code}: ${r.error.message}`]));
+    expect(reason['models/good.ifc']).toBe('succeeded');
+    expect(reason['models/lfs.ifc']).toMatch(/^refused: .*Git LFS pointer file \(for 5.0 MiB stored in LFS\).*checked out without Git LFS.*`lfs: true`.*actions\/checkout/);
+    expect(reason['models/page.ifc']).toMatch(/^refused: .*it is an HTML page/);
+    expect(reason['models/archive.ifc']).toMatch(/^refused: .*it is a ZIP archive/);
+    expect(reason['models/cad.ifc']).toMatch(/^refused: not an IFC file: it is a STEP CAD file .* named \.ifc/);
+    expect(reason['models/cut.ifc']).toMatch(/^refused: not a complete IFC file: it does not end with END-ISO-10303-21;/);
+    expect(reason['models/empty.ifc']).toMatch(/^refused: the file is empty \(0 bytes\)/);
+    expect(reason['models/short.stl']).toMatch(/^refused: .*declares 12 triangles, which needs 684 bytes .* has 600 \(84 bytes short: truncated\)/);
+    // Only the good file went to storage.
+    expect(em.blob.requests.filter((r) => r.method === 'PUT').length - uploadsBefore).toBe(1);
+    expect(run.outputs['failed-count']).toBe('7');
+  });
+});

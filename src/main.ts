@@ -58,10 +58,10 @@ export async function run(env: Record<string, string | undefined> = process.env)
   }
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
-  await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard, failure });
+  await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard, failure, target: config.provider.describeTarget?.(config.settings) });
   if (config.run.comment && results.length > 0) {
     try {
-      const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard, failure }), config.secrets);
+      const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard, failure, target: config.provider.describeTarget?.(config.settings) }), config.secrets);
       core.info(await upsertPullRequestComment({ token: config.run.comment.token, key: `${config.provider.id}${shard ? `:${shard}` : ''}` }, body));
     } catch (err) {
       // A comment is a convenience: its failure (e.g. a token without pull-requests: write) warns, never fails the step.

@@ -76,6 +76,23 @@ export interface ReportExtra {
   shard?: string;
   /** The run failed as a whole: shown first, with its fix, instead of once per file. */
   failure?: RunFailure;
+  /** Where the run publishes (ProviderModule.describeTarget). */
+  target?: string;
+}
+
+/** What kind of ID a result's `id` is, from the vendor field that holds the same value. */
+const ID_KINDS: [field: string, kind: string][] = [
+  ['versionId', 'version'],
+  ['attachmentId', 'attachment'],
+  ['jobId', 'job'],
+  ['dataSourceId', 'data source'],
+  ['fileId', 'file'],
+  ['ingestionId', 'ingestion'],
+];
+
+export function idKind(ids: FileResult['ids']): string | undefined {
+  if (!ids) return undefined;
+  return ID_KINDS.find(([field]) => ids[field] !== undefined && ids[field] === ids.id)?.[1];
 }
 
 /** Whether a file failed with the run's own failure (reported once, not per file). */
@@ -88,6 +105,7 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
   const ok = results.filter((r) => r.status === 'succeeded').length;
   const failed = results.filter((r) => r.status === 'failed');
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
+  if (extra.target) s.addRaw(`<p>Target: ${escapeHtml(`${provider.displayName} ${extra.target}`)}</p>`, true);
   // A run that failed as a whole says so first, with the input to change: it must not read like "0 of 0".
   if (extra.failure) {
     const f = extra.failure;
@@ -112,7 +130,12 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
       ],
       ...results.map((r) => {
         const id = r.ids?.id;
-        const idCell = id === undefined ? '—' : r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`;
+        const kind = idKind(r.ids);
+        const attached = r.ids?.['partId'] ? ` (attached to part <code>${escapeHtml(r.ids['partId'])}</code> revision <code>${escapeHtml(r.ids['revisionId'] ?? '')}</code>)` : '';
+        const idCell =
+          id === undefined
+            ? '—'
+            : `${kind ? `${kind} ` : ''}${r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`}${attached}`;
         return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], `${(r.durationMs / 1000).toFixed(1)} s`];
       }),
     ]);

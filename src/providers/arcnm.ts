@@ -122,8 +122,10 @@ class ArcnmSession implements OpenedProvider<Pending> {
 
   async confirm(file: LocalFile, pending: Pending, _receipt: UploadReceipt, ctx: StepContext) {
     const ids = await this.confirmUntilDone(file, pending, ctx);
-    if (this.settings.attach) await this.attach(file, pending, ctx);
-    return ids;
+    if (!this.settings.attach) return ids;
+    await this.attach(file, pending, ctx);
+    // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
+    return { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId };
   }
 
   private async confirmUntilDone(file: LocalFile, pending: Pending, ctx: StepContext) {
@@ -255,6 +257,7 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
         `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
     });
   },
+  describeTarget: (s) => (s.attach ? `part ${s.attach.partId} revision ${s.attach.revisionId} (each confirmed upload is attached to it) on ${s.baseUrl}` : `uploads on ${s.baseUrl} (not attached to a part)`),
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;
     const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';

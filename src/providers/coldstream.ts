@@ -291,6 +291,7 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     const jobs: Record<JobKind, string> = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
     return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` });
   },
+  describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;
     const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;

@@ -351,6 +351,7 @@ export const ion: ProviderModule<IonSettings> = {
       plan: () => `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}`,
     });
   },
+  describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
   runFailure(err, settings, common, stage) {
     if (!(err instanceof PublishError)) return undefined;
     const client = settings.auth.kind === 'client';

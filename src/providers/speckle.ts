@@ -672,6 +672,7 @@ export const speckle: ProviderModule<SpeckleSettings> = {
         `Speckle project "${project.name}" (${project.id}), ${settings.modelId ? `model ${settings.modelId}` : `model "${modelNameFor(settings, file)}" (created if missing)`}; ${finalisation} into a new version`,
     });
   },
+  describeTarget: (s) => `project ${s.projectId} on ${s.serverUrl}, ${s.modelId ? `model ${s.modelId}` : `models named by the template "${s.modelTemplate}"`}`,
   runFailure(err, settings, common, stage) {
     const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;
     if (err instanceof HttpError && err.status === 404 && stage === 'open') return wrongServerUrl(this, common, '/graphql');

@@ -70,6 +70,8 @@ export interface ProviderModule<S = unknown> {
   refuse(file: LocalFile, settings: S): string | undefined;
   /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
   open(settings: S, common: CommonSettings, ctx: OpenContext): Promise<OpenedProvider>;
+  /** Where this run publishes, for the summary's first line (e.g. `case 1001, component 2001`). */
+  describeTarget?(settings: S): string;
   /** Whether an error is the whole run's (see RunFailure), with the fix; undefined when it is one file's. */
   runFailure?(err: unknown, settings: S, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined;
   /** The output listing this provider's job/version/attachment IDs, if any, and which result field fills it. */

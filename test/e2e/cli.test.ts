@@ -40,7 +40,7 @@ describe('command line', () => {
       ['cad/b.stl', 'succeeded'],
       ['cad/bad.stl', 'failed'],
     ]);
-    expect(run.stderr).toMatch(/succeeded\s+cad\/a.step\s+572 B\s+job_/);
+    expect(run.stderr).toMatch(/succeeded\s+cad\/a.step\s+572 B\s+job job_/);
     expect(run.stderr).toMatch(/2 of 3 file\(s\) published/);
     expect(arcnm.stats.presigns).toBe(2);
     expect(run.stdout + run.stderr).not.toContain(API_KEY);

@@ -193,3 +193,22 @@ describe('local checks say what the bytes are', () => {
     expect(run.outputs['failed-count']).toBe('7');
   });
 });
+
+describe('a summary a person can read', () => {
+  it.each([
+    ['speckle', speckle, /Target: Speckle project p0ject1d on http:\/\/127\.0\.0\.1:\d+, models named by the template &quot;\{path\}&quot;/, /version <a href="[^"]+">\w+<\/a>/],
+    ['ion', ion, /Target: ION the entity of runStep 101 on http:\/\/127\.0\.0\.1:\d+/, /attachment <code>\w+<\/code>/],
+    ['coldstream', () => ({ ...coldstream(), 'component-id': '2001' }), /Target: Coldstream case 1001, component 2001 \(region eu1, finalize auto\)/, /job <code>[\w-]+<\/code>[\s\S]*file <code>[\w-]+<\/code>/],
+    ['arcnm', () => ({ ...arcnm(), 'part-id': 'prt_demo', 'revision-id': 'rev_A' }), /Target: ARCNM part prt_demo revision rev_A \(each confirmed upload is attached to it\)/, /(job|data source) <code>[\w-]+<\/code> \(attached to part <code>prt_demo<\/code> revision <code>rev_A<\/code>\)/],
+  ] as const)('%s: names the target and labels each ID with its kind', async (name, inputs, target, idCell) => {
+    const ws = await makeWorkspace(files);
+    const run = await runAction(inputs(), { workspace: ws });
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.summary).toMatch(target);
+    expect(run.summary).toMatch(idCell);
+    // One unit system: sizes in binary units in the table.
+    expect(run.summary).toMatch(/<td>(\d+ B|[\d.]+ KiB)<\/td>/);
+    expect(run.summary).not.toMatch(/\d (kB|MB)\b/);
+    if (name === 'arcnm') expect(run.results.every((r) => r.partId === 'prt_demo' && r.revisionId === 'rev_A')).toBe(true);
+  });
+});

@@ -106,3 +106,18 @@ describe('command line: strict flags', () => {
     expect(arcnm.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD').length).toBe(writesBefore);
   });
 });
+
+describe('command line: a run that fails as a whole', () => {
+  it('prints the results JSON on stdout too, every file failed with the one reason, and the fix once on stderr', async () => {
+    const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/b.step': samples.step('b.step') });
+    const run = await cli(['--provider', 'arcnm', '--path', 'cad/*.step', '--server-url', arcnm.url, '--concurrency', '1'], { ARCNM_API_KEY: 'ak_test_revoked0000000000000' }, ws);
+    expect(run.code).toBe(1);
+    const results = JSON.parse(run.stdout) as { path: string; status: string; error: { code: string } }[];
+    expect(results.map((r) => [r.path, r.status, r.error.code])).toEqual([
+      ['cad/a.step', 'failed', 'invalid_api_key'],
+      ['cad/b.step', 'failed', 'invalid_api_key'],
+    ]);
+    expect(run.stderr.match(/error: the run failed: Input 'token':.*Fix: .*ARCNM_API_KEY.*uploads:write/g)).toHaveLength(1);
+    expect(run.stderr).toMatch(/target: ARCNM uploads on http/);
+  });
+});

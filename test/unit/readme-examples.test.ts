@@ -91,6 +91,14 @@ describe('README examples', async () => {
     for (const script of scripts) expect(script).not.toContain('${{');
   });
 
+  it('refers to this action everywhere by one name and the major tag the release workflow moves', () => {
+    const uses = [...readme.matchAll(/([\w.-]+)\/model-publisher@(\S+)/g)];
+    const clones = [...readme.matchAll(/--branch (\S+) https:\/\/github\.com\/([\w.-]+)\/model-publisher/g)];
+    expect(uses.length + clones.length).toBeGreaterThan(0);
+    for (const [, owner, tag] of uses) expect(`${owner}@${tag}`).toBe(`acme@v${major}`);
+    for (const [, tag, owner] of clones) expect(`${owner}@${tag}`).toBe(`acme@v${major}`);
+  });
+
   it('the rules above catch what they are for', async () => {
     const bad = 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "ids: ${{ steps.x.outputs.ids }}"\n      - run: echo ids: 1\n';
     expect(parseStrict(bad).problems.join('\n')).toMatch(/Nested mappings|mapping/i);

@@ -268,11 +268,12 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
         return { input: 'token', message: err.message, fix: `${credential}; create a key with that scope in ARCNM's settings`, code: err.code };
       case 'not_found':
       case 'http_404':
-        // Presign and confirm have no ID in their route: a 404 there is server-url's; attach names the part.
+        // Presign and the list have no ID in their route: a 404 there is server-url's; attach names the part. (A
+        // 404 to confirm may be about one upload, so it stays that file's.)
         if (/: attach: /.test(err.message) && settings.attach) {
           return { input: 'part-id', message: err.message, fix: `check part-id (${settings.attach.partId}) and revision-id (${settings.attach.revisionId}): the part revision must exist in the API key's organisation`, code: err.code };
         }
-        if (/(: | )(presign|confirm|list uploads)\b/.test(err.message)) return wrongServerUrl(this, common, /list uploads/.test(err.message) ? '/api/v1/uploads/' : '/api/v1/uploads/presign');
+        if (/(: | )(presign|list uploads)\b/.test(err.message)) return wrongServerUrl(this, common, /list uploads/.test(err.message) ? '/api/v1/uploads/' : '/api/v1/uploads/presign');
         return undefined;
       default:
         return undefined;

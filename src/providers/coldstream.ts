@@ -296,7 +296,9 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     if (!(err instanceof PublishError)) return undefined;
     const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
     if (err.code === 'http_401' || err.code === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
-    if (err.code !== 'http_404') return undefined;
+    // Only the case's own routes (the file record, the dry run's file list) say anything about the case or the
+    // URL: a 404 to a job may be about one file.
+    if (err.code !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message)) return undefined;
     // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
     // does not, on a server-url given by hand, says the URL's path is wrong.
     if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {

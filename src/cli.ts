@@ -2,47 +2,19 @@
 // The same engine and providers as a command-line program, for GitLab CI, Jenkins or a laptop. Settings come
 // as flags named like the action's inputs (`--project-id abc`) or as environment variables
 // (`MODEL_PUBLISHER_PROJECT_ID=abc`); token fallbacks (SPECKLE_TOKEN, ...) work as in the action.
-// Prints a plain-text summary on stderr and the results JSON on stdout.
+// Flags are strict (src/cli-args.ts): a mistyped one is an error naming the flag meant, never ignored. Prints a
+// plain-text summary on stderr and the results JSON on stdout.
+import { helpText, parseArgs } from './cli-args.js';
 import { parseConfig } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult } from './engine/types.js';
-import { buildOutputs, formatBytes, scrub } from './github/report.js';
+import { buildOutputs, formatBytes, idKind, scrub } from './github/report.js';
 import { publish } from './run.js';
-
-const HELP = `Usage: model-publisher --provider <speckle|ion|coldstream|arcnm> --path <glob> [--<input> <value>]...
-
-Every input of the GitHub Action is a flag of the same name (see README), or an environment variable
-MODEL_PUBLISHER_<INPUT> (upper case, '-' as '_'). Paths are relative to --workspace (default: the current
-directory). The results JSON goes to stdout, a plain-text summary to stderr; exit code 1 when a file failed.`;
-
-export function toEnv(argv: readonly string[], env: Record<string, string | undefined>): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = { ...env };
-  // Environment first, flags override; a repeated --path adds a line.
-  for (const [k, v] of Object.entries(env)) {
-    const m = k.match(/^MODEL_PUBLISHER_(.+)$/);
-    if (m && v !== undefined) out[`INPUT_${m[1]!.replace(/_/g, '-')}`] = v;
-  }
-  const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const m = arg.match(/^--([a-z][a-z0-9-]*)(?:=(.*))?$/s);
-    if (!m) throw new Error(`unexpected argument ${JSON.stringify(arg)}; flags look like --provider speckle`);
-    const name = m[1]!;
-    const value = m[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`--${name} needs a value`);
-    if (name === 'workspace') {
-      out['GITHUB_WORKSPACE'] = value;
-      continue;
-    }
-    const key = `INPUT_${name.toUpperCase()}`;
-    out[key] = seen.has(key) && name === 'path' ? `${out[key]}\n${value}` : value;
-    seen.add(key);
-  }
-  return out;
-}
+import { describeRunFailure } from './run-failure.js';
+import { VERSION } from './version.js';
 
 function plainSummary(results: readonly FileResult[]): string {
-  const rows = results.map((r) => [r.status, r.path, formatBytes(r.bytes), r.ids?.id ?? '-', `${(r.durationMs / 1000).toFixed(1)}s`, r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
+  const rows = results.map((r) => [r.status, r.path, formatBytes(r.bytes), r.ids?.id ? `${idKind(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-', `${(r.durationMs / 1000).toFixed(1)}s`, r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
   const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
   const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
   const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -51,13 +23,18 @@ function plainSummary(results: readonly FileResult[]): string {
 }
 
 export async function main(argv: readonly string[], env: Record<string, string | undefined>, print: (s: string) => void): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stderr.write(`${HELP}\n`);
-    return 0;
-  }
   let config;
   try {
-    config = parseConfig(toEnv(argv, env));
+    const request = parseArgs(argv, env);
+    if (request.kind === 'help') {
+      print(`${helpText(VERSION)}\n`);
+      return 0;
+    }
+    if (request.kind === 'version') {
+      print(`${VERSION}\n`);
+      return 0;
+    }
+    config = parseConfig(request.env);
   } catch (err) {
     process.stderr.write(`error: ${errorMessage(err)}\n`);
     return 2;
@@ -67,12 +44,15 @@ export async function main(argv: readonly string[], env: Record<string, string |
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort(new Error('interrupted')));
   try {
-    const { results } = await publish(config, {
+    const { results, failure } = await publish(config, {
       log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {} },
       mask: (s) => secrets.push(s),
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
     });
+    const target = config.provider.describeTarget?.(config.settings);
+    if (target) say(`target: ${config.provider.displayName} ${target}`);
+    if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
     say(plainSummary(results));
     print(`${scrub(buildOutputs(results, config.provider).results, secrets)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;

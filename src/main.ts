@@ -5,7 +5,9 @@ import { parseConfig, type Config } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult, Logger } from './engine/types.js';
 import { buildSummary, scrub, writeReport } from './github/report.js';
+import type { RunFailure } from './providers/types.js';
 import { publish } from './run.js';
+import { describeRunFailure } from './run-failure.js';
 
 export async function run(env: Record<string, string | undefined> = process.env): Promise<void> {
   let config: Config;
@@ -36,6 +38,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
 
   const log: Logger = { info: core.info, warn: core.warning, debug: core.debug };
   let results: FileResult[] = [];
+  let failure: RunFailure | undefined;
   try {
     const report = await publish(config, {
       log,
@@ -45,6 +48,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
       warnNoFiles: (m) => core.warning(m),
     });
     results = report.results;
+    failure = report.failure;
   } catch (err) {
     core.setFailed(err instanceof UsageError ? err.message : `Model Publisher failed: ${errorMessage(err)}`);
   } finally {
@@ -53,10 +57,10 @@ export async function run(env: Record<string, string | undefined> = process.env)
   }
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
-  await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard });
+  await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard, failure, target: config.provider.describeTarget?.(config.settings) });
   if (config.run.comment && results.length > 0) {
     try {
-      const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard }), config.secrets);
+      const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard, failure, target: config.provider.describeTarget?.(config.settings) }), config.secrets);
       // Loaded only when a comment is wanted: Octokit is most of the bundle, and most runs never need it.
       const { upsertPullRequestComment } = await import('./github/comment.js');
       core.info(await upsertPullRequestComment({ token: config.run.comment.token, key: `${config.provider.id}${shard ? `:${shard}` : ''}` }, body));
@@ -69,6 +73,12 @@ export async function run(env: Record<string, string | undefined> = process.env)
   if (stop.signal.aborted) {
     const notDone = results.filter((r) => r.status !== 'succeeded').length;
     core.setFailed(`The run was cancelled: ${notDone} of ${results.length} file(s) not published`);
+    return;
+  }
+  if (failure) {
+    // One annotation naming the input to change, instead of one identical error per file.
+    if (config.run.failOnError) core.setFailed(describeRunFailure(failure));
+    else core.warning(`${describeRunFailure(failure)} (fail-on-error is false, so the step passes)`);
     return;
   }
   const failed = results.filter((r) => r.status === 'failed');

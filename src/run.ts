@@ -4,10 +4,14 @@ import { UsageError } from './engine/errors.js';
 import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './engine/retry.js';
 import type { FileResult, LocalFile, Logger } from './engine/types.js';
-import { matchFiles } from './files/match.js';
+import { formatBytes } from './engine/units.js';
+import { matchFiles, unmatchedPatterns } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
+import type { RunFailure } from './providers/types.js';
+import { OpenFailure, classifyRunFailure, describeRunFailure } from './run-failure.js';
+import { USER_AGENT } from './version.js';
 
 export interface RunHooks {
   log: Logger;
@@ -23,10 +27,10 @@ export interface RunHooks {
 export interface RunReport {
   files: LocalFile[];
   results: FileResult[];
+  /** Set when the run failed as a whole: every file not published failed with this reason. */
+  failure?: RunFailure;
 }
 
-/** Sent with every request, so a vendor can tell this client apart in its logs. */
-const USER_AGENT = 'model-publisher/0.1.0';
 
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;
@@ -37,6 +41,12 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     if (run.ifNoFilesFound === 'warn') hooks.warnNoFiles(message);
     else hooks.log.info(message);
     return { files, results: [] };
+  }
+  // Each pattern line on its own: a mistyped one is named even when the others match.
+  for (const line of await unmatchedPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles })) {
+    const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${files.length} file(s) (check it for a typo, or remove it)`;
+    if (run.ifNoFilesFound === 'ignore') hooks.log.info(message);
+    else hooks.warnNoFiles(message);
   }
   hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
 
@@ -57,9 +67,32 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     userAgent: USER_AGENT,
     log: hooks.log,
   });
+  // A failure that is the whole run's (refused credential, missing target, wrong server-url) stops it at once:
+  // no new file starts, and every file not published fails with that one reason.
+  let failure: RunFailure | undefined;
+  const failedByRun = new Set<string>();
+  const runStop = new AbortController();
+  const runFailed = (err: unknown, stage: 'open' | 'file'): boolean => {
+    const found = classifyRunFailure(err, provider, config.settings, config.common, stage);
+    if (!found) return false;
+    if (!failure) {
+      failure = found;
+      hooks.log.warn(describeRunFailure(found));
+      runStop.abort(new Error(found.message));
+    }
+    return true;
+  };
   try {
     const accepted = files.filter((f) => !refusals.has(f.path));
-    const session = accepted.length > 0 ? await provider.open(config.settings, config.common, { http, log: hooks.log, signal: hooks.signal, mask: hooks.mask, dryRun: run.dryRun }) : undefined;
+    let session: Awaited<ReturnType<typeof provider.open>> | undefined;
+    if (accepted.length > 0) {
+      try {
+        session = await provider.open(config.settings, config.common, { http, log: hooks.log, signal: hooks.signal, mask: hooks.mask, dryRun: run.dryRun });
+      } catch (err) {
+        // Opening reads what every file needs: whatever stops it stops the whole run.
+        if (!runFailed(err, 'open')) runFailed(new OpenFailure(err, provider.displayName), 'open');
+      }
+    }
     for (const file of accepted) {
       const reason = session?.refuse?.(file);
       if (reason) refusals.set(file.path, reason);
@@ -67,8 +100,10 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     const toPublish = files.filter((f) => !refusals.has(f.path));
 
     let published: FileResult[] = [];
-    if (run.dryRun) {
-      for (const f of toPublish) hooks.log.info(`dry-run: would publish ${f.path} (${f.bytes} bytes)`);
+    if (failure) {
+      // Nothing was sent for any file.
+    } else if (run.dryRun) {
+      for (const f of toPublish) hooks.log.info(`dry-run: would publish ${f.path} (${formatBytes(f.bytes)}) to ${session?.plan?.(f) ?? provider.displayName}`);
       published = toPublish.map((f) => ({ path: f.path, bytes: f.bytes, status: 'skipped', durationMs: 0 }));
     } else if (session) {
       try {
@@ -77,13 +112,26 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
           wait: run.wait,
           waitTimeoutMs: run.waitTimeoutMs,
           signal: hooks.signal,
-          stop: hooks.stop,
+          stop: hooks.stop ? AbortSignal.any([hooks.stop, runStop.signal]) : runStop.signal,
           log: hooks.log,
           mask: hooks.mask,
+          onFailure: (file, err) => {
+            if (runFailed(err, 'file')) failedByRun.add(file.path);
+          },
         });
       } finally {
         await session.close?.();
       }
+    }
+    if (failure) {
+      const f = failure;
+      published = toPublish.map((file) => {
+        const done = published.find((r) => r.path === file.path);
+        // Cancelled by the stop, never started, or failed with this very failure: the run's reason.
+        if (done && done.status === 'succeeded') return done;
+        if (done && done.status === 'failed' && done.error?.code !== 'cancelled' && !failedByRun.has(file.path)) return done;
+        return { path: file.path, bytes: file.bytes, sha256: done?.sha256, status: 'failed', error: { message: f.message, code: f.code }, durationMs: done?.durationMs ?? 0 };
+      });
     }
     const byPath = new Map(published.map((r) => [r.path, r]));
     const results = files.map((f): FileResult => {
@@ -94,7 +142,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
       }
       return byPath.get(f.path)!;
     });
-    return { files, results };
+    return { files, results, ...(failure ? { failure } : {}) };
   } finally {
     await http.close();
   }

@@ -22,6 +22,8 @@ export interface EngineOptions {
   mask: (secret: string) => void;
   /** How often one file may start again from presign after its upload URL expired. */
   maxPresigns?: number;
+  /** Told of every file's failure (the run may decide it is the whole run's and stop). */
+  onFailure?: (file: LocalFile, err: unknown) => void;
 }
 
 /** Mask a presigned URL's query string, and each signature in it on its own, raw and decoded. */
@@ -96,6 +98,7 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
     const raw = stop.aborted ? `cancelled: ${errorMessage(stop.reason ?? err)}` : errorMessage(err);
     const message = raw.startsWith(`${file.path}: `) ? raw.slice(file.path.length + 2) : raw;
     const code = stop.aborted ? 'cancelled' : err instanceof PublishError ? err.code : undefined;
+    if (!stop.aborted) options.onFailure?.(file, err);
     options.log.info(`${file.path}: failed: ${message}`);
     return {
       path: file.path,

@@ -74,3 +74,32 @@ export async function matchFiles(patterns: readonly string[], options: MatchOpti
   }
   return files;
 }
+
+/**
+ * The include lines that match no file on their own (exclusions aside: a line whose files are all excluded
+ * matched them), so a mistyped pattern is named even when other lines match. One glob walk per include line,
+ * stopping at its first file; only asked when there are several.
+ */
+export async function unmatchedPatterns(patterns: readonly string[], options: Pick<MatchOptions, 'workspace' | 'includeHiddenFiles'>): Promise<string[]> {
+  const includes = patterns.filter((p) => !p.startsWith('!'));
+  if (includes.length < 2) return [];
+  const workspace = await realpath(options.workspace);
+  const unmatched: string[] = [];
+  for (const line of includes) {
+    const globber = await glob.create(anchorPatterns([line], workspace).join('\n'), {
+      followSymbolicLinks: true,
+      matchDirectories: false,
+      implicitDescendants: true,
+      excludeHiddenFiles: !options.includeHiddenFiles,
+    });
+    let found = false;
+    for await (const hit of globber.globGenerator()) {
+      if ((await stat(hit).catch(() => undefined))?.isFile()) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) unmatched.push(line);
+  }
+  return unmatched;
+}

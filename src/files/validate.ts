@@ -2,8 +2,11 @@
 // any upload, so a broken export fails a pull request in seconds. Each check reads only the bytes it needs.
 import { open } from 'node:fs/promises';
 import type { LocalFile } from '../engine/types.js';
+import { formatBytes } from '../engine/units.js';
 
 const HEAD_BYTES = 64 * 1024;
+/** How much of a STEP/IFC file's end is read to find END-ISO-10303-21; (exporters may add a little after it). */
+const TAIL_BYTES = 4 * 1024;
 
 async function readAt(file: LocalFile, position: number, length: number): Promise<Buffer> {
   const handle = await open(file.absolutePath, 'r');
@@ -25,6 +28,8 @@ function checkStepHeader(head: string, kind: string): string | undefined {
 }
 
 const IFC_SCHEMAS = ['IFC2X3', 'IFC4', 'IFC4X1', 'IFC4X2', 'IFC4X3'];
+/** The STEP application protocols CAD tools export (AP203, AP214, AP242), by their FILE_SCHEMA names. */
+const CAD_SCHEMAS = /^(CONFIG_CONTROL_DESIGN|AUTOMOTIVE_DESIGN|AP203|AP214|AP242|AP2\d\d|MANAGED_MODEL_BASED_3D_ENGINEERING|STRUCTURAL_ANALYSIS_DESIGN)/i;
 
 function checkIfc(head: string): string | undefined {
   const header = checkStepHeader(head, 'IFC');
@@ -32,7 +37,35 @@ function checkIfc(head: string): string | undefined {
   const schema = head.match(/FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'/i)?.[1];
   if (!schema) return 'not a valid IFC file: the header has no FILE_SCHEMA; expected IFC2X3, IFC4 or IFC4X3';
   const base = schema.toUpperCase().replace(/_.*$/, '');
+  if (CAD_SCHEMAS.test(schema.trim())) {
+    return `not an IFC file: it is a STEP CAD file (FILE_SCHEMA '${schema}') named .ifc; give it a .step extension, or export IFC (IFC2X3, IFC4 or IFC4X3) from the authoring tool`;
+  }
   if (!IFC_SCHEMAS.includes(base)) return `not a valid IFC file: FILE_SCHEMA is '${schema}'; expected IFC2X3, IFC4 or IFC4X3 (is this a STEP file named .ifc?)`;
+  return undefined;
+}
+
+/** An ISO 10303-21 file ends with END-ISO-10303-21; a file without it was cut short (export or transfer). */
+async function checkStepEnd(file: LocalFile, kind: string): Promise<string | undefined> {
+  const tail = latin1(await readAt(file, Math.max(0, file.bytes - TAIL_BYTES), TAIL_BYTES));
+  if (/END-ISO-10303-21\s*;/.test(tail)) return undefined;
+  return `not a complete ${kind} file: it does not end with END-ISO-10303-21; (the last ${formatBytes(Math.min(file.bytes, TAIL_BYTES))} hold no end marker), so it was truncated: by a failed export, an interrupted copy or a size limit`;
+}
+
+/**
+ * What the bytes are when they are recognisably something else than the extension says: a Git LFS pointer, an
+ * HTML page (a saved error or login page), a ZIP archive, a PDF, PNG or JPEG. Undefined when not recognised.
+ */
+export function identify(head: Buffer): string | undefined {
+  const text = latin1(head.subarray(0, 512)).replace(/^\uFEFF|^\xEF\xBB\xBF/, '');
+  if (text.startsWith('version https://git-lfs.github.com/spec/')) {
+    const size = text.match(/^size (\d+)$/m)?.[1];
+    return `it is a Git LFS pointer file${size ? ` (for ${formatBytes(Number(size))} stored in LFS)` : ''}, not the file itself: the repository was checked out without Git LFS. Add \`lfs: true\` to the actions/checkout step (with: lfs: true), or run git lfs pull before publishing`;
+  }
+  if (/^\s*(<!doctype html|<html|<head|<body)/i.test(text)) return 'it is an HTML page (a saved error or sign-in page?), not a model: download the file itself again';
+  if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) return 'it is a ZIP archive: unpack it and publish the files inside, or publish the archive under its own extension';
+  if (text.startsWith('%PDF-')) return 'it is a PDF document';
+  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'it is a PNG image';
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'it is a JPEG image';
   return undefined;
 }
 
@@ -46,7 +79,9 @@ async function checkStl(file: LocalFile, head: Buffer): Promise<string | undefin
     return 'not a valid STL file: an ASCII STL starts with "solid" but this one does not end with "endsolid" (truncated export?)';
   }
   if (count !== undefined) {
-    return `not a valid STL file: as binary STL it declares ${count} triangles, which needs ${84 + 50 * count} bytes, but the file has ${file.bytes}; nor is it ASCII STL (solid … endsolid)`;
+    const needs = 84 + 50 * count;
+    const why = file.bytes < needs ? `${needs - file.bytes} bytes short: truncated` : `${file.bytes - needs} bytes too many: a damaged header or extra data`;
+    return `not a valid STL file: as binary STL it declares ${count} triangles, which needs ${needs} bytes (84 + 50 × ${count}), but the file has ${file.bytes} (${why}); nor is it ASCII STL (solid … endsolid)`;
   }
   return 'not a valid STL file: too short for binary STL and not ASCII STL (solid … endsolid)';
 }
@@ -64,16 +99,27 @@ function checkDxf(head: string): string | undefined {
   return 'not a valid DXF file: it starts neither with a "0 / SECTION" group nor with the binary DXF sentinel';
 }
 
-/** A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked). */
+/**
+ * A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked).
+ * When the bytes are recognisably something else (see identify), the reason says what they are.
+ */
 export async function checkContent(file: LocalFile): Promise<string | undefined> {
   if (file.bytes === 0) return undefined; // refused elsewhere as empty
   const head = await readAt(file, 0, HEAD_BYTES);
+  const what = identify(head);
+  // A Git LFS pointer is never the model, whatever the extension (checked types or not).
+  if (what?.startsWith('it is a Git LFS pointer')) return `not the ${file.ext ? `.${file.ext} ` : ''}file: ${what}`;
+  const reason = await checkByExtension(file, head);
+  return reason && what ? `${reason}; ${what}` : reason;
+}
+
+async function checkByExtension(file: LocalFile, head: Buffer): Promise<string | undefined> {
   switch (file.ext) {
     case 'ifc':
-      return checkIfc(latin1(head));
+      return checkIfc(latin1(head)) ?? checkStepEnd(file, 'IFC');
     case 'step':
     case 'stp':
-      return checkStepHeader(latin1(head), 'STEP');
+      return checkStepHeader(latin1(head), 'STEP') ?? checkStepEnd(file, 'STEP');
     case 'stl':
       return checkStl(file, head);
     case 'pdf':

@@ -2,7 +2,8 @@
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 import * as core from '@actions/core';
 import type { Evidence, FileResult } from '../engine/types.js';
-import type { ProviderModule } from '../providers/types.js';
+import { formatBytes } from '../engine/units.js';
+import type { ProviderModule, RunFailure } from '../providers/types.js';
 
 export interface ResultRecord {
   path: string;
@@ -66,17 +67,7 @@ export function buildOutputs(results: readonly FileResult[], provider: ProviderM
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
+export { formatBytes };
 
 const STATUS_ICON: Record<FileResult['status'], string> = {
   succeeded: '✅ succeeded',
@@ -106,12 +97,51 @@ function escapeHtml(s: string): string {
 }
 
 /** The job summary as HTML/Markdown (what core.summary writes), built without touching the runner. */
-export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: { dryRun: boolean; shard?: string }): string {
+export interface ReportExtra {
+  dryRun: boolean;
+  shard?: string;
+  /** The run failed as a whole: shown first, with its fix, instead of once per file. */
+  failure?: RunFailure;
+  /** Where the run publishes (ProviderModule.describeTarget). */
+  target?: string;
+}
+
+/** What kind of ID a result's `id` is, from the vendor field that holds the same value. */
+const ID_KINDS: [field: string, kind: string][] = [
+  ['versionId', 'version'],
+  ['attachmentId', 'attachment'],
+  ['jobId', 'job'],
+  ['dataSourceId', 'data source'],
+  ['fileId', 'file'],
+  ['ingestionId', 'ingestion'],
+];
+
+export function idKind(ids: FileResult['ids']): string | undefined {
+  if (!ids) return undefined;
+  return ID_KINDS.find(([field]) => ids[field] !== undefined && ids[field] === ids.id)?.[1];
+}
+
+/** Whether a file failed with the run's own failure (reported once, not per file). */
+export function failedByRun(r: FileResult, failure: RunFailure | undefined): boolean {
+  return failure !== undefined && r.status === 'failed' && r.error?.code === failure.code && r.error.message === failure.message;
+}
+
+export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();
   const ok = results.filter((r) => r.status === 'succeeded').length;
   const submitted = results.filter((r) => r.status === 'submitted').length;
   const failed = results.filter((r) => r.status === 'failed');
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
+  if (extra.target) s.addRaw(`<p>Target: ${escapeHtml(`${provider.displayName} ${extra.target}`)}</p>`, true);
+  // A run that failed as a whole says so first, with the input to change: it must not read like "0 of 0".
+  if (extra.failure) {
+    const f = extra.failure;
+    const affected = results.filter((r) => failedByRun(r, f)).length;
+    s.addRaw(
+      `<p><strong>❌ The run failed: ${escapeHtml(f.message)}</strong></p><p><strong>Fix:</strong> ${escapeHtml(f.fix)} (input <code>${escapeHtml(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`,
+      true,
+    );
+  }
   s.addRaw(
     `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false)` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
     true,
@@ -128,13 +158,18 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
       ],
       ...results.map((r) => {
         const id = r.ids?.id;
-        const idCell = id === undefined ? '—' : r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`;
+        const kind = idKind(r.ids);
+        const attached = r.ids?.['partId'] ? ` (attached to part <code>${escapeHtml(r.ids['partId'])}</code> revision <code>${escapeHtml(r.ids['revisionId'] ?? '')}</code>)` : '';
+        const idCell =
+          id === undefined
+            ? '—'
+            : `${kind ? `${kind} ` : ''}${r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`}${attached}`;
         return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
       }),
     ]);
   }
   // Failures, and files a cancelled run never started.
-  const unpublished = results.filter((r) => r.error);
+  const unpublished = results.filter((r) => r.error && !failedByRun(r, extra.failure));
   if (unpublished.length > 0) {
     s.addHeading('Failures', 3);
     s.addList(unpublished.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
@@ -145,10 +180,10 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
 }
 
 /** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
-export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: readonly string[], extra: { dryRun: boolean; shard?: string }): Promise<void> {
+export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: readonly string[], extra: ReportExtra): Promise<void> {
   for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, scrub(value, secrets));
   for (const r of results) {
-    if (r.status === 'failed') core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
+    if (r.status === 'failed' && !failedByRun(r, extra.failure)) core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
   }
   if (process.env['GITHUB_STEP_SUMMARY']) {
     await core.summary.addRaw(scrub(buildSummary(results, provider, extra), secrets)).write();

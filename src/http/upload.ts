@@ -2,6 +2,7 @@
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
 // feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
+import { formatBytes, formatRate } from '../engine/units.js';
 import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
 import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpiredError } from '../engine/errors.js';
@@ -139,8 +140,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
       kick();
       if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = Date.now();
-        const mbps = sent / 1e6 / ((lastReport - started) / 1000);
-        report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% (${mbps.toFixed(1)} MB/s)`);
+        report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% of ${formatBytes(file.bytes)} (${formatRate(sent, (lastReport - started) / 1000)})`);
       }
       yield chunk;
     }
@@ -203,7 +203,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   const evidence = verifyStoredDigest(resHeaders, md5Hex, options.label);
   if (report) {
     const secs = (Date.now() - started) / 1000;
-    report(`${options.label}: 100% (${(file.bytes / 1e6 / Math.max(secs, 0.001)).toFixed(1)} MB/s)`);
+    report(`${options.label}: 100% of ${formatBytes(file.bytes)} (${formatRate(file.bytes, secs)})`);
   }
   return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders, evidence };
 }

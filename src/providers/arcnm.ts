@@ -7,12 +7,14 @@ import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../
 import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
 import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
+import { formatBytes } from '../engine/units.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
+import { wrongServerUrl } from './failures.js';
 import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
-/** "Up to 512 MB each" (ARCNM uploads guide). */
+/** "Up to 512 MB each" (ARCNM uploads guide): 512 MiB, shown as such. */
 export const ARCNM_MAX_BYTES = 512 * 1024 * 1024;
 const ACCEPTED = ['step', 'stp', 'iges', 'igs', 'stl', 'pdf', 'dxf', 'png', 'jpg', 'jpeg'];
 const CAD_3D = new Set(['step', 'stp', 'iges', 'igs', 'stl']);
@@ -286,8 +288,10 @@ class ArcnmSession implements OpenedProvider<Pending> {
     const rowStatus = row.status.toLowerCase();
     if (rowStatus !== 'confirmed') await this.failWithReason(file, pending, rowStatus, ctx);
     const evidence = checkRow(row, file, receipt);
-    if (this.settings.attach) await this.attach(file, pending, ctx);
-    return { ids, outcome: 'accepted', evidence };
+    if (!this.settings.attach) return { ids, outcome: 'accepted', evidence };
+    await this.attach(file, pending, ctx);
+    // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
+    return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };
   }
 
   /**
@@ -382,10 +386,49 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     if (!ACCEPTED.includes(file.ext)) {
       return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
     }
-    if (file.bytes > ARCNM_MAX_BYTES) return `ARCNM accepts files up to 512 MB; this one has ${file.bytes} bytes`;
+    if (file.bytes > ARCNM_MAX_BYTES) return `ARCNM accepts files up to ${formatBytes(ARCNM_MAX_BYTES)}; this one has ${formatBytes(file.bytes)} (${file.bytes} bytes)`;
     return undefined;
   },
   async open(settings, _common, ctx: OpenContext) {
-    return new ArcnmSession(settings, ctx.http, ctx.signal);
+    if (ctx.dryRun) {
+      // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
+      // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
+      const res = await ctx.http.request({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' });
+      const code = errorCode(res);
+      if (res.status === 403 && code === 'insufficient_scope') ctx.log.warn('ARCNM: the API key is valid but cannot list uploads (no uploads:read scope); whether it has uploads:write shows only in a real run');
+      else if (!res.ok) {
+        const parsed = envelope.safeParse(tryJson(res.text));
+        if (parsed.success) throw new ArcnmError(res.status, parsed.data.error.code, `list uploads: ${parsed.data.error.message}`, parsed.data.error.details ?? {}, parsed.data.request_id ?? undefined);
+        throw new PublishError(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, `http_${res.status}`);
+      } else ctx.log.info('ARCNM: the API key is valid');
+      if (settings.attach) ctx.log.info(`ARCNM: part ${settings.attach.partId} revision ${settings.attach.revisionId} is not checked: ARCNM documents no read call for a part revision`);
+    }
+    const attach = settings.attach;
+    return Object.assign(new ArcnmSession(settings, ctx.http, ctx.signal), {
+      plan: (file: LocalFile) =>
+        `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+    });
+  },
+  describeTarget: (s) => (s.attach ? `part ${s.attach.partId} revision ${s.attach.revisionId} (each confirmed upload is attached to it) on ${s.baseUrl}` : `uploads on ${s.baseUrl} (not attached to a part)`),
+  runFailure(err, settings, common) {
+    if (!(err instanceof PublishError)) return undefined;
+    const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';
+    switch (err.code) {
+      case 'invalid_api_key':
+        return { input: 'token', message: err.message, fix: credential, code: err.code };
+      case 'insufficient_scope':
+        return { input: 'token', message: err.message, fix: `${credential}; create a key with that scope in ARCNM's settings`, code: err.code };
+      case 'not_found':
+      case 'http_404':
+        // Presign and the list have no ID in their route: a 404 there is server-url's; attach names the part. (A
+        // 404 to confirm may be about one upload, so it stays that file's.)
+        if (/: attach: /.test(err.message) && settings.attach) {
+          return { input: 'part-id', message: err.message, fix: `check part-id (${settings.attach.partId}) and revision-id (${settings.attach.revisionId}): the part revision must exist in the API key's organisation`, code: err.code };
+        }
+        if (/(: | )(presign|list uploads)\b/.test(err.message)) return wrongServerUrl(this, common, /list uploads/.test(err.message) ? '/api/v1/uploads/' : '/api/v1/uploads/presign');
+        return undefined;
+      default:
+        return undefined;
+    }
   },
 };

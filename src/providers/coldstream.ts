@@ -9,6 +9,7 @@ import { parseRetryAfter, sleep } from '../engine/retry.js';
 import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
+import { wrongServerUrl } from './failures.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
@@ -305,6 +306,39 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     return undefined;
   },
   async open(settings, _common, ctx: OpenContext) {
-    return new ColdstreamSession(settings, ctx.http);
+    if (ctx.dryRun) {
+      // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
+      const res = await ctx.http.request({
+        method: 'GET',
+        url: `${settings.fileserverUrl}/cases/${encodeURIComponent(settings.caseId)}/files`,
+        headers: { authorization: `Bearer ${settings.token}` },
+        idempotent: true,
+        signal: ctx.signal,
+        label: `Coldstream list the files of case ${settings.caseId}`,
+      });
+      if (!res.ok) {
+        const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
+        throw new PublishError(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, `http_${res.status}`);
+      }
+      ctx.log.info(`Coldstream: the token can read case ${settings.caseId} in region ${settings.region}`);
+    }
+    const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
+    const jobs: Record<JobKind, string> = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
+    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` });
+  },
+  describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
+  runFailure(err, settings, common) {
+    if (!(err instanceof PublishError)) return undefined;
+    const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
+    if (err.code === 'http_401' || err.code === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
+    // Only the case's own routes (the file record, the dry run's file list) say anything about the case or the
+    // URL: a 404 to a job may be about one file.
+    if (err.code !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message)) return undefined;
+    // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
+    // does not, on a server-url given by hand, says the URL's path is wrong.
+    if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {
+      return { input: 'case-id', message: err.message, fix: `check case-id${settings.componentId ? ' and component-id' : ''}: the case must exist in region ${settings.region} and be visible to the token's user`, code: err.code };
+    }
+    return wrongServerUrl(this, common, '/cases/{case-id}/files');
   },
 };

@@ -10,6 +10,7 @@ import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '
 import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
 import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';
 import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './ion-operations.js';
+import { wrongServerUrl } from './failures.js';
 import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
@@ -432,6 +433,36 @@ export const ion: ProviderModule<IonSettings> = {
     }
     const session = new IonSession(settings, ctx.http, ctx, token);
     await session.resolveTarget(ctx.signal);
-    return session;
+    const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
+    return Object.assign(session, {
+      plan: () => `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}`,
+    });
+  },
+  describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
+  runFailure(err, settings, common, stage) {
+    if (!(err instanceof PublishError)) return undefined;
+    const client = settings.auth.kind === 'client';
+    const credential = client
+      ? `client-id and client-secret must be an ION API key created in the environment at ${settings.serverUrl}, whose creator had the permissions to read the target and create file attachments on it (auth-url: that environment's auth server)`
+      : `the token input (or ION_TOKEN) must hold a current ION access token for the environment at ${settings.serverUrl}, whose role may read the target and create file attachments on it; or pass client-id and client-secret so the action fetches one`;
+    const targetInput = settings.target.kind === 'entity' ? 'entity-id' : 'attach-to';
+    if (/^ION token request/.test(err.message)) {
+      return err.code === 'auth_http_404'
+        ? { input: 'auth-url', message: err.message, fix: `set auth-url to the token endpoint of the environment's auth server`, code: err.code }
+        : { input: 'client-id', message: err.message, fix: credential, code: err.code ?? 'auth_failed' };
+    }
+    switch (err.code) {
+      case 'unauthorized':
+      case 'permission_denied':
+        return { input: client ? 'client-id' : 'token', message: err.message, fix: credential, code: err.code };
+      case 'not_found':
+        return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
+      case 'http_404':
+        return wrongServerUrl(this, common, '/graphql');
+      case 'invalid_response':
+        return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the ION API's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
+      default:
+        return undefined;
+    }
   },
 };

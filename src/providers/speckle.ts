@@ -7,11 +7,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, WaitTimeoutError, errorMessage } from '../engine/errors.js';
 import { sleep } from '../engine/retry.js';
+import { formatBytes } from '../engine/units.js';
 import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
 import type { SpeckleOperation } from './speckle-operations.js';
+import { wrongServerUrl } from './failures.js';
 import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
 import { parseAnswer } from './answers.js';
 
@@ -183,7 +185,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
   refuse(file: LocalFile): string | undefined {
     const limit = this.caps.blobSizeLimitBytes;
     if (limit && file.bytes > limit) {
-      return `the file has ${file.bytes} bytes; this Speckle server accepts files up to ${limit} bytes (${(limit / 1024 / 1024).toFixed(0)} MB, serverInfo.configuration.blobSizeLimitBytes)`;
+      return `the file has ${formatBytes(file.bytes)} (${file.bytes} bytes); this Speckle server accepts files up to ${formatBytes(limit)} (${limit} bytes, serverInfo.configuration.blobSizeLimitBytes)`;
     }
     return undefined;
   }
@@ -758,8 +760,33 @@ export const speckle: ProviderModule<SpeckleSettings> = {
     const api =
       ingestionApi === undefined ? 'ingestion API unknown (introspection refused)' : ingestionApi ? 'ingestion API' : 'no ingestion API (server 2.x): using startFileImport';
     ctx.log.info(
-      `Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${api}${limit ? `; files up to ${(limit / 1024 / 1024).toFixed(0)} MB` : ''}`,
+      `Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${api}${limit ? `; files up to ${formatBytes(limit)}` : ''}`,
     );
-    return new SpeckleSession(settings, gql, { ingestionApi, ...(limit ? { blobSizeLimitBytes: limit } : {}), ...(serverInfo.version ? { version: serverInfo.version } : {}) }, ctx.log);
+    const session = new SpeckleSession(settings, gql, { ingestionApi, ...(limit ? { blobSizeLimitBytes: limit } : {}), ...(serverInfo.version ? { version: serverInfo.version } : {}) }, ctx.log);
+    const finalisation =
+      ingestionApi === undefined ? 'ingested (startFileIngestion, or startFileImport on a 2.x server)' : ingestionApi ? 'ingested (startFileIngestion)' : 'imported (startFileImport, server 2.x)';
+    return Object.assign(session, {
+      plan: (file: LocalFile) =>
+        `Speckle project "${project.name}" (${project.id}), ${settings.modelId ? `model ${settings.modelId}` : `model "${modelNameFor(settings, file)}" (created if missing)`}; ${finalisation} into a new version`,
+    });
+  },
+  describeTarget: (s) => `project ${s.projectId} on ${s.serverUrl}, ${s.modelId ? `model ${s.modelId}` : `models named by the template "${s.modelTemplate}"`}`,
+  runFailure(err, settings, common, stage) {
+    const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;
+    if (err instanceof HttpError && err.status === 404 && stage === 'open') return wrongServerUrl(this, common, '/graphql');
+    if (!(err instanceof PublishError)) return undefined;
+    switch (err.code) {
+      case 'invalid_token':
+      case 'forbidden':
+        return { input: 'token', message: err.message, fix: credential, code: err.code };
+      case 'project_not_found':
+        return { input: 'project-id', message: err.message, fix: settingsHint(settings).project, code: err.code };
+      case 'model_not_found':
+        return { input: 'model-id', message: err.message, fix: `set model-id to the ID in the model's URL, ${settings.serverUrl}/projects/${settings.projectId}/models/<model-id>, or leave it empty to use the model template`, code: err.code };
+      case 'invalid_response':
+        return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the Speckle server's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
+      default:
+        return undefined;
+    }
   },
 };

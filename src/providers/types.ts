@@ -36,6 +36,22 @@ export interface OpenContext {
 export interface OpenedProvider<P = unknown> extends ProviderSession<P> {
   /** A reason to refuse this file before any upload, or undefined. */
   refuse?(file: LocalFile): string | undefined;
+  /** Where this file would go and how it would be finalised, for a dry run's plan (one line). */
+  plan?(file: LocalFile): string;
+}
+
+/**
+ * A failure that is the whole run's, not one file's: every file would meet it (the provider refused the
+ * credential, the target does not exist, server-url points at no API). One message, the input to change and how.
+ */
+export interface RunFailure {
+  /** The input to change, as action.yml names it. */
+  input: string;
+  /** What happened, without a file's path. */
+  message: string;
+  /** How to fix it: for a credential, which one, its environment variable and the scope or role it needs. */
+  fix: string;
+  code: string;
 }
 
 export interface ProviderModule<S = unknown> {
@@ -54,6 +70,10 @@ export interface ProviderModule<S = unknown> {
   refuse(file: LocalFile, settings: S): string | undefined;
   /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
   open(settings: S, common: CommonSettings, ctx: OpenContext): Promise<OpenedProvider>;
+  /** Where this run publishes, for the summary's first line (e.g. `case 1001, component 2001`). */
+  describeTarget?(settings: S): string;
+  /** Whether an error is the whole run's (see RunFailure), with the fix; undefined when it is one file's. */
+  runFailure?(err: unknown, settings: S, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined;
   /** The output listing this provider's job/version/attachment IDs, if any, and which result field fills it. */
   idOutputs: { output: 'version-ids' | 'attachment-ids' | 'job-ids'; field: string }[];
 }

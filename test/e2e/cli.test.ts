@@ -1,11 +1,13 @@
 // The command-line program: the same engine and providers, settings from flags or MODEL_PUBLISHER_* variables.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArcnmEmulator } from '../emulators/arcnm.js';
 import { startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { ROOT, makeWorkspace } from '../support/action.js';
 import * as samples from '../support/samples.js';
+import { parse } from 'yaml';
 
 const API_KEY = 'ak_test_cli00000000000000000';
 let fixture: ArcnmFixture;
@@ -38,7 +40,7 @@ describe('command line', () => {
       ['cad/b.stl', 'succeeded'],
       ['cad/bad.stl', 'failed'],
     ]);
-    expect(run.stderr).toMatch(/succeeded\s+cad\/a.step\s+572 B\s+job_/);
+    expect(run.stderr).toMatch(/succeeded\s+cad\/a.step\s+572 B\s+job job_/);
     expect(run.stderr).toMatch(/2 of 3 file\(s\) published/);
     expect(arcnm.stats.presigns).toBe(2);
     expect(run.stdout + run.stderr).not.toContain(API_KEY);
@@ -56,5 +58,66 @@ describe('command line', () => {
     expect(none.code, none.stderr).toBe(2);
     expect(none.stderr).toMatch(/Input 'path': no files matched/);
     expect(arcnm.requests.length).toBe(before);
+  });
+});
+
+describe('command line: strict flags', () => {
+  const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  it.each([
+    { args: ['--provider', 'arcnm', '--path', 'cad/*.step', '--dryrun', 'true'], code: 2, stderr: /unknown flag "--dryrun"; did you mean --dry-run\?/ },
+    { args: ['--provider', 'arcnm', '--path', 'cad/*.step', '--projectid', 'p'], code: 2, stderr: /unknown flag "--projectid"; did you mean --project-id\?/ },
+    { args: ['--provider', 'arcnm', '--path', 'cad/*.step', '-n'], code: 2, stderr: /unknown flag "-n"/ },
+    { args: ['--provider', 'arcnm', '--path', 'cad/*.step', '--comment-on-pr', 'true'], code: 2, stderr: /unknown flag "--comment-on-pr"/ },
+    { args: ['--provider', 'arcnm', '--path'], code: 2, stderr: /--path needs a value, e.g. --path 'models\/\*\*\/\*\.ifc'/ },
+    { args: ['--provider', '--path', 'cad/*.step'], code: 2, stderr: /--provider needs a value/ },
+    { args: ['--provider', 'arcnm', '--provider', 'ion', '--path', 'x'], code: 2, stderr: /--provider is given twice/ },
+    { args: ['--provider', 'arcnm', '--path', 'cad/a.step', 'cad/b.step', 'cad/c.step'], code: 2, stderr: /the shell expanded a glob pattern.*Quote the pattern/ },
+    { args: ['cad/a.step'], code: 2, stderr: /unexpected argument "cad\/a.step".*--path "cad\/a.step"/ },
+    { args: ['--provider', 'arcnm', '--path', 'cad/*.step', '--dry-run', 'maybe'], code: 2, stderr: /unexpected argument "maybe"/ },
+    { args: ['--version'], code: 0, stdout: new RegExp(`^${version.replace(/\./g, '\\.')}\\n$`) },
+    { args: ['-V'], code: 0, stdout: new RegExp(`^${version.replace(/\./g, '\\.')}\\n$`) },
+    { args: ['--help'], code: 0, stdout: /Usage: model-publisher[\s\S]*--dry-run \[true\|false\]  \(default: false\)\n\s+Resolve inputs[\s\S]*--workspace <value>/ },
+    { args: ['--provider', 'arcnm', '-h'], code: 0, stdout: /--project-id <value>\n\s+Speckle: the target project/ },
+  ])('$args → exit $code', async ({ args, code, stdout, stderr }) => {
+    const before = arcnm.requests.length;
+    const run = await cli(args, { ARCNM_API_KEY: API_KEY, MODEL_PUBLISHER_SERVER_URL: arcnm.url }, ROOT);
+    expect(run.code, run.stderr).toBe(code);
+    if (stdout) expect(run.stdout).toMatch(stdout);
+    else expect(run.stdout).toBe('');
+    if (stderr) expect(run.stderr).toMatch(stderr);
+    expect(arcnm.requests.length).toBe(before);
+  });
+  it('--help lists every flag with its meaning from action.yml', async () => {
+    const run = await cli(['--help'], {}, ROOT);
+    const yml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as { inputs: Record<string, { description: string }> };
+    const help = run.stdout.replace(/\s+/g, ' ');
+    for (const [name, input] of Object.entries(yml.inputs)) {
+      if (name === 'comment-on-pr' || name === 'github-token') continue;
+      expect(help).toContain(`--${name} `);
+      expect(help).toContain(input.description);
+    }
+  });
+  it('takes a boolean flag alone as true: --dry-run sends nothing that writes', async () => {
+    const writesBefore = arcnm.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD').length;
+    const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step') });
+    const run = await cli(['--provider', 'arcnm', '--path', 'cad/*.step', '--dry-run', '--server-url', arcnm.url], { ARCNM_API_KEY: API_KEY }, ws);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject([{ path: 'cad/a.step', status: 'skipped' }]);
+    expect(arcnm.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD').length).toBe(writesBefore);
+  });
+});
+
+describe('command line: a run that fails as a whole', () => {
+  it('prints the results JSON on stdout too, every file failed with the one reason, and the fix once on stderr', async () => {
+    const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/b.step': samples.step('b.step') });
+    const run = await cli(['--provider', 'arcnm', '--path', 'cad/*.step', '--server-url', arcnm.url, '--concurrency', '1'], { ARCNM_API_KEY: 'ak_test_revoked0000000000000' }, ws);
+    expect(run.code).toBe(1);
+    const results = JSON.parse(run.stdout) as { path: string; status: string; error: { code: string } }[];
+    expect(results.map((r) => [r.path, r.status, r.error.code])).toEqual([
+      ['cad/a.step', 'failed', 'invalid_api_key'],
+      ['cad/b.step', 'failed', 'invalid_api_key'],
+    ]);
+    expect(run.stderr.match(/error: the run failed: Input 'token':.*Fix: .*ARCNM_API_KEY.*uploads:write/g)).toHaveLength(1);
+    expect(run.stderr).toMatch(/target: ARCNM uploads on http/);
   });
 });

@@ -139,7 +139,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       const stored = cs.blob.get(cs.files[0]!.key)!;
       expect(stored.bytes.equals(scan), 'stored bytes equal the file').toBe(true);
       expect(run.results[0]).toMatchObject({ status: 'succeeded', bytes: scan.length, sha256: sha256(scan) });
-      expect(run.stdout).toMatch(/geometry\/scan\.stl: 100% \([\d.]+ MB\/s\)/);
+      expect(run.stdout).toMatch(/geometry\/scan\.stl: 100% of [\d.]+ MiB \([\d.]+ MiB\/s\)/);
       expectCleanStorage(expect, cs, run);
       await expectColdstreamHolds(expect, cs, ws, run);
     });

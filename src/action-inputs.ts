@@ -1,0 +1,208 @@
+// The action's inputs, one source for action.yml (a test holds them equal: test/unit/action-inputs.test.ts),
+// the README's inputs table and the command line's flags and --help. Vendor-free: descriptions name the providers
+// as a user sees them.
+
+export interface InputSpec {
+  name: string;
+  description: string;
+  /** action.yml's default, as a string; absent where action.yml has none. */
+  default?: string;
+  required: boolean;
+  /** Only meaningful inside a GitHub Actions job: not a command-line flag. */
+  actionOnly?: boolean;
+}
+
+export const INPUTS: readonly InputSpec[] = [
+  {
+    name: "provider",
+    description: "Where to publish: speckle, ion, coldstream or arcnm.",
+    required: true,
+  },
+  {
+    name: "path",
+    description: "Newline-separated glob patterns of the files to publish, relative to the workspace; a line starting with ! excludes.",
+    required: true,
+  },
+  {
+    name: "token",
+    description: "The provider credential (Speckle personal access token, ION access token, Coldstream access token, ARCNM API key). When empty, SPECKLE_TOKEN, ION_TOKEN, COLDSTREAM_TOKEN or ARCNM_API_KEY is read from the environment.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "server-url",
+    description: "The provider's API base URL. Defaults to the public service (Speckle https://app.speckle.systems, ION https://api.firstresonance.io, ARCNM https://api.arcnm.io; Coldstream derives it from region). http:// is accepted only for loopback hosts.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "concurrency",
+    description: "Files in flight at once (1-32).",
+    default: "4",
+    required: false,
+  },
+  {
+    name: "wait",
+    description: "Wait until the provider has finished processing each file (Speckle ingestion, ARCNM confirmation, Coldstream job accepted).",
+    default: "true",
+    required: false,
+  },
+  {
+    name: "wait-timeout-minutes",
+    description: "Give up waiting for the provider's processing after this many minutes; the file then fails with a timeout error.",
+    default: "30",
+    required: false,
+  },
+  {
+    name: "if-no-files-found",
+    description: "What to do when no file matches: error, warn or ignore.",
+    default: "error",
+    required: false,
+  },
+  {
+    name: "fail-on-error",
+    description: "A failed file fails the step; with false, failures are warnings and the step passes.",
+    default: "true",
+    required: false,
+  },
+  {
+    name: "dry-run",
+    description: "Resolve inputs, match and check files, and print the plan; send no request that writes anything.",
+    default: "false",
+    required: false,
+  },
+  {
+    name: "shard",
+    description: "K/N: publish only this job's stable share of the matched files, for matrix fan-out (e.g. 2/4).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "max-attempts",
+    description: "Attempts per request on retryable failures (429, 5xx, dropped connections), 1-10.",
+    default: "5",
+    required: false,
+  },
+  {
+    name: "include-hidden-files",
+    description: "Also publish files and folders whose names start with a dot.",
+    default: "false",
+    required: false,
+  },
+  {
+    name: "request-timeout-seconds",
+    description: "Time limit for one API request, and for an upload that stops moving.",
+    default: "60",
+    required: false,
+  },
+  {
+    name: "validate",
+    description: "Check each file's content against its extension (IFC, STEP, STL, PDF, PNG, JPEG, DXF, DWG) before uploading; a mismatch fails the file without uploading it.",
+    default: "true",
+    required: false,
+  },
+  {
+    name: "comment-on-pr",
+    description: "On pull requests, keep one comment up to date with the results table (needs github-token with pull-requests: write).",
+    default: "false",
+    required: false,
+    actionOnly: true,
+  },
+  {
+    name: "github-token",
+    description: "Token for the pull request comment.",
+    default: "${{ github.token }}",
+    required: false,
+    actionOnly: true,
+  },
+  {
+    name: "project-id",
+    description: "Speckle: the target project (required for speckle).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "model",
+    description: "Speckle: model name template. {path} is the file's workspace-relative path without extension; also {dir}, {name}, {stem}, {ext}. Missing models are created.",
+    default: "{path}",
+    required: false,
+  },
+  {
+    name: "model-id",
+    description: "Speckle: send every file to this model; no lookup, no creation.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "entity-id",
+    description: "ION: the entity to attach to (exactly one of entity-id and attach-to).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "attach-to",
+    description: "ION: runStep:ID, run:ID, procedure:ID, step:ID, part:ID or runStepField:ID, resolved to its entity { id }.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "client-id",
+    description: "ION: API key client ID, exchanged with client-secret for an access token (instead of token).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "client-secret",
+    description: "ION: API key client secret (pass it from a secret).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "auth-url",
+    description: "ION: the OAuth token endpoint for client-id/client-secret, or the auth server's https base URL (the realm path is appended). Derived from server-url for ION's known environments when empty.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "validate-upload",
+    description: "ION: ask ION to verify the stored object against its ETag before creating the attachment.",
+    default: "true",
+    required: false,
+  },
+  {
+    name: "case-id",
+    description: "Coldstream: the target case (required for coldstream).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "component-id",
+    description: "Coldstream: the target component; empty means a whole-case file.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "region",
+    description: "Coldstream: hosting region, eu1, us1 or ap1.",
+    default: "eu1",
+    required: false,
+  },
+  {
+    name: "finalize",
+    description: "Coldstream: auto (STEP for a component is converted, a whole-case STEP is initialised, STL needs no job), convert, initialize or none.",
+    default: "auto",
+    required: false,
+  },
+  {
+    name: "part-id",
+    description: "ARCNM: attach each confirmed upload to this part (with revision-id).",
+    default: "",
+    required: false,
+  },
+  {
+    name: "revision-id",
+    description: "ARCNM: the revision of part-id to attach uploads to.",
+    default: "",
+    required: false,
+  },
+];

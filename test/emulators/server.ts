@@ -43,6 +43,8 @@ export interface RequestLogEntry {
   at: number;
   /** Set when a fault was injected on this request. */
   fault?: FaultAction['kind'];
+  /** The client's port: one per connection on loopback, so distinct values count the connections opened. */
+  connection?: number;
 }
 
 export interface HandlerContext {
@@ -140,6 +142,7 @@ export async function startServer(handler: Handler, opts: StartServerOptions = {
       headers: req.headers,
       status: 0,
       at: Date.now(),
+      connection: req.socket.remotePort,
     };
     requests.push(log);
     res.once('finish', () => {

@@ -304,7 +304,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const run = await runAction(inputs({ path: 'models/**' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
     const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
-    expect(byPath['models/big.ifc']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('up to 2000 bytes') });
+    expect(byPath['models/big.ifc']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('up to 2.0 KiB (2000 bytes') });
     expect(byPath['models/README']!.error).toMatchObject({ code: 'refused', message: expect.stringContaining('extension') });
     expect(byPath['models/small.ifc']!.status).toBe('succeeded');
     expect([...speckle.uploads.values()].map((u) => u.fileName)).toEqual(['small.ifc']);

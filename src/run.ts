@@ -77,7 +77,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     if (!found) return false;
     if (!failure) {
       failure = found;
-      hooks.log.warn(describeRunFailure(found));
+      hooks.log.info(`stopping the run: ${describeRunFailure(found)}`);
       runStop.abort(new Error(found.message));
     }
     return true;

@@ -89,6 +89,31 @@ describe('a run that fails as a whole', () => {
     expect(allWrites() - before).toBeLessThanOrEqual(1);
   });
 
+  it('ION refuses the API key: one message naming client-id and what the key needs', async () => {
+    const ws = await makeWorkspace(files);
+    const { token: _token, ...rest } = ion();
+    const run = await runAction({ ...rest, 'auth-url': em.ion.authUrl, 'client-id': em.ion.clientId, 'client-secret': 'not-the-secret-000000000000' }, { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const annotations = errorAnnotations(run);
+    expect(annotations).toHaveLength(1);
+    expect(annotations[0]).toMatch(/Input 'client-id': ION token request.*Fix: client-id and client-secret must be an ION API key created in the environment/);
+    expect(run.results.map((r) => r.status)).toEqual(['failed', 'failed']);
+    expect(run.outputs['failed-count']).toBe('2');
+  });
+
+  it('ARCNM has no such part revision: the first file fails at the attach, the rest never start', async () => {
+    const ws = await makeWorkspace(files);
+    const presigns = em.arcnm.requests.filter((r) => r.path.endsWith('/presign')).length;
+    const run = await runAction({ ...arcnm(), 'part-id': 'prt_nope', 'revision-id': 'rev_Z' }, { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const annotations = errorAnnotations(run);
+    expect(annotations).toHaveLength(1);
+    expect(annotations[0]).toMatch(/Input 'part-id': .*attach: .*Fix: check part-id \(prt_nope\) and revision-id \(rev_Z\)/);
+    expect(run.results.map((r) => [r.status, r.error.code])).toEqual(Array(3).fill(['failed', 'not_found']));
+    expect(em.arcnm.requests.filter((r) => r.path.endsWith('/presign')).length - presigns).toBe(1);
+    expect(run.summary).toMatch(/The run failed: .*Part not found/);
+  });
+
   it('a refused credential on the first file stops the run: the other files are never tried', async () => {
     const ws = await makeWorkspace(files);
     const before = writes(em.arcnm.requests).length;

@@ -2,11 +2,15 @@
 // server-url pointing at no API) says so once, at the top of the summary, with the input to change; every matched
 // file is in `results` as failed with that reason and `failed-count` counts them. Runs the committed-style bundle
 // as the runner does, against every provider's emulator.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CREDENTIALS, startEmulators, type Emulators } from '../demo/emulators.js';
 import type { RequestLogEntry } from '../emulators/server.js';
-import { makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import { ROOT, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
 import * as samples from '../support/samples.js';
+
+const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 let em: Emulators;
 beforeAll(async () => {
@@ -235,5 +239,8 @@ describe('a summary a person can read', () => {
     expect(run.summary).toMatch(/<td>(\d+ B|[\d.]+ KiB)<\/td>/);
     expect(run.summary).not.toMatch(/\d (kB|MB)\b/);
     if (name === 'arcnm') expect(run.results.every((r) => r.partId === 'prt_demo' && r.revisionId === 'rev_A')).toBe(true);
+    // Every request says which release sent it: the version in package.json.
+    const agents = new Set([...em.speckle.requests, ...em.ion.requests, ...em.coldstream.requests, ...em.arcnm.requests].map((r) => r.headers['user-agent']));
+    expect([...agents]).toEqual([`model-publisher/${VERSION}`]);
   });
 });

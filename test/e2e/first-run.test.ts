@@ -1,7 +1,9 @@
-// The first run works: a run that fails as a whole (a refused credential, a target that does not exist, a
-// server-url pointing at no API) says so once, at the top of the summary, with the input to change; every matched
-// file is in `results` as failed with that reason and `failed-count` counts them. Runs the committed-style bundle
-// as the runner does, against every provider's emulator.
+// The first run works, tried as a new user would, running the bundle as the runner does against every provider's
+// emulator: a run that fails as a whole (a refused credential, a target that does not exist, a server-url pointing
+// at no API) says so once, at the top of the summary, with the input to change, and every matched file is failed
+// in `results` and counted; a mistyped pattern is named beside a matching one; a dry run checks credentials and
+// targets with reads and says where each file would go; wrong content is named for what it is; the summary names
+// the target and the kind of each ID.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

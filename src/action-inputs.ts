@@ -67,7 +67,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: "dry-run",
-    description: "Resolve inputs, match and check files, and print the plan; send no request that writes anything.",
+    description: "Resolve inputs, match and check files, check the credential and the target with read-only requests, and print where each file would go; send no request that writes anything.",
     default: "false",
     required: false,
   },

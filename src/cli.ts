@@ -8,13 +8,14 @@ import { helpText, parseArgs } from './cli-args.js';
 import { parseConfig } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
 import type { FileResult } from './engine/types.js';
-import { buildOutputs, formatBytes, idKind, scrub } from './github/report.js';
+import { buildOutputs, failedByRun, formatBytes, idKind, scrub } from './github/report.js';
+import type { RunFailure } from './providers/types.js';
 import { publish } from './run.js';
 import { describeRunFailure } from './run-failure.js';
 import { VERSION } from './version.js';
 
-function plainSummary(results: readonly FileResult[]): string {
-  const rows = results.map((r) => [r.status, r.path, formatBytes(r.bytes), r.ids?.id ? `${idKind(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-', `${(r.durationMs / 1000).toFixed(1)}s`, r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
+function plainSummary(results: readonly FileResult[], failure?: RunFailure): string {
+  const rows = results.map((r) => [r.status, r.path, formatBytes(r.bytes), r.ids?.id ? `${idKind(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-', `${(r.durationMs / 1000).toFixed(1)}s`, failedByRun(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
   const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
   const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
   const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
     const target = config.provider.describeTarget?.(config.settings);
     if (target) say(`target: ${config.provider.displayName} ${target}`);
     if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
-    say(plainSummary(results));
+    say(plainSummary(results, failure));
     print(`${scrub(buildOutputs(results, config.provider).results, secrets)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
   } catch (err) {

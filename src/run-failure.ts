@@ -9,6 +9,9 @@ export function classifyRunFailure(err: unknown, provider: ProviderModule, setti
   const own = provider.runFailure?.(err, settings, common, stage);
   if (own) return own;
   if (err instanceof UsageError) return { input: err.input, message: err.message.replace(/^Input '[^']*': /, ''), fix: `change the ${err.input} input`, code: 'bad_input' };
+  // Past opening, a bare 401/403 or a dropped connection may be storage's or one file's (a presigned URL, a
+  // flaky link): only the provider's own rules above make a file's failure the run's.
+  if (stage !== 'open') return undefined;
   if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
     return {
       input: 'token',

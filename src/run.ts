@@ -31,7 +31,6 @@ export interface RunReport {
   failure?: RunFailure;
 }
 
-
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;
   const files = await matchFiles(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
@@ -77,7 +76,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     if (!found) return false;
     if (!failure) {
       failure = found;
-      hooks.log.warn(describeRunFailure(found));
+      hooks.log.info(`stopping the run: ${describeRunFailure(found)}`);
       runStop.abort(new Error(found.message));
     }
     return true;
@@ -89,6 +88,8 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
       try {
         session = await provider.open(config.settings, config.common, { http, log: hooks.log, signal: hooks.signal, mask: hooks.mask, dryRun: run.dryRun });
       } catch (err) {
+        // A cancellation is not the provider's failure: it ends the run as before.
+        if (hooks.signal.aborted || hooks.stop?.aborted) throw err;
         // Opening reads what every file needs: whatever stops it stops the whole run.
         if (!runFailed(err, 'open')) runFailed(new OpenFailure(err, provider.displayName), 'open');
       }

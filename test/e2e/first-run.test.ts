@@ -1,12 +1,18 @@
-// The first run works: a run that fails as a whole (a refused credential, a target that does not exist, a
-// server-url pointing at no API) says so once, at the top of the summary, with the input to change; every matched
-// file is in `results` as failed with that reason and `failed-count` counts them. Runs the committed-style bundle
-// as the runner does, against every provider's emulator.
+// The first run works, tried as a new user would, running the bundle as the runner does against every provider's
+// emulator: a run that fails as a whole (a refused credential, a target that does not exist, a server-url pointing
+// at no API) says so once, at the top of the summary, with the input to change, and every matched file is failed
+// in `results` and counted; a mistyped pattern is named beside a matching one; a dry run checks credentials and
+// targets with reads and says where each file would go; wrong content is named for what it is; the summary names
+// the target and the kind of each ID.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CREDENTIALS, startEmulators, type Emulators } from '../demo/emulators.js';
 import type { RequestLogEntry } from '../emulators/server.js';
-import { makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import { ROOT, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
 import * as samples from '../support/samples.js';
+
+const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 let em: Emulators;
 beforeAll(async () => {
@@ -87,6 +93,31 @@ describe('a run that fails as a whole', () => {
     expect(run.summary).not.toMatch(/0 of 0 file/);
     // Stopped at once: with one file at a time, at most the first file's chain began (nothing stored).
     expect(allWrites() - before).toBeLessThanOrEqual(1);
+  });
+
+  it('ION refuses the API key: one message naming client-id and what the key needs', async () => {
+    const ws = await makeWorkspace(files);
+    const { token: _token, ...rest } = ion();
+    const run = await runAction({ ...rest, 'auth-url': em.ion.authUrl, 'client-id': em.ion.clientId, 'client-secret': 'not-the-secret-000000000000' }, { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const annotations = errorAnnotations(run);
+    expect(annotations).toHaveLength(1);
+    expect(annotations[0]).toMatch(/Input 'client-id': ION token request.*Fix: client-id and client-secret must be an ION API key created in the environment/);
+    expect(run.results.map((r) => r.status)).toEqual(['failed', 'failed']);
+    expect(run.outputs['failed-count']).toBe('2');
+  });
+
+  it('ARCNM has no such part revision: the first file fails at the attach, the rest never start', async () => {
+    const ws = await makeWorkspace(files);
+    const presigns = em.arcnm.requests.filter((r) => r.path.endsWith('/presign')).length;
+    const run = await runAction({ ...arcnm(), 'part-id': 'prt_nope', 'revision-id': 'rev_Z' }, { workspace: ws });
+    expect(run.exitCode).toBe(1);
+    const annotations = errorAnnotations(run);
+    expect(annotations).toHaveLength(1);
+    expect(annotations[0]).toMatch(/Input 'part-id': .*attach: .*Fix: check part-id \(prt_nope\) and revision-id \(rev_Z\)/);
+    expect(run.results.map((r) => [r.status, r.error.code])).toEqual(Array(3).fill(['failed', 'not_found']));
+    expect(em.arcnm.requests.filter((r) => r.path.endsWith('/presign')).length - presigns).toBe(1);
+    expect(run.summary).toMatch(/The run failed: .*Part not found/);
   });
 
   it('a refused credential on the first file stops the run: the other files are never tried', async () => {
@@ -210,5 +241,8 @@ describe('a summary a person can read', () => {
     expect(run.summary).toMatch(/<td>(\d+ B|[\d.]+ KiB)<\/td>/);
     expect(run.summary).not.toMatch(/\d (kB|MB)\b/);
     if (name === 'arcnm') expect(run.results.every((r) => r.partId === 'prt_demo' && r.revisionId === 'rev_A')).toBe(true);
+    // Every request says which release sent it: the version in package.json.
+    const agents = new Set([...em.speckle.requests, ...em.ion.requests, ...em.coldstream.requests, ...em.arcnm.requests].map((r) => r.headers['user-agent']));
+    expect([...agents]).toEqual([`model-publisher/${VERSION}`]);
   });
 });

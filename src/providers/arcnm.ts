@@ -125,7 +125,6 @@ interface Waiter {
 export class VerdictWatcher {
   private readonly waiting = new Map<string, Waiter>();
   private polling = false;
-  private round = 0;
 
   constructor(
     private readonly list: () => Promise<unknown[]>,
@@ -153,18 +152,16 @@ export class VerdictWatcher {
       if (ctx.signal.aborted) return onAbort();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(id, waiter);
-      this.round = 0; // a new file: look again soon
       void this.poll();
     });
   }
 
   private async poll(): Promise<void> {
-    if (this.polling) return;
+    if (this.polling) return; // the running rounds answer for this file too
     this.polling = true;
     try {
-      while (this.waiting.size > 0) {
-        this.round++;
-        await sleep(Math.min(3_000, 200 * 1.5 ** (this.round - 1)), this.signal);
+      for (let round = 0; this.waiting.size > 0; round++) {
+        await sleep(Math.min(3_000, 100 * 1.5 ** round), this.signal);
         if (this.waiting.size === 0) break;
         let rows: unknown[];
         try {

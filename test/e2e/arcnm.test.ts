@@ -111,7 +111,7 @@ describe('ARCNM end to end: the live service behaviour', () => {
       expect(r.jobId).toBe(confirmMode === 'status' ? undefined : upload.jobId);
     }
     const lists = arcnm.requests.filter((q) => q.method === 'GET' && q.path.startsWith('/api/v1/uploads/')).length;
-    // A poll per file would take at least three per file (the check takes 600 ms, the first poll comes at 200 ms).
+    // A poll per file would take at least four per file (the check takes 600 ms; polls come at 100, 250, 475, 812 ms).
     expect(lists).toBeGreaterThan(0);
     expect(lists).toBeLessThanOrEqual(2 * 4);
     expect(run.summary).toContain('ARCNM SHA-256');

@@ -5,8 +5,10 @@
 // Prints a plain-text summary on stderr and the results JSON on stdout.
 import { parseConfig } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
+import { Secrets } from './engine/secrets.js';
 import type { FileResult } from './engine/types.js';
-import { buildOutputs, formatBytes, scrub } from './github/report.js';
+import { escapeControls, safeLine } from './engine/untrusted.js';
+import { buildOutputs, formatBytes } from './github/report.js';
 import { publish } from './run.js';
 
 const HELP = `Usage: model-publisher --provider <speckle|ion|coldstream|arcnm> --path <glob> [--<input> <value>]...
@@ -42,7 +44,8 @@ export function toEnv(argv: readonly string[], env: Record<string, string | unde
 }
 
 function plainSummary(results: readonly FileResult[]): string {
-  const rows = results.map((r) => [r.status, r.path, formatBytes(r.bytes), r.ids?.id ?? '-', `${(r.durationMs / 1000).toFixed(1)}s`, r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
+  // Cells are one line each (escapeControls), so the summary splits into lines where we say.
+  const rows = results.map((r) => [r.status, escapeControls(r.path), formatBytes(r.bytes), escapeControls(r.ids?.id ?? '-'), `${(r.durationMs / 1000).toFixed(1)}s`, r.error ? escapeControls(`${r.error.code ?? ''} ${r.error.message}`.trim()) : '']);
   const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
   const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
   const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -58,22 +61,25 @@ export async function main(argv: readonly string[], env: Record<string, string |
   try {
     config = parseConfig(toEnv(argv, env));
   } catch (err) {
-    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    process.stderr.write(`error: ${safeLine(errorMessage(err))}\n`);
     return 2;
   }
-  const secrets = config.secrets;
-  const say = (m: string) => process.stderr.write(`${scrub(m, secrets)}\n`);
+  // One registry of secrets (inputs, fetched tokens, signatures) scrubs every line and the results; each line
+  // is also neutralised, so a file name cannot move the cursor, colour the terminal or speak to a CI runner.
+  const secrets = new Secrets();
+  for (const s of config.secrets) secrets.add(s);
+  const say = (m: string) => process.stderr.write(`${safeLine(secrets.scrub(m))}\n`);
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort(new Error('interrupted')));
   try {
     const { results } = await publish(config, {
       log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {} },
-      mask: (s) => secrets.push(s),
+      mask: (s) => secrets.add(s),
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
     });
-    say(plainSummary(results));
-    print(`${scrub(buildOutputs(results, config.provider).results, secrets)}\n`);
+    for (const line of plainSummary(results).split('\n')) say(line);
+    print(`${secrets.scrub(buildOutputs(results, config.provider).results)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
   } catch (err) {
     // Bad input found once the files are looked at (no match, a path outside the workspace) is bad input too.

@@ -3,9 +3,11 @@
 import * as core from '@actions/core';
 import { parseConfig, type Config } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
+import { Secrets } from './engine/secrets.js';
 import type { FileResult, Logger } from './engine/types.js';
-import { upsertPullRequestComment } from './github/comment.js';
-import { buildSummary, scrub, writeReport } from './github/report.js';
+import { safeLine } from './engine/untrusted.js';
+import { buildComment, upsertPullRequestComment } from './github/comment.js';
+import { writeReport } from './github/report.js';
 import { publish } from './run.js';
 
 export async function run(env: Record<string, string | undefined> = process.env): Promise<void> {
@@ -13,10 +15,15 @@ export async function run(env: Record<string, string | undefined> = process.env)
   try {
     config = parseConfig(env);
   } catch (err) {
-    core.setFailed(errorMessage(err));
+    core.setFailed(safeLine(errorMessage(err)));
     return;
   }
-  for (const secret of config.secrets) core.setSecret(secret);
+  // One registry: every secret (inputs first, then tokens and signatures met on the way) is masked with the
+  // runner the moment it is known, before any untrusted text is printed, and scrubs what leaves otherwise.
+  const secrets = new Secrets(core.setSecret);
+  for (const secret of config.secrets) secrets.add(secret);
+  // Every line printed goes through safeLine: a file name or a server message cannot become a command.
+  const say = (m: string) => safeLine(secrets.scrub(m));
 
   // The runner cancels a step with SIGINT, then SIGTERM a few seconds later. The first signal stops new
   // work and aborts uploads but lets API calls in flight finish; the second aborts everything. Either way
@@ -35,40 +42,44 @@ export async function run(env: Record<string, string | undefined> = process.env)
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const log: Logger = { info: core.info, warn: core.warning, debug: core.debug };
+  const log: Logger = { info: (m) => core.info(say(m)), warn: (m) => core.warning(say(m)), debug: (m) => core.debug(say(m)) };
   let results: FileResult[] = [];
   try {
     const report = await publish(config, {
       log,
-      mask: core.setSecret,
+      mask: (secret) => secrets.add(secret),
       signal: hard.signal,
       stop: stop.signal,
-      warnNoFiles: (m) => core.warning(m),
+      warnNoFiles: (m) => log.warn(m),
     });
     results = report.results;
   } catch (err) {
-    core.setFailed(err instanceof UsageError ? err.message : `Model Publisher failed: ${errorMessage(err)}`);
+    core.setFailed(say(err instanceof UsageError ? err.message : `Model Publisher failed: ${errorMessage(err)}`));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
-  await writeReport(results, config.provider, config.secrets, { dryRun: config.run.dryRun, shard });
-  if (config.run.comment && results.length > 0) {
+  await writeReport(results, config.provider, secrets, { dryRun: config.run.dryRun, shard });
+  // A cancelled run writes what it has and starts nothing new, the comment included.
+  if (config.run.comment && results.length > 0 && !stop.signal.aborted) {
     try {
-      const body = scrub(buildSummary(results, config.provider, { dryRun: config.run.dryRun, shard }), config.secrets);
-      core.info(await upsertPullRequestComment({ token: config.run.comment.token, key: `${config.provider.id}${shard ? `:${shard}` : ''}` }, body));
+      const body = buildComment(results, config.provider, { dryRun: config.run.dryRun, shard, runUrl: config.common.origin?.runUrl }, (t) => secrets.scrub(t));
+      const signal = AbortSignal.any([hard.signal, AbortSignal.timeout(config.run.requestTimeoutMs * 2)]);
+      const key = `${config.provider.id}${shard ? `:${shard}` : ''}`;
+      core.info(say(await upsertPullRequestComment({ token: config.run.comment.token, key, author: config.run.comment.author, signal }, body)));
     } catch (err) {
       // A comment is a convenience: its failure (e.g. a token without pull-requests: write) warns, never fails the step.
-      core.warning(`Could not comment on the pull request: ${errorMessage(err)}`);
+      core.warning(say(`Could not comment on the pull request: ${errorMessage(err)}`));
     }
   }
 
   if (stop.signal.aborted) {
     const notDone = results.filter((r) => r.status !== 'succeeded').length;
     core.setFailed(`The run was cancelled: ${notDone} of ${results.length} file(s) not published`);
-    return;
+    // Outputs and summary are written: end now, whatever a library still holds open.
+    process.exit();
   }
   const failed = results.filter((r) => r.status === 'failed');
   if (failed.length > 0) {

@@ -51,7 +51,8 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   }
 
   const http = new Http({
-    policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: run.maxAttempts },
+    // A Retry-After is waited out only within the time the run allows for waiting (and MAX_RETRY_AFTER_MS).
+    policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: run.maxAttempts, maxRetryAfterMs: run.waitTimeoutMs },
     requestTimeoutMs: run.requestTimeoutMs,
     stallTimeoutMs: run.requestTimeoutMs,
     userAgent: USER_AGENT,

@@ -30,14 +30,15 @@ export function safeLine(text: string): string {
 }
 
 /**
- * Untrusted text inside the summary's or the comment's HTML: one line, HTML-escaped, and every character
- * Markdown gives a meaning (emphasis, links, images, tables, headings, code) written as an entity, so it
- * renders as the text it is. `@name`, `#123` and `https://` are broken with a word joiner (U+2060), which
+ * Untrusted text inside the summary's or the comment's HTML: one line (a blank line would end the HTML block
+ * and let Markdown in), HTML-escaped, and the characters Markdown builds links, images, tables, headings and
+ * code from written as entities, so it renders as the text it is (`_` and `-`, common in names and harmless
+ * inside one HTML line, stay as they are). `@name`, `#123` and `https://` are broken with a word joiner (U+2060), which
  * GitHub does not read as a mention, an issue reference or a link.
  */
 export function markdownText(text: string): string {
   return escapeControls(text)
-    .replace(/[&<>"'`*_[\]()!|~\\{}#@:=+-]/g, (c) => `&#${c.charCodeAt(0)};`)
+    .replace(/[&<>"'`*[\]()!|~\\{}#@:]/g, (c) => `&#${c.charCodeAt(0)};`)
     .replace(/&#64;/g, '&#64;\u2060')
     .replace(/&#35;/g, '&#35;\u2060')
     .replace(/&#58;\/\//g, '&#58;\u2060//')

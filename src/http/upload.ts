@@ -8,6 +8,7 @@ import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from 
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { readAndHash } from './hasher.js';
+import { ERROR_BODY_CAP, readCapped } from './bounded.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
@@ -145,7 +146,8 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     });
     statusCode = res.statusCode;
     resHeaders = flattenHeaders(res.headers);
-    text = await res.body.text();
+    // Storage answers are small; an endless one is cut (bounded.ts) instead of filling memory.
+    text = (await readCapped(res.body, ERROR_BODY_CAP)).text;
   } catch (err) {
     hashed.abort();
     if (options.signal.aborted) throw err;

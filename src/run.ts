@@ -25,6 +25,9 @@ export interface RunReport {
   results: FileResult[];
 }
 
+/** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
+const localReadError = (err: unknown): string => `the file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+
 /** Sent with every request, so a vendor can tell this client apart in its logs. */
 const USER_AGENT = 'model-publisher/0.1.0';
 
@@ -44,9 +47,10 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   const refusals = new Map<string, string>();
   for (const file of files) {
     const reason =
-      file.bytes === 0
+      file.problem ??
+      (file.bytes === 0
         ? 'the file is empty (0 bytes); an empty export is almost always a failed one'
-        : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file) : undefined));
+        : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file).catch(localReadError) : undefined)));
     if (reason) refusals.set(file.path, reason);
   }
 
@@ -91,7 +95,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
       const refusal = refusals.get(f.path);
       if (refusal) {
         hooks.log.info(`${f.path}: refused: ${refusal}`);
-        return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: 'refused' }, durationMs: 0 };
+        return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: f.problem ? 'unreadable' : 'refused' }, durationMs: 0 };
       }
       return byPath.get(f.path)!;
     });

@@ -11,6 +11,8 @@ export interface LocalFile {
   /** Lower-case extension without the dot, e.g. `ifc`; empty when the file has none. */
   ext: string;
   bytes: number;
+  /** Why this matched entry cannot be published (a name that is not UTF-8, a dangling or looping link). */
+  problem?: string;
 }
 
 /** Where and how the bytes go: what a provider's presign step answers. */

@@ -4,7 +4,7 @@
 // hashes before the file can be reported as uploaded.
 import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
-import { CorruptionError, HttpError, NetworkError, UploadUrlExpiredError } from '../engine/errors.js';
+import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpiredError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { readAndHash } from './hasher.js';
@@ -85,6 +85,15 @@ export async function uploadFile(http: Http, file: LocalFile, target: UploadTarg
   );
 }
 
+/** The errno code of a failed read of the local file (ENOENT, EACCES, EISDIR, EIO...), found in the cause chain. */
+function localFileError(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const { code, syscall } = e as NodeJS.ErrnoException;
+    if (code && syscall && ['open', 'read', 'fstat', 'stat', 'close'].includes(syscall)) return code;
+  }
+  return undefined;
+}
+
 async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, options: UploadOptions, where: string): Promise<UploadReceipt> {
   const hashed = readAndHash(file.absolutePath, file.bytes);
   const headers: Record<string, string> = { 'user-agent': http.settings.userAgent };
@@ -152,6 +161,9 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     hashed.abort();
     if (options.signal.aborted) throw err;
     if (stall.signal.aborted) throw stall.signal.reason;
+    // The file vanished or cannot be read: a local error, which another attempt would not change.
+    const local = localFileError(err);
+    if (local) throw new PublishError(`${options.label}: the file cannot be read: ${local}`, 'unreadable');
     throw transportError(err, options.label, where);
   } finally {
     clearTimeout(timer);

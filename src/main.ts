@@ -8,6 +8,7 @@ import type { FileResult, Logger } from './engine/types.js';
 import { safeLine } from './engine/untrusted.js';
 import { buildComment, upsertPullRequestComment } from './github/comment.js';
 import { writeReport } from './github/report.js';
+import { untilAborted } from './http/deadline.js';
 import { publish } from './run.js';
 
 export async function run(env: Record<string, string | undefined> = process.env): Promise<void> {
@@ -68,7 +69,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
       const body = buildComment(results, config.provider, { dryRun: config.run.dryRun, shard, runUrl: config.common.origin?.runUrl }, (t) => secrets.scrub(t));
       const signal = AbortSignal.any([hard.signal, AbortSignal.timeout(config.run.requestTimeoutMs * 2)]);
       const key = `${config.provider.id}${shard ? `:${shard}` : ''}`;
-      core.info(say(await upsertPullRequestComment({ token: config.run.comment.token, key, author: config.run.comment.author, signal }, body)));
+      core.info(say(await untilAborted(upsertPullRequestComment({ token: config.run.comment.token, key, author: config.run.comment.author, signal }, body), signal)));
     } catch (err) {
       // A comment is a convenience: its failure (e.g. a token without pull-requests: write) warns, never fails the step.
       core.warning(say(`Could not comment on the pull request: ${errorMessage(err)}`));

@@ -6,6 +6,7 @@ import { HttpError, NetworkError, PublishError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../engine/retry.js';
 import type { Logger } from '../engine/types.js';
 import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
+import { closeWithin, untilAborted } from './deadline.js';
 
 export interface HttpSettings {
   policy: RetryPolicy;
@@ -150,7 +151,8 @@ export class Http {
         const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
         let res: Dispatcher.ResponseData;
         try {
-          res = await undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal });
+          // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
+          res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
         } catch (err) {
           if (req.signal?.aborted) throw err;
           throw transportError(err, req.label, where);
@@ -179,7 +181,7 @@ export class Http {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await closeWithin(this.dispatcher);
   }
 }
 

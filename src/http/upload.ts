@@ -9,6 +9,7 @@ import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { readAndHash } from './hasher.js';
 import { ERROR_BODY_CAP, readCapped } from './bounded.js';
+import { untilAborted } from './deadline.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
@@ -141,18 +142,20 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   let resHeaders: Record<string, string>;
   let text: string;
   try {
-    const res = await undiciRequest(target.url, {
+    const signal = anySignal(options.signal, stall.signal);
+    // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
+    const res = await untilAborted(undiciRequest(target.url, {
       method: target.method,
       headers,
       // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
       // undici takes iterables (core/request.js) though its types do not say so.
       body: body() as unknown as Uint8Array,
       dispatcher: http.dispatcher,
-      signal: anySignal(options.signal, stall.signal),
+      signal,
       // Time limits are the stall watchdog's: a large body can take long, but never sit still.
       headersTimeout: 0,
       bodyTimeout: 0,
-    });
+    }), signal, (late) => late.body.destroy());
     statusCode = res.statusCode;
     resHeaders = flattenHeaders(res.headers);
     // Storage answers are small; an endless one is cut (bounded.ts) instead of filling memory.

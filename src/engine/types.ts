@@ -55,6 +55,11 @@ export interface Logger {
 
 export interface StepContext {
   signal: AbortSignal;
+  /**
+   * Aborts on the first cancellation signal too (or with `signal`): a provider's waits between polls and the
+   * start of a new stage (attach after confirm) end on it, while a request already sent still finishes.
+   */
+  stop?: AbortSignal;
   log: Logger;
   /** Epoch ms after which waiting for the provider's processing must give up. */
   waitDeadline: number;

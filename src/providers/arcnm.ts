@@ -120,7 +120,11 @@ class ArcnmSession implements OpenedProvider<Pending> {
 
   async confirm(file: LocalFile, pending: Pending, _receipt: UploadReceipt, ctx: StepContext) {
     const ids = await this.confirmUntilDone(file, pending, ctx);
-    if (this.settings.attach) await this.attach(file, pending, ctx);
+    // Attaching is a new stage: none starts after the run was cancelled.
+    if (this.settings.attach) {
+      ctx.stop?.throwIfAborted();
+      await this.attach(file, pending, ctx);
+    }
     return ids;
   }
 
@@ -160,7 +164,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
       if (Date.now() + delay > ctx.waitDeadline) {
         throw new WaitTimeoutError(`ARCNM confirm: upload ${pending.dataSourceId} still pending after wait-timeout-minutes`);
       }
-      await sleep(delay, ctx.signal);
+      await sleep(delay, ctx.stop ?? ctx.signal);
     }
   }
 
@@ -186,7 +190,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
         const delay = parseRetryAfter(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
         if (Date.now() + delay > ctx.waitDeadline) throw new WaitTimeoutError(`${label}: upload still pending after wait-timeout-minutes`);
         ctx.log.info(`${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s`);
-        await sleep(delay, ctx.signal);
+        await sleep(delay, ctx.stop ?? ctx.signal);
         continue;
       }
       this.fail(res, 'attach');

@@ -5,7 +5,7 @@
 // error body, proxies and servers that drop, ignore or trickle, extreme Retry-After values, and the runner's
 // cancellation signals. Each attack asserts the safe outcome; the figures are printed at the end.
 import { once } from 'node:events';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import os from 'node:os';
@@ -237,6 +237,27 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
         expect(r.exitCode, r.stdout).toBe(0);
         expectNamesHeld(expect, r);
       });
+    });
+  });
+
+  it('odd but legal files: a name that is not UTF-8, ..data/, dangling and looping links', async ({ expect }) => {
+    await attack('odd files', async () => {
+      const fx = await startArcnm(API_KEY);
+      closers.push(() => fx.close());
+      const ws = await makeWorkspace({ 'cad/ok.step': samples.step('ok.step'), '..data/m.step': samples.step('m.step') });
+      await writeFile(Buffer.concat([Buffer.from(`${ws}/cad/bad`), Buffer.from([0xff]), Buffer.from('.step')]), samples.step('bad.step'));
+      await symlink(path.join(ws, 'cad/nowhere.step'), path.join(ws, 'cad/dangling.step'));
+      await symlink(path.join(ws, 'cad/loop.step'), path.join(ws, 'cad/loop.step'));
+      const r = await run({ provider: 'arcnm', path: 'cad/*\n..data/*', 'server-url': fx.arcnm.url, token: API_KEY }, { workspace: ws });
+      expect(r.exitCode).toBe(1);
+      const byName = Object.fromEntries(r.results.map((x) => [x['path'], x]));
+      expect(Object.keys(byName).sort()).toEqual(['..data/m.step', 'cad/bad\uFFFD.step', 'cad/dangling.step', 'cad/loop.step', 'cad/ok.step']);
+      expect(byName['cad/ok.step']!['status']).toBe('succeeded');
+      expect(byName['..data/m.step']!['status']).toBe('succeeded');
+      expect(byName['cad/bad\uFFFD.step']!['error']).toMatchObject({ code: 'unreadable', message: expect.stringMatching(/not valid UTF-8/) });
+      expect(byName['cad/dangling.step']!['error']).toMatchObject({ code: 'unreadable', message: expect.stringMatching(/dangling/) });
+      expect(byName['cad/loop.step']!['error']).toMatchObject({ code: 'unreadable', message: expect.stringMatching(/loops/) });
+      expect(r.outputs['failed-count']).toBe('3');
     });
   });
 

@@ -89,8 +89,9 @@ export async function uploadFile(http: Http, file: LocalFile, target: UploadTarg
 /** The errno code of a failed read of the local file (ENOENT, EACCES, EISDIR, EIO...), found in the cause chain. */
 function localFileError(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const { code, syscall } = e as NodeJS.ErrnoException;
-    if (code && syscall && ['open', 'read', 'fstat', 'stat', 'close'].includes(syscall)) return code;
+    // A file system error names the path it failed on; a socket's (ECONNRESET on read) does not.
+    const { code, syscall, path } = e as NodeJS.ErrnoException;
+    if (code && syscall && typeof path === 'string') return code;
   }
   return undefined;
 }

@@ -4,6 +4,7 @@
 // injected through names and messages, the comment marker in someone else's comment, a 2 GiB and an endless
 // error body, proxies and servers that drop, ignore or trickle, extreme Retry-After values, and the runner's
 // cancellation signals. Each attack asserts the safe outcome; the figures are printed at the end.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,7 +17,7 @@ import { BlobStore } from '../emulators/blob.js';
 import { IonEmulator } from '../emulators/ion.js';
 import { SpeckleEmulator } from '../emulators/speckle.js';
 import { startArcnm } from '../support/arcnm.js';
-import { NODES, findLeaks, makeWorkspace, runAction, type ActionRun, type RunOptions } from '../support/action.js';
+import { NODES, ROOT, findLeaks, makeWorkspace, runAction, type ActionRun, type RunOptions } from '../support/action.js';
 import * as samples from '../support/samples.js';
 
 const API_KEY = 'ak_test_redteam0000000000000';
@@ -287,6 +288,26 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
         expect(findLeaks(r, [ion.clientSecret, ...ion.tokensIssued])).toEqual([]);
         expect(String(r.results[0]!['error']?.message)).toMatch(/token Bearer \*\*\* rejected/);
         expect(JSON.stringify(r.outputs)).not.toContain('0123456789abcdef');
+
+        // The command line, same attack: results JSON and every line it prints are scrubbed and neutral.
+        const files = await makeWorkspace({ 'cad/::stop-commands::b.step': samples.step('b.step') });
+        const cli = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn(bin, [path.join(ROOT, 'dist/cli/index.js'), '--provider', 'ion', '--path', 'cad/*', '--server-url', frontUrl, '--client-id', ion.clientId, '--client-secret', ion.clientSecret, '--auth-url', ion.tokenUrl.replace(ion.authUrl, authFront), '--attach-to', 'runStep:101'], {
+            cwd: files,
+            env: { PATH: process.env['PATH']! },
+          });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d: Buffer) => (out += d));
+          child.stderr.on('data', (d: Buffer) => (err += d));
+          child.on('close', (code) => resolve({ code, out, err }));
+        });
+        expect(cli.code, cli.err).toBe(1);
+        const cliRun: ActionRun = { exitCode: cli.code, signal: null, stdout: cli.out, stderr: cli.err, outputs: {}, summary: '', results: JSON.parse(cli.out) };
+        expect(ion.tokensIssued.length).toBeGreaterThan(1);
+        expect(findLeaks(cliRun, [ion.clientSecret, ...ion.tokensIssued])).toEqual([]);
+        expect(cli.err).toMatch(/token Bearer \*\*\* rejected/);
+        expect(cli.err).not.toMatch(/^\s*::/m);
       });
     });
 

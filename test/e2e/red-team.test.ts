@@ -379,6 +379,47 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
       });
     });
 
+    it('with a personal token, only the token owner\'s comment is updated (found through GET /user)', async ({ expect }) => {
+      await attack('comment author behind a personal token', async () => {
+        const fx = await startArcnm(API_KEY);
+        closers.push(() => fx.close());
+        const comments = [
+          { id: 1, body: '<!-- model-publisher:arcnm -->\nold results', user: { login: 'github-actions[bot]' } },
+          { id: 2, body: '<!-- model-publisher:arcnm -->\nold results', user: { login: 'release-bot' } },
+        ];
+        const patched: number[] = [];
+        const gh = track(
+          createServer(async (req, res) => {
+            const chunks: Buffer[] = [];
+            for await (const c of req) chunks.push(c as Buffer);
+            const u = new URL(req.url!, 'http://x');
+            res.setHeader('content-type', 'application/json');
+            if (u.pathname === '/user') return res.end(JSON.stringify({ login: req.headers.authorization === 'token ghp_releasebot000000000000' ? 'release-bot' : 'someone' }));
+            if (u.pathname === '/repos/acme/models/issues/7/comments' && req.method === 'GET') return res.end(JSON.stringify(comments));
+            const one = u.pathname.match(/^\/repos\/acme\/models\/issues\/comments\/(\d+)$/);
+            if (one && req.method === 'PATCH') {
+              patched.push(Number(one[1]));
+              const c = comments.find((x) => x.id === Number(one[1]))!;
+              c.body = JSON.parse(Buffer.concat(chunks).toString()).body;
+              return res.end(JSON.stringify(c));
+            }
+            res.statusCode = 404;
+            res.end('{"message":"Not Found"}');
+          }),
+        );
+        const ghUrl = await listen(gh);
+        const event = path.join(await mkdtemp(path.join(os.tmpdir(), 'mp-event-')), 'event.json');
+        await writeFile(event, JSON.stringify({ pull_request: { number: 7 }, repository: { name: 'models', owner: { login: 'acme' } } }));
+        const r = await run(
+          { provider: 'arcnm', path: 'cad/*', 'server-url': fx.arcnm.url, token: API_KEY, 'comment-on-pr': 'true', 'github-token': 'ghp_releasebot000000000000' },
+          { workspace: await makeWorkspace({ 'cad/a.step': samples.step('a.step') }), env: { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event, GITHUB_API_URL: ghUrl } },
+        );
+        expect(r.exitCode, r.stdout).toBe(0);
+        expect(patched).toEqual([2]);
+        expect(comments[0]!.body).toBe('<!-- model-publisher:arcnm -->\nold results');
+      });
+    });
+
     it('a results table past GitHub\'s comment limit is summarised, failures first', async ({ expect }) => {
       await attack('comment size', async () => {
         let posted = '';

@@ -22,7 +22,8 @@ export const MAX_RETRY_AFTER_MS = 300_000;
 
 /**
  * Full jitter (a random wait between 0 and min(cap, base · 2^(attempt-1))), as AWS describes and ARCNM asks
- * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS).
+ * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS and the policy's
+ * maxRetryAfterMs: providers that pace their own polling with it stay within the run's limit too).
  */
 export function backoffDelay(
   attempt: number,
@@ -30,7 +31,7 @@ export function backoffDelay(
   retryAfterMs?: number,
   random: () => number = Math.random,
 ): number {
-  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS, policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
 }

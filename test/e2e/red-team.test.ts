@@ -580,6 +580,27 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
     });
   });
 
+  it('cancellation while waiting for the provider: SIGINT alone ends the polling, no new stage starts', async ({ expect }) => {
+    await attack('SIGINT during confirm polling', async () => {
+      // ARCNM's check takes a minute: the action polls confirm; attach (to a part) would be the next stage.
+      const fx = await startArcnm(API_KEY, { confirmMode: 'status', confirmDelayMs: 60_000 });
+      closers.push(() => fx.close());
+      const started = Date.now();
+      const r = await run(
+        { provider: 'arcnm', path: 'cad/*', 'server-url': fx.arcnm.url, token: API_KEY, 'part-id': 'prt_1', 'revision-id': 'rev_1' },
+        { workspace: await makeWorkspace({ 'cad/a.step': samples.step('a.step') }), signals: [{ atMs: 2500, signal: 'SIGINT' }] },
+      );
+      const afterInt = Date.now() - started - 2500;
+      expect(r.signal).toBeNull();
+      expect(r.exitCode).toBe(1);
+      expect(afterInt).toBeLessThan(5_000);
+      expect(r.results[0]!['error']).toMatchObject({ code: 'cancelled' });
+      expect(fx.arcnm.stats.attaches).toBe(0);
+      expect(fx.arcnm.uploadsWithStatus('pending')).toHaveLength(0);
+      expect(r.summary).toContain('cancelled');
+    });
+  });
+
   it('cancellation mid-run: SIGINT then SIGTERM ends the process promptly, outputs and summary written', async ({ expect }) => {
     await attack('signals mid-run', async () => {
       const url = await listen(track(createTcpServer(() => {})));

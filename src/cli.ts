@@ -7,15 +7,20 @@
 import { helpText, parseArgs } from './cli-args.js';
 import { parseConfig } from './config.js';
 import { UsageError, errorMessage } from './engine/errors.js';
+import { Secrets } from './engine/secrets.js';
 import type { FileResult } from './engine/types.js';
-import { buildOutputs, failedByRun, formatBytes, idKind, scrub } from './github/report.js';
+import { escapeControls, safeLine } from './engine/untrusted.js';
+import { buildOutputs, failedByRun, formatBytes, idKind } from './github/report.js';
 import type { RunFailure } from './providers/types.js';
 import { publish } from './run.js';
 import { describeRunFailure } from './run-failure.js';
 import { VERSION } from './version.js';
 
 function plainSummary(results: readonly FileResult[], failure?: RunFailure): string {
-  const rows = results.map((r) => [r.status, r.path, formatBytes(r.bytes), r.ids?.id ? `${idKind(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-', `${(r.durationMs / 1000).toFixed(1)}s`, failedByRun(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
+  // Cells are one line each (escapeControls), so the summary splits into lines where we say.
+  const id = (r: FileResult) => (r.ids?.id ? `${idKind(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
+  const error = (r: FileResult) => (failedByRun(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
+  const rows = results.map((r) => [r.status, escapeControls(r.path), formatBytes(r.bytes), escapeControls(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, escapeControls(error(r))]);
   const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 4));
   const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd());
   const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -37,25 +42,28 @@ export async function main(argv: readonly string[], env: Record<string, string |
     }
     config = parseConfig(request.env);
   } catch (err) {
-    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    process.stderr.write(`error: ${safeLine(errorMessage(err))}\n`);
     return 2;
   }
-  const secrets = config.secrets;
-  const say = (m: string) => process.stderr.write(`${scrub(m, secrets)}\n`);
+  // One registry of secrets (inputs, fetched tokens, signatures) scrubs every line and the results; each line
+  // is also neutralised, so a file name cannot move the cursor, colour the terminal or speak to a CI runner.
+  const secrets = new Secrets();
+  for (const s of config.secrets) secrets.add(s);
+  const say = (m: string) => process.stderr.write(`${safeLine(secrets.scrub(m))}\n`);
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort(new Error('interrupted')));
   try {
     const { results, failure } = await publish(config, {
       log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {} },
-      mask: (s) => secrets.push(s),
+      mask: (s) => secrets.add(s),
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
     });
     const target = config.provider.describeTarget?.(config.settings);
     if (target) say(`target: ${config.provider.displayName} ${target}`);
     if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
-    say(plainSummary(results, failure));
-    print(`${scrub(buildOutputs(results, config.provider).results, secrets)}\n`);
+    for (const line of plainSummary(results, failure).split('\n')) say(line);
+    print(`${secrets.scrub(buildOutputs(results, config.provider).results)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
   } catch (err) {
     // Bad input found once the files are looked at (no match, a path outside the workspace) is bad input too.

@@ -22,8 +22,8 @@ export interface RunSettings {
   requestTimeoutMs: number;
   /** Check each file's content against its extension before upload (`validate`). */
   validate: boolean;
-  /** Keep a results comment on the pull request (`comment-on-pr`), with this token. */
-  comment?: { token: string };
+  /** Keep a results comment on the pull request (`comment-on-pr`), with this token, as this author (`comment-author`; empty: found from the token). */
+  comment?: { token: string; author?: string };
 }
 
 export interface Config {
@@ -87,7 +87,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (parseInput(input, 'comment-on-pr', booleanInput(false), 'true or false')) {
     const token = checkCredential('github-token', input('github-token'));
     if (token === '') throw new UsageError('github-token', 'is required with comment-on-pr: true (the default is ${{ github.token }}; give the job pull-requests: write)');
-    run.comment = { token };
+    const author = input('comment-author');
+    if (author !== '' && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/.test(author)) {
+      throw new UsageError('comment-author', `got ${JSON.stringify(author)}; expected the GitHub login behind github-token, e.g. my-bot or my-app[bot]`);
+    }
+    run.comment = { token, ...(author !== '' ? { author } : {}) };
   }
 
   const token = checkCredential('token', input('token') || (env[provider.tokenEnv] ?? '').trim());

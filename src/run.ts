@@ -31,6 +31,9 @@ export interface RunReport {
   failure?: RunFailure;
 }
 
+/** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
+const localReadError = (err: unknown): string => `the file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;
   const files = await matchFiles(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
@@ -53,14 +56,16 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   const refusals = new Map<string, string>();
   for (const file of files) {
     const reason =
-      file.bytes === 0
+      file.problem ??
+      (file.bytes === 0
         ? 'the file is empty (0 bytes); an empty export is almost always a failed one'
-        : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file) : undefined));
+        : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file).catch(localReadError) : undefined)));
     if (reason) refusals.set(file.path, reason);
   }
 
   const http = new Http({
-    policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: run.maxAttempts },
+    // A Retry-After is waited out only within the time the run allows for waiting (and MAX_RETRY_AFTER_MS).
+    policy: { ...DEFAULT_RETRY_POLICY, maxAttempts: run.maxAttempts, maxRetryAfterMs: run.waitTimeoutMs },
     requestTimeoutMs: run.requestTimeoutMs,
     stallTimeoutMs: run.requestTimeoutMs,
     userAgent: USER_AGENT,
@@ -139,7 +144,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
       const refusal = refusals.get(f.path);
       if (refusal) {
         hooks.log.info(`${f.path}: refused: ${refusal}`);
-        return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: 'refused' }, durationMs: 0 };
+        return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: f.problem ? 'unreadable' : 'refused' }, durationMs: 0 };
       }
       return byPath.get(f.path)!;
     });

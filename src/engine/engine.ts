@@ -53,6 +53,7 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
   };
   const maxPresigns = options.maxPresigns ?? 3;
   const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
+  ctx.stop = stop;
   if (stop.aborted) {
     return { path: file.path, bytes: file.bytes, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
   }

@@ -8,6 +8,11 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Highest backoff ceiling. */
   maxDelayMs: number;
+  /**
+   * The longest Retry-After honoured (at most MAX_RETRY_AFTER_MS; the run sets it to no more than the time it
+   * allows, `wait-timeout-minutes`). A server asking for longer gets no retry: its answer stands.
+   */
+  maxRetryAfterMs?: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
@@ -17,7 +22,8 @@ export const MAX_RETRY_AFTER_MS = 300_000;
 
 /**
  * Full jitter (a random wait between 0 and min(cap, base · 2^(attempt-1))), as AWS describes and ARCNM asks
- * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS).
+ * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS and the policy's
+ * maxRetryAfterMs: providers that pace their own polling with it stay within the run's limit too).
  */
 export function backoffDelay(
   attempt: number,
@@ -25,17 +31,26 @@ export function backoffDelay(
   retryAfterMs?: number,
   random: () => number = Math.random,
 ): number {
-  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS, policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
 }
 
-/** Retry-After is either delta-seconds (Speckle sends fractions, e.g. `0.35`) or an HTTP date. */
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * Retry-After is either delta-seconds (Speckle sends fractions, e.g. `0.35`) or an HTTP date (IMF-fixdate).
+ * Anything else (negative, a list, a loose date string) is ignored, never guessed at with Date.parse.
+ */
 export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
   if (value === undefined || value === null) return undefined;
   const trimmed = value.trim();
-  if (trimmed === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (trimmed === '' || trimmed.length > 64) return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    const ms = Math.round(Number(trimmed) * 1000);
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+  if (!IMF_FIXDATE.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
@@ -74,6 +89,8 @@ export async function withRetry<T>(
     policy: RetryPolicy;
     signal?: AbortSignal;
     onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+    /** The server asked to wait longer than the run allows: no retry, its answer stands. */
+    onWaitRefused?: (info: { retryAfterMs: number; limitMs: number; reason: string }) => void;
     random?: () => number;
   },
 ): Promise<T> {
@@ -87,6 +104,12 @@ export async function withRetry<T>(
     }
     const decision = classify(outcome);
     if (!decision.retry || n >= options.policy.maxAttempts) {
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value as T;
+    }
+    const limitMs = Math.min(options.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
+    if (decision.retryAfterMs !== undefined && decision.retryAfterMs > limitMs) {
+      options.onWaitRefused?.({ retryAfterMs: decision.retryAfterMs, limitMs, reason: decision.reason });
       if ('error' in outcome) throw outcome.error;
       return outcome.value as T;
     }

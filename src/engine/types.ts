@@ -11,6 +11,8 @@ export interface LocalFile {
   /** Lower-case extension without the dot, e.g. `ifc`; empty when the file has none. */
   ext: string;
   bytes: number;
+  /** Why this matched entry cannot be published (a name that is not UTF-8, a dangling or looping link). */
+  problem?: string;
 }
 
 /** Where and how the bytes go: what a provider's presign step answers. */
@@ -78,6 +80,11 @@ export interface Logger {
 
 export interface StepContext {
   signal: AbortSignal;
+  /**
+   * Aborts on the first cancellation signal too (or with `signal`): a provider's waits between polls and the
+   * start of a new stage (attach after confirm) end on it, while a request already sent still finishes.
+   */
+  stop?: AbortSignal;
   log: Logger;
   /** Epoch ms after which waiting for the provider's processing must give up. */
   waitDeadline: number;

@@ -7,16 +7,12 @@ import path from 'node:path';
 import * as glob from '@actions/glob';
 import { UsageError } from '../engine/errors.js';
 import type { LocalFile } from '../engine/types.js';
+import { inside, problemFile, resolveEntry, walkForOddEntries } from './odd.js';
 
 export interface MatchOptions {
   workspace: string;
   includeHiddenFiles: boolean;
   shard?: { index: number; total: number };
-}
-
-function inside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /** Anchor each pattern in the workspace; a pattern that climbs out of it is refused. */
@@ -40,15 +36,28 @@ export function shardOf(relativePath: string, total: number): number {
 
 export async function matchFiles(patterns: readonly string[], options: MatchOptions): Promise<LocalFile[]> {
   const workspace = await realpath(options.workspace);
-  const globber = await glob.create(anchorPatterns(patterns, workspace).join('\n'), {
+  const anchored = anchorPatterns(patterns, workspace);
+  const globber = await glob.create(anchored.join('\n'), {
     followSymbolicLinks: true,
     matchDirectories: false,
     implicitDescendants: true,
     excludeHiddenFiles: !options.includeHiddenFiles,
   });
+  // The glob listing drops dangling links and names that are not UTF-8, and throws on a link loop: a walk
+  // that reads names as bytes and follows no link finds those, to be reported per file (odd.ts); when the
+  // listing threw, the walk's own entries stand in for it.
+  const listed = await globber.glob().catch(() => undefined);
+  const odd = await walkForOddEntries(anchored, workspace, options.includeHiddenFiles);
   const seen = new Map<string, LocalFile>();
-  for (const found of await globber.glob()) {
-    const real = await realpath(found);
+  for (const p of odd.problems) seen.set(p.path, p);
+  for (const found of listed ?? odd.readable) {
+    const resolved = await resolveEntry(found);
+    if ('problem' in resolved) {
+      const entry = problemFile(workspace, found, resolved.problem);
+      seen.set(entry.path, entry);
+      continue;
+    }
+    const real = resolved.real;
     if (!inside(workspace, real)) {
       const rel = path.relative(workspace, found).split(path.sep).join('/');
       throw new UsageError('path', `${rel} is a symbolic link to ${real}, outside the workspace; only links that stay inside the workspace are followed`);

@@ -1,7 +1,9 @@
 // What the run leaves behind on GitHub: the outputs of the interface, the job summary and an error
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 import * as core from '@actions/core';
+import type { Secrets } from '../engine/secrets.js';
 import type { Evidence, FileResult } from '../engine/types.js';
+import { escapeControls, linkableUrl, markdownText, safeLine } from '../engine/untrusted.js';
 import { formatBytes } from '../engine/units.js';
 import type { ProviderModule, RunFailure } from '../providers/types.js';
 
@@ -16,14 +18,6 @@ export interface ResultRecord {
   error?: { message: string; code?: string };
   durationMs: number;
   [vendorField: string]: unknown;
-}
-
-/** Replace every secret in a string that leaves the process (outputs and summary are not masked by the runner). */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
-  // A presigned signature never leaves, whatever produced it.
-  return out.replace(/((?:X-Amz-Signature|sig|Signature|x-amz-signature)=)[^&\s"'<]+/g, '$1***');
 }
 
 export function toRecord(r: FileResult): ResultRecord {
@@ -92,8 +86,24 @@ function verifiedCell(r: FileResult): string {
   return evidence.length > 0 ? evidence.join(', ') : '⚠️ no checksum available';
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/** Our own text in an attribute or element (an https URL already checked): HTML-escaped. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** One results row's cells; every value from a file name or a server goes through markdownText. */
+export function resultRow(r: FileResult): string[] {
+  const id = r.ids?.id;
+  const url = linkableUrl(r.ids?.url);
+  const kind = idKind(r.ids);
+  const attached = r.ids?.['partId'] ? ` (attached to part <code>${markdownText(r.ids['partId'])}</code> revision <code>${markdownText(r.ids['revisionId'] ?? '')}</code>)` : '';
+  const idCell = id === undefined ? '—' : `${kind ? `${kind} ` : ''}${url ? `<a href="${escapeHtml(url)}">${markdownText(id)}</a>` : `<code>${markdownText(id)}</code>`}${attached}`;
+  return [`<code>${markdownText(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
+}
+
+/** One failure line: the file, the message and the code, all as text. */
+export function failureLine(r: FileResult): string {
+  return `<code>${markdownText(r.path)}</code>: ${markdownText(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${markdownText(r.error.code)}</code>)` : ''}`;
 }
 
 /** The job summary as HTML/Markdown (what core.summary writes), built without touching the runner. */
@@ -132,13 +142,13 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
   const submitted = results.filter((r) => r.status === 'submitted').length;
   const failed = results.filter((r) => r.status === 'failed');
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
-  if (extra.target) s.addRaw(`<p>Target: ${escapeHtml(`${provider.displayName} ${extra.target}`)}</p>`, true);
+  if (extra.target) s.addRaw(`<p>Target: ${markdownText(`${provider.displayName} ${extra.target}`)}</p>`, true);
   // A run that failed as a whole says so first, with the input to change: it must not read like "0 of 0".
   if (extra.failure) {
     const f = extra.failure;
     const affected = results.filter((r) => failedByRun(r, f)).length;
     s.addRaw(
-      `<p><strong>❌ The run failed: ${escapeHtml(f.message)}</strong></p><p><strong>Fix:</strong> ${escapeHtml(f.fix)} (input <code>${escapeHtml(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`,
+      `<p><strong>❌ The run failed: ${markdownText(f.message)}</strong></p><p><strong>Fix:</strong> ${markdownText(f.fix)} (input <code>${markdownText(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`,
       true,
     );
   }
@@ -156,23 +166,14 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
         { data: 'Verified by', header: true },
         { data: 'Time', header: true },
       ],
-      ...results.map((r) => {
-        const id = r.ids?.id;
-        const kind = idKind(r.ids);
-        const attached = r.ids?.['partId'] ? ` (attached to part <code>${escapeHtml(r.ids['partId'])}</code> revision <code>${escapeHtml(r.ids['revisionId'] ?? '')}</code>)` : '';
-        const idCell =
-          id === undefined
-            ? '—'
-            : `${kind ? `${kind} ` : ''}${r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`}${attached}`;
-        return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
-      }),
+      ...results.map(resultRow),
     ]);
   }
   // Failures, and files a cancelled run never started.
   const unpublished = results.filter((r) => r.error && !failedByRun(r, extra.failure));
   if (unpublished.length > 0) {
     s.addHeading('Failures', 3);
-    s.addList(unpublished.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
+    s.addList(unpublished.map(failureLine));
   }
   const text = s.stringify();
   s.emptyBuffer();
@@ -180,12 +181,19 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
 }
 
 /** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
-export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: readonly string[], extra: ReportExtra): Promise<void> {
-  for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, scrub(value, secrets));
+export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: Secrets, extra: ReportExtra): Promise<void> {
+  for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, secrets.scrub(value));
   for (const r of results) {
-    if (r.status === 'failed' && !failedByRun(r, extra.failure)) core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
+    if (r.status === 'failed' && !failedByRun(r, extra.failure)) {
+      // @actions/core escapes `%`, CR and LF in the data and `:` and `,` in properties (the runner's command
+      // format); safeLine and escapeControls close the rest: no other control character, no terminal code.
+      core.error(safeLine(secrets.scrub(`${r.path}: ${r.error?.message ?? 'failed'}`)), {
+        title: `${provider.displayName} publish failed`,
+        file: escapeControls(secrets.scrub(r.path)),
+      });
+    }
   }
   if (process.env['GITHUB_STEP_SUMMARY']) {
-    await core.summary.addRaw(scrub(buildSummary(results, provider, extra), secrets)).write();
+    await core.summary.addRaw(secrets.scrub(buildSummary(results, provider, extra))).write();
   }
 }

@@ -5,6 +5,8 @@ import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'un
 import { HttpError, NetworkError, PublishError } from '../engine/errors.js';
 import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../engine/retry.js';
 import type { Logger } from '../engine/types.js';
+import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
+import { closeWithin, untilAborted } from './deadline.js';
 
 export interface HttpSettings {
   policy: RetryPolicy;
@@ -149,14 +151,21 @@ export class Http {
         const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
         let res: Dispatcher.ResponseData;
         try {
-          res = await undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal });
+          // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
+          res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
         } catch (err) {
           if (req.signal?.aborted) throw err;
           throw transportError(err, req.label, where);
         }
-        const text = await res.body.text().catch((err: unknown) => {
+        // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+        const ok = res.statusCode >= 200 && res.statusCode < 300;
+        const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
+          if (req.signal?.aborted) throw err;
           throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
         });
+        if (ok && truncated) {
+          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', 'response_too_large');
+        }
         return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
       },
       (outcome) => this.classify(req.idempotent, outcome),
@@ -165,12 +174,14 @@ export class Http {
         signal: req.signal,
         onRetry: ({ attempt, delayMs, reason }) =>
           this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+        onWaitRefused: ({ retryAfterMs, limitMs, reason }) =>
+          this.settings.log.info(`${req.label}: ${reason}, and the server asks to wait ${Math.round(retryAfterMs / 1000)}s, more than the ${Math.round(limitMs / 1000)}s this run allows: not retried`),
       },
     );
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await closeWithin(this.dispatcher);
   }
 }
 

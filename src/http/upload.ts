@@ -9,6 +9,8 @@ import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpire
 import { parseRetryAfter, withRetry } from '../engine/retry.js';
 import type { Evidence, LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { FileChangedError, readAndHash } from './hasher.js';
+import { ERROR_BODY_CAP, readCapped } from './bounded.js';
+import { untilAborted } from './deadline.js';
 import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
@@ -65,12 +67,12 @@ export function verifyStoredDigest(headers: Record<string, string>, md5Hex: stri
 }
 
 /** The error of our own read of the file, wherever undici put it (as it is, or as the cause). */
-function localReadFailure(err: unknown): PublishError | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (e instanceof FileChangedError) return new PublishError(e.message, 'file_changed');
-    // File system errors name the path; a socket's (ECONNRESET on read) do not.
-    const { syscall, code, path } = e as { syscall?: string; code?: string; path?: string };
-    if (syscall && path) return new PublishError(`the file could not be read (${code ?? syscall}: ${e.message})`, 'file_unreadable');
+function localReadFailure(err: unknown, label: string): PublishError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof FileChangedError) return new PublishError(`${label}: ${e.message}`, 'file_changed');
+    // A file system error names the path it failed on; a socket's (ECONNRESET on read) does not.
+    const { code, syscall, path } = e as NodeJS.ErrnoException;
+    if (code && syscall && typeof path === 'string') return new PublishError(`${label}: the file cannot be read: ${code}`, 'unreadable');
   }
   return undefined;
 }
@@ -106,6 +108,7 @@ export async function uploadFile(http: Http, file: LocalFile, target: UploadTarg
   );
 }
 
+/** The errno code of a failed read of the local file (ENOENT, EACCES, EISDIR, EIO...), found in the cause chain. */
 async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, options: UploadOptions, where: string): Promise<UploadReceipt> {
   const hashed = readAndHash(file.absolutePath, file.bytes);
   const headers: Record<string, string> = { 'user-agent': http.settings.userAgent };
@@ -152,27 +155,31 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   let resHeaders: Record<string, string>;
   let text: string;
   try {
-    const res = await undiciRequest(target.url, {
+    const signal = anySignal(options.signal, stall.signal);
+    // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
+    const res = await untilAborted(undiciRequest(target.url, {
       method: target.method,
       headers,
       // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
       // undici takes iterables (core/request.js) though its types do not say so.
       body: body() as unknown as Uint8Array,
       dispatcher: http.dispatcher,
-      signal: anySignal(options.signal, stall.signal),
+      signal,
       // Time limits are the stall watchdog's: a large body can take long, but never sit still.
       headersTimeout: 0,
       bodyTimeout: 0,
-    });
+    }), signal, (late) => late.body.destroy());
     statusCode = res.statusCode;
     resHeaders = flattenHeaders(res.headers);
-    text = await res.body.text();
+    // Storage answers are small; an endless one is cut (bounded.ts) instead of filling memory.
+    text = (await readCapped(res.body, ERROR_BODY_CAP)).text;
   } catch (err) {
     hashed.abort();
     if (options.signal.aborted) throw err;
     if (stall.signal.aborted) throw stall.signal.reason;
-    // Our own read failed (the file changed, vanished or cannot be read): a local error, never retried.
-    const local = localReadFailure(err);
+    // Our own read failed (the file changed, vanished or cannot be read): a local error, which another attempt
+    // would not change.
+    const local = localReadFailure(err, options.label);
     if (local) throw local;
     throw transportError(err, options.label, where);
   } finally {

@@ -91,10 +91,13 @@ interface Pending {
   confirmed: boolean;
 }
 
-/** Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. */
-async function sleepWithin(ms: number, ctx: Pick<StepContext, 'signal' | 'waitDeadline'>, timeoutMessage: string): Promise<void> {
+/**
+ * Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. A cancelled
+ * run (its first signal) ends the wait.
+ */
+async function sleepWithin(ms: number, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>, timeoutMessage: string): Promise<void> {
   if (Date.now() + ms > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage);
-  await sleep(ms, ctx.signal);
+  await sleep(ms, ctx.stop ?? ctx.signal);
 }
 
 /**
@@ -131,26 +134,28 @@ export class VerdictWatcher {
     private readonly signal: AbortSignal,
   ) {}
 
-  verdict(dataSourceId: string, ctx: Pick<StepContext, 'signal' | 'waitDeadline'>): Promise<UploadRow> {
+  verdict(dataSourceId: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>): Promise<UploadRow> {
     const id = dataSourceId.toLowerCase();
+    // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+    const signal = ctx.stop ?? ctx.signal;
     return new Promise<UploadRow>((resolve, reject) => {
       const waiter: Waiter = {
         settle: (err, row) => {
           clearTimeout(timer);
-          ctx.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           this.waiting.delete(id);
           if (row) resolve(row);
           else reject(err);
         },
       };
-      const onAbort = () => waiter.settle(ctx.signal.reason);
+      const onAbort = () => waiter.settle(signal.reason);
       const timer = setTimeout(
         () => waiter.settle(new WaitTimeoutError(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)),
         Math.max(0, ctx.waitDeadline - Date.now()),
       );
       timer.unref();
-      if (ctx.signal.aborted) return onAbort();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(id, waiter);
       void this.poll();
     });
@@ -219,7 +224,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
    * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
    * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
    */
-  private async mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
+  private async mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
     const key = randomUUID();
     for (let attempt = 1; ; attempt++) {
       const res = await this.http.request({
@@ -286,6 +291,8 @@ class ArcnmSession implements OpenedProvider<Pending> {
     if (rowStatus !== 'confirmed') await this.failWithReason(file, pending, rowStatus, ctx);
     const evidence = checkRow(row, file, receipt);
     if (!this.settings.attach) return { ids, outcome: 'accepted', evidence };
+    // Attaching is a new stage: none starts after the run was cancelled.
+    ctx.stop?.throwIfAborted();
     await this.attach(file, pending, ctx);
     // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
     return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };
@@ -350,7 +357,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
   async abandon(file: LocalFile, pending: Pending, ctx: StepContext) {
     if (pending.confirmed) return;
     try {
-      const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000) });
+      const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000), stop: undefined });
       ctx.log.info(`${file.path}: pending upload ${pending.dataSourceId} ${res.ok ? 'cancelled' : `not cancelled (HTTP ${res.status})`}`);
     } catch (err) {
       ctx.log.warn(`${file.path}: could not cancel pending upload ${pending.dataSourceId}: ${err instanceof Error ? err.message : String(err)}`);

@@ -262,7 +262,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
         throw new WaitTimeoutError(`Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`);
       }
       ctx.log.info(`${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s`);
-      await sleep(delay, ctx.signal);
+      await sleep(delay, ctx.stop ?? ctx.signal);
     }
   }
 }

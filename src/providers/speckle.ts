@@ -529,7 +529,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
   private async pause(round: number, ctx: StepContext, timeoutMessage: () => string) {
     const delay = Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** (round - 1));
     if (Date.now() + delay > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage());
-    await sleep(delay, ctx.signal);
+    await sleep(delay, ctx.stop ?? ctx.signal);
   }
 
   /**

@@ -23,6 +23,14 @@ describe('parseConfig', () => {
     expect(c.secrets).toEqual(['ak_test_123456']);
   });
 
+  it('takes the comment author as a GitHub login, and refuses anything else', () => {
+    const on = { 'INPUT_COMMENT-ON-PR': 'true', 'INPUT_GITHUB-TOKEN': 'ghp_0123456789' };
+    expect(parse(on).run.comment).toEqual({ token: 'ghp_0123456789' });
+    expect(parse({ ...on, 'INPUT_COMMENT-AUTHOR': 'release-bot' }).run.comment).toEqual({ token: 'ghp_0123456789', author: 'release-bot' });
+    expect(parse({ ...on, 'INPUT_COMMENT-AUTHOR': 'my-app[bot]' }).run.comment?.author).toBe('my-app[bot]');
+    expect(failure({ ...on, 'INPUT_COMMENT-AUTHOR': 'a b' })).toMatch(/Input 'comment-author'.*GitHub login/);
+  });
+
   it('reads the token from the provider environment variable when the input is empty', () => {
     expect(parse({ INPUT_TOKEN: '', ARCNM_API_KEY: 'ak_live_fromenv' }).common.token).toBe('ak_live_fromenv');
     expect(failure({ INPUT_TOKEN: '' })).toMatch(/Input 'token': is required.*ARCNM_API_KEY/);

@@ -42,6 +42,24 @@ describe('matchFiles', () => {
     await expect(matchFiles(['*.step'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/escape.step is a symbolic link to .* outside the workspace/);
   });
 
+  it('reports odd but legal entries per file instead of dropping them or failing the others', async () => {
+    const ws = await tree(['good/a.step', '..data/m.step']);
+    await symlink(path.join(ws, 'nowhere.step'), path.join(ws, 'good/dangling.step'));
+    await symlink(path.join(ws, 'good/loop.step'), path.join(ws, 'good/loop.step'));
+    await writeFile(Buffer.concat([Buffer.from(`${ws}/good/bad`), Buffer.from([0xff, 0xfe]), Buffer.from('.step')]), 'x');
+    const files = await matchFiles(['good/*.step', '..data/*.step'], { workspace: ws, includeHiddenFiles: true });
+    const byPath = Object.fromEntries(files.map((f) => [f.path, f.problem ?? 'ok']));
+    expect(byPath).toEqual({
+      '..data/m.step': 'ok',
+      'good/a.step': 'ok',
+      'good/bad\uFFFD\uFFFD.step': expect.stringMatching(/not valid UTF-8/),
+      'good/dangling.step': expect.stringMatching(/dangling/),
+      'good/loop.step': expect.stringMatching(/loops/),
+    });
+    // `..data` is a folder name inside the workspace, not a way out of it.
+    expect((await matchFiles(['..data/m.step'], { workspace: ws, includeHiddenFiles: true })).map((f) => f.path)).toEqual(['..data/m.step']);
+  });
+
   it('refuses patterns that climb out of the workspace', async () => {
     const ws = await tree(['a.step']);
     await expect(matchFiles(['../**/*.step'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/Input 'path'.*leads outside the workspace/);

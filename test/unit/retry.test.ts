@@ -28,6 +28,28 @@ describe('retry policy', () => {
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
 
+  it('ignores negative, list and loose-date Retry-After values instead of reading them as dates', () => {
+    const now = Date.parse('2026-11-23T12:00:00Z');
+    for (const value of ['-1', '-5', '1, 2', '5, 10', '1e9', 'Infinity', '12:00', '2026-11-23T12:00:05Z', 'Mon, 23 Nov 2026 12:00:05 GMT, 3']) {
+      expect(parseRetryAfter(value, now), value).toBeUndefined();
+    }
+  });
+
+  it('does not wait out a Retry-After longer than the run allows: the answer stands', async () => {
+    let calls = 0;
+    const refused: number[] = [];
+    const limited = { ...policy, baseDelayMs: 1, maxRetryAfterMs: 10_000 };
+    const started = Date.now();
+    const value = await withRetry(async () => ++calls, () => ({ retry: true, retryAfterMs: 999_999_000, reason: 'HTTP 503' }), {
+      policy: limited,
+      onWaitRefused: ({ retryAfterMs }) => refused.push(retryAfterMs),
+    });
+    expect(value).toBe(1);
+    expect(calls).toBe(1);
+    expect(refused).toEqual([999_999_000]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('retries until success or the attempts run out, and stops on a final answer', async () => {
     let calls = 0;
     const fast = { ...policy, baseDelayMs: 1 };

@@ -249,3 +249,41 @@ describe('uploadFile', () => {
     expect([...seen!.keys()].at(-1)).toBe('file');
   });
 });
+
+describe('bounded reading and local errors', () => {
+  it('a file that vanished before its upload is a local error, not retried as a network one', async () => {
+    let requests = 0;
+    const url = await server((_req, _body, res) => {
+      requests++;
+      res.writeHead(200).end();
+    });
+    const file = await fileOf(patterned(10_000));
+    const { rm } = await import('node:fs/promises');
+    await rm(file.absolutePath);
+    await expect(uploadFile(http(), file, { method: 'PUT', url: `${url}/k`, headers: {} }, { signal: new AbortController().signal, label: 'part.step' })).rejects.toMatchObject({
+      code: 'unreadable',
+      message: expect.stringMatching(/cannot be read: ENOENT/),
+    });
+    expect(requests).toBeLessThanOrEqual(1);
+  });
+
+  it('an endless error body is read to a few KiB and the connection dropped', async () => {
+    let sent = 0;
+    const url = await server((_req, _body, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        while (!res.destroyed && sent < 1024 ** 3) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      res.on('close', () => {});
+      pump();
+    });
+    const res = await http(2000, 1).request({ method: 'GET', url: `${url}/x`, idempotent: true, label: 'get' });
+    expect(res.status).toBe(500);
+    expect(res.text.length).toBe(8 * 1024);
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+  });
+});

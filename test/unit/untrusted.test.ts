@@ -1,0 +1,80 @@
+// Untrusted text stays text: log lines, summary/comment HTML, and the one registry of secrets.
+import { describe, expect, it } from 'vitest';
+import { Secrets } from '../../src/engine/secrets.js';
+import type { FileResult } from '../../src/engine/types.js';
+import { escapeControls, linkableUrl, markdownText, safeLine } from '../../src/engine/untrusted.js';
+import { buildComment, COMMENT_LIMIT } from '../../src/github/comment.js';
+import { buildSummary } from '../../src/github/report.js';
+import { providers } from '../../src/providers/index.js';
+
+const arcnm = providers.find((p) => p.id === 'arcnm')!;
+
+describe('safeLine', () => {
+  it('never lets a line start a workflow command', () => {
+    for (const name of ['::stop-commands::x.step', '  ::add-mask::x', '\t::error::x', '::set-output name=a::b']) {
+      const line = safeLine(name);
+      expect(line.trim().startsWith('::'), line).toBe(false);
+      expect(line).not.toMatch(/[\r\n\t]/);
+    }
+    expect(safeLine('a.step\n::stop-commands::t')).toBe('a.step\\n::stop-commands::t');
+    expect(safeLine('x ##[error]y')).not.toContain('##[');
+  });
+  it('shows control and ANSI characters escaped, and keeps ordinary text as it is', () => {
+    expect(escapeControls('\u001b[31mred\u001b[0m\r')).toBe('\\x1b[31mred\\x1b[0m\\r');
+    expect(escapeControls('a\u202eb\u0085c')).toBe('a\\u202eb\\x85c');
+    expect(safeLine('models/Tower A (v2).ifc: uploaded 12 bytes')).toBe('models/Tower A (v2).ifc: uploaded 12 bytes');
+  });
+});
+
+describe('markdownText', () => {
+  it('leaves no Markdown or HTML meaning, on one line', () => {
+    const evil = '# Title\n| a | b |\n![img](https://evil.example/x.png) [link](https://evil.example) <img src=x onerror=alert(1)> @octocat #12 `code` **bold** www.evil.example';
+    const out = markdownText(evil);
+    expect(out).not.toMatch(/[\n\r<>|[\]()`*!]/);
+    expect(out).not.toMatch(/@[A-Za-z0-9]/);
+    expect(out).not.toMatch(/https?:\/\//);
+    expect(out).not.toMatch(/www\./);
+    expect(out).not.toContain('&#35;1'); // #12 would be an issue reference
+  });
+  it('links only http(s) URLs', () => {
+    expect(linkableUrl('javascript:alert(1)')).toBeUndefined();
+    expect(linkableUrl('https://app.example/p/1')).toBe('https://app.example/p/1');
+  });
+});
+
+describe('Secrets', () => {
+  it('masks every form at once and scrubs the same live set', () => {
+    const masked: string[] = [];
+    const secrets = new Secrets((s) => masked.push(s));
+    secrets.add('tok/en+"1234');
+    expect(masked).toEqual(['tok/en+"1234', 'tok%2Fen%2B%221234', 'tok/en+\\"1234']);
+    expect(secrets.scrub(`a tok/en+"1234 b ${JSON.stringify('tok/en+"1234')} c tok%2Fen%2B%221234`)).toBe('a *** b "***" c ***');
+    secrets.add('later-fetched-token');
+    expect(secrets.scrub('echo: later-fetched-token')).toBe('echo: ***');
+    expect(secrets.scrub('https://s3/b/k?X-Amz-Signature=abc123&x=1 sig=zz')).toBe('https://s3/b/k?X-Amz-Signature=***&x=1 sig=***');
+  });
+});
+
+describe('summary and comment', () => {
+  const result = (i: number, status: FileResult['status']): FileResult => ({
+    path: `models/part-${i}-${'x'.repeat(60)}.step`,
+    bytes: 1000,
+    status,
+    durationMs: 10,
+    ...(status === 'failed' ? { error: { message: `rejected ${i}: ${'y'.repeat(200)}`, code: 'upload_rejected' } } : { ids: { id: `job_${i}` } }),
+  });
+  it('stays under GitHub\'s comment limit with many files, failures first', () => {
+    const results = [...Array.from({ length: 3000 }, (_, i) => result(i, 'succeeded')), ...Array.from({ length: 500 }, (_, i) => result(i, 'failed'))];
+    expect(buildSummary(results, arcnm, { dryRun: false }).length).toBeGreaterThan(COMMENT_LIMIT);
+    const body = buildComment(results, arcnm, { dryRun: false, runUrl: 'https://github.com/acme/models/actions/runs/1' }, (t) => t);
+    expect(body.length).toBeLessThan(COMMENT_LIMIT - 100);
+    expect(body).toContain('3000 of 3500 file(s) published, 500 failed');
+    expect(body).toContain('part-0-');
+    expect(body).toMatch(/more failure\(s\): see the job summary/);
+    expect(body).not.toContain('job_1<');
+  });
+  it('keeps the whole table when it fits', () => {
+    const results = [result(1, 'succeeded'), result(2, 'failed')];
+    expect(buildComment(results, arcnm, { dryRun: false }, (t) => t)).toBe(buildSummary(results, arcnm, { dryRun: false }));
+  });
+});

@@ -116,6 +116,13 @@ export const INPUTS: readonly InputSpec[] = [
     actionOnly: true,
   },
   {
+    name: "comment-author",
+    description: "The GitHub login behind github-token: only a comment by this author (with the hidden marker) is ever updated. Empty: github-actions[bot] for the job's GITHUB_TOKEN, or the owner of a personal token as GitHub reports it.",
+    default: "",
+    required: false,
+    actionOnly: true,
+  },
+  {
     name: "project-id",
     description: "Speckle: the target project (required for speckle).",
     default: "",

@@ -153,7 +153,7 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
     );
   }
   s.addRaw(
-    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false)` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
+    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
     true,
   );
   if (results.length > 0) {

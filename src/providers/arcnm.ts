@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../engine/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
 import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
+import { verdictUnlessCancelled } from '../engine/verdict.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../engine/units.js';
 import { contentTypeFor } from '../files/content-type.js';
@@ -283,10 +284,12 @@ class ArcnmSession implements OpenedProvider<Pending> {
       ctx.log.info(`${file.path}: confirmed${answer.job_id ? ` (job ${answer.job_id})` : ''}; ARCNM's check is under way`);
       return { ids, outcome: 'submitted' };
     }
-    const row: UploadRow =
+    const row: UploadRow | undefined =
       status === 'confirmed' && answer.sha256 && answer.size_bytes != null
         ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
-        : await this.watcher.verdict(pending.dataSourceId, ctx);
+        : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
+    // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
+    if (!row) return { ids, outcome: 'submitted' };
     const rowStatus = row.status.toLowerCase();
     if (rowStatus !== 'confirmed') await this.failWithReason(file, pending, rowStatus, ctx);
     const evidence = checkRow(row, file, receipt);

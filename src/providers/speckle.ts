@@ -9,6 +9,7 @@ import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, Wai
 import { sleep } from '../engine/retry.js';
 import { formatBytes } from '../engine/units.js';
 import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
+import { verdictUnlessCancelled } from '../engine/verdict.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
@@ -260,8 +261,10 @@ class SpeckleSession implements OpenedProvider<Pending> {
       if (ingestionId === undefined) return this.confirm(file, pending, receipt, ctx); // turned out to be 2.x
       ctx.log.info(`${file.path}: Speckle ingestion ${ingestionId} started on model ${modelId}`);
       // Speckle started the ingestion only after comparing our ETag with the stored object's.
-      if (!ctx.wait) return { ids: { id: ingestionId, ingestionId, modelId, fileId: pending.fileId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
-      const versionId = await this.waitForIngestion(file, ingestionId, ctx);
+      const submitted: Confirmed = { ids: { id: ingestionId, ingestionId, modelId, fileId: pending.fileId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
+      if (!ctx.wait) return submitted;
+      const versionId = await verdictUnlessCancelled(ctx, file.path, () => this.waitForIngestion(file, ingestionId, ctx));
+      if (versionId === undefined) return submitted;
       await this.describeVersion(file, versionId, ctx);
       const ids = { id: versionId, versionId, modelId, ingestionId, fileId: pending.fileId, url: `${modelUrl}@${versionId}` };
       return { ids, outcome: 'accepted', evidence: ['speckle-etag'] };
@@ -269,8 +272,10 @@ class SpeckleSession implements OpenedProvider<Pending> {
 
     const upload = await this.startImport(file, input, ctx);
     ctx.log.info(`${file.path}: Speckle file import ${upload.id} started on model ${modelId}`);
-    if (!ctx.wait) return { ids: { id: upload.id, fileId: upload.id, modelId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
-    const versionId = await this.waitForImport(file, modelId, upload, ctx);
+    const submitted: Confirmed = { ids: { id: upload.id, fileId: upload.id, modelId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
+    if (!ctx.wait) return submitted;
+    const versionId = await verdictUnlessCancelled(ctx, file.path, () => this.waitForImport(file, modelId, upload, ctx));
+    if (versionId === undefined) return submitted;
     await this.describeVersion(file, versionId, ctx);
     return { ids: { id: versionId, versionId, modelId, fileId: upload.id, url: `${modelUrl}@${versionId}` }, outcome: 'accepted', evidence: ['speckle-etag'] };
   }

@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArcnmEmulator } from '../emulators/arcnm.js';
-import { startArcnm, type ArcnmFixture } from '../support/arcnm.js';
+import { expectArcnmHolds, startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { ROOT, makeWorkspace } from '../support/action.js';
 import * as samples from '../support/samples.js';
 import { parse } from 'yaml';
+import { INPUTS } from '../../src/action-inputs.js';
 
 const API_KEY = 'ak_test_cli00000000000000000';
 let fixture: ArcnmFixture;
@@ -40,6 +41,7 @@ describe('command line', () => {
       ['cad/b.stl', 'succeeded'],
       ['cad/bad.stl', 'failed'],
     ]);
+    await expectArcnmHolds(fixture, ws, results);
     expect(run.stderr).toMatch(/succeeded\s+cad\/a.step\s+572 B\s+job job_/);
     expect(run.stderr).toMatch(/2 of 3 file\(s\) published/);
     expect(arcnm.stats.presigns).toBe(2);
@@ -92,7 +94,7 @@ describe('command line: strict flags', () => {
     const yml = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as { inputs: Record<string, { description: string }> };
     const help = run.stdout.replace(/\s+/g, ' ');
     for (const [name, input] of Object.entries(yml.inputs)) {
-      if (name === 'comment-on-pr' || name === 'github-token') continue;
+      if (INPUTS.find((i) => i.name === name)?.actionOnly) continue; // the pull-request comment: the action's alone
       expect(help).toContain(`--${name} `);
       expect(help).toContain(input.description);
     }

@@ -7,6 +7,7 @@ import { ArcnmEmulator } from '../emulators/arcnm.js';
 import { BlobStore } from '../emulators/blob.js';
 import { readBody, sendJson, startServer, type RunningServer } from '../emulators/server.js';
 import { FAKE_GITHUB_TOKEN, findLeaks, makeWorkspace, runAction } from '../support/action.js';
+import { expectArcnmHolds } from '../support/arcnm.js';
 import * as samples from '../support/samples.js';
 
 const API_KEY = 'ak_test_prcomment0000000000';
@@ -67,6 +68,7 @@ describe('pull request comment', () => {
 
     const first = await runAction(inputs, { workspace: ws, env });
     expect(first.exitCode, first.stdout).toBe(0);
+    await expectArcnmHolds({ arcnm, blob }, ws, first.results);
     expect(first.stdout).toMatch(/created comment \d+ on pull request #7/);
     const mine = () => comments.filter((c) => c.body.includes('<!-- model-publisher:arcnm -->'));
     expect(mine()).toHaveLength(1);
@@ -75,6 +77,7 @@ describe('pull request comment', () => {
 
     const second = await runAction(inputs, { workspace: ws, env });
     expect(second.exitCode, second.stdout).toBe(0);
+    await expectArcnmHolds({ arcnm, blob }, ws, second.results);
     expect(second.stdout).toMatch(new RegExp(`updated comment ${mine()[0]!.id} on pull request #7`));
     expect(mine()).toHaveLength(1);
     expect(mine()[0]!.body).not.toBe(firstBody); // new job IDs

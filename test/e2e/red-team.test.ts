@@ -443,8 +443,11 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
         });
         const event = path.join(await mkdtemp(path.join(os.tmpdir(), 'mp-event-')), 'event.json');
         await writeFile(event, JSON.stringify({ pull_request: { number: 7 }, repository: { name: 'models', owner: { login: 'acme' } } }));
+        // A dry run still checks the key with a read: against a real (emulated) ARCNM, which nothing is written to.
+        const fx = await startArcnm(API_KEY);
+        closers.push(() => fx.close());
         const r = await run(
-          { provider: 'arcnm', path: 'cad/*', 'server-url': 'http://127.0.0.1:9', token: API_KEY, 'comment-on-pr': 'true', 'dry-run': 'true', 'fail-on-error': 'false' },
+          { provider: 'arcnm', path: 'cad/*', 'server-url': fx.arcnm.url, token: API_KEY, 'comment-on-pr': 'true', 'dry-run': 'true', 'fail-on-error': 'false' },
           { workspace: ws, env: { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event, GITHUB_API_URL: ghUrl } },
         );
         expect(r.exitCode, r.stdout).toBe(0);
@@ -453,6 +456,7 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
         expect(posted.length).toBeLessThan(65_536);
         expect(posted).toContain('0 of 901 file(s) published, 1 failed');
         expect(posted).toContain('empty.step');
+        expect(fx.arcnm.requests.filter((q) => q.method !== 'GET')).toEqual([]);
       });
     });
   });
@@ -582,7 +586,7 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
 
   it('cancellation while waiting for the provider: SIGINT alone ends the polling, no new stage starts', async ({ expect }) => {
     await attack('SIGINT during confirm polling', async () => {
-      // ARCNM's check takes a minute: the action polls confirm; attach (to a part) would be the next stage.
+      // ARCNM's check takes a minute: the action waits for its verdict; attach (to a part) would be the next stage.
       const fx = await startArcnm(API_KEY, { confirmMode: 'status', confirmDelayMs: 60_000 });
       closers.push(() => fx.close());
       const started = Date.now();
@@ -594,10 +598,12 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
       expect(r.signal).toBeNull();
       expect(r.exitCode).toBe(1);
       expect(afterInt).toBeLessThan(5_000);
-      expect(r.results[0]!['error']).toMatchObject({ code: 'cancelled' });
+      // The file is ARCNM's, its check under way: reported submitted (not verified), neither attached nor cancelled.
+      expect(r.results[0]).toMatchObject({ status: 'submitted', dataSourceId: expect.any(String) });
       expect(fx.arcnm.stats.attaches).toBe(0);
-      expect(fx.arcnm.uploadsWithStatus('pending')).toHaveLength(0);
-      expect(r.summary).toContain('cancelled');
+      expect(fx.arcnm.uploadsWithStatus('cancelled')).toHaveLength(0);
+      expect(r.summary).toContain('run was cancelled');
+      expect(r.stdout).toMatch(/The run was cancelled/);
     });
   });
 

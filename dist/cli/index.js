@@ -72209,6 +72209,13 @@ const INPUTS = [
         actionOnly: true,
     },
     {
+        name: "comment-author",
+        description: "The GitHub login behind github-token: only a comment by this author (with the hidden marker) is ever updated. Empty: github-actions[bot] for the job's GITHUB_TOKEN, or the owner of a personal token as GitHub reports it.",
+        default: "",
+        required: false,
+        actionOnly: true,
+    },
+    {
         name: "project-id",
         description: "Speckle: the target project (required for speckle).",
         default: "",
@@ -72485,10 +72492,12 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
 /* harmony import */ var _cli_args_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7391);
-/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6769);
+/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7713);
 /* harmony import */ var _engine_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7679);
+/* harmony import */ var _engine_secrets_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9887);
+/* harmony import */ var _engine_untrusted_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9840);
 /* harmony import */ var _github_report_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2745);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(341);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1859);
 /* harmony import */ var _run_failure_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(793);
 /* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1013);
 // The same engine and providers as a command-line program, for GitLab CI, Jenkins or a laptop. Settings come
@@ -72503,8 +72512,13 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
+
+
 function plainSummary(results, failure) {
-    const rows = results.map((r) => [r.status, r.path, (0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .formatBytes */ .z3)(r.bytes), r.ids?.id ? `${(0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-', `${(r.durationMs / 1000).toFixed(1)}s`, (0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '']);
+    // Cells are one line each (escapeControls), so the summary splits into lines where we say.
+    const id = (r) => (r.ids?.id ? `${(0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
+    const error = (r) => ((0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
+    const rows = results.map((r) => [r.status, (0,_engine_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .escapeControls */ .UN)(r.path), (0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .formatBytes */ .z3)(r.bytes), (0,_engine_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_engine_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .escapeControls */ .UN)(error(r))]);
     const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c].length), 4));
     const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]) : cell)).join('  ').trimEnd());
     const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -72526,17 +72540,21 @@ async function main(argv, env, print) {
         config = (0,_config_js__WEBPACK_IMPORTED_MODULE_1__/* .parseConfig */ .o)(request.env);
     }
     catch (err) {
-        process.stderr.write(`error: ${(0,_engine_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(err)}\n`);
+        process.stderr.write(`error: ${(0,_engine_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .safeLine */ .om)((0,_engine_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(err))}\n`);
         return 2;
     }
-    const secrets = config.secrets;
-    const say = (m) => process.stderr.write(`${(0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .scrub */ ._I)(m, secrets)}\n`);
+    // One registry of secrets (inputs, fetched tokens, signatures) scrubs every line and the results; each line
+    // is also neutralised, so a file name cannot move the cursor, colour the terminal or speak to a CI runner.
+    const secrets = new _engine_secrets_js__WEBPACK_IMPORTED_MODULE_8__/* .Secrets */ .S();
+    for (const s of config.secrets)
+        secrets.add(s);
+    const say = (m) => process.stderr.write(`${(0,_engine_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .safeLine */ .om)(secrets.scrub(m))}\n`);
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort(new Error('interrupted')));
     try {
         const { results, failure } = await (0,_run_js__WEBPACK_IMPORTED_MODULE_4__/* .publish */ .m)(config, {
             log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => { } },
-            mask: (s) => secrets.push(s),
+            mask: (s) => secrets.add(s),
             signal: stop.signal,
             warnNoFiles: (m) => say(`warning: ${m}`),
         });
@@ -72545,8 +72563,9 @@ async function main(argv, env, print) {
             say(`target: ${config.provider.displayName} ${target}`);
         if (failure)
             say(`error: the run failed: ${(0,_run_failure_js__WEBPACK_IMPORTED_MODULE_5__/* .describeRunFailure */ .rh)(failure)}`);
-        say(plainSummary(results, failure));
-        print(`${(0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .scrub */ ._I)((0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .buildOutputs */ .JZ)(results, config.provider).results, secrets)}\n`);
+        for (const line of plainSummary(results, failure).split('\n'))
+            say(line);
+        print(`${secrets.scrub((0,_github_report_js__WEBPACK_IMPORTED_MODULE_3__/* .buildOutputs */ .JZ)(results, config.provider).results)}\n`);
         return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
     }
     catch (err) {
@@ -72575,7 +72594,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6769:
+/***/ 7713:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -82200,6 +82219,20 @@ function requireToken(common, envName, what) {
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./src/engine/retry.ts
 var retry = __nccwpck_require__(3344);
+;// CONCATENATED MODULE: ./src/engine/verdict.ts
+/** The verdict, or undefined when the run was cancelled while waiting for it. */
+async function verdictUnlessCancelled(ctx, what, wait) {
+    try {
+        return await wait();
+    }
+    catch (err) {
+        if (!(ctx.stop?.aborted || ctx.signal.aborted))
+            throw err;
+        ctx.log.info(`${what}: the run was cancelled while waiting for the verdict; reported as submitted`);
+        return undefined;
+    }
+}
+
 // EXTERNAL MODULE: ./src/engine/units.ts
 var units = __nccwpck_require__(2141);
 ;// CONCATENATED MODULE: ./src/files/content-type.ts
@@ -82277,6 +82310,7 @@ function tryJson(text) {
 
 
 
+
 /** "Up to 512 MB each" (ARCNM uploads guide): 512 MiB, shown as such. */
 const ARCNM_MAX_BYTES = 512 * 1024 * 1024;
 const ACCEPTED = ['step', 'stp', 'iges', 'igs', 'stl', 'pdf', 'dxf', 'png', 'jpg', 'jpeg'];
@@ -82333,11 +82367,14 @@ class ArcnmError extends engine_errors/* PublishError */.S1 {
         this.retryAfterMs = retryAfterMs;
     }
 }
-/** Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. */
+/**
+ * Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. A cancelled
+ * run (its first signal) ends the wait.
+ */
 async function sleepWithin(ms, ctx, timeoutMessage) {
     if (Date.now() + ms > ctx.waitDeadline)
         throw new engine_errors/* WaitTimeoutError */.Do(timeoutMessage);
-    await (0,retry/* sleep */.yy)(ms, ctx.signal);
+    await (0,retry/* sleep */.yy)(ms, ctx.stop ?? ctx.signal);
 }
 /**
  * ARCNM's confirmed row against what we sent: a different SHA-256 or size means ARCNM holds other bytes.
@@ -82368,11 +82405,13 @@ class VerdictWatcher {
     }
     verdict(dataSourceId, ctx) {
         const id = dataSourceId.toLowerCase();
+        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+        const signal = ctx.stop ?? ctx.signal;
         return new Promise((resolve, reject) => {
             const waiter = {
                 settle: (err, row) => {
                     clearTimeout(timer);
-                    ctx.signal.removeEventListener('abort', onAbort);
+                    signal.removeEventListener('abort', onAbort);
                     this.waiting.delete(id);
                     if (row)
                         resolve(row);
@@ -82380,12 +82419,12 @@ class VerdictWatcher {
                         reject(err);
                 },
             };
-            const onAbort = () => waiter.settle(ctx.signal.reason);
+            const onAbort = () => waiter.settle(signal.reason);
             const timer = setTimeout(() => waiter.settle(new engine_errors/* WaitTimeoutError */.Do(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)), Math.max(0, ctx.waitDeadline - Date.now()));
             timer.unref();
-            if (ctx.signal.aborted)
+            if (signal.aborted)
                 return onAbort();
-            ctx.signal.addEventListener('abort', onAbort, { once: true });
+            signal.addEventListener('abort', onAbort, { once: true });
             this.waiting.set(id, waiter);
             void this.poll();
         });
@@ -82519,13 +82558,18 @@ class ArcnmSession {
         }
         const row = status === 'confirmed' && answer.sha256 && answer.size_bytes != null
             ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
-            : await this.watcher.verdict(pending.dataSourceId, ctx);
+            : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
+        // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
+        if (!row)
+            return { ids, outcome: 'submitted' };
         const rowStatus = row.status.toLowerCase();
         if (rowStatus !== 'confirmed')
             await this.failWithReason(file, pending, rowStatus, ctx);
         const evidence = checkRow(row, file, receipt);
         if (!this.settings.attach)
             return { ids, outcome: 'accepted', evidence };
+        // Attaching is a new stage: none starts after the run was cancelled.
+        ctx.stop?.throwIfAborted();
         await this.attach(file, pending, ctx);
         // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
         return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };
@@ -82584,7 +82628,7 @@ class ArcnmSession {
         if (pending.confirmed)
             return;
         try {
-            const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000) });
+            const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000), stop: undefined });
             ctx.log.info(`${file.path}: pending upload ${pending.dataSourceId} ${res.ok ? 'cancelled' : `not cancelled (HTTP ${res.status})`}`);
         }
         catch (err) {
@@ -84259,7 +84303,7 @@ class ColdstreamSession {
                 throw new engine_errors/* WaitTimeoutError */.Do(`Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`);
             }
             ctx.log.info(`${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s`);
-            await (0,retry/* sleep */.yy)(delay, ctx.signal);
+            await (0,retry/* sleep */.yy)(delay, ctx.stop ?? ctx.signal);
         }
     }
 }
@@ -84576,6 +84620,7 @@ const SPECKLE_OPERATIONS = [
 
 
 
+
 const PLACEHOLDERS = ['path', 'dir', 'name', 'stem', 'ext'];
 /** The template filled in for one file: {path} is the workspace-relative path without its extension. */
 function expandModelTemplate(template, file) {
@@ -84781,18 +84826,24 @@ class SpeckleSession {
                 return this.confirm(file, pending, receipt, ctx); // turned out to be 2.x
             ctx.log.info(`${file.path}: Speckle ingestion ${ingestionId} started on model ${modelId}`);
             // Speckle started the ingestion only after comparing our ETag with the stored object's.
+            const submitted = { ids: { id: ingestionId, ingestionId, modelId, fileId: pending.fileId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
             if (!ctx.wait)
-                return { ids: { id: ingestionId, ingestionId, modelId, fileId: pending.fileId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
-            const versionId = await this.waitForIngestion(file, ingestionId, ctx);
+                return submitted;
+            const versionId = await verdictUnlessCancelled(ctx, file.path, () => this.waitForIngestion(file, ingestionId, ctx));
+            if (versionId === undefined)
+                return submitted;
             await this.describeVersion(file, versionId, ctx);
             const ids = { id: versionId, versionId, modelId, ingestionId, fileId: pending.fileId, url: `${modelUrl}@${versionId}` };
             return { ids, outcome: 'accepted', evidence: ['speckle-etag'] };
         }
         const upload = await this.startImport(file, input, ctx);
         ctx.log.info(`${file.path}: Speckle file import ${upload.id} started on model ${modelId}`);
+        const submitted = { ids: { id: upload.id, fileId: upload.id, modelId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
         if (!ctx.wait)
-            return { ids: { id: upload.id, fileId: upload.id, modelId, url: modelUrl }, outcome: 'submitted', evidence: ['speckle-etag'] };
-        const versionId = await this.waitForImport(file, modelId, upload, ctx);
+            return submitted;
+        const versionId = await verdictUnlessCancelled(ctx, file.path, () => this.waitForImport(file, modelId, upload, ctx));
+        if (versionId === undefined)
+            return submitted;
         await this.describeVersion(file, versionId, ctx);
         return { ids: { id: versionId, versionId, modelId, fileId: upload.id, url: `${modelUrl}@${versionId}` }, outcome: 'accepted', evidence: ['speckle-etag'] };
     }
@@ -85037,7 +85088,7 @@ class SpeckleSession {
         const delay = Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** (round - 1));
         if (Date.now() + delay > ctx.waitDeadline)
             throw new engine_errors/* WaitTimeoutError */.Do(timeoutMessage());
-        await (0,retry/* sleep */.yy)(delay, ctx.signal);
+        await (0,retry/* sleep */.yy)(delay, ctx.stop ?? ctx.signal);
     }
     /**
      * Traceability: the version message names the commit, ref and workflow run. The start mutations take no
@@ -85345,7 +85396,11 @@ function parseConfig(env) {
         const token = checkCredential('github-token', input('github-token'));
         if (token === '')
             throw new engine_errors/* UsageError */.eb('github-token', 'is required with comment-on-pr: true (the default is ${{ github.token }}; give the job pull-requests: write)');
-        run.comment = { token };
+        const author = input('comment-author');
+        if (author !== '' && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/.test(author)) {
+            throw new engine_errors/* UsageError */.eb('comment-author', `got ${JSON.stringify(author)}; expected the GitHub login behind github-token, e.g. my-bot or my-app[bot]`);
+        }
+        run.comment = { token, ...(author !== '' ? { author } : {}) };
     }
     const token = checkCredential('token', input('token') || (env[provider.tokenEnv] ?? '').trim());
     const serverRaw = input('server-url');
@@ -85470,23 +85525,32 @@ const DEFAULT_RETRY_POLICY = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_
 const MAX_RETRY_AFTER_MS = 300_000;
 /**
  * Full jitter (a random wait between 0 and min(cap, base · 2^(attempt-1))), as AWS describes and ARCNM asks
- * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS).
+ * for; a server's Retry-After, when given, is honoured as it is (up to MAX_RETRY_AFTER_MS and the policy's
+ * maxRetryAfterMs: providers that pace their own polling with it stay within the run's limit too).
  */
 function backoffDelay(attempt, policy, retryAfterMs, random = Math.random) {
     if (retryAfterMs !== undefined && retryAfterMs >= 0)
-        return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+        return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS, policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS);
     const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
     return Math.floor(random() * ceiling);
 }
-/** Retry-After is either delta-seconds (Speckle sends fractions, e.g. `0.35`) or an HTTP date. */
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+/**
+ * Retry-After is either delta-seconds (Speckle sends fractions, e.g. `0.35`) or an HTTP date (IMF-fixdate).
+ * Anything else (negative, a list, a loose date string) is ignored, never guessed at with Date.parse.
+ */
 function parseRetryAfter(value, now = Date.now()) {
     if (value === undefined || value === null)
         return undefined;
     const trimmed = value.trim();
-    if (trimmed === '')
+    if (trimmed === '' || trimmed.length > 64)
         return undefined;
-    if (/^\d+(\.\d+)?$/.test(trimmed))
-        return Math.round(Number(trimmed) * 1000);
+    if (/^\d+(\.\d+)?$/.test(trimmed)) {
+        const ms = Math.round(Number(trimmed) * 1000);
+        return Number.isFinite(ms) ? ms : undefined;
+    }
+    if (!IMF_FIXDATE.test(trimmed))
+        return undefined;
     const date = Date.parse(trimmed);
     if (Number.isNaN(date))
         return undefined;
@@ -85528,9 +85592,65 @@ async function withRetry(attempt, classify, options) {
                 throw outcome.error;
             return outcome.value;
         }
+        const limitMs = Math.min(options.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
+        if (decision.retryAfterMs !== undefined && decision.retryAfterMs > limitMs) {
+            options.onWaitRefused?.({ retryAfterMs: decision.retryAfterMs, limitMs, reason: decision.reason });
+            if ('error' in outcome)
+                throw outcome.error;
+            return outcome.value;
+        }
         const delayMs = backoffDelay(n, options.policy, decision.retryAfterMs, options.random);
         options.onRetry?.({ attempt: n, delayMs, reason: decision.reason });
         await sleep(delayMs, options.signal);
+    }
+}
+
+
+/***/ }),
+
+/***/ 9887:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   S: () => (/* binding */ Secrets)
+/* harmony export */ });
+// The one registry of secrets for a run: the credentials from the inputs, the tokens fetched at run time
+// (ION client credentials, refreshed tokens) and presigned query strings and signatures. Whatever is added is
+// handed to the printer's masker at once (the runner's `::add-mask::`), and the same live set scrubs every
+// string that leaves the process by another way (outputs, summary, comment, the CLI's results).
+/** Presigned signatures never leave, whatever produced them, registered or not. */
+const SIGNATURE = /((?:X-Amz-Signature|x-amz-signature|X-Goog-Signature|x-goog-signature|sig|Signature)=)[^&\s"'<>\\]+/g;
+/** Shorter values are not scrubbed: replacing every `abc` in a message would hide more than it protects. */
+const MIN_SCRUB_LENGTH = 4;
+class Secrets {
+    onAdd;
+    values = new Set();
+    /** `onAdd` registers a value with whatever prints (the runner's masker); called before `add` returns. */
+    constructor(onAdd = () => { }) {
+        this.onAdd = onAdd;
+    }
+    /** Register a secret in the forms it can take on the way out: raw, URL-encoded and JSON-escaped. */
+    add(secret) {
+        if (!secret)
+            return;
+        for (const form of [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)]) {
+            if (form === '' || this.values.has(form))
+                continue;
+            this.values.add(form);
+            this.onAdd(form);
+        }
+    }
+    /** A snapshot of every form registered so far. */
+    list() {
+        return [...this.values];
+    }
+    /** Replace every registered secret (longest first) and every presigned signature with `***`. */
+    scrub(text) {
+        let out = text;
+        const values = [...this.values].filter((s) => s.length >= MIN_SCRUB_LENGTH).sort((a, b) => b.length - a.length);
+        for (const s of values)
+            out = out.split(s).join('***');
+        return out.replace(SIGNATURE, '$1***');
     }
 }
 
@@ -85567,32 +85687,92 @@ function formatRate(bytes, seconds) {
 
 /***/ }),
 
+/***/ 9840:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   UN: () => (/* binding */ escapeControls),
+/* harmony export */   om: () => (/* binding */ safeLine)
+/* harmony export */ });
+/* unused harmony exports markdownText, linkableUrl */
+// Text the action did not write itself (file names, model names, server messages, error texts, pull request
+// content) is data. These functions make it safe for the places it goes: a log line the runner reads for
+// workflow commands, and the HTML/Markdown of the job summary and the pull-request comment. Vendor-free and
+// GitHub-free: they know the shapes that are dangerous, not who prints them.
+// C0 and C1 controls (ESC starts ANSI sequences), DEL, the Unicode line and paragraph separators, and the
+// bidirectional overrides that make text read differently from what it is.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+/** Every control character shown escaped (`\n`, `\r`, `\t`, `\x1b`, `\u202e`): one line, no terminal codes. */
+function escapeControls(text) {
+    return text.replace(CONTROL, (c) => {
+        if (c === '\n')
+            return '\\n';
+        if (c === '\r')
+            return '\\r';
+        if (c === '\t')
+            return '\\t';
+        const code = c.charCodeAt(0);
+        return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    });
+}
+/**
+ * A log line that cannot be read as a workflow command: one line, controls escaped, and it never starts
+ * (after the whitespace the runner trims) with `::`, nor carries the older `##[` command form anywhere.
+ * The one neutralising function for everything the action prints.
+ */
+function safeLine(text) {
+    return escapeControls(text)
+        .replace(/##\[/g, '#\\x23[')
+        .replace(/^(\s*):/, '$1\\x3a');
+}
+/**
+ * Untrusted text inside the summary's or the comment's HTML: one line (a blank line would end the HTML block
+ * and let Markdown in), HTML-escaped, and the characters Markdown builds links, images, tables, headings and
+ * code from written as entities, so it renders as the text it is (`_` and `-`, common in names and harmless
+ * inside one HTML line, stay as they are). `@name`, `#123` and `https://` are broken with a word joiner (U+2060), which
+ * GitHub does not read as a mention, an issue reference or a link.
+ */
+function markdownText(text) {
+    return escapeControls(text)
+        .replace(/[&<>"'`*[\]()!|~\\{}#@:]/g, (c) => `&#${c.charCodeAt(0)};`)
+        .replace(/&#64;/g, '&#64;\u2060')
+        .replace(/&#35;/g, '&#35;\u2060')
+        .replace(/&#58;\/\//g, '&#58;\u2060//')
+        .replace(/www\./gi, (m) => `${m.slice(0, 3)}\u2060.`);
+}
+/** An http(s) URL a summary may link to; anything else (javascript:, data:, relative) is not linked. */
+function linkableUrl(url) {
+    if (!url)
+        return undefined;
+    try {
+        const u = new URL(url);
+        return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+
+/***/ }),
+
 /***/ 2745:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   C9: () => (/* binding */ failedByRun),
 /* harmony export */   JZ: () => (/* binding */ buildOutputs),
-/* harmony export */   _I: () => (/* binding */ scrub),
 /* harmony export */   mV: () => (/* binding */ idKind),
 /* harmony export */   z3: () => (/* reexport safe */ _engine_units_js__WEBPACK_IMPORTED_MODULE_1__.z)
 /* harmony export */ });
-/* unused harmony exports toRecord, buildSummary, writeReport */
+/* unused harmony exports toRecord, escapeHtml, resultRow, failureLine, buildSummary, writeReport */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9275);
 /* harmony import */ var _engine_units_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2141);
 // What the run leaves behind on GitHub: the outputs of the interface, the job summary and an error
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 
 
-/** Replace every secret in a string that leaves the process (outputs and summary are not masked by the runner). */
-function scrub(text, secrets) {
-    let out = text;
-    for (const s of secrets)
-        if (s.length >= 4)
-            out = out.split(s).join('***');
-    // A presigned signature never leaves, whatever produced it.
-    return out.replace(/((?:X-Amz-Signature|sig|Signature|x-amz-signature)=)[^&\s"'<]+/g, '$1***');
-}
+
 function toRecord(r) {
     const { id, url, ...vendorIds } = r.ids ?? { id: undefined };
     return {
@@ -85649,8 +85829,22 @@ function verifiedCell(r) {
     const evidence = (r.verifiedBy ?? []).map((e) => EVIDENCE_LABEL[e]);
     return evidence.length > 0 ? evidence.join(', ') : '⚠️ no checksum available';
 }
+/** Our own text in an attribute or element (an https URL already checked): HTML-escaped. */
 function escapeHtml(s) {
-    return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+    return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+/** One results row's cells; every value from a file name or a server goes through markdownText. */
+function resultRow(r) {
+    const id = r.ids?.id;
+    const url = linkableUrl(r.ids?.url);
+    const kind = idKind(r.ids);
+    const attached = r.ids?.['partId'] ? ` (attached to part <code>${markdownText(r.ids['partId'])}</code> revision <code>${markdownText(r.ids['revisionId'] ?? '')}</code>)` : '';
+    const idCell = id === undefined ? '—' : `${kind ? `${kind} ` : ''}${url ? `<a href="${escapeHtml(url)}">${markdownText(id)}</a>` : `<code>${markdownText(id)}</code>`}${attached}`;
+    return [`<code>${markdownText(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
+}
+/** One failure line: the file, the message and the code, all as text. */
+function failureLine(r) {
+    return `<code>${markdownText(r.path)}</code>: ${markdownText(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${markdownText(r.error.code)}</code>)` : ''}`;
 }
 /** What kind of ID a result's `id` is, from the vendor field that holds the same value. */
 const ID_KINDS = [
@@ -85677,14 +85871,14 @@ function buildSummary(results, provider, extra) {
     const failed = results.filter((r) => r.status === 'failed');
     s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
     if (extra.target)
-        s.addRaw(`<p>Target: ${escapeHtml(`${provider.displayName} ${extra.target}`)}</p>`, true);
+        s.addRaw(`<p>Target: ${markdownText(`${provider.displayName} ${extra.target}`)}</p>`, true);
     // A run that failed as a whole says so first, with the input to change: it must not read like "0 of 0".
     if (extra.failure) {
         const f = extra.failure;
         const affected = results.filter((r) => failedByRun(r, f)).length;
-        s.addRaw(`<p><strong>❌ The run failed: ${escapeHtml(f.message)}</strong></p><p><strong>Fix:</strong> ${escapeHtml(f.fix)} (input <code>${escapeHtml(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`, true);
+        s.addRaw(`<p><strong>❌ The run failed: ${markdownText(f.message)}</strong></p><p><strong>Fix:</strong> ${markdownText(f.fix)} (input <code>${markdownText(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`, true);
     }
-    s.addRaw(`<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false)` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`, true);
+    s.addRaw(`<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`, true);
     if (results.length > 0) {
         s.addTable([
             [
@@ -85695,22 +85889,14 @@ function buildSummary(results, provider, extra) {
                 { data: 'Verified by', header: true },
                 { data: 'Time', header: true },
             ],
-            ...results.map((r) => {
-                const id = r.ids?.id;
-                const kind = idKind(r.ids);
-                const attached = r.ids?.['partId'] ? ` (attached to part <code>${escapeHtml(r.ids['partId'])}</code> revision <code>${escapeHtml(r.ids['revisionId'] ?? '')}</code>)` : '';
-                const idCell = id === undefined
-                    ? '—'
-                    : `${kind ? `${kind} ` : ''}${r.ids?.url ? `<a href="${escapeHtml(r.ids.url)}">${escapeHtml(id)}</a>` : `<code>${escapeHtml(id)}</code>`}${attached}`;
-                return [`<code>${escapeHtml(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
-            }),
+            ...results.map(resultRow),
         ]);
     }
     // Failures, and files a cancelled run never started.
     const unpublished = results.filter((r) => r.error && !failedByRun(r, extra.failure));
     if (unpublished.length > 0) {
         s.addHeading('Failures', 3);
-        s.addList(unpublished.map((r) => `<code>${escapeHtml(r.path)}</code>: ${escapeHtml(r.error?.message ?? 'failed')}${r.error?.code ? ` (<code>${escapeHtml(r.error.code)}</code>)` : ''}`));
+        s.addList(unpublished.map(failureLine));
     }
     const text = s.stringify();
     s.emptyBuffer();
@@ -85719,14 +85905,59 @@ function buildSummary(results, provider, extra) {
 /** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
 async function writeReport(results, provider, secrets, extra) {
     for (const [name, value] of Object.entries(buildOutputs(results, provider)))
-        core.setOutput(name, scrub(value, secrets));
+        core.setOutput(name, secrets.scrub(value));
     for (const r of results) {
-        if (r.status === 'failed' && !failedByRun(r, extra.failure))
-            core.error(scrub(`${r.path}: ${r.error?.message ?? 'failed'}`, secrets), { title: `${provider.displayName} publish failed`, file: r.path });
+        if (r.status === 'failed' && !failedByRun(r, extra.failure)) {
+            // @actions/core escapes `%`, CR and LF in the data and `:` and `,` in properties (the runner's command
+            // format); safeLine and escapeControls close the rest: no other control character, no terminal code.
+            core.error(safeLine(secrets.scrub(`${r.path}: ${r.error?.message ?? 'failed'}`)), {
+                title: `${provider.displayName} publish failed`,
+                file: escapeControls(secrets.scrub(r.path)),
+            });
+        }
     }
     if (process.env['GITHUB_STEP_SUMMARY']) {
-        await core.summary.addRaw(scrub(buildSummary(results, provider, extra), secrets)).write();
+        await core.summary.addRaw(secrets.scrub(buildSummary(results, provider, extra))).write();
     }
+}
+
+
+/***/ }),
+
+/***/ 8245:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   EF: () => (/* binding */ readCapped),
+/* harmony export */   Nw: () => (/* binding */ ERROR_BODY_CAP),
+/* harmony export */   _P: () => (/* binding */ SUCCESS_BODY_CAP)
+/* harmony export */ });
+/** Enough of an error body for the message in it; the rest is discarded with the connection. */
+const ERROR_BODY_CAP = 8 * 1024;
+/** No API answer the providers give comes near this; a bigger one is refused rather than held. */
+const SUCCESS_BODY_CAP = 16 * 1024 * 1024;
+/**
+ * Read at most `cap` bytes of a body as UTF-8. Past the cap the body is destroyed (the socket closed), so the
+ * sender stops and nothing more is buffered.
+ */
+async function readCapped(body, cap) {
+    const chunks = [];
+    let size = 0;
+    let truncated = false;
+    for await (const chunk of body) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (size + buf.length > cap) {
+            chunks.push(buf.subarray(0, cap - size));
+            size = cap;
+            truncated = true;
+            break;
+        }
+        chunks.push(buf);
+        size += buf.length;
+    }
+    if (truncated)
+        body.destroy();
+    return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
 }
 
 
@@ -85749,9 +85980,13 @@ async function writeReport(results, provider, secrets, extra) {
 /* harmony import */ var undici__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6752);
 /* harmony import */ var _engine_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7679);
 /* harmony import */ var _engine_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3344);
+/* harmony import */ var _bounded_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8245);
+/* harmony import */ var _deadline_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2378);
 // One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+
+
 
 
 
@@ -85858,25 +86093,34 @@ class Http {
             const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
             let res;
             try {
-                res = await (0,undici__WEBPACK_IMPORTED_MODULE_0__/* .request */ .Em)(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal });
+                // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
+                res = await (0,_deadline_js__WEBPACK_IMPORTED_MODULE_3__/* .untilAborted */ .Eu)((0,undici__WEBPACK_IMPORTED_MODULE_0__/* .request */ .Em)(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
             }
             catch (err) {
                 if (req.signal?.aborted)
                     throw err;
                 throw transportError(err, req.label, where);
             }
-            const text = await res.body.text().catch((err) => {
+            // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+            const ok = res.statusCode >= 200 && res.statusCode < 300;
+            const { text, truncated } = await (0,_bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .readCapped */ .EF)(res.body, ok ? _bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .SUCCESS_BODY_CAP */ ._P : _bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .ERROR_BODY_CAP */ .Nw).catch((err) => {
+                if (req.signal?.aborted)
+                    throw err;
                 throw new _engine_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
             });
+            if (ok && truncated) {
+                throw new _engine_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$(`${req.label}: ${where} answered more than ${_bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .SUCCESS_BODY_CAP */ ._P / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', 'response_too_large');
+            }
             return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
         }, (outcome) => this.classify(req.idempotent, outcome), {
             policy: this.settings.policy,
             signal: req.signal,
             onRetry: ({ attempt, delayMs, reason }) => this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+            onWaitRefused: ({ retryAfterMs, limitMs, reason }) => this.settings.log.info(`${req.label}: ${reason}, and the server asks to wait ${Math.round(retryAfterMs / 1000)}s, more than the ${Math.round(limitMs / 1000)}s this run allows: not retried`),
         });
     }
     async close() {
-        await this.dispatcher.close();
+        await (0,_deadline_js__WEBPACK_IMPORTED_MODULE_3__/* .closeWithin */ .YP)(this.dispatcher);
     }
 }
 function makeResponse(status, headers, text, where) {
@@ -85902,6 +86146,63 @@ function lower(headers) {
 /** An AbortSignal that fires when any of the given ones does. */
 function anySignal(...signals) {
     return AbortSignal.any(signals.filter((s) => s !== undefined));
+}
+
+
+/***/ }),
+
+/***/ 2378:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Eu: () => (/* binding */ untilAborted),
+/* harmony export */   YP: () => (/* binding */ closeWithin)
+/* harmony export */ });
+/* unused harmony export CLOSE_GRACE_MS */
+// Deadlines the action owns, whatever the HTTP library does. undici honours an AbortSignal on a direct
+// connection, but a proxy that accepts the connection and never answers the CONNECT leaves the request
+// pending forever (undici 7.x, through EnvHttpProxyAgent): the signal fires and nothing happens. So every
+// request is also raced against its own signal here, and the pool is destroyed when closing it stalls.
+/**
+ * `work`, or the signal's reason the moment it aborts, even when `work` ignores the signal. Abandoned work is
+ * left to fail on its own: its rejection is swallowed and an answer arriving late is handed to `discard`.
+ */
+function untilAborted(work, signal, discard) {
+    const abandon = () => void work.then((late) => discard?.(late), () => { });
+    if (signal.aborted) {
+        abandon();
+        return Promise.reject(signal.reason);
+    }
+    return new Promise((resolve, reject) => {
+        const onAbort = () => {
+            abandon();
+            reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            if (signal.aborted)
+                return;
+            resolve(value);
+        }, (err) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(err);
+        });
+    });
+}
+/** How long closing the connection pool may take before its sockets are destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+/** Close gracefully, or destroy after `graceMs`: a stuck socket never keeps a finished run alive. */
+async function closeWithin(pool, graceMs = CLOSE_GRACE_MS) {
+    let timer;
+    const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+        timer.unref();
+    });
+    const outcome = await Promise.race([pool.close().then(() => 'closed', () => 'late'), late]);
+    clearTimeout(timer);
+    if (outcome === 'late')
+        await pool.destroy().catch(() => { });
 }
 
 
@@ -85972,7 +86273,7 @@ class OpenFailure extends Error {
 
 /***/ }),
 
-/***/ 341:
+/***/ 1859:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -86179,6 +86480,10 @@ class RingRead {
     }
 }
 
+// EXTERNAL MODULE: ./src/http/bounded.ts
+var bounded = __nccwpck_require__(8245);
+// EXTERNAL MODULE: ./src/http/deadline.ts
+var deadline = __nccwpck_require__(2378);
 // EXTERNAL MODULE: ./src/http/client.ts
 var client = __nccwpck_require__(3329);
 ;// CONCATENATED MODULE: ./src/http/upload.ts
@@ -86186,6 +86491,8 @@ var client = __nccwpck_require__(3329);
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
 // feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
+
+
 
 
 
@@ -86237,14 +86544,14 @@ function verifyStoredDigest(headers, md5Hex, where) {
     return evidence;
 }
 /** The error of our own read of the file, wherever undici put it (as it is, or as the cause). */
-function localReadFailure(err) {
-    for (let e = err; e instanceof Error; e = e.cause) {
+function localReadFailure(err, label) {
+    for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
         if (e instanceof FileChangedError)
-            return new errors/* PublishError */.S1(e.message, 'file_changed');
-        // File system errors name the path; a socket's (ECONNRESET on read) do not.
-        const { syscall, code, path } = e;
-        if (syscall && path)
-            return new errors/* PublishError */.S1(`the file could not be read (${code ?? syscall}: ${e.message})`, 'file_unreadable');
+            return new errors/* PublishError */.S1(`${label}: ${e.message}`, 'file_changed');
+        // A file system error names the path it failed on; a socket's (ECONNRESET on read) does not.
+        const { code, syscall, path } = e;
+        if (code && syscall && typeof path === 'string')
+            return new errors/* PublishError */.S1(`${label}: the file cannot be read: ${code}`, 'unreadable');
     }
     return undefined;
 }
@@ -86267,6 +86574,7 @@ async function uploadFile(http, file, target, options) {
         onRetry: ({ attempt, delayMs, reason }) => http.settings.log.info(`${options.label}: upload ${reason}, retry ${attempt + 1}/${http.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
     });
 }
+/** The errno code of a failed read of the local file (ENOENT, EACCES, EISDIR, EIO...), found in the cause chain. */
 async function uploadOnce(http, file, target, options, where) {
     const hashed = readAndHash(file.absolutePath, file.bytes);
     const headers = { 'user-agent': http.settings.userAgent };
@@ -86313,21 +86621,24 @@ async function uploadOnce(http, file, target, options, where) {
     let resHeaders;
     let text;
     try {
-        const res = await (0,undici/* request */.Em)(target.url, {
+        const signal = (0,client/* anySignal */.JG)(options.signal, stall.signal);
+        // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
+        const res = await (0,deadline/* untilAborted */.Eu)((0,undici/* request */.Em)(target.url, {
             method: target.method,
             headers,
             // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
             // undici takes iterables (core/request.js) though its types do not say so.
             body: body(),
             dispatcher: http.dispatcher,
-            signal: (0,client/* anySignal */.JG)(options.signal, stall.signal),
+            signal,
             // Time limits are the stall watchdog's: a large body can take long, but never sit still.
             headersTimeout: 0,
             bodyTimeout: 0,
-        });
+        }), signal, (late) => late.body.destroy());
         statusCode = res.statusCode;
         resHeaders = (0,client/* flattenHeaders */.N4)(res.headers);
-        text = await res.body.text();
+        // Storage answers are small; an endless one is cut (bounded.ts) instead of filling memory.
+        text = (await (0,bounded/* readCapped */.EF)(res.body, bounded/* ERROR_BODY_CAP */.Nw)).text;
     }
     catch (err) {
         hashed.abort();
@@ -86335,8 +86646,9 @@ async function uploadOnce(http, file, target, options, where) {
             throw err;
         if (stall.signal.aborted)
             throw stall.signal.reason;
-        // Our own read failed (the file changed, vanished or cannot be read): a local error, never retried.
-        const local = localReadFailure(err);
+        // Our own read failed (the file changed, vanished or cannot be read): a local error, which another attempt
+        // would not change.
+        const local = localReadFailure(err, options.label);
         if (local)
             throw local;
         throw (0,client/* transportError */.WQ)(err, options.label, where);
@@ -86415,6 +86727,7 @@ async function publishOne(file, session, http, options) {
     };
     const maxPresigns = options.maxPresigns ?? 3;
     const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
+    ctx.stop = stop;
     if (stop.aborted) {
         return { path: file.path, bytes: file.bytes, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
     }
@@ -90202,6 +90515,133 @@ function glob_hashFiles(patterns_1) {
     });
 }
 //# sourceMappingURL=glob.js.map
+;// CONCATENATED MODULE: ./src/files/odd.ts
+// Odd but legal files: names that are not UTF-8, links that point nowhere or at themselves. @actions/glob
+// drops the first two silently and throws on a link loop (losing the whole listing); here each one becomes a
+// file entry with a `problem`, reported as failed for that file alone, never dropped.
+
+
+/** Whether `candidate` is `root` or below it. `..data/m.step` is below it: only a `..` segment climbs out. */
+function inside(root, candidate) {
+    const rel = external_node_path_default().relative(root, candidate);
+    return rel === '' || (rel !== '..' && !rel.startsWith(`..${(external_node_path_default()).sep}`) && !external_node_path_default().isAbsolute(rel));
+}
+/** A matched entry that cannot be published, with the reason, for the report. */
+function problemFile(workspace, found, problem) {
+    const name = external_node_path_default().basename(found);
+    const dot = name.lastIndexOf('.');
+    return {
+        absolutePath: found,
+        path: external_node_path_default().relative(workspace, found).split((external_node_path_default()).sep).join('/'),
+        name,
+        ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '',
+        bytes: 0,
+        problem,
+    };
+}
+/** Why an entry the listing gave cannot be read as a file, or undefined when it can. */
+async function whyUnreadable(found) {
+    try {
+        await (0,promises_.stat)(found);
+        return undefined;
+    }
+    catch (err) {
+        const code = err.code;
+        // Node decodes directory entries as UTF-8 and puts U+FFFD where bytes are not: that name leads nowhere.
+        if (found.includes('\uFFFD'))
+            return 'the file name is not valid UTF-8 (shown with \uFFFD); rename the file';
+        if (code === 'ELOOP')
+            return 'the symbolic link loops (it points at itself, or a chain of links comes back to it)';
+        if (code === 'ENOENT') {
+            const link = await (0,promises_.lstat)(found).then((s) => s.isSymbolicLink(), () => false);
+            return link ? 'the symbolic link is dangling: its target does not exist' : 'the file vanished after it was matched';
+        }
+        return `the file cannot be read (${code ?? err.message})`;
+    }
+}
+/** `path.matchesGlob` (Node 20.17+, 22.5+), without the ExperimentalWarning Node 20 prints on first use. */
+function matchesGlob(file, pattern) {
+    const emit = process.emitWarning;
+    process.emitWarning = (() => { });
+    try {
+        return external_node_path_default().matchesGlob(file, pattern);
+    }
+    finally {
+        process.emitWarning = emit;
+    }
+}
+/** Whether the anchored patterns (absolute, `!` to exclude, a directory meaning all below it) take `file`. */
+function patternsTake(anchored, file) {
+    let taken = false;
+    for (const line of anchored) {
+        const negate = line.startsWith('!');
+        const pattern = negate ? line.slice(1) : line;
+        if (matchesGlob(file, pattern) || matchesGlob(file, `${pattern.replace(/\/+$/, '')}/**`))
+            taken = !negate;
+    }
+    return taken;
+}
+/** Where a pattern's walk starts: its segments up to the first one with a glob character. */
+function literalRoot(pattern) {
+    const segments = pattern.split('/');
+    const i = segments.findIndex((s) => /[*?[{]/.test(s));
+    return i === -1 ? pattern : segments.slice(0, i).join('/') || '/';
+}
+/**
+ * Walks the patterns' roots without following links, reading names as bytes, for what @actions/glob drops or
+ * throws on: a name that is not UTF-8, a dangling link, a looping link. Answers those (as problem files) and
+ * every other entry the patterns take that reads as a file (used when the glob listing itself failed).
+ */
+async function walkForOddEntries(anchored, workspace, includeHiddenFiles) {
+    const problems = [];
+    const readable = [];
+    const roots = [...new Set(anchored.filter((l) => !l.startsWith('!')).map(literalRoot))];
+    const visited = new Set();
+    const stack = roots.filter((r) => inside(workspace, r));
+    while (stack.length > 0) {
+        const entry = stack.pop();
+        if (visited.has(entry))
+            continue;
+        visited.add(entry);
+        const info = await (0,promises_.lstat)(entry).catch(() => undefined);
+        if (!info)
+            continue;
+        if (info.isDirectory()) {
+            const names = await (0,promises_.readdir)(entry, { encoding: 'buffer' }).catch(() => []);
+            for (const raw of names) {
+                const name = raw.toString('utf8');
+                if (!includeHiddenFiles && name.startsWith('.'))
+                    continue;
+                const child = external_node_path_default().join(entry, name);
+                if (!Buffer.from(name, 'utf8').equals(raw)) {
+                    if (patternsTake(anchored, child))
+                        problems.push(problemFile(workspace, child, 'the file name is not valid UTF-8 (shown with \uFFFD); rename the file'));
+                    continue;
+                }
+                stack.push(child);
+            }
+            continue;
+        }
+        if (!patternsTake(anchored, entry))
+            continue;
+        const problem = await whyUnreadable(entry);
+        if (problem)
+            problems.push(problemFile(workspace, entry, problem));
+        else
+            readable.push(entry);
+    }
+    return { problems, readable };
+}
+/** The real path of a listed entry, or the reason it has none. */
+async function resolveEntry(found) {
+    try {
+        return { real: await (0,promises_.realpath)(found) };
+    }
+    catch {
+        return { problem: (await whyUnreadable(found)) ?? 'the file cannot be read' };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/files/match.ts
 // Turns the `path` patterns into the list of files to publish: matched with @actions/glob, directories
 // dropped, hidden files left out unless asked for, symlinks kept only when they resolve inside the
@@ -90211,10 +90651,7 @@ function glob_hashFiles(patterns_1) {
 
 
 
-function inside(root, candidate) {
-    const rel = external_node_path_default().relative(root, candidate);
-    return rel === '' || (!rel.startsWith('..') && !external_node_path_default().isAbsolute(rel));
-}
+
 /** Anchor each pattern in the workspace; a pattern that climbs out of it is refused. */
 function anchorPatterns(patterns, workspace) {
     return patterns.map((line) => {
@@ -90234,15 +90671,29 @@ function shardOf(relativePath, total) {
 }
 async function matchFiles(patterns, options) {
     const workspace = await (0,promises_.realpath)(options.workspace);
-    const globber = await create(anchorPatterns(patterns, workspace).join('\n'), {
+    const anchored = anchorPatterns(patterns, workspace);
+    const globber = await create(anchored.join('\n'), {
         followSymbolicLinks: true,
         matchDirectories: false,
         implicitDescendants: true,
         excludeHiddenFiles: !options.includeHiddenFiles,
     });
+    // The glob listing drops dangling links and names that are not UTF-8, and throws on a link loop: a walk
+    // that reads names as bytes and follows no link finds those, to be reported per file (odd.ts); when the
+    // listing threw, the walk's own entries stand in for it.
+    const listed = await globber.glob().catch(() => undefined);
+    const odd = await walkForOddEntries(anchored, workspace, options.includeHiddenFiles);
     const seen = new Map();
-    for (const found of await globber.glob()) {
-        const real = await (0,promises_.realpath)(found);
+    for (const p of odd.problems)
+        seen.set(p.path, p);
+    for (const found of listed ?? odd.readable) {
+        const resolved = await resolveEntry(found);
+        if ('problem' in resolved) {
+            const entry = problemFile(workspace, found, resolved.problem);
+            seen.set(entry.path, entry);
+            continue;
+        }
+        const real = resolved.real;
         if (!inside(workspace, real)) {
             const rel = external_node_path_default().relative(workspace, found).split((external_node_path_default()).sep).join('/');
             throw new errors/* UsageError */.eb('path', `${rel} is a symbolic link to ${real}, outside the workspace; only links that stay inside the workspace are followed`);
@@ -90289,11 +90740,17 @@ async function unmatchedPatterns(patterns, options) {
             excludeHiddenFiles: !options.includeHiddenFiles,
         });
         let found = false;
-        for await (const hit of globber.globGenerator()) {
-            if ((await (0,promises_.stat)(hit).catch(() => undefined))?.isFile()) {
-                found = true;
-                break;
+        try {
+            for await (const hit of globber.globGenerator()) {
+                if ((await (0,promises_.stat)(hit).catch(() => undefined))?.isFile()) {
+                    found = true;
+                    break;
+                }
             }
+        }
+        catch {
+            // The listing stops at a link loop (reported as that file's failure, odd.ts): the line did match it.
+            found = true;
         }
         if (!found)
             unmatched.push(line);
@@ -90463,6 +90920,8 @@ var version = __nccwpck_require__(1013);
 
 
 
+/** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
+const localReadError = (err) => `the file cannot be read: ${err.code ?? err.message}`;
 async function publish(config, hooks) {
     const { run, provider } = config;
     const files = await matchFiles(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
@@ -90488,14 +90947,16 @@ async function publish(config, hooks) {
     // Refuse locally what the provider would refuse, before any request.
     const refusals = new Map();
     for (const file of files) {
-        const reason = file.bytes === 0
-            ? 'the file is empty (0 bytes); an empty export is almost always a failed one'
-            : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file) : undefined));
+        const reason = file.problem ??
+            (file.bytes === 0
+                ? 'the file is empty (0 bytes); an empty export is almost always a failed one'
+                : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file).catch(localReadError) : undefined)));
         if (reason)
             refusals.set(file.path, reason);
     }
     const http = new client/* Http */.lw({
-        policy: { ...retry/* DEFAULT_RETRY_POLICY */.cO, maxAttempts: run.maxAttempts },
+        // A Retry-After is waited out only within the time the run allows for waiting (and MAX_RETRY_AFTER_MS).
+        policy: { ...retry/* DEFAULT_RETRY_POLICY */.cO, maxAttempts: run.maxAttempts, maxRetryAfterMs: run.waitTimeoutMs },
         requestTimeoutMs: run.requestTimeoutMs,
         stallTimeoutMs: run.requestTimeoutMs,
         userAgent: version/* USER_AGENT */._,
@@ -90585,7 +91046,7 @@ async function publish(config, hooks) {
             const refusal = refusals.get(f.path);
             if (refusal) {
                 hooks.log.info(`${f.path}: refused: ${refusal}`);
-                return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: 'refused' }, durationMs: 0 };
+                return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: f.problem ? 'unreadable' : 'refused' }, durationMs: 0 };
             }
             return byPath.get(f.path);
         });

@@ -177,6 +177,9 @@ export class VerdictWatcher {
           break;
         }
         for (const raw of rows) {
+          // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
+          const rawId = (raw as { id?: unknown } | null)?.id;
+          if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !this.waiting.has(String(rawId).toLowerCase())) continue;
           const parsed = uploadRow.safeParse(raw);
           if (!parsed.success) continue;
           const waiter = this.waiting.get(parsed.data.id.toLowerCase());

@@ -82448,6 +82448,10 @@ class VerdictWatcher {
                     break;
                 }
                 for (const raw of rows) {
+                    // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
+                    const rawId = raw?.id;
+                    if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !this.waiting.has(String(rawId).toLowerCase()))
+                        continue;
                     const parsed = uploadRow.safeParse(raw);
                     if (!parsed.success)
                         continue;

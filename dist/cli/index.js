@@ -82399,6 +82399,8 @@ class VerdictWatcher {
     signal;
     waiting = new Map();
     polling = false;
+    /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
+    idle = new AbortController();
     constructor(list, signal) {
         this.list = list;
         this.signal = signal;
@@ -82413,6 +82415,8 @@ class VerdictWatcher {
                     clearTimeout(timer);
                     signal.removeEventListener('abort', onAbort);
                     this.waiting.delete(id);
+                    if (this.waiting.size === 0)
+                        this.idle.abort();
                     if (row)
                         resolve(row);
                     else
@@ -82433,9 +82437,10 @@ class VerdictWatcher {
         if (this.polling)
             return; // the running rounds answer for this file too
         this.polling = true;
+        this.idle = new AbortController();
         try {
             for (let round = 0; this.waiting.size > 0; round++) {
-                await (0,retry/* sleep */.yy)(Math.min(3_000, 100 * 1.5 ** round), this.signal);
+                await (0,retry/* sleep */.yy)(Math.min(3_000, 100 * 1.5 ** round), AbortSignal.any([this.signal, this.idle.signal]));
                 if (this.waiting.size === 0)
                     break;
                 let rows;
@@ -82466,12 +82471,16 @@ class VerdictWatcher {
             }
         }
         catch (err) {
-            // The run was aborted while waiting between rounds.
-            for (const waiter of [...this.waiting.values()])
-                waiter.settle(err);
+            // The run was aborted while waiting between rounds (waking because no file is left waiting is no error).
+            if (this.signal.aborted)
+                for (const waiter of [...this.waiting.values()])
+                    waiter.settle(err);
         }
         finally {
             this.polling = false;
+            // A file that began waiting as the rounds were ending starts them again.
+            if (this.waiting.size > 0 && !this.signal.aborted)
+                void this.poll();
         }
     }
 }

@@ -129,6 +129,8 @@ interface Waiter {
 export class VerdictWatcher {
   private readonly waiting = new Map<string, Waiter>();
   private polling = false;
+  /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
+  private idle = new AbortController();
 
   constructor(
     private readonly list: () => Promise<unknown[]>,
@@ -145,6 +147,7 @@ export class VerdictWatcher {
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           this.waiting.delete(id);
+          if (this.waiting.size === 0) this.idle.abort();
           if (row) resolve(row);
           else reject(err);
         },
@@ -165,9 +168,10 @@ export class VerdictWatcher {
   private async poll(): Promise<void> {
     if (this.polling) return; // the running rounds answer for this file too
     this.polling = true;
+    this.idle = new AbortController();
     try {
       for (let round = 0; this.waiting.size > 0; round++) {
-        await sleep(Math.min(3_000, 100 * 1.5 ** round), this.signal);
+        await sleep(Math.min(3_000, 100 * 1.5 ** round), AbortSignal.any([this.signal, this.idle.signal]));
         if (this.waiting.size === 0) break;
         let rows: unknown[];
         try {
@@ -190,10 +194,12 @@ export class VerdictWatcher {
         }
       }
     } catch (err) {
-      // The run was aborted while waiting between rounds.
-      for (const waiter of [...this.waiting.values()]) waiter.settle(err);
+      // The run was aborted while waiting between rounds (waking because no file is left waiting is no error).
+      if (this.signal.aborted) for (const waiter of [...this.waiting.values()]) waiter.settle(err);
     } finally {
       this.polling = false;
+      // A file that began waiting as the rounds were ending starts them again.
+      if (this.waiting.size > 0 && !this.signal.aborted) void this.poll();
     }
   }
 }

@@ -67,3 +67,22 @@ describe('VerdictWatcher', () => {
     await expect(Promise.all([failing.verdict('y', ctx()), failing.verdict('z', ctx())])).rejects.toThrow('insufficient_scope');
   });
 });
+
+describe('VerdictWatcher, the last wait ending', () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  it('leaves no timer behind when the last file stops waiting, and starts again for the next one', async () => {
+    const stop = new AbortController();
+    const { calls, list } = fakeList(() => [{ id: 'late', status: 'confirmed' }]);
+    const watcher = new VerdictWatcher(list, new AbortController().signal);
+    const before = timers();
+    const first = watcher.verdict('early', ctx(60_000, stop.signal));
+    expect(timers()).toBeGreaterThan(before);
+    stop.abort(new Error('cancelled'));
+    await expect(first).rejects.toThrow('cancelled');
+    await new Promise((r) => setImmediate(r));
+    expect(timers(), 'the rounds wait on nothing once no file waits').toBe(before);
+    await expect(watcher.verdict('late', ctx())).resolves.toMatchObject({ status: 'confirmed' });
+    expect(calls).toHaveLength(1);
+  });
+});

@@ -72136,7 +72136,7 @@ const INPUTS = [
     },
     {
         name: "wait",
-        description: "Wait until the provider has finished processing each file (Speckle ingestion, ARCNM confirmation, Coldstream job accepted).",
+        description: "Wait for the provider's verdict on each file (Speckle ingestion, ARCNM's check, Coldstream job accepted). With false, files are reported submitted, not verified.",
         default: "true",
         required: false,
     },

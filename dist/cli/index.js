@@ -85638,6 +85638,8 @@ const MIN_SCRUB_LENGTH = 4;
 class Secrets {
     onAdd;
     values = new Set();
+    /** The values long enough to scrub, by their first MIN_SCRUB_LENGTH characters. */
+    index = new Map();
     /** `onAdd` registers a value with whatever prints (the runner's masker); called before `add` returns. */
     constructor(onAdd = () => { }) {
         this.onAdd = onAdd;
@@ -85650,6 +85652,14 @@ class Secrets {
             if (form === '' || this.values.has(form))
                 continue;
             this.values.add(form);
+            if (form.length >= MIN_SCRUB_LENGTH) {
+                const key = form.slice(0, MIN_SCRUB_LENGTH);
+                const bucket = this.index.get(key);
+                if (bucket)
+                    bucket.push(form);
+                else
+                    this.index.set(key, [form]);
+            }
             this.onAdd(form);
         }
     }
@@ -85657,12 +85667,33 @@ class Secrets {
     list() {
         return [...this.values];
     }
-    /** Replace every registered secret (longest first) and every presigned signature with `***`. */
+    /**
+     * Replace every registered secret and every presigned signature with `***`. Every occurrence of every secret
+     * is covered, overlapping ones too (their union becomes one `***`). The cost is the text's length, not the
+     * number of secrets: a run registers a signature per file, and every line it prints is scrubbed.
+     */
     scrub(text) {
+        const index = this.index;
+        let covered;
+        for (let i = 0; i + MIN_SCRUB_LENGTH <= text.length; i++) {
+            for (const s of index.get(text.slice(i, i + MIN_SCRUB_LENGTH)) ?? []) {
+                if (text.startsWith(s, i))
+                    (covered ??= new Uint8Array(text.length)).fill(1, i, i + s.length);
+            }
+        }
         let out = text;
-        const values = [...this.values].filter((s) => s.length >= MIN_SCRUB_LENGTH).sort((a, b) => b.length - a.length);
-        for (const s of values)
-            out = out.split(s).join('***');
+        if (covered) {
+            out = '';
+            for (let i = 0; i < text.length;) {
+                if (!covered[i]) {
+                    out += text[i++];
+                    continue;
+                }
+                out += '***';
+                while (covered[i])
+                    i++;
+            }
+        }
         return out.replace(SIGNATURE, '$1***');
     }
 }

@@ -11,6 +11,8 @@ const MIN_SCRUB_LENGTH = 4;
 
 export class Secrets {
   private readonly values = new Set<string>();
+  /** The values long enough to scrub, by their first MIN_SCRUB_LENGTH characters. */
+  private readonly index = new Map<string, string[]>();
 
   /** `onAdd` registers a value with whatever prints (the runner's masker); called before `add` returns. */
   constructor(private readonly onAdd: (secret: string) => void = () => {}) {}
@@ -21,6 +23,12 @@ export class Secrets {
     for (const form of [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)]) {
       if (form === '' || this.values.has(form)) continue;
       this.values.add(form);
+      if (form.length >= MIN_SCRUB_LENGTH) {
+        const key = form.slice(0, MIN_SCRUB_LENGTH);
+        const bucket = this.index.get(key);
+        if (bucket) bucket.push(form);
+        else this.index.set(key, [form]);
+      }
       this.onAdd(form);
     }
   }
@@ -30,11 +38,31 @@ export class Secrets {
     return [...this.values];
   }
 
-  /** Replace every registered secret (longest first) and every presigned signature with `***`. */
+  /**
+   * Replace every registered secret and every presigned signature with `***`. Every occurrence of every secret
+   * is covered, overlapping ones too (their union becomes one `***`). The cost is the text's length, not the
+   * number of secrets: a run registers a signature per file, and every line it prints is scrubbed.
+   */
   scrub(text: string): string {
+    const index = this.index;
+    let covered: Uint8Array | undefined;
+    for (let i = 0; i + MIN_SCRUB_LENGTH <= text.length; i++) {
+      for (const s of index.get(text.slice(i, i + MIN_SCRUB_LENGTH)) ?? []) {
+        if (text.startsWith(s, i)) (covered ??= new Uint8Array(text.length)).fill(1, i, i + s.length);
+      }
+    }
     let out = text;
-    const values = [...this.values].filter((s) => s.length >= MIN_SCRUB_LENGTH).sort((a, b) => b.length - a.length);
-    for (const s of values) out = out.split(s).join('***');
+    if (covered) {
+      out = '';
+      for (let i = 0; i < text.length; ) {
+        if (!covered[i]) {
+          out += text[i++];
+          continue;
+        }
+        out += '***';
+        while (covered[i]) i++;
+      }
+    }
     return out.replace(SIGNATURE, '$1***');
   }
 }

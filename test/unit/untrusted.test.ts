@@ -78,3 +78,19 @@ describe('summary and comment', () => {
     expect(buildComment(results, arcnm, { dryRun: false }, (t) => t)).toBe(buildSummary(results, arcnm, { dryRun: false }));
   });
 });
+
+describe('Secrets.scrub', () => {
+  it('covers overlapping secrets whole, whichever is registered first', () => {
+    const secrets = new Secrets();
+    secrets.add('xxab');
+    secrets.add('abcdef');
+    expect(secrets.scrub('1 xxabcdef 2 abcdef 3 xxab')).toBe('1 *** 2 *** 3 ***');
+  });
+  it('finds one among ten thousand registered signatures, in every line', () => {
+    const secrets = new Secrets();
+    for (let i = 0; i < 10_000; i++) secrets.add(`signature-${i.toString(16).padStart(8, '0')}-of-a-presigned-url`);
+    const lines = Array.from({ length: 1000 }, (_, i) => `cad/part-${i}.step: uploaded 1200 bytes, signature-${(i * 7).toString(16).padStart(8, '0')}-of-a-presigned-url`);
+    const out = lines.map((l) => secrets.scrub(l));
+    expect(out.every((l, i) => l === `cad/part-${i}.step: uploaded 1200 bytes, ***`)).toBe(true);
+  });
+});

@@ -136,7 +136,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
         // Cancelled by the stop, never started, or failed with this very failure: the run's reason.
         if (done && done.status === 'succeeded') return done;
         if (done && done.status === 'failed' && done.error?.code !== 'cancelled' && !failedByRun.has(file.path)) return done;
-        return { path: file.path, bytes: file.bytes, sha256: done?.sha256, status: 'failed', error: { message: f.message, code: f.code }, durationMs: done?.durationMs ?? 0 };
+        return { path: file.path, bytes: file.bytes, sha256: done?.sha256, status: 'failed', error: { message: f.message, code: f.code, ...(f.providerCode ? { providerCode: f.providerCode } : {}) }, durationMs: done?.durationMs ?? 0 };
       });
     }
     const byPath = new Map(published.map((r) => [r.path, r]));

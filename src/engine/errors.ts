@@ -1,5 +1,7 @@
 // Small typed errors whose messages tell the user what to do. The engine branches on the class, the
-// GitHub edge prints `message` and `code`.
+// GitHub edge prints `message` and `code`. `code` is one of the closed list of error-codes.ts; the vendor's
+// own word for the failure, when it gave one, is `providerCode`.
+import { codeForStatus, statusCode, type ErrorCode } from './error-codes.js';
 
 /** Bad input: names the input and the accepted form. Raised before anything is sent. */
 export class UsageError extends Error {
@@ -12,29 +14,41 @@ export class UsageError extends Error {
   }
 }
 
-/** A failure with a vendor code (e.g. `upload_rejected`), shown to the user as it is. */
+export interface PublishErrorOptions {
+  cause?: unknown;
+  /** The vendor's own code (`upload_rejected`, `FORBIDDEN`, `SignatureDoesNotMatch`, `http_404`...). */
+  providerCode?: string;
+}
+
+/** A failure of one file (or of the run), with one of the shared codes and, when the vendor gave one, its own. */
 export class PublishError extends Error {
   override name = 'PublishError';
+  readonly providerCode?: string;
   constructor(
     message: string,
-    readonly code?: string,
-    options?: { cause?: unknown },
+    readonly code: ErrorCode,
+    options?: PublishErrorOptions,
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.providerCode !== undefined) this.providerCode = options.providerCode;
   }
 }
 
-/** An HTTP answer that is not a success, after any retries. `url` never carries a query string. */
+/**
+ * An HTTP answer that is not a success, after any retries. `url` never carries a query string. Its code follows
+ * the status (codeForStatus) unless the caller knows better; its providerCode is the vendor's, or `http_<status>`.
+ */
 export class HttpError extends PublishError {
   override name = 'HttpError';
+  readonly retryAfterMs?: number;
   constructor(
     message: string,
     readonly status: number,
     readonly body: string,
-    code?: string,
-    readonly retryAfterMs?: number,
+    options?: { code?: ErrorCode; providerCode?: string; retryAfterMs?: number },
   ) {
-    super(message, code);
+    super(message, options?.code ?? codeForStatus(status), { providerCode: options?.providerCode ?? statusCode(status) });
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -66,7 +80,7 @@ export class WaitTimeoutError extends PublishError {
 export class NetworkError extends PublishError {
   override name = 'NetworkError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'network_error', options);
+    super(message, 'network', options);
   }
 }
 

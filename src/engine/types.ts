@@ -1,4 +1,5 @@
 // The vocabulary shared by the engine and the providers. Nothing here knows a vendor or GitHub.
+import type { ErrorCode } from './error-codes.js';
 
 /** A matched file, checked and ready to publish. */
 export interface LocalFile {
@@ -125,6 +126,7 @@ export interface FileResult {
   ids?: PublishedIds;
   /** What verified the bytes the provider holds (see Evidence); empty when nothing could. */
   verifiedBy?: Evidence[];
-  error?: { message: string; code?: string };
+  /** `code`: one of error-codes.ts; `providerCode`: the vendor's own, when it gave one. */
+  error?: { message: string; code: ErrorCode; providerCode?: string };
   durationMs: number;
 }

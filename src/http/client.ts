@@ -164,7 +164,7 @@ export class Http {
           throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
         });
         if (ok && truncated) {
-          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', 'response_too_large');
+          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
         }
         return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
       },
@@ -200,7 +200,7 @@ export function makeResponse(status: number, headers: Record<string, string>, te
           `${where} answered HTTP ${status} with ${kind} where JSON was expected; check that server-url points at the API (first bytes: ${JSON.stringify(text.slice(0, 80))})`,
           status,
           text.slice(0, 500),
-          'invalid_response',
+          { code: 'invalid_response' },
         );
       }
     },

@@ -61,7 +61,7 @@ export class GraphQLEndpoint {
         if (err.response.status >= 200 && err.response.status < 300 && err.response.errors) {
           return { data: (err.response.data as T) ?? undefined, errors: err.response.errors as GraphQLErrorItem[] };
         }
-        throw new HttpError(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000), `http_${err.response.status}`);
+        throw new HttpError(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000));
       }
       throw err;
     }

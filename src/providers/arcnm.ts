@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../engine/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
+import { codeForStatus, statusCode, type ErrorCode } from '../engine/error-codes.js';
 import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import { verdictUnlessCancelled } from '../engine/verdict.js';
 import type { Http, HttpResponse } from '../http/client.js';
@@ -73,17 +74,29 @@ const uploadList = z.array(z.unknown());
 /** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
 const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
 
-/** ARCNM's failure, with its code, message and request ID. */
+/** ARCNM's codes in the shared vocabulary; any other follows the status. */
+const ARCNM_CODES: Readonly<Record<string, ErrorCode>> = {
+  invalid_api_key: 'auth_rejected',
+  insufficient_scope: 'permission_denied',
+  not_found: 'not_found',
+  rate_limited: 'rate_limited',
+  // ARCNM's magic-byte check refused the bytes.
+  upload_rejected: 'invalid_content',
+  upload_failed: 'rejected_by_provider',
+  upload_cancelled: 'rejected_by_provider',
+};
+
+/** ARCNM's failure, with its code (as providerCode), message and request ID. */
 export class ArcnmError extends PublishError {
   constructor(
     readonly status: number,
-    code: string,
+    arcnmCode: string,
     message: string,
     readonly details: Record<string, unknown>,
     readonly requestId?: string,
     readonly retryAfterMs?: number,
   ) {
-    super(`ARCNM ${status} ${code}: ${message}${requestId ? ` (request_id ${requestId})` : ''}`, code);
+    super(`ARCNM ${status} ${arcnmCode}: ${message}${requestId ? ` (request_id ${requestId})` : ''}`, ARCNM_CODES[arcnmCode] ?? codeForStatus(status), { providerCode: arcnmCode });
   }
 }
 
@@ -257,7 +270,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
       throw new ArcnmError(res.status, code, `${label}: ${message}`, details ?? {}, parsed.data.request_id ?? res.headers['x-request-id'] ?? undefined, parseRetryAfter(res.headers['retry-after']));
     }
     res.json(); // throws a clear error when the answer is not JSON at all (an HTML error page)
-    throw new PublishError(`ARCNM ${label}: HTTP ${res.status}: ${res.text.slice(0, 200)}`, `http_${res.status}`);
+    throw new PublishError(`ARCNM ${label}: HTTP ${res.status}: ${res.text.slice(0, 200)}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
   }
 
   async presign(file: LocalFile, ctx: StepContext) {
@@ -325,7 +338,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
   private async failWithReason(file: LocalFile, pending: Pending, status: string, ctx: StepContext): Promise<never> {
     const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, `${file.path}: confirm`, ctx);
     if (!res.ok) this.fail(res, 'confirm');
-    throw new PublishError(`ARCNM marked upload ${pending.dataSourceId} ${status}`, `upload_${status}`);
+    throw new PublishError(`ARCNM marked upload ${pending.dataSourceId} ${status}`, ARCNM_CODES[`upload_${status}`] ?? 'rejected_by_provider', { providerCode: `upload_${status}` });
   }
 
   private async attach(file: LocalFile, pending: Pending, ctx: StepContext) {
@@ -406,7 +419,7 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
       else if (!res.ok) {
         const parsed = envelope.safeParse(tryJson(res.text));
         if (parsed.success) throw new ArcnmError(res.status, parsed.data.error.code, `list uploads: ${parsed.data.error.message}`, parsed.data.error.details ?? {}, parsed.data.request_id ?? undefined);
-        throw new PublishError(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, `http_${res.status}`);
+        throw new PublishError(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
       } else ctx.log.info('ARCNM: the API key is valid');
       if (settings.attach) ctx.log.info(`ARCNM: part ${settings.attach.partId} revision ${settings.attach.revisionId} is not checked: ARCNM documents no read call for a part revision`);
     }
@@ -420,7 +433,8 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;
     const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';
-    switch (err.code) {
+    // ARCNM's own codes decide (not every 403 is the key's scope).
+    switch (err.providerCode) {
       case 'invalid_api_key':
         return { input: 'token', message: err.message, fix: credential, code: err.code };
       case 'insufficient_scope':

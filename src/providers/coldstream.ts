@@ -5,6 +5,7 @@
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
 import { z } from 'zod';
 import { NetworkError, PublishError, WaitTimeoutError } from '../engine/errors.js';
+import { codeForStatus, statusCode } from '../engine/error-codes.js';
 import { parseRetryAfter, sleep } from '../engine/retry.js';
 import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
@@ -196,8 +197,8 @@ class ColdstreamSession implements OpenedProvider<Pending> {
           ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
           : hint;
     // A 5xx to a POST that creates something leaves us not knowing whether it did.
-    if (res.status >= 500) throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
-    throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, `http_${res.status}`);
+    if (res.status >= 500) throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown', { providerCode: statusCode(res.status) });
+    throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
   }
 
   async presign(file: LocalFile, ctx: StepContext) {
@@ -255,7 +256,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
       // The case runs another job (ours or someone else's): ask again later, never in a tight loop.
       const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
       if (!ctx.wait) {
-        throw new PublishError(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'case_busy');
+        throw new PublishError(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'target_busy');
       }
       const delay = Math.max(busyDelay(attempt), Math.min(parseRetryAfter(res.headers['retry-after']) ?? 0, BUSY_MAX_MS));
       if (Date.now() + delay > ctx.waitDeadline) {
@@ -318,7 +319,7 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
       });
       if (!res.ok) {
         const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
-        throw new PublishError(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, `http_${res.status}`);
+        throw new PublishError(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
       }
       ctx.log.info(`Coldstream: the token can read case ${settings.caseId} in region ${settings.region}`);
     }
@@ -330,10 +331,10 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;
     const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
-    if (err.code === 'http_401' || err.code === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
+    if (err.providerCode === 'http_401' || err.providerCode === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
     // Only the case's own routes (the file record, the dry run's file list) say anything about the case or the
     // URL: a 404 to a job may be about one file.
-    if (err.code !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message)) return undefined;
+    if (err.providerCode !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message)) return undefined;
     // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
     // does not, on a server-url given by hand, says the URL's path is wrong.
     if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {

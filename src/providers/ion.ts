@@ -5,6 +5,7 @@
 // ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
 import { z } from 'zod';
 import { HttpError, NetworkError, PublishError, UsageError } from '../engine/errors.js';
+import { codeForStatus, statusCode } from '../engine/error-codes.js';
 import type { LocalFile, Logger, StepContext, UploadReceipt } from '../engine/types.js';
 import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
 import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
@@ -130,7 +131,9 @@ async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>
         res.status === 404
           ? 'check that auth-url is the token endpoint of your environment'
           : "check client-id and client-secret, and that the API key was created in the environment server-url points at (a key works only in the environment that created it)";
-      throw new PublishError(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, parsed.data?.error ?? `auth_http_${res.status}`);
+      // OAuth's invalid_client (and friends) is the key's: refused, whatever status carries it.
+      const code = res.status === 404 ? 'not_found' : res.status === 429 || res.status >= 500 ? codeForStatus(res.status) : 'auth_rejected';
+      throw new PublishError(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, code, { providerCode: parsed.data?.error ?? statusCode(res.status) });
     }
     const parsed = tokenAnswer.safeParse(res.json());
     if (!parsed.success) throw new PublishError(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
@@ -179,6 +182,19 @@ export function unknownFields(messages: readonly string[]): { field: string; typ
     for (const hit of m.matchAll(/Cannot query field "([_A-Za-z][_0-9A-Za-z]*)" on type "([_A-Za-z][_0-9A-Za-z]*)"/g)) found.push({ field: hit[1]!, type: hit[2]! });
   }
   return found;
+}
+
+/** The object attach-to names does not exist, or has no entity: the run's target is wrong. */
+class IonTargetError extends PublishError {
+  constructor(message: string) {
+    super(message, 'not_found');
+  }
+}
+
+/** ION's own code for a GraphQL failure: the first `extensions.code` it gave. */
+function providerCode(errors: GraphQLErrorItem[]): { providerCode: string } | undefined {
+  const code = errors.map((e) => e.extensions?.code).find((c): c is string => typeof c === 'string' && c !== '');
+  return code === undefined ? undefined : { providerCode: code };
 }
 
 const PERMISSION_WORDS = /permission|not authori[sz]ed|forbidden|access denied|unauthori[sz]ed/i;
@@ -247,14 +263,15 @@ class IonSession implements OpenedProvider<Pending> {
             this.settings.auth.kind === 'client'
               ? `${subject}: ION answered 401 Unauthorized even with a freshly issued token; check that the API key belongs to the environment at ${this.settings.serverUrl} and that auth-url is that environment's auth server`
               : `${subject}: ION answered 401 Unauthorized: the access token is missing, expired or invalid, or belongs to another environment than ${this.settings.serverUrl}; pass a current token, or client-id and client-secret so the action fetches one`,
-            'unauthorized',
+            'auth_rejected',
+            { providerCode: statusCode(401) },
           );
         }
         if (err instanceof HttpError && err.status === 403) {
-          throw new PublishError(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied');
+          throw new PublishError(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied', { providerCode: statusCode(403) });
         }
         // Not JSON at all (a login page where the API should be): the message already says what to check.
-        if (err instanceof HttpError && err.code === 'invalid_response') throw new PublishError(`${subject}: ${err.message}`, err.code);
+        if (err instanceof HttpError && err.code === 'invalid_response') throw new PublishError(`${subject}: ${err.message}`, err.code, { providerCode: err.providerCode });
         // A validation error (HTTP 400 with errors[]): the document asks for something this server lacks.
         if (err instanceof HttpError && err.status === 400) {
           const errors = graphqlErrorsIn(err.body);
@@ -277,13 +294,18 @@ class IonSession implements OpenedProvider<Pending> {
           throw new PublishError(
             `${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`,
             'outcome_unknown',
+            err instanceof HttpError ? { providerCode: statusCode(err.status) } : undefined,
           );
         }
         if (err instanceof HttpError && err.status === 429) {
-          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited');
+          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited', { providerCode: statusCode(429) });
         }
         const detail = err instanceof HttpError && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
-        throw new PublishError(`${subject}: ${why} at ${redactUrl(this.graphqlUrl)}${detail}`, err instanceof HttpError ? `http_${err.status}` : 'network_error');
+        throw new PublishError(
+          `${subject}: ${why} at ${redactUrl(this.graphqlUrl)}${detail}`,
+          err instanceof HttpError ? codeForStatus(err.status) : 'network',
+          err instanceof HttpError ? { providerCode: statusCode(err.status) } : undefined,
+        );
       }
       if (result.errors && result.errors.length > 0) {
         const created = createdDespiteErrors(op, result.data);
@@ -314,7 +336,8 @@ class IonSession implements OpenedProvider<Pending> {
       const fields = missing.map((m) => `"${m.field}" on type "${m.type}"`).join(', ');
       return new PublishError(
         `${subject}: this ION server does not accept the field ${fields} (${oneLine(text)}), so the action cannot look up the entity of ${target.kind} ${target.id} with ${target.kind}(id) { id entity { id } }; pass entity-id instead of attach-to: the entity ID of ${target.kind} ${target.id}, as ION shows it`,
-        'entity_lookup_unsupported',
+        'unsupported_by_server',
+        providerCode(errors),
       );
     }
     const codes = errors.map((e) => String(e.extensions?.code ?? '')).join(' ');
@@ -323,15 +346,17 @@ class IonSession implements OpenedProvider<Pending> {
       return new PublishError(
         `${subject}: ${text}${named}; give the user or API key that permission on the target (an API key keeps the permissions its creator had when the key was created)`,
         'permission_denied',
+        providerCode(errors),
       );
     }
     if (op === createFileAttachment && this.settings.target.kind === 'entity' && ENTITY_MISSING.test(text)) {
       return new PublishError(
         `${subject}: ${text}; entity-id takes an entity ID (the parent's entity { id }), not the parent's own ID: use attach-to (e.g. runStep:<id>) and the action looks the entity up`,
-        'entity_not_found',
+        'not_found',
+        providerCode(errors),
       );
     }
-    return new PublishError(`${subject}: ${text}`, 'ion_error');
+    return new PublishError(`${subject}: ${text}`, 'rejected_by_provider', providerCode(errors));
   }
 
   /** attach-to → entity { id }, once per run (a query: read-only, safe in dry-run). */
@@ -345,9 +370,9 @@ class IonSession implements OpenedProvider<Pending> {
     const data = await this.execute(entityLookup(target.kind), { id: target.id }, label, signal, label);
     const entity = parseAnswer(entityAnswer, (data as Record<string, unknown> | undefined)?.[target.kind] ?? null, `ION ${label}`);
     if (entity === null) {
-      throw new PublishError(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`, 'not_found');
+      throw new IonTargetError(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`);
     }
-    if (entity.entity === null) throw new PublishError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`, 'not_found');
+    if (entity.entity === null) throw new IonTargetError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`);
     this.entityId = entity.entity.id;
     this.ctx.log.info(`ION: attaching to ${target.kind} ${target.id} (entity ${this.entityId})`);
   }
@@ -447,18 +472,18 @@ export const ion: ProviderModule<IonSettings> = {
       : `the token input (or ION_TOKEN) must hold a current ION access token for the environment at ${settings.serverUrl}, whose role may read the target and create file attachments on it; or pass client-id and client-secret so the action fetches one`;
     const targetInput = settings.target.kind === 'entity' ? 'entity-id' : 'attach-to';
     if (/^ION token request/.test(err.message)) {
-      return err.code === 'auth_http_404'
+      return err.providerCode === 'http_404'
         ? { input: 'auth-url', message: err.message, fix: `set auth-url to the token endpoint of the environment's auth server`, code: err.code }
-        : { input: 'client-id', message: err.message, fix: credential, code: err.code ?? 'auth_failed' };
+        : { input: 'client-id', message: err.message, fix: credential, code: err.code };
     }
+    if (err instanceof IonTargetError) {
+      return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
+    }
+    if (err.providerCode === 'http_404') return wrongServerUrl(this, common, '/graphql');
     switch (err.code) {
-      case 'unauthorized':
+      case 'auth_rejected':
       case 'permission_denied':
         return { input: client ? 'client-id' : 'token', message: err.message, fix: credential, code: err.code };
-      case 'not_found':
-        return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
-      case 'http_404':
-        return wrongServerUrl(this, common, '/graphql');
       case 'invalid_response':
         return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the ION API's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
       default:

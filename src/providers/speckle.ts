@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, WaitTimeoutError, errorMessage } from '../engine/errors.js';
 import { sleep } from '../engine/retry.js';
+import { statusCode, type ErrorCode } from '../engine/error-codes.js';
 import { formatBytes } from '../engine/units.js';
 import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
 import { verdictUnlessCancelled } from '../engine/verdict.js';
@@ -68,16 +69,54 @@ function modelNameFor(settings: SpeckleSettings, file: Pick<LocalFile, 'path' | 
   return normaliseModelName(expandModelTemplate(settings.modelTemplate, file));
 }
 
-/** A GraphQL or HTTP failure worded for the user, keeping the server's codes for the caller to branch on. */
+/** What went wrong, in the provider's terms: what its rules (retry, switch protocol, the run's failure) branch on. */
+export type SpeckleReason =
+  | 'invalid_token'
+  | 'forbidden'
+  | 'project_not_found'
+  | 'model_not_found'
+  | 'graphql_validation_failed'
+  | 'invalid_response'
+  | 'rate_limited'
+  | 'ingestion_failed'
+  | 'ingestion_cancelled'
+  | 'ingestion_invalid_input'
+  | 'ingestion_timeout'
+  | 'ingestion_missing'
+  | 'outcome_unknown'
+  | 'other';
+
+const SPECKLE_CODES: Readonly<Record<SpeckleReason, ErrorCode>> = {
+  invalid_token: 'auth_rejected',
+  forbidden: 'permission_denied',
+  project_not_found: 'not_found',
+  model_not_found: 'not_found',
+  graphql_validation_failed: 'unsupported_by_server',
+  invalid_response: 'invalid_response',
+  rate_limited: 'rate_limited',
+  ingestion_failed: 'invalid_content',
+  ingestion_invalid_input: 'invalid_content',
+  ingestion_cancelled: 'rejected_by_provider',
+  ingestion_timeout: 'rejected_by_provider',
+  ingestion_missing: 'not_found',
+  outcome_unknown: 'outcome_unknown',
+  other: 'rejected_by_provider',
+};
+
+/**
+ * A GraphQL or HTTP failure worded for the user: `reason` for this provider's rules to branch on, the shared
+ * `code`, and Speckle's own code (the first GraphQL `extensions.code`, or an ingestion's status) as providerCode.
+ */
 export class SpeckleError extends PublishError {
   override name = 'SpeckleError';
   constructor(
     message: string,
-    code: string,
+    readonly reason: SpeckleReason,
     readonly graphqlCodes: string[] = [],
     readonly errors: GraphQLErrorItem[] = [],
+    providerCode: string | undefined = graphqlCodes.find((c) => c !== ''),
   ) {
-    super(message, code);
+    super(message, SPECKLE_CODES[reason], providerCode === undefined ? undefined : { providerCode });
   }
 }
 
@@ -325,7 +364,7 @@ class SpeckleSession implements OpenedProvider<Pending> {
     try {
       return await create();
     } catch (err) {
-      if (err instanceof SpeckleError && (err.code === 'forbidden' || err.code === 'project_not_found' || err.code === 'invalid_token')) throw err;
+      if (err instanceof SpeckleError && (err.reason === 'forbidden' || err.reason === 'project_not_found' || err.reason === 'invalid_token')) throw err;
       if (isAmbiguous(err)) {
         // The create may have gone through before the answer was lost: the name tells.
         return this.startOnce(`create model "${name}"`, err, () => this.findModel(name, ctx), create, ctx);
@@ -568,13 +607,13 @@ function ingestionOutcome(ingestionId: string, s: StatusData): string | Error | 
     case 'success':
       return s.versionId ? s.versionId : new SpeckleError(`Speckle reports ingestion ${ingestionId} done but names no version`, 'invalid_response');
     case 'failed':
-      return new SpeckleError(`Speckle could not ingest the file: ${s.errorReason || 'no reason given'}`, 'ingestion_failed');
+      return new SpeckleError(`Speckle could not ingest the file: ${s.errorReason || 'no reason given'}`, 'ingestion_failed', [], [], s.status);
     case 'cancelled':
-      return new SpeckleError(`Speckle cancelled the ingestion${s.cancellationMessage ? `: ${s.cancellationMessage}` : ''}`, 'ingestion_cancelled');
+      return new SpeckleError(`Speckle cancelled the ingestion${s.cancellationMessage ? `: ${s.cancellationMessage}` : ''}`, 'ingestion_cancelled', [], [], s.status);
     case 'invalidInput':
-      return new SpeckleError(`Speckle refused the file as invalid input: ${s.validationMessage || 'no reason given'}`, 'ingestion_invalid_input');
+      return new SpeckleError(`Speckle refused the file as invalid input: ${s.validationMessage || 'no reason given'}`, 'ingestion_invalid_input', [], [], s.status);
     case 'timeout':
-      return new SpeckleError("Speckle gave up: its importer timed out (the model may be too large or complex for the server's import limits)", 'ingestion_timeout');
+      return new SpeckleError("Speckle gave up: its importer timed out (the model may be too large or complex for the server's import limits)", 'ingestion_timeout', [], [], s.status);
     default:
       return undefined; // a status this client does not know yet: keep waiting, wait-timeout-minutes bounds it
   }
@@ -634,7 +673,7 @@ function isAlreadyRegistered(err: unknown): boolean {
 }
 
 function isValidationFailure(err: unknown, field: string): boolean {
-  return err instanceof SpeckleError && err.code === 'graphql_validation_failed' && err.errors.some((e) => e.message.includes(field));
+  return err instanceof SpeckleError && err.reason === 'graphql_validation_failed' && err.errors.some((e) => e.message.includes(field));
 }
 
 /** Speckle checks the ETag against storage: a mismatch means storage holds other bytes than we sent. */
@@ -674,8 +713,7 @@ export function graphqlFailure(errors: GraphQLErrorItem[], what: string, setting
   if (codes.includes('GRAPHQL_VALIDATION_FAILED')) {
     return new SpeckleError(`Speckle rejected the request to ${what} as invalid for this server's schema: ${messages}`, 'graphql_validation_failed', codes, errors);
   }
-  const code = codes.find((c) => c !== '')?.toLowerCase() ?? 'speckle_error';
-  return new SpeckleError(`Speckle could not ${what}: ${messages}`, code, codes, errors);
+  return new SpeckleError(`Speckle could not ${what}: ${messages}`, 'other', codes, errors);
 }
 
 /** HTTP-level failures: the token check (403 before GraphQL runs), schema validation (400), the rest. */
@@ -692,10 +730,13 @@ export function httpFailure(err: unknown, what: string, settings: SpeckleSetting
     return new SpeckleError(
       `Speckle did not accept the token (HTTP ${err.status}: "${said}"): the token input (or SPECKLE_TOKEN) must hold a current personal access token issued by ${settings.serverUrl}; it may be revoked, expired, or from another server`,
       'invalid_token',
+      [],
+      [],
+      statusCode(err.status),
     );
   }
   if (Array.isArray(body?.errors) && body.errors.length > 0) return graphqlFailure(body.errors, what, settings);
-  if (err.status === 429) return new SpeckleError(`Speckle kept answering HTTP 429 (rate limited) to ${what} after every attempt; lower concurrency or raise max-attempts`, 'rate_limited');
+  if (err.status === 429) return new SpeckleError(`Speckle kept answering HTTP 429 (rate limited) to ${what} after every attempt; lower concurrency or raise max-attempts`, 'rate_limited', [], [], statusCode(429));
   return err;
 }
 
@@ -751,7 +792,7 @@ export const speckle: ProviderModule<SpeckleSettings> = {
       answer = await read(ops.serverCapabilities);
     } catch (err) {
       // A server that refuses introspection rejects the whole query; ask without it and find out later.
-      if (!(err instanceof SpeckleError && err.code === 'graphql_validation_failed' && /introspection|__type/i.test(err.message))) throw err;
+      if (!(err instanceof SpeckleError && err.reason === 'graphql_validation_failed' && /introspection|__type/i.test(err.message))) throw err;
       answer = await read(ops.serverAndProject);
     }
     const { serverInfo, project, fileUploadMutationsType, projectType } = answer;
@@ -780,7 +821,8 @@ export const speckle: ProviderModule<SpeckleSettings> = {
     const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;
     if (err instanceof HttpError && err.status === 404 && stage === 'open') return wrongServerUrl(this, common, '/graphql');
     if (!(err instanceof PublishError)) return undefined;
-    switch (err.code) {
+    // Speckle's own reasons decide; an answer of the wrong shape may come from any layer.
+    switch (err instanceof SpeckleError ? err.reason : err.code) {
       case 'invalid_token':
       case 'forbidden':
         return { input: 'token', message: err.message, fix: credential, code: err.code };

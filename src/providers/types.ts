@@ -3,6 +3,7 @@
 // GitHub edge and the command line feed it alike.
 import type { Http } from '../http/client.js';
 import type { LocalFile, Logger, ProviderSession } from '../engine/types.js';
+import type { ErrorCode } from '../engine/error-codes.js';
 
 export const PROVIDER_IDS = ['speckle', 'ion', 'coldstream', 'arcnm'] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
@@ -51,7 +52,9 @@ export interface RunFailure {
   message: string;
   /** How to fix it: for a credential, which one, its environment variable and the scope or role it needs. */
   fix: string;
-  code: string;
+  code: ErrorCode;
+  /** The vendor's own code, when it gave one. */
+  providerCode?: string;
 }
 
 export interface ProviderModule<S = unknown> {

@@ -141,7 +141,7 @@ describe('ARCNM end to end: the live service behaviour', () => {
     expect(run.exitCode).toBe(1);
     const [ok, zip] = run.results as [Record<string, any>, Record<string, any>];
     expect(ok).toMatchObject({ status: 'succeeded' });
-    expect(zip).toMatchObject({ status: 'failed', error: { code: 'upload_rejected' } });
+    expect(zip).toMatchObject({ status: 'failed', error: { code: 'invalid_content', providerCode: 'upload_rejected' } });
     expect(zip.error.message).toMatch(/The file was rejected: expected a STEP file/);
     expect(arcnm.uploadsWithStatus('failed').map((u) => u.name)).toEqual(['zip.step']);
   });
@@ -211,7 +211,7 @@ describe('ARCNM end to end: faults', () => {
     expect(run.exitCode).toBe(1);
     const broken = run.results.find((r) => r.path === 'cad/broken.step')!;
     expect(broken.status).toBe('failed');
-    expect(broken.error.code).toBe('upload_rejected');
+    expect(broken.error).toMatchObject({ code: 'invalid_content', providerCode: 'upload_rejected' });
     expect(broken.error.message).toMatch(/ARCNM 409 upload_rejected: confirm: .*request_id/);
     expect(run.outputs['succeeded-count']).toBe('4');
     expect(run.outputs['failed-count']).toBe('1');

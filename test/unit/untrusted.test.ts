@@ -61,7 +61,7 @@ describe('summary and comment', () => {
     bytes: 1000,
     status,
     durationMs: 10,
-    ...(status === 'failed' ? { error: { message: `rejected ${i}: ${'y'.repeat(200)}`, code: 'upload_rejected' } } : { ids: { id: `job_${i}` } }),
+    ...(status === 'failed' ? { error: { message: `rejected ${i}: ${'y'.repeat(200)}`, code: 'invalid_content' } } : { ids: { id: `job_${i}` } }),
   });
   it('stays under GitHub\'s comment limit with many files, failures first', () => {
     const results = [...Array.from({ length: 3000 }, (_, i) => result(i, 'succeeded')), ...Array.from({ length: 500 }, (_, i) => result(i, 'failed'))];

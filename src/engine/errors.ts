@@ -68,6 +68,17 @@ export class CorruptionError extends PublishError {
   }
 }
 
+/**
+ * A request that must happen once (create, start, attach) lost its answer, and it is not sent again: it may or may
+ * not have happened. The message says where to check before re-running.
+ */
+export class OutcomeUnknownError extends PublishError {
+  override name = 'OutcomeUnknownError';
+  constructor(message: string, options?: PublishErrorOptions) {
+    super(message, 'outcome_unknown', options);
+  }
+}
+
 /** Waiting for the provider's processing took longer than `wait-timeout-minutes`. */
 export class WaitTimeoutError extends PublishError {
   override name = 'WaitTimeoutError';

@@ -7,7 +7,7 @@ import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../
 import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
 import { codeForStatus, statusCode, type ErrorCode } from '../engine/error-codes.js';
 import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
-import { verdictUnlessCancelled } from '../engine/verdict.js';
+import { pollUntil, verdictUnlessCancelled, type Poll } from '../engine/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../engine/units.js';
 import { contentTypeFor } from '../files/content-type.js';
@@ -103,15 +103,6 @@ export class ArcnmError extends PublishError {
 interface Pending {
   dataSourceId: string;
   confirmed: boolean;
-}
-
-/**
- * Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. A cancelled
- * run (its first signal) ends the wait.
- */
-async function sleepWithin(ms: number, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>, timeoutMessage: string): Promise<void> {
-  if (Date.now() + ms > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage);
-  await sleep(ms, ctx.stop ?? ctx.signal);
 }
 
 /**
@@ -238,9 +229,9 @@ class ArcnmSession implements OpenedProvider<Pending> {
    * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
    * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
    */
-  private async mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
+  private mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
     const key = randomUUID();
-    for (let attempt = 1; ; attempt++) {
+    return pollUntil(ctx, () => `${label}: ARCNM was still processing the request after wait-timeout-minutes`, async (attempt): Promise<Poll<HttpResponse>> => {
       const res = await this.http.request({
         method: 'POST',
         url: `${this.settings.baseUrl}${path}`,
@@ -255,12 +246,10 @@ class ArcnmSession implements OpenedProvider<Pending> {
       // as long as the run may wait. The replay then answers what that first request did.
       if (res.status === 409 && errorCode(res) === 'idempotency_in_flight') {
         const delay = backoffDelay(Math.min(attempt, 6), { ...this.http.settings.policy, baseDelayMs: 500, maxDelayMs: 5_000 }, parseRetryAfter(res.headers['retry-after']));
-        ctx.log.info(`${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s`);
-        await sleepWithin(delay, ctx, `${label}: ARCNM was still processing the request after wait-timeout-minutes`);
-        continue;
+        return { againInMs: delay, note: `${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s` };
       }
-      return res;
-    }
+      return { done: res };
+    });
   }
 
   private fail(res: HttpResponse, label: string): never {
@@ -319,16 +308,15 @@ class ArcnmSession implements OpenedProvider<Pending> {
    * again, never upload again. Each confirm is its own logical operation (a new key): repeating confirm is safe and
    * answers the current state, whereas reusing one key would only replay the first answer.
    */
-  private async confirmReceived(file: LocalFile, pending: Pending, ctx: StepContext) {
+  private confirmReceived(file: LocalFile, pending: Pending, ctx: StepContext) {
     const label = `${file.path}: confirm`;
-    for (let round = 1; ; round++) {
+    return pollUntil(ctx, () => `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`, async (round): Promise<Poll<z.infer<typeof confirmAnswer>>> => {
       const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
-      if (res.ok) return parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm');
+      if (res.ok) return { done: parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm') };
       // upload_rejected, upload_failed, upload_cancelled and the rest are final.
       if (!(res.status === 409 && errorCode(res) === 'upload_not_received') || round >= this.http.settings.policy.maxAttempts) this.fail(res, 'confirm');
-      ctx.log.info(`${label}: ARCNM has not received the bytes yet; confirming again`);
-      await sleepWithin(backoffDelay(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), ctx, `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`);
-    }
+      return { againInMs: backoffDelay(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), note: `${label}: ARCNM has not received the bytes yet; confirming again` };
+    });
   }
 
   /**
@@ -349,24 +337,22 @@ class ArcnmSession implements OpenedProvider<Pending> {
       Object.entries({ source_path: file.path, commit_sha: origin?.sha, ref: origin?.ref, workflow_run: origin?.runUrl }).filter(([, v]) => v),
     );
     const label = `${file.path}: attach to part ${partId} revision ${revisionId}`;
-    for (let round = 1; ; round++) {
+    await pollUntil(ctx, () => `${label}: upload still pending after wait-timeout-minutes`, async (): Promise<Poll<void>> => {
       const res = await this.mutate(
         `/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`,
         { data_source_id: pending.dataSourceId, role, attributes },
         label,
         ctx,
       );
-      if (res.ok) return;
+      if (res.ok) return { done: undefined };
       const details = (tryJson(res.text) as { error?: { details?: { reason?: string; retry_after_s?: number } } } | undefined)?.error?.details;
       if (res.status === 409 && details?.reason === 'upload_pending') {
         // ARCNM is still checking the upload; it says how long to wait.
         const delay = parseRetryAfter(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
-        ctx.log.info(`${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s`);
-        await sleepWithin(delay, ctx, `${label}: upload still pending after wait-timeout-minutes`);
-        continue;
+        return { againInMs: delay, note: `${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s` };
       }
       this.fail(res, 'attach');
-    }
+    });
   }
 
   /** Cancel an upload that never got confirmed, so nothing lingers (best effort). */

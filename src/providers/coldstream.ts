@@ -4,9 +4,10 @@
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
 import { z } from 'zod';
-import { NetworkError, PublishError, WaitTimeoutError } from '../engine/errors.js';
+import { NetworkError, OutcomeUnknownError, PublishError } from '../engine/errors.js';
 import { codeForStatus, statusCode } from '../engine/error-codes.js';
-import { parseRetryAfter, sleep } from '../engine/retry.js';
+import { parseRetryAfter } from '../engine/retry.js';
+import { pollUntil, type Poll } from '../engine/waiting.js';
 import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
@@ -167,7 +168,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     try {
       return await this.request(url, body, label, ctx);
     } catch (err) {
-      if (err instanceof NetworkError) throw new PublishError(`${err.message}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
+      if (err instanceof NetworkError) throw new OutcomeUnknownError(`${err.message}; ${UNKNOWN_OUTCOME}`);
       throw err;
     }
   }
@@ -197,7 +198,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
           ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
           : hint;
     // A 5xx to a POST that creates something leaves us not knowing whether it did.
-    if (res.status >= 500) throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown', { providerCode: statusCode(res.status) });
+    if (res.status >= 500) throw new OutcomeUnknownError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, { providerCode: statusCode(res.status) });
     throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
   }
 
@@ -241,7 +242,9 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     const { caseId } = this.settings;
     const label = `${file.path}: ${kind}`;
     const body = { caseId: idValue(caseId), fileId: pending.fileIdValue, fileURL: pending.fileUrl };
-    for (let attempt = 1; ; attempt++) {
+    const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
+    const timeout = () => `Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`;
+    return pollUntil(ctx, timeout, async (attempt): Promise<Poll<string | undefined>> => {
       const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
       if (res.ok) {
         const jobId = jobIdFrom(res.text);
@@ -250,21 +253,16 @@ class ColdstreamSession implements OpenedProvider<Pending> {
             ? `${label}: job ${jobId} started for file ${pending.fileId}`
             : `${label}: Coldstream accepted the job for file ${pending.fileId} (HTTP ${res.status}); its answer names no job ID`,
         );
-        return jobId;
+        return { done: jobId };
       }
       if (!res.text.includes(BUSY_TEXT)) this.fail(res, `${kind} ${file.path} (file ${pending.fileId} is uploaded, its job did not start)`);
       // The case runs another job (ours or someone else's): ask again later, never in a tight loop.
-      const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
       if (!ctx.wait) {
         throw new PublishError(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'target_busy');
       }
       const delay = Math.max(busyDelay(attempt), Math.min(parseRetryAfter(res.headers['retry-after']) ?? 0, BUSY_MAX_MS));
-      if (Date.now() + delay > ctx.waitDeadline) {
-        throw new WaitTimeoutError(`Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`);
-      }
-      ctx.log.info(`${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s`);
-      await sleep(delay, ctx.stop ?? ctx.signal);
-    }
+      return { againInMs: delay, note: `${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s` };
+    });
   }
 }
 

@@ -4,7 +4,7 @@
 // key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
 // ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
 import { z } from 'zod';
-import { HttpError, NetworkError, PublishError, UsageError } from '../engine/errors.js';
+import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../engine/errors.js';
 import { codeForStatus, statusCode } from '../engine/error-codes.js';
 import type { LocalFile, Logger, StepContext, UploadReceipt } from '../engine/types.js';
 import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
@@ -291,9 +291,8 @@ class IonSession implements OpenedProvider<Pending> {
         if (!dropped && !(err instanceof HttpError)) throw err;
         const why = err instanceof HttpError ? `ION answered HTTP ${err.status}` : `the connection dropped (${describeNetworkFailure(err instanceof NetworkError && err.cause !== undefined ? err.cause : err)})`;
         if (!op.idempotent && (dropped || (err instanceof HttpError && err.status >= 500))) {
-          throw new PublishError(
+          throw new OutcomeUnknownError(
             `${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`,
-            'outcome_unknown',
             err instanceof HttpError ? { providerCode: statusCode(err.status) } : undefined,
           );
         }

@@ -5,12 +5,11 @@
 // startFileImport and polling the model's uploads. Which one a server speaks is read once, in open().
 import path from 'node:path';
 import { z } from 'zod';
-import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, WaitTimeoutError, errorMessage } from '../engine/errors.js';
-import { sleep } from '../engine/retry.js';
+import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, errorMessage } from '../engine/errors.js';
 import { statusCode, type ErrorCode } from '../engine/error-codes.js';
 import { formatBytes } from '../engine/units.js';
 import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
-import { verdictUnlessCancelled } from '../engine/verdict.js';
+import { happenOnce, pollUntil, verdictUnlessCancelled, type Poll } from '../engine/waiting.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
@@ -210,6 +209,11 @@ const CONVERTED = { queued: 0, processing: 1, success: 2, error: 3 } as const;
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 5_000;
 
+/** The pause after a round of asking for a verdict: quick at first (imports often take moments), then slower. */
+function pollDelay(round: number): number {
+  return Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** (round - 1));
+}
+
 class SpeckleSession implements OpenedProvider<Pending> {
   readonly displayName = 'Speckle';
   /** One lookup-or-create per model name, shared by every file that targets it: a new model is created once. */
@@ -383,35 +387,21 @@ class SpeckleSession implements OpenedProvider<Pending> {
    * Something that must happen once (a model created, an ingestion started) failed ambiguously: ask whether it
    * happened and follow it, else do it again; after MAX_START_ROUNDS, say plainly that the outcome is unknown.
    */
-  private async startOnce<T>(what: string, firstError: unknown, find: () => Promise<T | undefined>, start: () => Promise<T>, ctx: StepContext): Promise<T> {
-    let lastError = firstError;
-    for (let round = 1; ; round++) {
-      const found = await find();
-      if (found !== undefined) return found;
-      if (round >= MAX_START_ROUNDS) {
-        throw new SpeckleError(
-          `Speckle ${what}: ${errorMessage(lastError)}; it may or may not have happened on the server, and it is not sent again (that could make a duplicate): check the project in Speckle before re-running`,
-          'outcome_unknown',
-        );
-      }
-      ctx.log.info(`Speckle: ${what} did not happen (${errorMessage(lastError)}); doing it again`);
-      try {
-        return await start();
-      } catch (err) {
-        if (isAlreadyRegistered(err)) {
-          // The server says our fileId was registered: an earlier start did go through. Follow it if it can
-          // be found; never start it a third time.
-          const late = await find();
-          if (late !== undefined) return late;
-          throw new SpeckleError(
-            `Speckle ${what}: Speckle says the file was already registered (${errorMessage(err)}), so an earlier attempt went through, but it could not be found on the model: check the project in Speckle before re-running`,
-            'outcome_unknown',
-          );
-        }
-        if (!isAmbiguous(err)) throw err;
-        lastError = err;
-      }
-    }
+  private startOnce<T>(what: string, firstError: unknown, find: () => Promise<T | undefined>, start: () => Promise<T>, ctx: StepContext): Promise<T> {
+    return happenOnce({
+      what,
+      who: 'Speckle',
+      firstError,
+      find,
+      start,
+      ambiguous: isAmbiguous,
+      // The server registers a fileId once: an earlier start did go through. Never start it a third time.
+      alreadyDone: (err) => (isAlreadyRegistered(err) ? 'the file was already registered' : undefined),
+      lookedUpWhere: 'on the model',
+      rounds: MAX_START_ROUNDS,
+      checkHint: 'check the project in Speckle before re-running',
+      log: ctx.log,
+    });
   }
 
   /** Answers the ingestion ID, or undefined when the server turned out to have no ingestion API. */
@@ -483,9 +473,12 @@ class SpeckleSession implements OpenedProvider<Pending> {
     return undefined;
   }
 
-  private async waitForIngestion(file: LocalFile, ingestionId: string, ctx: StepContext): Promise<string> {
+  private waitForIngestion(file: LocalFile, ingestionId: string, ctx: StepContext): Promise<string> {
     let lastLine = '';
-    for (let round = 1; ; round++) {
+    let status = '';
+    const timeout = () =>
+      `Speckle was still ingesting the file (ingestion ${ingestionId}, ${status}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
+    return pollUntil(ctx, timeout, async (round): Promise<Poll<string>> => {
       const answer = await this.call(
         ops.ingestionStatus,
         { projectId: this.settings.projectId, ingestionId },
@@ -498,14 +491,15 @@ class SpeckleSession implements OpenedProvider<Pending> {
       const s = ingestion.statusData;
       const outcome = ingestionOutcome(ingestionId, s);
       if (outcome instanceof Error) throw outcome;
-      if (outcome !== undefined) return outcome;
+      if (outcome !== undefined) return { done: outcome };
       const line = progressLine(s);
       if (line !== lastLine) {
         ctx.log.info(`${file.path}: Speckle ${line}`);
         lastLine = line;
       }
-      await this.pause(round, ctx, () => `Speckle was still ingesting the file (ingestion ${ingestionId}, ${s.status}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`);
-    }
+      status = s.status;
+      return { againInMs: pollDelay(round) };
+    });
   }
 
   private async startImport(file: LocalFile, input: Record<string, string>, ctx: StepContext) {
@@ -546,14 +540,17 @@ class SpeckleSession implements OpenedProvider<Pending> {
     return undefined;
   }
 
-  private async waitForImport(file: LocalFile, modelId: string, started: z.infer<typeof fileUpload>, ctx: StepContext): Promise<string> {
-    let upload: z.infer<typeof fileUpload> | undefined = started;
+  private waitForImport(file: LocalFile, modelId: string, started: z.infer<typeof fileUpload>, ctx: StepContext): Promise<string> {
     let lastStatus = -1;
-    for (let round = 1; ; round++) {
+    const timeout = () =>
+      `Speckle was still importing the file (file import ${started.id}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
+    return pollUntil(ctx, timeout, async (round): Promise<Poll<string>> => {
+      // The start's own answer is the first round's.
+      const upload = round === 1 ? started : await this.findUpload(modelId, started.id, ctx);
       if (upload) {
         if (upload.convertedStatus === CONVERTED.success) {
           if (!upload.convertedVersionId) throw new SpeckleError(`Speckle reports file import ${upload.id} done but names no version`, 'invalid_response');
-          return upload.convertedVersionId;
+          return { done: upload.convertedVersionId };
         }
         if (upload.convertedStatus === CONVERTED.error) {
           throw new SpeckleError(`Speckle could not import the file: ${upload.convertedMessage || 'no reason given'}`, 'ingestion_failed');
@@ -565,15 +562,8 @@ class SpeckleSession implements OpenedProvider<Pending> {
       } else if (round > 3) {
         throw new SpeckleError(`Speckle does not list file import ${started.id} among the uploads of model ${modelId}`, 'ingestion_missing');
       }
-      await this.pause(round, ctx, () => `Speckle was still importing the file (file import ${started.id}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`);
-      upload = await this.findUpload(modelId, started.id, ctx);
-    }
-  }
-
-  private async pause(round: number, ctx: StepContext, timeoutMessage: () => string) {
-    const delay = Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** (round - 1));
-    if (Date.now() + delay > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage());
-    await sleep(delay, ctx.stop ?? ctx.signal);
+      return { againInMs: pollDelay(round) };
+    });
   }
 
   /**

@@ -2,7 +2,7 @@
 // before it returns: every error names the input and says what is accepted.
 import path from 'node:path';
 import { z } from 'zod';
-import { UsageError } from './engine/errors.js';
+import { UsageError } from './core/errors.js';
 import { booleanInput, checkCredential, inputReader, intInput, parseInput, parseServerUrl } from './inputs.js';
 import { providers } from './providers/index.js';
 import { PROVIDER_IDS, type CommonSettings, type ProviderModule } from './providers/types.js';
@@ -97,7 +97,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const token = checkCredential('token', input('token') || (env[provider.tokenEnv] ?? '').trim());
   const serverRaw = input('server-url');
   const common: CommonSettings = {
-    provider: provider.id,
     token,
     serverUrl: serverRaw === '' ? provider.defaultServerUrl : parseServerUrl('server-url', serverRaw),
     serverUrlGiven: serverRaw !== '',

@@ -2,10 +2,10 @@
 // module that knows it runs inside a GitHub Actions job.
 import * as core from '@actions/core';
 import { parseConfig, type Config } from './config.js';
-import { UsageError, errorMessage } from './engine/errors.js';
-import { Secrets } from './engine/secrets.js';
-import type { FileResult, Logger } from './engine/types.js';
-import { safeLine } from './engine/untrusted.js';
+import { UsageError, errorMessage } from './core/errors.js';
+import { Secrets } from './core/secrets.js';
+import type { FileResult, Logger } from './core/types.js';
+import { safeLine } from './core/untrusted.js';
 import { writeReport } from './github/report.js';
 import { untilAborted } from './http/deadline.js';
 import type { RunFailure } from './providers/types.js';

@@ -1,7 +1,7 @@
 // Failures that are the whole run's, not one file's: the provider refused the credential, the target does not
 // exist, server-url points at no API. The provider says which of its errors these are (ProviderModule.runFailure);
 // what any provider means by a 401/403, an unreachable server or bad input is said here, vendor-free.
-import { HttpError, NetworkError, PublishError, UsageError, errorMessage } from './engine/errors.js';
+import { HttpError, NetworkError, PublishError, UsageError, errorMessage } from './core/errors.js';
 import { INPUTS } from './action-inputs.js';
 import type { CommonSettings, ProviderModule, RunFailure } from './providers/types.js';
 

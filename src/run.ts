@@ -1,10 +1,10 @@
 // One publishing run, whatever drives it (the GitHub edge or the command line): match the files, refuse
 // what the provider would refuse, open the provider, run the engine, and answer one result per file.
-import { UsageError } from './engine/errors.js';
+import { UsageError } from './core/errors.js';
 import { publishAll } from './engine/engine.js';
-import { DEFAULT_RETRY_POLICY } from './engine/retry.js';
-import type { FileResult, LocalFile, Logger } from './engine/types.js';
-import { formatBytes } from './engine/units.js';
+import { DEFAULT_RETRY_POLICY } from './core/retry.js';
+import type { FileResult, LocalFile, Logger } from './core/types.js';
+import { formatBytes } from './core/units.js';
 import { matchFiles, unmatchedPatterns } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';

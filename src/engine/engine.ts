@@ -2,10 +2,10 @@
 // pool and collects a result per file, so one failure never hides the others. It knows the chain, not vendors.
 import { uploadFile } from '../http/upload.js';
 import type { Http } from '../http/client.js';
-import { PublishError, UploadUrlExpiredError, errorMessage } from './errors.js';
-import { inParallel } from './pool.js';
-import type { ErrorCode } from './error-codes.js';
-import type { FileResult, LocalFile, Logger, ProviderSession, StepContext } from './types.js';
+import { PublishError, UploadUrlExpiredError, errorMessage } from '../core/errors.js';
+import { inParallel } from '../core/pool.js';
+import type { ErrorCode } from '../core/error-codes.js';
+import type { FileResult, LocalFile, Logger, ProviderSession, StepContext } from '../core/types.js';
 
 export interface EngineOptions {
   concurrency: number;

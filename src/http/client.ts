@@ -2,9 +2,9 @@
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
-import { HttpError, NetworkError, PublishError } from '../engine/errors.js';
-import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../engine/retry.js';
-import type { Logger } from '../engine/types.js';
+import { HttpError, NetworkError, PublishError } from '../core/errors.js';
+import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
+import type { Logger } from '../core/types.js';
 import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
 import { closeWithin, untilAborted } from './deadline.js';
 

@@ -2,7 +2,7 @@
 // (proxy, keep-alive, timeouts, retries). Queries are always safe to repeat; a mutation only when the caller
 // says why. GraphQL errors come back as data, for the provider to word in its vendor's terms.
 import { ClientError, GraphQLClient } from 'graphql-request';
-import { HttpError } from '../engine/errors.js';
+import { HttpError } from '../core/errors.js';
 import type { Http } from './client.js';
 
 export interface GraphQLErrorItem {

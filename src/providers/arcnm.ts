@@ -3,13 +3,13 @@
 // when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../engine/errors.js';
-import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
-import { codeForStatus, statusCode, type ErrorCode } from '../engine/error-codes.js';
-import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
-import { pollUntil, verdictUnlessCancelled, type Poll } from '../engine/waiting.js';
+import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
+import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
+import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
+import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../core/types.js';
+import { pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
-import { formatBytes } from '../engine/units.js';
+import { formatBytes } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';

@@ -4,11 +4,11 @@
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
 import { z } from 'zod';
-import { NetworkError, OutcomeUnknownError, PublishError } from '../engine/errors.js';
-import { codeForStatus, statusCode } from '../engine/error-codes.js';
-import { parseRetryAfter } from '../engine/retry.js';
-import { pollUntil, type Poll } from '../engine/waiting.js';
-import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
+import { NetworkError, OutcomeUnknownError, PublishError } from '../core/errors.js';
+import { codeForStatus, statusCode } from '../core/error-codes.js';
+import { parseRetryAfter } from '../core/retry.js';
+import { pollUntil, type Poll } from '../core/waiting.js';
+import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../core/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';

@@ -4,9 +4,9 @@
 // key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
 // ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
 import { z } from 'zod';
-import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../engine/errors.js';
-import { codeForStatus, statusCode } from '../engine/error-codes.js';
-import type { LocalFile, Logger, StepContext, UploadReceipt } from '../engine/types.js';
+import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../core/errors.js';
+import { codeForStatus, statusCode } from '../core/error-codes.js';
+import type { LocalFile, Logger, StepContext, UploadReceipt } from '../core/types.js';
 import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
 import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
 import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';

@@ -5,11 +5,11 @@
 // startFileImport and polling the model's uploads. Which one a server speaks is read once, in open().
 import path from 'node:path';
 import { z } from 'zod';
-import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, errorMessage } from '../engine/errors.js';
-import { statusCode, type ErrorCode } from '../engine/error-codes.js';
-import { formatBytes } from '../engine/units.js';
-import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../engine/types.js';
-import { happenOnce, pollUntil, verdictUnlessCancelled, type Poll } from '../engine/waiting.js';
+import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, errorMessage } from '../core/errors.js';
+import { statusCode, type ErrorCode } from '../core/error-codes.js';
+import { formatBytes } from '../core/units.js';
+import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../core/types.js';
+import { happenOnce, pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';

@@ -2,27 +2,14 @@
 // error words) and nothing of GitHub: it reads its settings through `InputReader`, by input name, so the
 // GitHub edge and the command line feed it alike.
 import type { Http } from '../http/client.js';
-import type { LocalFile, Logger, ProviderSession } from '../engine/types.js';
-import type { ErrorCode } from '../engine/error-codes.js';
+import type { LocalFile, Logger, ProviderSession } from '../core/types.js';
+import type { CommonSettings, InputReader } from '../inputs.js';
+import type { ErrorCode } from '../core/error-codes.js';
 
 export const PROVIDER_IDS = ['speckle', 'ion', 'coldstream', 'arcnm'] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
-/** Reads an input by its action.yml name (`project-id`); answers '' when it is not set. */
-export type InputReader = (name: string) => string;
-
-/** Settings every provider shares, already validated. */
-export interface CommonSettings {
-  provider: ProviderId;
-  /** The credential (token, API key); may be empty where a provider has another way in (ION client credentials). */
-  token: string;
-  /** Without a trailing slash; the provider's public API when the input is empty. */
-  serverUrl: string;
-  /** Whether `server-url` was given (Coldstream derives two hosts from `region` when not). */
-  serverUrlGiven: boolean;
-  /** For traceability: where the run comes from, when known. */
-  origin?: { sha?: string; ref?: string; runUrl?: string; repository?: string };
-}
+export type { CommonSettings, InputReader } from '../inputs.js';
 
 export interface OpenContext {
   http: Http;

@@ -1,6 +1,6 @@
 // The README's inputs and outputs tables, generated from action.yml, and its error-code table, generated from
-// src/engine/error-codes.ts (run this file to print them).
-import { ERROR_CODES } from '../../src/engine/error-codes.js';
+// src/core/error-codes.ts (run this file to print them).
+import { ERROR_CODES } from '../../src/core/error-codes.js';
 import { actionYml } from './action.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

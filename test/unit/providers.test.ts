@@ -2,7 +2,7 @@
 // Coldstream's job choice and busy backoff, and the engine's signature masking.
 import { describe, expect, it } from 'vitest';
 import { maskSignatures } from '../../src/engine/engine.js';
-import type { LocalFile } from '../../src/engine/types.js';
+import type { LocalFile } from '../../src/core/types.js';
 import { busyDelay, idValue, jobIdFrom, jobKindFor } from '../../src/providers/coldstream.js';
 import { createdDespiteErrors as ionCreated, ionTokenUrls, parseAttachTo, unknownFields } from '../../src/providers/ion.js';
 import { createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion-operations.js';

@@ -1,8 +1,8 @@
 // Untrusted text stays text: log lines, summary/comment HTML, and the one registry of secrets.
 import { describe, expect, it } from 'vitest';
-import { Secrets } from '../../src/engine/secrets.js';
-import type { FileResult } from '../../src/engine/types.js';
-import { escapeControls, linkableUrl, markdownText, safeLine } from '../../src/engine/untrusted.js';
+import { Secrets } from '../../src/core/secrets.js';
+import type { FileResult } from '../../src/core/types.js';
+import { escapeControls, linkableUrl, markdownText, safeLine } from '../../src/core/untrusted.js';
 import { buildComment, COMMENT_LIMIT } from '../../src/github/comment.js';
 import { buildSummary } from '../../src/github/report.js';
 import { providers } from '../../src/providers/index.js';

@@ -1,9 +1,9 @@
-// The shared waiting and recovery of src/engine/waiting.ts, without a network: rounds until done, the deadline
+// The shared waiting and recovery of src/core/waiting.ts, without a network: rounds until done, the deadline
 // for waiting, cancellation between rounds, and the look-up before repeating something that must happen once.
 import { describe, expect, it } from 'vitest';
-import { NetworkError, OutcomeUnknownError, PublishError, WaitTimeoutError } from '../../src/engine/errors.js';
-import { happenOnce, pauseWithin, pollUntil, verdictUnlessCancelled, type Once } from '../../src/engine/waiting.js';
-import type { Logger } from '../../src/engine/types.js';
+import { NetworkError, OutcomeUnknownError, PublishError, WaitTimeoutError } from '../../src/core/errors.js';
+import { happenOnce, pauseWithin, pollUntil, verdictUnlessCancelled, type Once } from '../../src/core/waiting.js';
+import type { Logger } from '../../src/core/types.js';
 
 const quiet = (): Logger & { lines: string[] } => {
   const lines: string[] = [];

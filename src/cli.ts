@@ -60,8 +60,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
     });
-    const target = config.provider.describeTarget?.(config.settings);
-    if (target) say(`target: ${config.provider.displayName} ${target}`);
+    say(`target: ${config.provider.displayName} ${config.provider.target}`);
     if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
     for (const line of plainSummary(results, failure).split('\n')) say(line);
     print(`${secrets.scrub(buildOutputs(results, config.provider).results)}\n`);

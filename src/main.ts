@@ -65,7 +65,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
   }
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
-  const target = config.provider.describeTarget?.(config.settings);
+  const target = config.provider.target;
   await writeReport(results, config.provider, secrets, { dryRun: config.run.dryRun, shard, failure, target });
   // A cancelled run writes what it has and starts nothing new, the comment included.
   if (config.run.comment && results.length > 0 && !stop.signal.aborted) {

@@ -1,7 +1,7 @@
 // What a run's results become, wherever they are read (the action's outputs, the command line's JSON): one
 // record per file, the ID lists, the counts. Nothing here knows GitHub.
 import type { FileResult } from './core/types.js';
-import type { ProviderModule, RunFailure } from './providers/types.js';
+import type { ProviderInfo, RunFailure } from './providers/types.js';
 
 export interface ResultRecord {
   path: string;
@@ -34,7 +34,7 @@ export function toRecord(r: FileResult): ResultRecord {
 
 export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'submitted-count' | 'failed-count';
 
-export function buildOutputs(results: readonly FileResult[], provider: ProviderModule): Record<OutputName, string> {
+export function buildOutputs(results: readonly FileResult[], provider: ProviderInfo): Record<OutputName, string> {
   const records = results.map(toRecord);
   const succeeded = results.filter((r) => r.status === 'succeeded');
   // Submitted files (wait: false) have real IDs too: a later step can follow them up.

@@ -1,12 +1,13 @@
 // Failures that are the whole run's, not one file's: the provider refused the credential, the target does not
-// exist, server-url points at no API. The provider says which of its errors these are (ProviderModule.runFailure);
+// exist, server-url points at no API. The provider says which of its errors these are (ConfiguredProvider.runFailure);
 // what any provider means by a 401/403, an unreachable server or bad input is said here, vendor-free.
 import { HttpError, NetworkError, PublishError, UsageError, errorMessage } from './core/errors.js';
 import { INPUTS } from './action-inputs.js';
-import type { CommonSettings, ProviderModule, RunFailure } from './providers/types.js';
+import type { CommonSettings } from './inputs.js';
+import type { ConfiguredProvider, RunFailure } from './providers/types.js';
 
-export function classifyRunFailure(err: unknown, provider: ProviderModule, settings: unknown, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined {
-  const own = provider.runFailure?.(err, settings, common, stage);
+export function classifyRunFailure(err: unknown, provider: ConfiguredProvider, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined {
+  const own = provider.runFailure(err, stage);
   // The vendor's own code goes with the run's failure as it goes with a file's.
   if (own) return own.providerCode === undefined && err instanceof PublishError && err.providerCode !== undefined ? { ...own, providerCode: err.providerCode } : own;
   if (err instanceof UsageError) return { input: err.input, message: err.message.replace(/^Input '[^']*': /, ''), fix: `change the ${err.input} input`, code: 'invalid_input' };

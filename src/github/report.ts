@@ -5,7 +5,7 @@ import type { Secrets } from '../core/secrets.js';
 import type { Evidence, FileResult } from '../core/types.js';
 import { escapeControls, linkableUrl, markdownText, safeLine } from '../core/untrusted.js';
 import { formatBytes } from '../core/units.js';
-import type { ProviderModule, RunFailure } from '../providers/types.js';
+import type { ProviderInfo, RunFailure } from '../providers/types.js';
 import { buildOutputs, failedByRun, idKind } from '../results.js';
 
 const STATUS_ICON: Record<FileResult['status'], string> = {
@@ -57,11 +57,11 @@ export interface ReportExtra {
   shard?: string;
   /** The run failed as a whole: shown first, with its fix, instead of once per file. */
   failure?: RunFailure;
-  /** Where the run publishes (ProviderModule.describeTarget). */
+  /** Where the run publishes (ConfiguredProvider.target). */
   target?: string;
 }
 
-export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: ReportExtra): string {
+export function buildSummary(results: readonly FileResult[], provider: ProviderInfo, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();
   const ok = results.filter((r) => r.status === 'succeeded').length;
   const submitted = results.filter((r) => r.status === 'submitted').length;
@@ -106,7 +106,7 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
 }
 
 /** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
-export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: Secrets, extra: ReportExtra): Promise<void> {
+export async function writeReport(results: readonly FileResult[], provider: ProviderInfo, secrets: Secrets, extra: ReportExtra): Promise<void> {
   for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, secrets.scrub(value));
   for (const r of results) {
     if (r.status === 'failed' && !failedByRun(r, extra.failure)) {

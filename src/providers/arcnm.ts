@@ -6,14 +6,14 @@ import { z } from 'zod';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
 import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
-import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../core/types.js';
+import type { Confirmed, Evidence, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
 import { pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
-import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { defineProvider, type CommonSettings, type OpenContext } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
 /** "Up to 512 MB each" (ARCNM uploads guide): 512 MiB, shown as such. */
@@ -199,7 +199,7 @@ export class VerdictWatcher {
   }
 }
 
-class ArcnmSession implements OpenedProvider<Pending> {
+class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ARCNM';
   private readonly watcher: VerdictWatcher;
 
@@ -371,7 +371,7 @@ function errorCode(res: HttpResponse): string | undefined {
   return envelope.safeParse(tryJson(res.text)).data?.error.code;
 }
 
-export const arcnm: ProviderModule<ArcnmSettings> = {
+export const arcnm = defineProvider<ArcnmSettings>({
   id: 'arcnm',
   displayName: 'ARCNM',
   tokenEnv: 'ARCNM_API_KEY',
@@ -387,7 +387,6 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     }
     return { apiKey, baseUrl: common.serverUrl, attach: partId && revisionId ? { partId, revisionId } : undefined, origin: common.origin };
   },
-  secrets: () => [],
   refuse(file) {
     if (!ACCEPTED.includes(file.ext)) {
       return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
@@ -395,7 +394,7 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     if (file.bytes > ARCNM_MAX_BYTES) return `ARCNM accepts files up to ${formatBytes(ARCNM_MAX_BYTES)}; this one has ${formatBytes(file.bytes)} (${file.bytes} bytes)`;
     return undefined;
   },
-  async open(settings, _common, ctx: OpenContext) {
+  async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
       // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
@@ -411,8 +410,9 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     }
     const attach = settings.attach;
     return Object.assign(new ArcnmSession(settings, ctx.http, ctx.signal), {
-      plan: (file: LocalFile) =>
-        `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+      plan: (file: LocalFile) => ({
+        destination: `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+      }),
     });
   },
   describeTarget: (s) => (s.attach ? `part ${s.attach.partId} revision ${s.attach.revisionId} (each confirmed upload is attached to it) on ${s.baseUrl}` : `uploads on ${s.baseUrl} (not attached to a part)`),
@@ -438,4 +438,4 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
         return undefined;
     }
   },
-};
+});

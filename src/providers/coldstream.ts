@@ -8,11 +8,11 @@ import { NetworkError, OutcomeUnknownError, PublishError } from '../core/errors.
 import { codeForStatus, statusCode } from '../core/error-codes.js';
 import { parseRetryAfter } from '../core/retry.js';
 import { pollUntil, type Poll } from '../core/waiting.js';
-import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../core/types.js';
+import type { Confirmed, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
-import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { defineProvider, type OpenContext } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
 export const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'] as const;
@@ -155,7 +155,7 @@ function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
 const UNKNOWN_OUTCOME =
   'Coldstream may or may not have created it, and it is not sent again (that could make a duplicate): check the case in Coldstream before re-running';
 
-class ColdstreamSession implements OpenedProvider<Pending> {
+class ColdstreamSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'Coldstream';
   private readonly jobLocks = new KeyedMutex();
 
@@ -266,7 +266,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
   }
 }
 
-export const coldstream: ProviderModule<ColdstreamSettings> = {
+export const coldstream = defineProvider<ColdstreamSettings>({
   id: 'coldstream',
   displayName: 'Coldstream',
   tokenEnv: 'COLDSTREAM_TOKEN',
@@ -293,7 +293,6 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     const hosts = common.serverUrlGiven ? { fileserverUrl: common.serverUrl, caseUrl: common.serverUrl } : regionHosts(region);
     return { token, ...hosts, region, caseId, componentId, finalize };
   },
-  secrets: () => [],
   refuse(file, settings) {
     if (!ACCEPTED.includes(file.ext)) {
       return `Coldstream accepts STEP (.step, .stp) and STL (.stl) geometry; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
@@ -304,7 +303,7 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     }
     return undefined;
   },
-  async open(settings, _common, ctx: OpenContext) {
+  async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
       const res = await ctx.http.request({
@@ -323,7 +322,7 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     }
     const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
     const jobs: Record<JobKind, string> = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
-    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` });
+    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => ({ destination: `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` }) });
   },
   describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
   runFailure(err, settings, common) {
@@ -340,4 +339,4 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     }
     return wrongServerUrl(this, common, '/cases/{case-id}/files');
   },
-};
+});

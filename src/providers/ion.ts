@@ -6,13 +6,13 @@
 import { z } from 'zod';
 import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../core/errors.js';
 import { codeForStatus, statusCode } from '../core/error-codes.js';
-import type { LocalFile, Logger, StepContext, UploadReceipt } from '../core/types.js';
+import type { LocalFile, Logger, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
 import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
 import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
 import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';
 import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './ion-operations.js';
 import { wrongServerUrl } from './failures.js';
-import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { defineProvider, type OpenContext } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
 /** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
@@ -200,7 +200,7 @@ function providerCode(errors: GraphQLErrorItem[]): { providerCode: string } | un
 const PERMISSION_WORDS = /permission|not authori[sz]ed|forbidden|access denied|unauthori[sz]ed/i;
 const ENTITY_MISSING = /entity\b.*\b(not found|does not exist|doesn't exist|no such)|no entity/i;
 
-class IonSession implements OpenedProvider<Pending> {
+class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ION';
   private readonly graphqlUrl: string;
   private token: string;
@@ -401,7 +401,7 @@ class IonSession implements OpenedProvider<Pending> {
   }
 }
 
-export const ion: ProviderModule<IonSettings> = {
+export const ion = defineProvider<IonSettings>({
   id: 'ion',
   displayName: 'ION',
   tokenEnv: 'ION_TOKEN',
@@ -446,7 +446,7 @@ export const ion: ProviderModule<IonSettings> = {
   secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
   // ION takes any file and derives its Content-Type from the name.
   refuse: () => undefined,
-  async open(settings, _common, ctx) {
+  async open(settings, ctx) {
     let token: string;
     if (settings.auth.kind === 'client') {
       token = await fetchToken(ctx.http, settings.auth, ctx.signal, ctx.log);
@@ -459,7 +459,7 @@ export const ion: ProviderModule<IonSettings> = {
     await session.resolveTarget(ctx.signal);
     const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
     return Object.assign(session, {
-      plan: () => `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}`,
+      plan: () => ({ destination: `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}` }),
     });
   },
   describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
@@ -489,4 +489,4 @@ export const ion: ProviderModule<IonSettings> = {
         return undefined;
     }
   },
-};
+});

@@ -8,14 +8,14 @@ import { z } from 'zod';
 import { CorruptionError, HttpError, NetworkError, PublishError, UsageError, errorMessage } from '../core/errors.js';
 import { statusCode, type ErrorCode } from '../core/error-codes.js';
 import { formatBytes } from '../core/units.js';
-import type { Confirmed, LocalFile, Logger, StepContext, UploadReceipt, UploadTarget } from '../core/types.js';
+import type { Confirmed, LocalFile, Logger, ProviderSession, StepContext, UploadReceipt, UploadTarget } from '../core/types.js';
 import { happenOnce, pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
 import { GraphQLEndpoint, type GraphQLErrorItem } from '../http/graphql.js';
 import { optionalId, requireId, requireToken } from '../inputs.js';
 import * as ops from './speckle-operations.js';
 import type { SpeckleOperation } from './speckle-operations.js';
 import { wrongServerUrl } from './failures.js';
-import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { defineProvider, type CommonSettings, type OpenContext } from './types.js';
 import { parseAnswer } from './answers.js';
 
 export interface SpeckleSettings {
@@ -214,7 +214,7 @@ function pollDelay(round: number): number {
   return Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** (round - 1));
 }
 
-class SpeckleSession implements OpenedProvider<Pending> {
+class SpeckleSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'Speckle';
   /** One lookup-or-create per model name, shared by every file that targets it: a new model is created once. */
   private readonly models = new Map<string, Promise<string>>();
@@ -730,7 +730,7 @@ export function httpFailure(err: unknown, what: string, settings: SpeckleSetting
   return err;
 }
 
-export const speckle: ProviderModule<SpeckleSettings> = {
+export const speckle = defineProvider<SpeckleSettings>({
   id: 'speckle',
   displayName: 'Speckle',
   tokenEnv: 'SPECKLE_TOKEN',
@@ -752,7 +752,6 @@ export const speckle: ProviderModule<SpeckleSettings> = {
     }
     return { token, serverUrl: common.serverUrl, projectId, modelTemplate, ...(modelId ? { modelId } : {}), origin: common.origin };
   },
-  secrets: () => [],
   refuse(file, settings) {
     if (file.ext === '') {
       return 'Speckle picks its importer by the file extension, and this file has none (rename it, e.g. to model.ifc, or leave it out of path)';
@@ -763,7 +762,7 @@ export const speckle: ProviderModule<SpeckleSettings> = {
     }
     return undefined;
   },
-  async open(settings, _common, ctx: OpenContext) {
+  async open(settings, ctx: OpenContext) {
     const gql = new GraphQLEndpoint(ctx.http, `${settings.serverUrl}/graphql`, () => ({ authorization: `Bearer ${settings.token}` }));
     const what = `read project ${settings.projectId}`;
     const read = async (op: SpeckleOperation) => {
@@ -802,8 +801,10 @@ export const speckle: ProviderModule<SpeckleSettings> = {
     const finalisation =
       ingestionApi === undefined ? 'ingested (startFileIngestion, or startFileImport on a 2.x server)' : ingestionApi ? 'ingested (startFileIngestion)' : 'imported (startFileImport, server 2.x)';
     return Object.assign(session, {
-      plan: (file: LocalFile) =>
-        `Speckle project "${project.name}" (${project.id}), ${settings.modelId ? `model ${settings.modelId}` : `model "${modelNameFor(settings, file)}" (created if missing)`}; ${finalisation} into a new version`,
+      plan: (file: LocalFile) => ({
+        destination: `Speckle project "${project.name}" (${project.id}), ${settings.modelId ? `model ${settings.modelId}` : `model "${modelNameFor(settings, file)}" (created if missing)`}; ${finalisation} into a new version`,
+        refusal: session.refuse(file),
+      }),
     });
   },
   describeTarget: (s) => `project ${s.projectId} on ${s.serverUrl}, ${s.modelId ? `model ${s.modelId}` : `models named by the template "${s.modelTemplate}"`}`,
@@ -826,4 +827,4 @@ export const speckle: ProviderModule<SpeckleSettings> = {
         return undefined;
     }
   },
-};
+});

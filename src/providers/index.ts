@@ -3,8 +3,8 @@
 // action.yml's provider list and the command line's help name exactly these.
 import { arcnm } from './arcnm.js';
 import { coldstream } from './coldstream.js';
-import { ion } from './ion.js';
-import { speckle } from './speckle.js';
+import { ion } from './ion/index.js';
+import { speckle } from './speckle/index.js';
 import type { ProviderModule } from './types.js';
 
 export const providers: readonly ProviderModule[] = [speckle, ion, coldstream, arcnm];

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { buildSchema, parse, validate } from 'graphql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion-operations.js';
+import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion/operations.js';
 import { ION_KINDS, ION_SDL, ION_TOKEN_PATHS, IonEmulator } from './ion.js';
 
 const TOKEN = 'ion_user_token_3b9f0c2a7d';

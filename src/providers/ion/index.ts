@@ -4,41 +4,19 @@
 // key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
 // ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
 import { z } from 'zod';
-import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../core/errors.js';
-import { codeForStatus, statusCode } from '../core/error-codes.js';
-import type { LocalFile, Logger, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
-import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
-import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
-import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';
-import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './ion-operations.js';
-import { wrongServerUrl } from './failures.js';
-import { defineProvider, type OpenContext } from './types.js';
-import { parseAnswer, tryJson } from './answers.js';
+import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../../core/errors.js';
+import { codeForStatus, statusCode } from '../../core/error-codes.js';
+import type { LocalFile, ProviderSession, StepContext, UploadReceipt } from '../../core/types.js';
+import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../../http/client.js';
+import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../../http/graphql.js';
+import { booleanInput, checkCredential, idInput, parseInput, requireToken } from '../../inputs.js';
+import { wrongServerUrl } from '../failures.js';
+import { defineProvider, type OpenContext } from '../types.js';
+import { parseAnswer, tryJson } from '../answers.js';
+import { IonCredentials, ionTokenUrls, type IonAuth } from './auth.js';
+import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './operations.js';
 
-/** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
-export const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
-/** ...and the one older copies of that page and ION's own examples use. Tried when the first answers 404. */
-export const ION_LEGACY_TOKEN_PATH = '/auth/realms/api-keys/protocol/openid-connect/token';
-
-/**
- * API host → auth server, from the environment table of ION's API-key docs. ION's other docs give production
- * as api.firstresonance.io, which the table does not list: it is production, so it maps to production's
- * auth server. Sandboxes get their own hosts, so they need auth-url.
- */
-export const ION_AUTH_SERVERS: Readonly<Record<string, string>> = {
-  'api.firstresonance.io': 'auth.buildwithion.com',
-  'api.buildwithion.com': 'auth.buildwithion.com',
-  'staging-api.buildwithion.com': 'staging-auth.buildwithion.com',
-  'api-staging-gov.buildwithion.com': 'auth-staging-gov.buildwithion.com',
-  'api-production-gov.buildwithion.com': 'auth-production-gov.buildwithion.com',
-  'api-staging-aus.buildwithion.com': 'auth-staging-aus.buildwithion.com',
-  'api-production-aus.buildwithion.com': 'auth-production-aus.buildwithion.com',
-};
-
-export type IonAuth =
-  | { kind: 'token'; token: string }
-  /** `tokenUrls`: the endpoint, then (only when the path was not given) the legacy path to try on a 404. */
-  | { kind: 'client'; clientId: string; clientSecret: string; tokenUrls: string[]; audience: string };
+export { ION_AUTH_SERVERS, ION_LEGACY_TOKEN_PATH, ION_TOKEN_PATH, ionTokenUrls, type IonAuth } from './auth.js';
 
 export type IonTarget = { kind: 'entity'; entityId: string } | { kind: AttachKind; id: string };
 
@@ -68,9 +46,6 @@ const attachmentAnswer = z.object({
 
 const entityAnswer = z.object({ id: ionId, entity: z.object({ id: ionId }).nullable() }).nullable();
 
-const tokenAnswer = z.object({ access_token: z.string().min(1), token_type: z.string().nullish(), expires_in: z.number().nullish() });
-const oauthError = z.object({ error: z.string(), error_description: z.string().nullish() });
-
 /** An ION object ID as attach-to takes it. */
 const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ATTACH_FORM = `<kind>:<id> with kind one of ${ATTACH_KINDS.join(', ')} (e.g. runStep:1234)`;
@@ -81,64 +56,6 @@ export function parseAttachTo(raw: string): IonTarget {
   const id = m?.[2];
   if (!kind || id === undefined || !OBJECT_ID.test(id)) throw new UsageError('attach-to', `got ${JSON.stringify(raw)}; expected ${ATTACH_FORM}`);
   return { kind, id };
-}
-
-/** The token endpoints to try: auth-url as given, the standard path on a bare auth host, or the derived default. */
-export function ionTokenUrls(authUrlRaw: string, serverUrl: string): string[] {
-  if (authUrlRaw !== '') {
-    const url = parseServerUrl('auth-url', authUrlRaw);
-    if (new URL(url).pathname !== '/') return [url];
-    return [`${url}${ION_TOKEN_PATH}`, `${url}${ION_LEGACY_TOKEN_PATH}`];
-  }
-  const authHost = ION_AUTH_SERVERS[new URL(serverUrl).hostname.toLowerCase()];
-  if (!authHost) {
-    throw new UsageError(
-      'auth-url',
-      `is required with client-id/client-secret when server-url (${serverUrl}) is not one of ION's environments (${Object.keys(ION_AUTH_SERVERS).join(', ')}); pass your environment's token endpoint, e.g. https://<auth server>${ION_TOKEN_PATH}`,
-    );
-  }
-  return [`https://${authHost}${ION_TOKEN_PATH}`, `https://${authHost}${ION_LEGACY_TOKEN_PATH}`];
-}
-
-/** The client-credentials grant. Minting a token changes nothing on the server, so it is safe to repeat. */
-async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>, signal: AbortSignal, log: Logger): Promise<string> {
-  const body = new URLSearchParams({
-    grant_type: 'client_credentials',
-    client_id: auth.clientId,
-    client_secret: auth.clientSecret,
-    audience: auth.audience,
-  }).toString();
-  for (let i = 0; ; i++) {
-    const url = auth.tokenUrls[i]!;
-    const res = await http.request({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-      idempotent: true,
-      signal,
-      label: 'ION token request',
-    });
-    if (res.status === 404 && i + 1 < auth.tokenUrls.length) {
-      log.debug(`ION token request: ${redactUrl(url)} answered 404; trying ${redactUrl(auth.tokenUrls[i + 1]!)}`);
-      continue;
-    }
-    const where = redactUrl(url);
-    if (!res.ok) {
-      const parsed = oauthError.safeParse(tryJson(res.text));
-      const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
-      const hint =
-        res.status === 404
-          ? 'check that auth-url is the token endpoint of your environment'
-          : "check client-id and client-secret, and that the API key was created in the environment server-url points at (a key works only in the environment that created it)";
-      // OAuth's invalid_client (and friends) is the key's: refused, whatever status carries it.
-      const code = res.status === 404 ? 'not_found' : res.status === 429 || res.status >= 500 ? codeForStatus(res.status) : 'auth_rejected';
-      throw new PublishError(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, code, { providerCode: parsed.data?.error ?? statusCode(res.status) });
-    }
-    const parsed = tokenAnswer.safeParse(res.json());
-    if (!parsed.success) throw new PublishError(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
-    return parsed.data.access_token;
-  }
 }
 
 /** errors[] of a GraphQL answer body, or none. */
@@ -203,10 +120,6 @@ const ENTITY_MISSING = /entity\b.*\b(not found|does not exist|doesn't exist|no s
 class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ION';
   private readonly graphqlUrl: string;
-  private token: string;
-  /** Bumped on each new token, so concurrent 401s lead to one token request, not one each. */
-  private generation = 0;
-  private refreshing: Promise<void> | undefined;
   /** The entity every attachment goes to: entity-id, or attach-to resolved in open(). */
   entityId = '';
   /** Attachments ION created while also answering errors: attachment ID → ION's errors (the file's warning). */
@@ -216,28 +129,9 @@ class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
     private readonly settings: IonSettings,
     private readonly http: Http,
     private readonly ctx: OpenContext,
-    token: string,
+    private readonly credentials: IonCredentials,
   ) {
     this.graphqlUrl = `${settings.serverUrl}/graphql`;
-    this.token = token;
-  }
-
-  /** A new token after a 401, at most one request at a time. */
-  private async refresh(generation: number, signal: AbortSignal): Promise<void> {
-    const auth = this.settings.auth;
-    if (auth.kind !== 'client' || generation !== this.generation) return;
-    this.refreshing ??= (async () => {
-      try {
-        const token = await fetchToken(this.http, auth, signal, this.ctx.log);
-        this.ctx.mask(token);
-        this.token = token;
-        this.generation++;
-        this.ctx.log.info('ION refused the access token (401); fetched a new one with the client credentials');
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    await this.refreshing;
   }
 
   /**
@@ -246,8 +140,7 @@ class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
    */
   async execute(op: IonOperation, variables: Record<string, unknown>, label: string, signal: AbortSignal, subject = `ION ${op.field}`): Promise<unknown> {
     for (let refreshed = false; ; refreshed = true) {
-      const token = this.token;
-      const generation = this.generation;
+      const { token, generation } = this.credentials.current();
       const endpoint = new GraphQLEndpoint(this.http, this.graphqlUrl, () => ({ authorization: `Bearer ${token}` }));
       let result: GraphQLResult<unknown>;
       try {
@@ -256,7 +149,7 @@ class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
         // A 401 is answered before the operation runs, so sending it again with a new token is safe.
         if (err instanceof HttpError && err.status === 401) {
           if (this.settings.auth.kind === 'client' && !refreshed) {
-            await this.refresh(generation, signal);
+            await this.credentials.refresh(generation, signal);
             continue;
           }
           throw new PublishError(
@@ -447,15 +340,8 @@ export const ion = defineProvider<IonSettings>({
   // ION takes any file and derives its Content-Type from the name.
   refuse: () => undefined,
   async open(settings, ctx) {
-    let token: string;
-    if (settings.auth.kind === 'client') {
-      token = await fetchToken(ctx.http, settings.auth, ctx.signal, ctx.log);
-      ctx.mask(token);
-      ctx.log.info(`ION: signed in with client credentials at ${new URL(settings.auth.tokenUrls[0]!).host}`);
-    } else {
-      token = settings.auth.token;
-    }
-    const session = new IonSession(settings, ctx.http, ctx, token);
+    const credentials = await IonCredentials.signIn(settings.auth, ctx);
+    const session = new IonSession(settings, ctx.http, ctx, credentials);
     await session.resolveTarget(ctx.signal);
     const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
     return Object.assign(session, {

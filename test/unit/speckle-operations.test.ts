@@ -1,7 +1,7 @@
 // Every GraphQL document the Speckle provider sends, validated against the real schema: the public SDL of
 // speckle-server 2.31 plus the ingestion API of app.speckle.systems for `live` operations, the public SDL
 // alone for the 2.x fallback. Documents are found by reading the source files, so one written inline
-// (outside speckle-operations.ts) is validated too, and a schema change that breaks one fails CI.
+// (outside speckle/operations.ts) is validated too, and a schema change that breaks one fails CI.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NoDeprecatedCustomRule, parse, validate, type OperationDefinitionNode } from 'graphql';

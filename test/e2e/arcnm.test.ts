@@ -290,7 +290,8 @@ describe('ARCNM end to end: cancellation', () => {
     await startEmulators({ processingDelayMs: 400 });
     const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`cad/p${i}.step`, samples.step(`p${i}.step`)]));
     const ws = await makeWorkspace(files);
-    const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, signals: [{ atMs: 2500, signal: 'SIGINT' }] });
+    // SIGINT once the first file is done (whatever the machine's speed): the second is under way, the rest not started.
+    const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, signals: [{ onOutput: /cad\/p0\.step: done/, signal: 'SIGINT' }] });
     await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     const succeeded = run.results.filter((r) => r.status === 'succeeded');

@@ -98,7 +98,7 @@ export const ERROR_CODES = {
     fix: "check that `server-url` is the API's base URL; otherwise report it with the message",
   },
   open_failed: {
-    meaning: 'the provider could not be opened for this run for a reason no rule above recognises',
+    meaning: 'the provider could not be opened for this run, for a reason no other code describes',
     fix: 'check `server-url` and that the provider is up; re-run when it is',
   },
   cancelled: {

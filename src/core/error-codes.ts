@@ -114,8 +114,6 @@ export const ERROR_CODES = {
 /** A code of `results[].error.code`: only these, for every provider. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as ErrorCode[];
-
 /** What an HTTP status means when the provider said nothing more precise. */
 export function codeForStatus(status: number): ErrorCode {
   if (status === 401) return 'auth_rejected';

@@ -2,6 +2,7 @@
 // plus --workspace, --help and --version. Strict: an unknown flag, a flag without its value or a stray argument
 // is an error that says what was meant, before anything is read or sent.
 import { INPUTS, type InputSpec } from './action-inputs.js';
+import { providerIds } from './providers/index.js';
 
 export class CliUsageError extends Error {
   override name = 'CliUsageError';
@@ -147,7 +148,7 @@ export function helpText(version: string): string {
   return [
     `model-publisher ${version}: publish engineering files to Speckle, First Resonance ION, Coldstream or ARCNM.`,
     '',
-    "Usage: model-publisher --provider <speckle|ion|coldstream|arcnm> --path '<glob>' [--<flag> <value>]...",
+    `Usage: model-publisher --provider <${providerIds().join('|')}> --path '<glob>' [--<flag> <value>]...`,
     '',
     'Quote glob patterns so the shell does not expand them; repeat --path for several patterns. Every flag can',
     'also be set as an environment variable; a flag overrides it. The results JSON goes to stdout, progress and a',

@@ -6,11 +6,12 @@
 // plain-text summary on stderr and the results JSON on stdout.
 import { helpText, parseArgs } from './cli-args.js';
 import { parseConfig } from './config.js';
-import { UsageError, errorMessage } from './engine/errors.js';
-import { Secrets } from './engine/secrets.js';
-import type { FileResult } from './engine/types.js';
-import { escapeControls, safeLine } from './engine/untrusted.js';
-import { buildOutputs, failedByRun, formatBytes, idKind } from './github/report.js';
+import { UsageError, errorMessage } from './core/errors.js';
+import { Secrets } from './core/secrets.js';
+import type { FileResult } from './core/types.js';
+import { escapeControls, safeLine } from './core/untrusted.js';
+import { formatBytes } from './core/units.js';
+import { buildOutputs, failedByRun, idKind } from './results.js';
 import type { RunFailure } from './providers/types.js';
 import { publish } from './run.js';
 import { describeRunFailure } from './run-failure.js';
@@ -59,8 +60,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
     });
-    const target = config.provider.describeTarget?.(config.settings);
-    if (target) say(`target: ${config.provider.displayName} ${target}`);
+    say(`target: ${config.provider.displayName} ${config.provider.target}`);
     if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
     for (const line of plainSummary(results, failure).split('\n')) say(line);
     print(`${secrets.scrub(buildOutputs(results, config.provider).results)}\n`);

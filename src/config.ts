@@ -2,10 +2,10 @@
 // before it returns: every error names the input and says what is accepted.
 import path from 'node:path';
 import { z } from 'zod';
-import { UsageError } from './engine/errors.js';
-import { booleanInput, checkCredential, inputReader, intInput, parseInput, parseServerUrl } from './inputs.js';
-import { providers } from './providers/index.js';
-import { PROVIDER_IDS, type CommonSettings, type ProviderModule } from './providers/types.js';
+import { UsageError } from './core/errors.js';
+import { booleanInput, checkCredential, inputReader, intInput, parseInput, parseServerUrl, type CommonSettings } from './inputs.js';
+import { providerIds, providers } from './providers/index.js';
+import type { ConfiguredProvider } from './providers/types.js';
 
 export interface RunSettings {
   patterns: string[];
@@ -29,8 +29,8 @@ export interface RunSettings {
 export interface Config {
   run: RunSettings;
   common: CommonSettings;
-  provider: ProviderModule;
-  settings: unknown;
+  /** The provider, configured from its inputs (its typed settings stay inside it). */
+  provider: ConfiguredProvider;
   /** Everything to mask in logs, outputs and the summary. */
   secrets: string[];
 }
@@ -39,9 +39,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const input = inputReader(env);
 
   const providerName = input('provider').toLowerCase();
-  if (providerName === '') throw new UsageError('provider', `is required: one of ${PROVIDER_IDS.join(', ')}`);
-  const provider = providers.find((p) => p.id === providerName);
-  if (!provider) throw new UsageError('provider', `got ${JSON.stringify(providerName)}; expected one of ${PROVIDER_IDS.join(', ')}`);
+  if (providerName === '') throw new UsageError('provider', `is required: one of ${providerIds().join(', ')}`);
+  const module = providers.find((p) => p.id === providerName);
+  if (!module) throw new UsageError('provider', `got ${JSON.stringify(providerName)}; expected one of ${providerIds().join(', ')}`);
 
   const patterns = input('path')
     .split('\n')
@@ -94,12 +94,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     run.comment = { token, ...(author !== '' ? { author } : {}) };
   }
 
-  const token = checkCredential('token', input('token') || (env[provider.tokenEnv] ?? '').trim());
+  const token = checkCredential('token', input('token') || (env[module.tokenEnv] ?? '').trim());
   const serverRaw = input('server-url');
   const common: CommonSettings = {
-    provider: provider.id,
     token,
-    serverUrl: serverRaw === '' ? provider.defaultServerUrl : parseServerUrl('server-url', serverRaw),
+    serverUrl: serverRaw === '' ? module.defaultServerUrl : parseServerUrl('server-url', serverRaw),
     serverUrlGiven: serverRaw !== '',
     origin: {
       sha: env['GITHUB_SHA'] || undefined,
@@ -111,7 +110,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
           : undefined,
     },
   };
-  const settings = provider.readSettings(input, common, env);
-  const secrets = [token, run.comment?.token ?? '', ...provider.secrets(settings)].filter((s) => s !== '');
-  return { run, common, provider, settings, secrets };
+  const provider = module.configure(input, common);
+  const secrets = [token, run.comment?.token ?? '', ...provider.secrets].filter((s) => s !== '');
+  return { run, common, provider, secrets };
 }

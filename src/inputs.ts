@@ -1,8 +1,22 @@
 // Input helpers shared by the configuration and the provider modules: each parses one input and, when it
 // is wrong, throws a UsageError that names it and says what is accepted.
 import { z } from 'zod';
-import { UsageError } from './engine/errors.js';
-import type { CommonSettings, InputReader } from './providers/types.js';
+import { UsageError } from './core/errors.js';
+
+/** Reads an input by its action.yml name (`project-id`); answers '' when it is not set. */
+export type InputReader = (name: string) => string;
+
+/** Settings every provider shares, already validated. */
+export interface CommonSettings {
+  /** The credential (token, API key); may be empty where a provider has another way in (ION client credentials). */
+  token: string;
+  /** Without a trailing slash; the provider's public API when the input is empty. */
+  serverUrl: string;
+  /** Whether `server-url` was given (Coldstream derives two hosts from `region` when not). */
+  serverUrlGiven: boolean;
+  /** For traceability: where the run comes from, when known. */
+  origin?: { sha?: string; ref?: string; runUrl?: string; repository?: string };
+}
 
 /** Inputs as the runner passes them: `INPUT_<NAME>`, upper-cased, spaces as underscores, hyphens kept. */
 export function inputReader(env: Record<string, string | undefined>): InputReader {

@@ -2,10 +2,10 @@
 // module that knows it runs inside a GitHub Actions job.
 import * as core from '@actions/core';
 import { parseConfig, type Config } from './config.js';
-import { UsageError, errorMessage } from './engine/errors.js';
-import { Secrets } from './engine/secrets.js';
-import type { FileResult, Logger } from './engine/types.js';
-import { safeLine } from './engine/untrusted.js';
+import { UsageError, errorMessage } from './core/errors.js';
+import { Secrets } from './core/secrets.js';
+import type { FileResult, Logger } from './core/types.js';
+import { safeLine } from './core/untrusted.js';
 import { writeReport } from './github/report.js';
 import { untilAborted } from './http/deadline.js';
 import type { RunFailure } from './providers/types.js';
@@ -65,7 +65,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
   }
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
-  const target = config.provider.describeTarget?.(config.settings);
+  const target = config.provider.target;
   await writeReport(results, config.provider, secrets, { dryRun: config.run.dryRun, shard, failure, target });
   // A cancelled run writes what it has and starts nothing new, the comment included.
   if (config.run.comment && results.length > 0 && !stop.signal.aborted) {

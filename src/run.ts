@@ -1,10 +1,10 @@
 // One publishing run, whatever drives it (the GitHub edge or the command line): match the files, refuse
 // what the provider would refuse, open the provider, run the engine, and answer one result per file.
-import { UsageError } from './engine/errors.js';
+import { UsageError } from './core/errors.js';
 import { publishAll } from './engine/engine.js';
-import { DEFAULT_RETRY_POLICY } from './engine/retry.js';
-import type { FileResult, LocalFile, Logger } from './engine/types.js';
-import { formatBytes } from './engine/units.js';
+import { DEFAULT_RETRY_POLICY } from './core/retry.js';
+import type { FileResult, LocalFile, Logger, ProviderSession } from './core/types.js';
+import { formatBytes } from './core/units.js';
 import { matchFiles, unmatchedPatterns } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
@@ -31,6 +31,16 @@ export interface RunReport {
   failure?: RunFailure;
 }
 
+/** One matched file and what was decided about it before anything is written, then its result. */
+interface PlannedFile {
+  file: LocalFile;
+  /** Why it is not sent: its name or link (unreadable), or a local or provider's refusal. */
+  refusal?: { message: string; code: 'refused' | 'unreadable' };
+  /** Where the provider would put it (its session's plan): a dry run prints it. */
+  destination?: string;
+  result?: FileResult;
+}
+
 /** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
 const localReadError = (err: unknown): string => `the file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
 
@@ -52,15 +62,19 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   }
   hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
 
-  // Refuse locally what the provider would refuse, before any request.
-  const refusals = new Map<string, string>();
+  // One list of planned files, in path order: each is refused (locally, or by the provider once it is open) or
+  // given a destination before anything is written, and carries its result to the end.
+  const planned: PlannedFile[] = [];
   for (const file of files) {
+    if (file.problem) {
+      planned.push({ file, refusal: { message: file.problem, code: 'unreadable' } });
+      continue;
+    }
     const reason =
-      file.problem ??
-      (file.bytes === 0
+      file.bytes === 0
         ? 'the file is empty (0 bytes); an empty export is almost always a failed one'
-        : (provider.refuse(file, config.settings) ?? (run.validate ? await checkContent(file).catch(localReadError) : undefined)));
-    if (reason) refusals.set(file.path, reason);
+        : (provider.refuse(file) ?? (run.validate ? await checkContent(file).catch(localReadError) : undefined));
+    planned.push(reason ? { file, refusal: { message: reason, code: 'refused' } } : { file });
   }
 
   const http = new Http({
@@ -74,10 +88,10 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   // A failure that is the whole run's (refused credential, missing target, wrong server-url) stops it at once:
   // no new file starts, and every file not published fails with that one reason.
   let failure: RunFailure | undefined;
-  const failedByRun = new Set<string>();
+  const failedByRun = new Set<LocalFile>();
   const runStop = new AbortController();
   const runFailed = (err: unknown, stage: 'open' | 'file'): boolean => {
-    const found = classifyRunFailure(err, provider, config.settings, config.common, stage);
+    const found = classifyRunFailure(err, provider, config.common, stage);
     if (!found) return false;
     if (!failure) {
       failure = found;
@@ -87,11 +101,10 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     return true;
   };
   try {
-    const accepted = files.filter((f) => !refusals.has(f.path));
-    let session: Awaited<ReturnType<typeof provider.open>> | undefined;
-    if (accepted.length > 0) {
+    let session: ProviderSession | undefined;
+    if (planned.some((p) => !p.refusal)) {
       try {
-        session = await provider.open(config.settings, config.common, { http, log: hooks.log, signal: hooks.signal, mask: hooks.mask, dryRun: run.dryRun });
+        session = await provider.open({ http, log: hooks.log, signal: hooks.signal, mask: hooks.mask, dryRun: run.dryRun });
       } catch (err) {
         // A cancellation is not the provider's failure: it ends the run as before.
         if (hooks.signal.aborted || hooks.stop?.aborted) throw err;
@@ -99,21 +112,28 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
         if (!runFailed(err, 'open')) runFailed(new OpenFailure(err, provider.displayName), 'open');
       }
     }
-    for (const file of accepted) {
-      const reason = session?.refuse?.(file);
-      if (reason) refusals.set(file.path, reason);
+    // The session's plan: where each file goes, or why this server refuses it (e.g. over its size limit).
+    for (const p of planned) {
+      if (p.refusal || !session) continue;
+      const plan = session.plan(p.file);
+      if (plan.refusal) p.refusal = { message: plan.refusal, code: 'refused' };
+      else p.destination = plan.destination;
     }
-    const toPublish = files.filter((f) => !refusals.has(f.path));
+    const toPublish = planned.filter((p) => !p.refusal);
 
-    let published: FileResult[] = [];
     if (failure) {
       // Nothing was sent for any file.
     } else if (run.dryRun) {
-      for (const f of toPublish) hooks.log.info(`dry-run: would publish ${f.path} (${formatBytes(f.bytes)}) to ${session?.plan?.(f) ?? provider.displayName}`);
-      published = toPublish.map((f) => ({ path: f.path, bytes: f.bytes, status: 'skipped', durationMs: 0 }));
+      for (const p of toPublish) {
+        hooks.log.info(`dry-run: would publish ${p.file.path} (${formatBytes(p.file.bytes)}) to ${p.destination ?? provider.displayName}`);
+        p.result = { path: p.file.path, bytes: p.file.bytes, status: 'skipped', durationMs: 0 };
+      }
     } else if (session) {
-      try {
-        published = await publishAll(toPublish, session, http, {
+      const published = await publishAll(
+        toPublish.map((p) => p.file),
+        session,
+        http,
+        {
           concurrency: run.concurrency,
           wait: run.wait,
           waitTimeoutMs: run.waitTimeoutMs,
@@ -122,31 +142,29 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
           log: hooks.log,
           mask: hooks.mask,
           onFailure: (file, err) => {
-            if (runFailed(err, 'file')) failedByRun.add(file.path);
+            if (runFailed(err, 'file')) failedByRun.add(file);
           },
-        });
-      } finally {
-        await session.close?.();
-      }
+        },
+      );
+      toPublish.forEach((p, i) => (p.result = published[i]));
     }
     if (failure) {
       const f = failure;
-      published = toPublish.map((file) => {
-        const done = published.find((r) => r.path === file.path);
+      for (const p of toPublish) {
+        const done = p.result;
         // Cancelled by the stop, never started, or failed with this very failure: the run's reason.
-        if (done && done.status === 'succeeded') return done;
-        if (done && done.status === 'failed' && done.error?.code !== 'cancelled' && !failedByRun.has(file.path)) return done;
-        return { path: file.path, bytes: file.bytes, sha256: done?.sha256, status: 'failed', error: { message: f.message, code: f.code }, durationMs: done?.durationMs ?? 0 };
-      });
-    }
-    const byPath = new Map(published.map((r) => [r.path, r]));
-    const results = files.map((f): FileResult => {
-      const refusal = refusals.get(f.path);
-      if (refusal) {
-        hooks.log.info(`${f.path}: refused: ${refusal}`);
-        return { path: f.path, bytes: f.bytes, status: 'failed', error: { message: refusal, code: f.problem ? 'unreadable' : 'refused' }, durationMs: 0 };
+        if (done && done.status === 'succeeded') continue;
+        if (done && done.status === 'failed' && done.error?.code !== 'cancelled' && !failedByRun.has(p.file)) continue;
+        const error = { message: f.message, code: f.code, ...(f.providerCode ? { providerCode: f.providerCode } : {}) };
+        p.result = { path: p.file.path, bytes: p.file.bytes, sha256: done?.sha256, status: 'failed', error, durationMs: done?.durationMs ?? 0 };
       }
-      return byPath.get(f.path)!;
+    }
+    const results = planned.map((p): FileResult => {
+      if (p.refusal) {
+        hooks.log.info(`${p.file.path}: refused: ${p.refusal.message}`);
+        return { path: p.file.path, bytes: p.file.bytes, status: 'failed', error: p.refusal, durationMs: 0 };
+      }
+      return p.result!;
     });
     return { files, results, ...(failure ? { failure } : {}) };
   } finally {

@@ -2,9 +2,10 @@
 // pool and collects a result per file, so one failure never hides the others. It knows the chain, not vendors.
 import { uploadFile } from '../http/upload.js';
 import type { Http } from '../http/client.js';
-import { PublishError, UploadUrlExpiredError, errorMessage } from './errors.js';
-import { inParallel } from './pool.js';
-import type { FileResult, LocalFile, Logger, ProviderSession, StepContext } from './types.js';
+import { PublishError, UploadUrlExpiredError, errorMessage } from '../core/errors.js';
+import { inParallel } from '../core/pool.js';
+import type { ErrorCode } from '../core/error-codes.js';
+import type { FileResult, LocalFile, Logger, ProviderSession, StepContext } from '../core/types.js';
 
 export interface EngineOptions {
   concurrency: number;
@@ -98,7 +99,8 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
     // Messages from deeper layers may start with the file's path; say it once.
     const raw = stop.aborted ? `cancelled: ${errorMessage(stop.reason ?? err)}` : errorMessage(err);
     const message = raw.startsWith(`${file.path}: `) ? raw.slice(file.path.length + 2) : raw;
-    const code = stop.aborted ? 'cancelled' : err instanceof PublishError ? err.code : undefined;
+    const code: ErrorCode = stop.aborted ? 'cancelled' : err instanceof PublishError ? err.code : 'unexpected';
+    const providerCode = !stop.aborted && err instanceof PublishError ? err.providerCode : undefined;
     if (!stop.aborted) options.onFailure?.(file, err);
     options.log.info(`${file.path}: failed: ${message}`);
     return {
@@ -106,7 +108,7 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
       bytes: file.bytes,
       sha256,
       status: 'failed',
-      error: code ? { message, code } : { message },
+      error: providerCode === undefined ? { message, code } : { message, code, providerCode },
       durationMs: Date.now() - started,
     };
   }

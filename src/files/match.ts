@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as glob from '@actions/glob';
-import { UsageError } from '../engine/errors.js';
-import type { LocalFile } from '../engine/types.js';
+import { UsageError } from '../core/errors.js';
+import type { LocalFile } from '../core/types.js';
 import { inside, problemFile, resolveEntry, walkForOddEntries } from './odd.js';
 
 export interface MatchOptions {

@@ -3,7 +3,7 @@
 // file entry with a `problem`, reported as failed for that file alone, never dropped.
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { LocalFile } from '../engine/types.js';
+import type { LocalFile } from '../core/types.js';
 
 /** Whether `candidate` is `root` or below it. `..data/m.step` is below it: only a `..` segment climbs out. */
 export function inside(root: string, candidate: string): boolean {

@@ -1,8 +1,8 @@
 // Local format checks (`validate`): a file whose content does not match its extension is refused before
 // any upload, so a broken export fails a pull request in seconds. Each check reads only the bytes it needs.
 import { open } from 'node:fs/promises';
-import type { LocalFile } from '../engine/types.js';
-import { formatBytes } from '../engine/units.js';
+import type { LocalFile } from '../core/types.js';
+import { formatBytes } from '../core/units.js';
 
 const HEAD_BYTES = 64 * 1024;
 /** How much of a STEP/IFC file's end is read to find END-ISO-10303-21; (exporters may add a little after it). */

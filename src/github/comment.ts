@@ -2,8 +2,8 @@
 // and its author (ours alone: a comment by anyone else that quotes the marker is never edited), updated in
 // place, never duplicated, never over GitHub's size limit. One comment per provider (and per shard).
 import * as github from '@actions/github';
-import type { FileResult } from '../engine/types.js';
-import type { ProviderModule } from '../providers/types.js';
+import type { FileResult } from '../core/types.js';
+import type { ProviderInfo } from '../providers/types.js';
 import { buildSummary, escapeHtml, failureLine, type ReportExtra } from './report.js';
 
 export interface CommentTarget {
@@ -31,7 +31,7 @@ const BUDGET = COMMENT_LIMIT - 1_024;
  */
 export function buildComment(
   results: readonly FileResult[],
-  provider: ProviderModule,
+  provider: ProviderInfo,
   extra: ReportExtra & { runUrl?: string },
   scrub: (text: string) => string,
   budget: number = BUDGET,

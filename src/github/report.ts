@@ -1,67 +1,12 @@
 // What the run leaves behind on GitHub: the outputs of the interface, the job summary and an error
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
 import * as core from '@actions/core';
-import type { Secrets } from '../engine/secrets.js';
-import type { Evidence, FileResult } from '../engine/types.js';
-import { escapeControls, linkableUrl, markdownText, safeLine } from '../engine/untrusted.js';
-import { formatBytes } from '../engine/units.js';
-import type { ProviderModule, RunFailure } from '../providers/types.js';
-
-export interface ResultRecord {
-  path: string;
-  bytes: number;
-  sha256?: string;
-  status: FileResult['status'];
-  id?: string;
-  url?: string;
-  verifiedBy?: string[];
-  error?: { message: string; code?: string };
-  durationMs: number;
-  [vendorField: string]: unknown;
-}
-
-export function toRecord(r: FileResult): ResultRecord {
-  const { id, url, ...vendorIds } = r.ids ?? { id: undefined };
-  return {
-    path: r.path,
-    bytes: r.bytes,
-    sha256: r.sha256,
-    status: r.status,
-    ...(id !== undefined ? { id } : {}),
-    ...Object.fromEntries(Object.entries(vendorIds).filter(([, v]) => v !== undefined)),
-    ...(url ? { url } : {}),
-    ...(r.verifiedBy ? { verifiedBy: r.verifiedBy } : {}),
-    ...(r.error ? { error: r.error } : {}),
-    durationMs: r.durationMs,
-  };
-}
-
-export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'submitted-count' | 'failed-count';
-
-export function buildOutputs(results: readonly FileResult[], provider: ProviderModule): Record<OutputName, string> {
-  const records = results.map(toRecord);
-  const succeeded = results.filter((r) => r.status === 'succeeded');
-  // Submitted files (wait: false) have real IDs too: a later step can follow them up.
-  const handedOver = results.filter((r) => r.status === 'succeeded' || r.status === 'submitted');
-  const idsOf = (output: string) =>
-    JSON.stringify(
-      provider.idOutputs
-        .filter((o) => o.output === output)
-        .flatMap((o) => handedOver.map((r) => r.ids?.[o.field]).filter((v): v is string => typeof v === 'string')),
-    );
-  return {
-    results: JSON.stringify(records),
-    'version-ids': idsOf('version-ids'),
-    'attachment-ids': idsOf('attachment-ids'),
-    'job-ids': idsOf('job-ids'),
-    ids: JSON.stringify(handedOver.map((r) => r.ids!.id)),
-    'succeeded-count': String(succeeded.length),
-    'submitted-count': String(results.filter((r) => r.status === 'submitted').length),
-    'failed-count': String(results.filter((r) => r.status === 'failed').length),
-  };
-}
-
-export { formatBytes };
+import type { Secrets } from '../core/secrets.js';
+import type { Evidence, FileResult } from '../core/types.js';
+import { escapeControls, linkableUrl, markdownText, safeLine } from '../core/untrusted.js';
+import { formatBytes } from '../core/units.js';
+import type { ProviderInfo, RunFailure } from '../providers/types.js';
+import { buildOutputs, failedByRun, idKind } from '../results.js';
 
 const STATUS_ICON: Record<FileResult['status'], string> = {
   succeeded: '✅ succeeded',
@@ -112,31 +57,11 @@ export interface ReportExtra {
   shard?: string;
   /** The run failed as a whole: shown first, with its fix, instead of once per file. */
   failure?: RunFailure;
-  /** Where the run publishes (ProviderModule.describeTarget). */
+  /** Where the run publishes (ConfiguredProvider.target). */
   target?: string;
 }
 
-/** What kind of ID a result's `id` is, from the vendor field that holds the same value. */
-const ID_KINDS: [field: string, kind: string][] = [
-  ['versionId', 'version'],
-  ['attachmentId', 'attachment'],
-  ['jobId', 'job'],
-  ['dataSourceId', 'data source'],
-  ['fileId', 'file'],
-  ['ingestionId', 'ingestion'],
-];
-
-export function idKind(ids: FileResult['ids']): string | undefined {
-  if (!ids) return undefined;
-  return ID_KINDS.find(([field]) => ids[field] !== undefined && ids[field] === ids.id)?.[1];
-}
-
-/** Whether a file failed with the run's own failure (reported once, not per file). */
-export function failedByRun(r: FileResult, failure: RunFailure | undefined): boolean {
-  return failure !== undefined && r.status === 'failed' && r.error?.code === failure.code && r.error.message === failure.message;
-}
-
-export function buildSummary(results: readonly FileResult[], provider: ProviderModule, extra: ReportExtra): string {
+export function buildSummary(results: readonly FileResult[], provider: ProviderInfo, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();
   const ok = results.filter((r) => r.status === 'succeeded').length;
   const submitted = results.filter((r) => r.status === 'submitted').length;
@@ -181,7 +106,7 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderM
 }
 
 /** Hand outputs, summary and annotations to the runner; every string is scrubbed of secrets first. */
-export async function writeReport(results: readonly FileResult[], provider: ProviderModule, secrets: Secrets, extra: ReportExtra): Promise<void> {
+export async function writeReport(results: readonly FileResult[], provider: ProviderInfo, secrets: Secrets, extra: ReportExtra): Promise<void> {
   for (const [name, value] of Object.entries(buildOutputs(results, provider))) core.setOutput(name, secrets.scrub(value));
   for (const r of results) {
     if (r.status === 'failed' && !failedByRun(r, extra.failure)) {

@@ -2,9 +2,9 @@
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
-import { HttpError, NetworkError, PublishError } from '../engine/errors.js';
-import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../engine/retry.js';
-import type { Logger } from '../engine/types.js';
+import { HttpError, NetworkError, PublishError } from '../core/errors.js';
+import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
+import type { Logger } from '../core/types.js';
 import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
 import { closeWithin, untilAborted } from './deadline.js';
 
@@ -164,7 +164,7 @@ export class Http {
           throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
         });
         if (ok && truncated) {
-          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', 'response_too_large');
+          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
         }
         return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
       },
@@ -200,7 +200,7 @@ export function makeResponse(status: number, headers: Record<string, string>, te
           `${where} answered HTTP ${status} with ${kind} where JSON was expected; check that server-url points at the API (first bytes: ${JSON.stringify(text.slice(0, 80))})`,
           status,
           text.slice(0, 500),
-          'invalid_response',
+          { code: 'invalid_response' },
         );
       }
     },

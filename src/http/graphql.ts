@@ -2,7 +2,7 @@
 // (proxy, keep-alive, timeouts, retries). Queries are always safe to repeat; a mutation only when the caller
 // says why. GraphQL errors come back as data, for the provider to word in its vendor's terms.
 import { ClientError, GraphQLClient } from 'graphql-request';
-import { HttpError } from '../engine/errors.js';
+import { HttpError } from '../core/errors.js';
 import type { Http } from './client.js';
 
 export interface GraphQLErrorItem {
@@ -61,7 +61,7 @@ export class GraphQLEndpoint {
         if (err.response.status >= 200 && err.response.status < 300 && err.response.errors) {
           return { data: (err.response.data as T) ?? undefined, errors: err.response.errors as GraphQLErrorItem[] };
         }
-        throw new HttpError(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000), `http_${err.response.status}`);
+        throw new HttpError(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000));
       }
       throw err;
     }

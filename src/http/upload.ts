@@ -2,12 +2,13 @@
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
 // feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
-import { formatBytes, formatRate } from '../engine/units.js';
+import { formatBytes, formatRate } from '../core/units.js';
 import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
-import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpiredError } from '../engine/errors.js';
-import { parseRetryAfter, withRetry } from '../engine/retry.js';
-import type { Evidence, LocalFile, UploadReceipt, UploadTarget } from '../engine/types.js';
+import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpiredError } from '../core/errors.js';
+import { parseRetryAfter, withRetry } from '../core/retry.js';
+import { codeForStatus } from '../core/error-codes.js';
+import type { Evidence, LocalFile, UploadReceipt, UploadTarget } from '../core/types.js';
 import { FileChangedError, readAndHash } from './hasher.js';
 import { ERROR_BODY_CAP, readCapped } from './bounded.js';
 import { untilAborted } from './deadline.js';
@@ -198,8 +199,12 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
       `${options.label}: storage refused the upload: HTTP ${statusCode}${code ? ` ${code}` : ''}: ${message}`,
       statusCode,
       text.slice(0, 500),
-      code,
-      parseRetryAfter(resHeaders['retry-after']),
+      {
+        // Storage's own refusal (a signature, a policy) is storage's; throttling and outages are the usual ones.
+        code: statusCode === 429 || statusCode >= 500 ? codeForStatus(statusCode) : 'rejected_by_storage',
+        ...(code ? { providerCode: code } : {}),
+        retryAfterMs: parseRetryAfter(resHeaders['retry-after']),
+      },
     );
   }
   if (sent !== file.bytes) {

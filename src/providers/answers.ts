@@ -1,7 +1,7 @@
 // Reading vendors' answers, the same way for every provider: a shape check whose failure says what differed,
 // and a body that may or may not be JSON (error pages).
 import type { z } from 'zod';
-import { PublishError } from '../engine/errors.js';
+import { PublishError } from '../core/errors.js';
 
 /** `value` as `schema` describes it, or a PublishError (`invalid_response`) naming `what` and every difference. */
 export function parseAnswer<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

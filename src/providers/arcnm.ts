@@ -3,16 +3,17 @@
 // when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../engine/errors.js';
-import { backoffDelay, parseRetryAfter, sleep } from '../engine/retry.js';
-import type { Confirmed, Evidence, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
-import { verdictUnlessCancelled } from '../engine/verdict.js';
+import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
+import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
+import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
+import type { Confirmed, Evidence, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
+import { pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
-import { formatBytes } from '../engine/units.js';
+import { formatBytes } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { optionalId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
-import type { CommonSettings, OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { defineProvider, type CommonSettings, type OpenContext } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
 /** "Up to 512 MB each" (ARCNM uploads guide): 512 MiB, shown as such. */
@@ -73,32 +74,35 @@ const uploadList = z.array(z.unknown());
 /** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
 const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
 
-/** ARCNM's failure, with its code, message and request ID. */
+/** ARCNM's codes in the shared vocabulary; any other follows the status. */
+const ARCNM_CODES: Readonly<Record<string, ErrorCode>> = {
+  invalid_api_key: 'auth_rejected',
+  insufficient_scope: 'permission_denied',
+  not_found: 'not_found',
+  rate_limited: 'rate_limited',
+  // ARCNM's magic-byte check refused the bytes.
+  upload_rejected: 'invalid_content',
+  upload_failed: 'rejected_by_provider',
+  upload_cancelled: 'rejected_by_provider',
+};
+
+/** ARCNM's failure, with its code (as providerCode), message and request ID. */
 export class ArcnmError extends PublishError {
   constructor(
     readonly status: number,
-    code: string,
+    arcnmCode: string,
     message: string,
     readonly details: Record<string, unknown>,
     readonly requestId?: string,
     readonly retryAfterMs?: number,
   ) {
-    super(`ARCNM ${status} ${code}: ${message}${requestId ? ` (request_id ${requestId})` : ''}`, code);
+    super(`ARCNM ${status} ${arcnmCode}: ${message}${requestId ? ` (request_id ${requestId})` : ''}`, ARCNM_CODES[arcnmCode] ?? codeForStatus(status), { providerCode: arcnmCode });
   }
 }
 
 interface Pending {
   dataSourceId: string;
   confirmed: boolean;
-}
-
-/**
- * Wait `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage`. A cancelled
- * run (its first signal) ends the wait.
- */
-async function sleepWithin(ms: number, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>, timeoutMessage: string): Promise<void> {
-  if (Date.now() + ms > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage);
-  await sleep(ms, ctx.stop ?? ctx.signal);
 }
 
 /**
@@ -204,7 +208,7 @@ export class VerdictWatcher {
   }
 }
 
-class ArcnmSession implements OpenedProvider<Pending> {
+class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ARCNM';
   private readonly watcher: VerdictWatcher;
 
@@ -234,9 +238,9 @@ class ArcnmSession implements OpenedProvider<Pending> {
    * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
    * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
    */
-  private async mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
+  private mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
     const key = randomUUID();
-    for (let attempt = 1; ; attempt++) {
+    return pollUntil(ctx, () => `${label}: ARCNM was still processing the request after wait-timeout-minutes`, async (attempt): Promise<Poll<HttpResponse>> => {
       const res = await this.http.request({
         method: 'POST',
         url: `${this.settings.baseUrl}${path}`,
@@ -251,12 +255,10 @@ class ArcnmSession implements OpenedProvider<Pending> {
       // as long as the run may wait. The replay then answers what that first request did.
       if (res.status === 409 && errorCode(res) === 'idempotency_in_flight') {
         const delay = backoffDelay(Math.min(attempt, 6), { ...this.http.settings.policy, baseDelayMs: 500, maxDelayMs: 5_000 }, parseRetryAfter(res.headers['retry-after']));
-        ctx.log.info(`${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s`);
-        await sleepWithin(delay, ctx, `${label}: ARCNM was still processing the request after wait-timeout-minutes`);
-        continue;
+        return { againInMs: delay, note: `${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s` };
       }
-      return res;
-    }
+      return { done: res };
+    });
   }
 
   private fail(res: HttpResponse, label: string): never {
@@ -266,7 +268,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
       throw new ArcnmError(res.status, code, `${label}: ${message}`, details ?? {}, parsed.data.request_id ?? res.headers['x-request-id'] ?? undefined, parseRetryAfter(res.headers['retry-after']));
     }
     res.json(); // throws a clear error when the answer is not JSON at all (an HTML error page)
-    throw new PublishError(`ARCNM ${label}: HTTP ${res.status}: ${res.text.slice(0, 200)}`, `http_${res.status}`);
+    throw new PublishError(`ARCNM ${label}: HTTP ${res.status}: ${res.text.slice(0, 200)}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
   }
 
   async presign(file: LocalFile, ctx: StepContext) {
@@ -315,16 +317,15 @@ class ArcnmSession implements OpenedProvider<Pending> {
    * again, never upload again. Each confirm is its own logical operation (a new key): repeating confirm is safe and
    * answers the current state, whereas reusing one key would only replay the first answer.
    */
-  private async confirmReceived(file: LocalFile, pending: Pending, ctx: StepContext) {
+  private confirmReceived(file: LocalFile, pending: Pending, ctx: StepContext) {
     const label = `${file.path}: confirm`;
-    for (let round = 1; ; round++) {
+    return pollUntil(ctx, () => `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`, async (round): Promise<Poll<z.infer<typeof confirmAnswer>>> => {
       const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
-      if (res.ok) return parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm');
+      if (res.ok) return { done: parseAnswer(confirmAnswer, res.json(), 'ARCNM confirm') };
       // upload_rejected, upload_failed, upload_cancelled and the rest are final.
       if (!(res.status === 409 && errorCode(res) === 'upload_not_received') || round >= this.http.settings.policy.maxAttempts) this.fail(res, 'confirm');
-      ctx.log.info(`${label}: ARCNM has not received the bytes yet; confirming again`);
-      await sleepWithin(backoffDelay(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), ctx, `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`);
-    }
+      return { againInMs: backoffDelay(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), note: `${label}: ARCNM has not received the bytes yet; confirming again` };
+    });
   }
 
   /**
@@ -334,7 +335,7 @@ class ArcnmSession implements OpenedProvider<Pending> {
   private async failWithReason(file: LocalFile, pending: Pending, status: string, ctx: StepContext): Promise<never> {
     const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, `${file.path}: confirm`, ctx);
     if (!res.ok) this.fail(res, 'confirm');
-    throw new PublishError(`ARCNM marked upload ${pending.dataSourceId} ${status}`, `upload_${status}`);
+    throw new PublishError(`ARCNM marked upload ${pending.dataSourceId} ${status}`, ARCNM_CODES[`upload_${status}`] ?? 'rejected_by_provider', { providerCode: `upload_${status}` });
   }
 
   private async attach(file: LocalFile, pending: Pending, ctx: StepContext) {
@@ -345,24 +346,22 @@ class ArcnmSession implements OpenedProvider<Pending> {
       Object.entries({ source_path: file.path, commit_sha: origin?.sha, ref: origin?.ref, workflow_run: origin?.runUrl }).filter(([, v]) => v),
     );
     const label = `${file.path}: attach to part ${partId} revision ${revisionId}`;
-    for (let round = 1; ; round++) {
+    await pollUntil(ctx, () => `${label}: upload still pending after wait-timeout-minutes`, async (): Promise<Poll<void>> => {
       const res = await this.mutate(
         `/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`,
         { data_source_id: pending.dataSourceId, role, attributes },
         label,
         ctx,
       );
-      if (res.ok) return;
+      if (res.ok) return { done: undefined };
       const details = (tryJson(res.text) as { error?: { details?: { reason?: string; retry_after_s?: number } } } | undefined)?.error?.details;
       if (res.status === 409 && details?.reason === 'upload_pending') {
         // ARCNM is still checking the upload; it says how long to wait.
         const delay = parseRetryAfter(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
-        ctx.log.info(`${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s`);
-        await sleepWithin(delay, ctx, `${label}: upload still pending after wait-timeout-minutes`);
-        continue;
+        return { againInMs: delay, note: `${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s` };
       }
       this.fail(res, 'attach');
-    }
+    });
   }
 
   /** Cancel an upload that never got confirmed, so nothing lingers (best effort). */
@@ -381,7 +380,7 @@ function errorCode(res: HttpResponse): string | undefined {
   return envelope.safeParse(tryJson(res.text)).data?.error.code;
 }
 
-export const arcnm: ProviderModule<ArcnmSettings> = {
+export const arcnm = defineProvider<ArcnmSettings>({
   id: 'arcnm',
   displayName: 'ARCNM',
   tokenEnv: 'ARCNM_API_KEY',
@@ -397,7 +396,6 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     }
     return { apiKey, baseUrl: common.serverUrl, attach: partId && revisionId ? { partId, revisionId } : undefined, origin: common.origin };
   },
-  secrets: () => [],
   refuse(file) {
     if (!ACCEPTED.includes(file.ext)) {
       return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
@@ -405,7 +403,7 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
     if (file.bytes > ARCNM_MAX_BYTES) return `ARCNM accepts files up to ${formatBytes(ARCNM_MAX_BYTES)}; this one has ${formatBytes(file.bytes)} (${file.bytes} bytes)`;
     return undefined;
   },
-  async open(settings, _common, ctx: OpenContext) {
+  async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
       // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
@@ -415,21 +413,23 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
       else if (!res.ok) {
         const parsed = envelope.safeParse(tryJson(res.text));
         if (parsed.success) throw new ArcnmError(res.status, parsed.data.error.code, `list uploads: ${parsed.data.error.message}`, parsed.data.error.details ?? {}, parsed.data.request_id ?? undefined);
-        throw new PublishError(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, `http_${res.status}`);
+        throw new PublishError(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
       } else ctx.log.info('ARCNM: the API key is valid');
       if (settings.attach) ctx.log.info(`ARCNM: part ${settings.attach.partId} revision ${settings.attach.revisionId} is not checked: ARCNM documents no read call for a part revision`);
     }
     const attach = settings.attach;
     return Object.assign(new ArcnmSession(settings, ctx.http, ctx.signal), {
-      plan: (file: LocalFile) =>
-        `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+      plan: (file: LocalFile) => ({
+        destination: `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+      }),
     });
   },
   describeTarget: (s) => (s.attach ? `part ${s.attach.partId} revision ${s.attach.revisionId} (each confirmed upload is attached to it) on ${s.baseUrl}` : `uploads on ${s.baseUrl} (not attached to a part)`),
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;
     const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';
-    switch (err.code) {
+    // ARCNM's own codes decide (not every 403 is the key's scope).
+    switch (err.providerCode) {
       case 'invalid_api_key':
         return { input: 'token', message: err.message, fix: credential, code: err.code };
       case 'insufficient_scope':
@@ -447,4 +447,4 @@ export const arcnm: ProviderModule<ArcnmSettings> = {
         return undefined;
     }
   },
-};
+});

@@ -4,13 +4,15 @@
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
 import { z } from 'zod';
-import { NetworkError, PublishError, WaitTimeoutError } from '../engine/errors.js';
-import { parseRetryAfter, sleep } from '../engine/retry.js';
-import type { Confirmed, LocalFile, StepContext, UploadReceipt } from '../engine/types.js';
+import { NetworkError, OutcomeUnknownError, PublishError } from '../core/errors.js';
+import { codeForStatus, statusCode } from '../core/error-codes.js';
+import { parseRetryAfter } from '../core/retry.js';
+import { pollUntil, type Poll } from '../core/waiting.js';
+import type { Confirmed, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
-import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
+import { defineProvider, type OpenContext } from './types.js';
 import { parseAnswer, tryJson } from './answers.js';
 
 export const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'] as const;
@@ -153,7 +155,7 @@ function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
 const UNKNOWN_OUTCOME =
   'Coldstream may or may not have created it, and it is not sent again (that could make a duplicate): check the case in Coldstream before re-running';
 
-class ColdstreamSession implements OpenedProvider<Pending> {
+class ColdstreamSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'Coldstream';
   private readonly jobLocks = new KeyedMutex();
 
@@ -166,7 +168,7 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     try {
       return await this.request(url, body, label, ctx);
     } catch (err) {
-      if (err instanceof NetworkError) throw new PublishError(`${err.message}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
+      if (err instanceof NetworkError) throw new OutcomeUnknownError(`${err.message}; ${UNKNOWN_OUTCOME}`);
       throw err;
     }
   }
@@ -196,8 +198,8 @@ class ColdstreamSession implements OpenedProvider<Pending> {
           ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
           : hint;
     // A 5xx to a POST that creates something leaves us not knowing whether it did.
-    if (res.status >= 500) throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, 'outcome_unknown');
-    throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, `http_${res.status}`);
+    if (res.status >= 500) throw new OutcomeUnknownError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, { providerCode: statusCode(res.status) });
+    throw new PublishError(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
   }
 
   async presign(file: LocalFile, ctx: StepContext) {
@@ -240,7 +242,9 @@ class ColdstreamSession implements OpenedProvider<Pending> {
     const { caseId } = this.settings;
     const label = `${file.path}: ${kind}`;
     const body = { caseId: idValue(caseId), fileId: pending.fileIdValue, fileURL: pending.fileUrl };
-    for (let attempt = 1; ; attempt++) {
+    const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
+    const timeout = () => `Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`;
+    return pollUntil(ctx, timeout, async (attempt): Promise<Poll<string | undefined>> => {
       const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
       if (res.ok) {
         const jobId = jobIdFrom(res.text);
@@ -249,25 +253,20 @@ class ColdstreamSession implements OpenedProvider<Pending> {
             ? `${label}: job ${jobId} started for file ${pending.fileId}`
             : `${label}: Coldstream accepted the job for file ${pending.fileId} (HTTP ${res.status}); its answer names no job ID`,
         );
-        return jobId;
+        return { done: jobId };
       }
       if (!res.text.includes(BUSY_TEXT)) this.fail(res, `${kind} ${file.path} (file ${pending.fileId} is uploaded, its job did not start)`);
       // The case runs another job (ours or someone else's): ask again later, never in a tight loop.
-      const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
       if (!ctx.wait) {
-        throw new PublishError(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'case_busy');
+        throw new PublishError(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'target_busy');
       }
       const delay = Math.max(busyDelay(attempt), Math.min(parseRetryAfter(res.headers['retry-after']) ?? 0, BUSY_MAX_MS));
-      if (Date.now() + delay > ctx.waitDeadline) {
-        throw new WaitTimeoutError(`Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`);
-      }
-      ctx.log.info(`${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s`);
-      await sleep(delay, ctx.stop ?? ctx.signal);
-    }
+      return { againInMs: delay, note: `${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s` };
+    });
   }
 }
 
-export const coldstream: ProviderModule<ColdstreamSettings> = {
+export const coldstream = defineProvider<ColdstreamSettings>({
   id: 'coldstream',
   displayName: 'Coldstream',
   tokenEnv: 'COLDSTREAM_TOKEN',
@@ -294,7 +293,6 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     const hosts = common.serverUrlGiven ? { fileserverUrl: common.serverUrl, caseUrl: common.serverUrl } : regionHosts(region);
     return { token, ...hosts, region, caseId, componentId, finalize };
   },
-  secrets: () => [],
   refuse(file, settings) {
     if (!ACCEPTED.includes(file.ext)) {
       return `Coldstream accepts STEP (.step, .stp) and STL (.stl) geometry; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
@@ -305,7 +303,7 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     }
     return undefined;
   },
-  async open(settings, _common, ctx: OpenContext) {
+  async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
       const res = await ctx.http.request({
@@ -318,22 +316,22 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
       });
       if (!res.ok) {
         const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
-        throw new PublishError(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, `http_${res.status}`);
+        throw new PublishError(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, codeForStatus(res.status), { providerCode: statusCode(res.status) });
       }
       ctx.log.info(`Coldstream: the token can read case ${settings.caseId} in region ${settings.region}`);
     }
     const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
     const jobs: Record<JobKind, string> = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
-    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` });
+    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => ({ destination: `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` }) });
   },
   describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
   runFailure(err, settings, common) {
     if (!(err instanceof PublishError)) return undefined;
     const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
-    if (err.code === 'http_401' || err.code === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
+    if (err.providerCode === 'http_401' || err.providerCode === 'http_403') return { input: 'token', message: err.message, fix: credential, code: err.code };
     // Only the case's own routes (the file record, the dry run's file list) say anything about the case or the
     // URL: a 404 to a job may be about one file.
-    if (err.code !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message)) return undefined;
+    if (err.providerCode !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message)) return undefined;
     // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
     // does not, on a server-url given by hand, says the URL's path is wrong.
     if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {
@@ -341,4 +339,4 @@ export const coldstream: ProviderModule<ColdstreamSettings> = {
     }
     return wrongServerUrl(this, common, '/cases/{case-id}/files');
   },
-};
+});

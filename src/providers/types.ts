@@ -1,27 +1,14 @@
-// What a provider module offers the rest of the action. A provider knows its vendor (endpoints, payloads,
-// error words) and nothing of GitHub: it reads its settings through `InputReader`, by input name, so the
-// GitHub edge and the command line feed it alike.
+// The contract between a provider and the rest of the action. A provider knows its vendor (endpoints, payloads,
+// error words) and nothing of GitHub. It is configured once from its inputs (read by name through InputReader,
+// so the GitHub edge and the command line feed it alike) into typed settings that stay inside it; the run then
+// asks the configured provider to refuse, open (a session that plans each file, then presign → confirm), and
+// say which failures are the whole run's. `defineProvider` turns one vendor's typed definition into that contract.
+import type { ErrorCode } from '../core/error-codes.js';
+import type { LocalFile, Logger, ProviderSession } from '../core/types.js';
 import type { Http } from '../http/client.js';
-import type { LocalFile, Logger, ProviderSession } from '../engine/types.js';
+import type { CommonSettings, InputReader } from '../inputs.js';
 
-export const PROVIDER_IDS = ['speckle', 'ion', 'coldstream', 'arcnm'] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
-
-/** Reads an input by its action.yml name (`project-id`); answers '' when it is not set. */
-export type InputReader = (name: string) => string;
-
-/** Settings every provider shares, already validated. */
-export interface CommonSettings {
-  provider: ProviderId;
-  /** The credential (token, API key); may be empty where a provider has another way in (ION client credentials). */
-  token: string;
-  /** Without a trailing slash; the provider's public API when the input is empty. */
-  serverUrl: string;
-  /** Whether `server-url` was given (Coldstream derives two hosts from `region` when not). */
-  serverUrlGiven: boolean;
-  /** For traceability: where the run comes from, when known. */
-  origin?: { sha?: string; ref?: string; runUrl?: string; repository?: string };
-}
+export type { CommonSettings, InputReader } from '../inputs.js';
 
 export interface OpenContext {
   http: Http;
@@ -30,14 +17,6 @@ export interface OpenContext {
   mask: (secret: string) => void;
   /** True for `dry-run`: opening may read, never write. */
   dryRun: boolean;
-}
-
-/** A session plus the per-file checks that need the server's answer (e.g. Speckle's blob size limit). */
-export interface OpenedProvider<P = unknown> extends ProviderSession<P> {
-  /** A reason to refuse this file before any upload, or undefined. */
-  refuse?(file: LocalFile): string | undefined;
-  /** Where this file would go and how it would be finalised, for a dry run's plan (one line). */
-  plan?(file: LocalFile): string;
 }
 
 /**
@@ -51,29 +30,81 @@ export interface RunFailure {
   message: string;
   /** How to fix it: for a credential, which one, its environment variable and the scope or role it needs. */
   fix: string;
-  code: string;
+  code: ErrorCode;
+  /** The vendor's own code, when it gave one. */
+  providerCode?: string;
 }
 
-export interface ProviderModule<S = unknown> {
-  id: ProviderId;
-  displayName: string;
+/** The output listing a provider's job/version/attachment IDs, and which result field fills it. */
+export interface IdOutput {
+  output: 'version-ids' | 'attachment-ids' | 'job-ids';
+  field: string;
+}
+
+/** What the action knows of a provider before configuring it: its name, inputs, defaults and outputs. */
+export interface ProviderInfo {
+  readonly id: string;
+  readonly displayName: string;
   /** Environment variable read when `token` is empty. */
-  tokenEnv: string;
-  defaultServerUrl: string;
+  readonly tokenEnv: string;
+  readonly defaultServerUrl: string;
   /** Inputs only this provider reads (documented in action.yml); others' inputs are ignored. */
-  inputs: readonly string[];
-  /** Validate this provider's inputs; throws UsageError naming the input. No network. */
-  readSettings(input: InputReader, common: CommonSettings, env: Record<string, string | undefined>): S;
+  readonly inputs: readonly string[];
+  readonly idOutputs: readonly IdOutput[];
+}
+
+/** A provider in the registry: configured from its inputs once per run. */
+export interface ProviderModule extends ProviderInfo {
+  /** Read and check this provider's inputs; throws a UsageError naming the input. No network. */
+  configure(input: InputReader, common: CommonSettings): ConfiguredProvider;
+}
+
+/** A provider with its settings read: everything the run asks of it. */
+export interface ConfiguredProvider extends ProviderInfo {
   /** Values to mask besides the token (client secrets). */
-  secrets(settings: S): string[];
-  /** A reason to refuse this file without asking the server (extension, size limit), or undefined. */
-  refuse(file: LocalFile, settings: S): string | undefined;
-  /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
-  open(settings: S, common: CommonSettings, ctx: OpenContext): Promise<OpenedProvider>;
+  readonly secrets: readonly string[];
   /** Where this run publishes, for the summary's first line (e.g. `case 1001, component 2001`). */
-  describeTarget?(settings: S): string;
+  readonly target: string;
+  /** A reason to refuse this file without asking the server (extension, size limit), or undefined. */
+  refuse(file: LocalFile): string | undefined;
+  /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
+  open(ctx: OpenContext): Promise<ProviderSession>;
   /** Whether an error is the whole run's (see RunFailure), with the fix; undefined when it is one file's. */
+  runFailure(err: unknown, stage: 'open' | 'file'): RunFailure | undefined;
+}
+
+/** One vendor, written against its own typed settings `S`. */
+export interface ProviderDefinition<S> extends ProviderInfo {
+  readSettings(input: InputReader, common: CommonSettings): S;
+  secrets?(settings: S): string[];
+  refuse(file: LocalFile, settings: S): string | undefined;
+  open(settings: S, ctx: OpenContext): Promise<ProviderSession>;
+  describeTarget(settings: S): string;
   runFailure?(err: unknown, settings: S, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined;
-  /** The output listing this provider's job/version/attachment IDs, if any, and which result field fills it. */
-  idOutputs: { output: 'version-ids' | 'attachment-ids' | 'job-ids'; field: string }[];
+}
+
+/** The registry's view of a vendor's definition: its settings are read once and stay inside. */
+export function defineProvider<S>(def: ProviderDefinition<S>): ProviderModule {
+  const info: ProviderInfo = {
+    id: def.id,
+    displayName: def.displayName,
+    tokenEnv: def.tokenEnv,
+    defaultServerUrl: def.defaultServerUrl,
+    inputs: def.inputs,
+    idOutputs: def.idOutputs,
+  };
+  return {
+    ...info,
+    configure(input, common) {
+      const settings = def.readSettings(input, common);
+      return {
+        ...info,
+        secrets: def.secrets?.(settings) ?? [],
+        target: def.describeTarget(settings),
+        refuse: (file) => def.refuse(file, settings),
+        open: (ctx) => def.open(settings, ctx),
+        runFailure: (err, stage) => def.runFailure?.(err, settings, common, stage),
+      };
+    },
+  };
 }

@@ -141,7 +141,7 @@ describe('ARCNM end to end: the live service behaviour', () => {
     expect(run.exitCode).toBe(1);
     const [ok, zip] = run.results as [Record<string, any>, Record<string, any>];
     expect(ok).toMatchObject({ status: 'succeeded' });
-    expect(zip).toMatchObject({ status: 'failed', error: { code: 'upload_rejected' } });
+    expect(zip).toMatchObject({ status: 'failed', error: { code: 'invalid_content', providerCode: 'upload_rejected' } });
     expect(zip.error.message).toMatch(/The file was rejected: expected a STEP file/);
     expect(arcnm.uploadsWithStatus('failed').map((u) => u.name)).toEqual(['zip.step']);
   });
@@ -211,7 +211,7 @@ describe('ARCNM end to end: faults', () => {
     expect(run.exitCode).toBe(1);
     const broken = run.results.find((r) => r.path === 'cad/broken.step')!;
     expect(broken.status).toBe('failed');
-    expect(broken.error.code).toBe('upload_rejected');
+    expect(broken.error).toMatchObject({ code: 'invalid_content', providerCode: 'upload_rejected' });
     expect(broken.error.message).toMatch(/ARCNM 409 upload_rejected: confirm: .*request_id/);
     expect(run.outputs['succeeded-count']).toBe('4');
     expect(run.outputs['failed-count']).toBe('1');
@@ -290,7 +290,8 @@ describe('ARCNM end to end: cancellation', () => {
     await startEmulators({ processingDelayMs: 400 });
     const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`cad/p${i}.step`, samples.step(`p${i}.step`)]));
     const ws = await makeWorkspace(files);
-    const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, signals: [{ atMs: 2500, signal: 'SIGINT' }] });
+    // SIGINT once the first file is done (whatever the machine's speed): the second is under way, the rest not started.
+    const run = await runAction(inputs({ concurrency: '1' }), { workspace: ws, signals: [{ onOutput: /cad\/p0\.step: done/, signal: 'SIGINT' }] });
     await expectArcnmHolds({ arcnm, blob }, ws, run.results);
     expect(run.exitCode).toBe(1);
     const succeeded = run.results.filter((r) => r.status === 'succeeded');

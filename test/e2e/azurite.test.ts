@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CorruptionError } from '../../src/engine/errors.js';
+import { CorruptionError } from '../../src/core/errors.js';
 import { verifyStoredDigest } from '../../src/http/upload.js';
 import { Azurite } from '../emulators/azure-storage.js';
 import { SpeckleEmulator, type SpeckleEmulatorOptions, type SpeckleStorage } from '../emulators/speckle.js';

@@ -116,8 +116,8 @@ describe('command line: a run that fails as a whole', () => {
     expect(run.code).toBe(1);
     const results = JSON.parse(run.stdout) as { path: string; status: string; error: { code: string } }[];
     expect(results.map((r) => [r.path, r.status, r.error.code])).toEqual([
-      ['cad/a.step', 'failed', 'invalid_api_key'],
-      ['cad/b.step', 'failed', 'invalid_api_key'],
+      ['cad/a.step', 'failed', 'auth_rejected'],
+      ['cad/b.step', 'failed', 'auth_rejected'],
     ]);
     expect(run.stderr.match(/error: the run failed: Input 'token':.*Fix: .*ARCNM_API_KEY.*uploads:write/g)).toHaveLength(1);
     expect(run.stderr).toMatch(/target: ARCNM uploads on http/);

@@ -203,7 +203,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace({ 'geometry/fin.step': samples.step('fin.step') });
       const run = await runAction(inputs(cs), { workspace: ws, node: bin, env: { COLDSTREAM_TOKEN: 'cs_wrong_token_0000' } });
       expect(run.exitCode).toBe(1);
-      expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'http_401' } });
+      expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'auth_rejected', providerCode: 'http_401' } });
       expect(run.results[0]!.error.message).toContain('check the token');
       await expectColdstreamHolds(expect, cs, ws, run);
       expect(cs.files).toHaveLength(0);
@@ -315,7 +315,7 @@ describe.each(NODES)('Coldstream end to end ($name)', ({ bin }) => {
       const ws = await makeWorkspace({ 'geometry/fin.step': samples.step('fin.step') });
       const run = await runAction(inputs(cs, { 'component-id': '2001', wait: 'false' }), { workspace: ws, node: bin, env });
       expect(run.exitCode).toBe(1);
-      expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'case_busy' } });
+      expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'target_busy' } });
       expect(run.results[0]!.error.message).toContain(`uploaded as file ${cs.files[0]!.id}`);
       expect(cs.jobRequests).toHaveLength(1);
       await expectColdstreamHolds(expect, cs, ws, run);

@@ -157,7 +157,7 @@ describe('integrity: a store that keeps other bytes and answers 200 never yields
   it('ARCNM, an SSE-KMS store that kept only part of the file: ARCNM refuses it', async () => {
     const { run, held } = await publishOn('arcnm', { style: 'sse-kms', broken: { keepBytes: 200 } });
     expect(run.exitCode).toBe(1);
-    expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'upload_rejected' } });
+    expect(run.results[0]).toMatchObject({ status: 'failed', error: { code: 'invalid_content', providerCode: 'upload_rejected' } });
     expect(held).toBeUndefined();
   });
 

@@ -186,7 +186,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       ]);
       expect(wrong.exitCode).toBe(1);
       await expectIonHolds(expect, ion, ws, wrong);
-      expect(wrong.results[0]!['error']).toMatchObject({ code: 'entity_not_found', message: expect.stringContaining('ION createFileAttachment: Entity 101 does not exist') });
+      expect(wrong.results[0]!['error']).toMatchObject({ code: 'not_found', providerCode: 'NOT_FOUND', message: expect.stringContaining('ION createFileAttachment: Entity 101 does not exist') });
       expect(wrong.results[0]!['error'].message).toContain('use attach-to (e.g. runStep:<id>)');
       expect(unknown.exitCode).toBe(1);
       await expectIonHolds(expect, ion, ws, unknown);
@@ -215,8 +215,8 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       expect(run.exitCode).toBe(1);
       await expectIonHolds(expect, ion, ws, run);
       expect(run.results.map((r) => r['status'])).toEqual(['failed', 'failed', 'succeeded']);
-      expect(run.results[0]!['error']).toEqual({ code: 'ion_error', message: 'ION requestFileUploadUrl: Storage backend unavailable' });
-      expect(run.results[1]!['error']).toEqual({ code: 'ion_error', message: 'ION createFileAttachment: Database is in read-only mode' });
+      expect(run.results[0]!['error']).toEqual({ code: 'rejected_by_provider', message: 'ION requestFileUploadUrl: Storage backend unavailable' });
+      expect(run.results[1]!['error']).toEqual({ code: 'rejected_by_provider', message: 'ION createFileAttachment: Database is in read-only mode' });
       expect(run.outputs['failed-count']).toBe('2');
       expect(JSON.parse(run.outputs['attachment-ids']!)).toEqual([run.results[2]!['attachmentId']]);
       expect(ion.attachments).toHaveLength(1);
@@ -234,7 +234,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       // The first file: ION made nothing (fileAttachment null with errors[]): a failure. The second: ION made
       // the attachment and said something else went wrong: a success with a warning, the ID kept.
       expect(run.results.map((r) => r['status'])).toEqual(['failed', 'succeeded', 'succeeded']);
-      expect(run.results[0]!['error']).toEqual({ code: 'ion_error', message: 'ION createFileAttachment: Database is in read-only mode' });
+      expect(run.results[0]!['error']).toEqual({ code: 'rejected_by_provider', message: 'ION createFileAttachment: Database is in read-only mode' });
       const partial = run.results[1]!;
       expect(partial['attachmentId']).toBe(ion.attachments[0]!.id);
       expect(partial['warning']).toBe('ION created the attachment but also answered errors: Notification service unavailable: subscribers were not notified');
@@ -344,7 +344,7 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       const limited = await runAction(inputs(ion, { 'attach-to': 'runStep:101', 'max-attempts': '2' }), { workspace: ws, node: bin });
       expect(limited.exitCode).toBe(1);
       await expectIonHolds(expect, ion, ws, limited);
-      expect(limited.results[0]!['error']).toEqual({ code: 'rate_limited', message: 'ION requestFileUploadUrl: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts' });
+      expect(limited.results[0]!['error']).toEqual({ code: 'rate_limited', providerCode: 'http_429', message: 'ION requestFileUploadUrl: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts' });
     });
 
     it('input errors name the input and the accepted form', async (t) => {

@@ -589,12 +589,13 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
       // ARCNM's check takes a minute: the action waits for its verdict; attach (to a part) would be the next stage.
       const fx = await startArcnm(API_KEY, { confirmMode: 'status', confirmDelayMs: 60_000 });
       closers.push(() => fx.close());
-      const started = Date.now();
+      // SIGINT once the file is uploaded (its confirm goes out at once, then the wait for the verdict begins).
       const r = await run(
         { provider: 'arcnm', path: 'cad/*', 'server-url': fx.arcnm.url, token: API_KEY, 'part-id': 'prt_1', 'revision-id': 'rev_1' },
-        { workspace: await makeWorkspace({ 'cad/a.step': samples.step('a.step') }), signals: [{ atMs: 2500, signal: 'SIGINT' }] },
+        { workspace: await makeWorkspace({ 'cad/a.step': samples.step('a.step') }), signals: [{ onOutput: /cad\/a\.step: uploaded/, afterMs: 500, signal: 'SIGINT' }] },
       );
-      const afterInt = Date.now() - started - 2500;
+      expect(r.signalTimes).toHaveLength(1);
+      const afterInt = r.endedAt! - r.signalTimes![0]!;
       expect(r.signal).toBeNull();
       expect(r.exitCode).toBe(1);
       expect(afterInt).toBeLessThan(5_000);
@@ -611,15 +612,16 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
     await attack('signals mid-run', async () => {
       const url = await listen(track(createTcpServer(() => {})));
       const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/b.step': samples.step('b.step') });
-      const started = Date.now();
+      // SIGINT once the run has started (its signal handlers are in place), SIGTERM 1.5 s later, as the runner does.
       const r = await run({ provider: 'arcnm', path: 'cad/*', 'server-url': url, token: API_KEY, 'request-timeout-seconds': '600' }, {
         workspace: ws,
         signals: [
-          { atMs: 1500, signal: 'SIGINT' },
-          { atMs: 3000, signal: 'SIGTERM' },
+          { onOutput: /2 file\(s\) to publish/, afterMs: 300, signal: 'SIGINT' },
+          { afterMs: 1500, signal: 'SIGTERM' },
         ],
       });
-      const afterTerm = Date.now() - started - 3000;
+      expect(r.signalTimes).toHaveLength(2);
+      const afterTerm = r.endedAt! - r.signalTimes![1]!;
       figures.signalExitMs = Math.max(figures.signalExitMs, Math.max(0, afterTerm));
       expect(r.signal).toBeNull();
       expect(r.exitCode).toBe(1);

@@ -67,7 +67,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
       const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
 
       // The broken file fails with the importer's own words; the others succeed.
-      expect(byPath['models/broken.ifc']).toMatchObject({ status: 'failed', error: { code: 'ingestion_failed', message: expect.stringContaining('FILE_SCHEMA') } });
+      expect(byPath['models/broken.ifc']).toMatchObject({ status: 'failed', error: { code: 'invalid_content', message: expect.stringContaining('FILE_SCHEMA') } });
       expect(run.outputs['succeeded-count']).toBe('3');
       expect(run.outputs['failed-count']).toBe('1');
 
@@ -280,9 +280,9 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     expect(run.exitCode).toBe(1);
     await expectSpeckleHolds(expect, speckle, ws, run);
     const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
-    expect(byPath['models/cancelled.ifc']!.error).toMatchObject({ code: 'ingestion_cancelled', message: expect.stringContaining('Cancelled by a project owner') });
-    expect(byPath['models/invalid.ifc']!.error).toMatchObject({ code: 'ingestion_invalid_input', message: expect.stringContaining('Choose the units') });
-    expect(byPath['models/slow.ifc']!.error).toMatchObject({ code: 'ingestion_timeout' });
+    expect(byPath['models/cancelled.ifc']!.error).toMatchObject({ code: 'rejected_by_provider', providerCode: 'cancelled', message: expect.stringContaining('Cancelled by a project owner') });
+    expect(byPath['models/invalid.ifc']!.error).toMatchObject({ code: 'invalid_content', providerCode: 'invalidInput', message: expect.stringContaining('Choose the units') });
+    expect(byPath['models/slow.ifc']!.error).toMatchObject({ code: 'rejected_by_provider', providerCode: 'timeout' });
     expect(byPath['models/ok.ifc']!.status).toBe('succeeded');
   });
 
@@ -316,7 +316,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const run = await runAction(inputs({ 'model-id': 'n0model' }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
     await expectSpeckleHolds(expect, speckle, ws, run);
-    expect(run.results[0]!.error).toMatchObject({ code: 'model_not_found', message: expect.stringContaining('check the model-id input') });
+    expect(run.results[0]!.error).toMatchObject({ code: 'not_found', message: expect.stringContaining('check the model-id input') });
     expect(speckle.versions.size).toBe(0);
   });
 
@@ -328,7 +328,7 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     const run = await runAction(inputs({ token: readOnly }), { workspace: ws, node: bin });
     expect(run.exitCode).toBe(1);
     await expectSpeckleHolds(expect, speckle, ws, run);
-    expect(run.results[0]!.error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/streams:write.*"Can edit"/) });
+    expect(run.results[0]!.error).toMatchObject({ code: 'permission_denied', message: expect.stringMatching(/streams:write.*"Can edit"/) });
     expect(ops('GenerateFileUploadUrl')).toHaveLength(1); // refused, not retried
     expect(findLeaks(run, [readOnly])).toEqual([]);
   });

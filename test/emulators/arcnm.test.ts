@@ -159,7 +159,8 @@ describe('ARCNM presign → upload → confirm', () => {
 
   it('status mode: first confirm answers pending, later ones confirmed after confirmDelayMs', async () => {
     arcnm.confirmMode = 'status';
-    arcnm.confirmDelayMs = 150;
+    // Long enough that the calls below all come while the check runs, however busy the machine.
+    arcnm.confirmDelayMs = 1_000;
     const p = await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' });
     const id = p.json.data_source_id as string;
     await upload(p.json, PDF);
@@ -174,7 +175,7 @@ describe('ARCNM presign → upload → confirm', () => {
     expect(early.json.error.details).toMatchObject({ reason: 'upload_pending', retry_after_s: 1 });
     expect(early.headers.get('retry-after')).toBe('1');
 
-    await new Promise((r) => setTimeout(r, 200));
+    await arcnm.whenChecked(id);
     const c3 = await api('POST', '/api/v1/uploads/confirm', { data_source_id: id });
     expect(c3.json).toEqual({ data_source_id: id, status: 'confirmed' });
 
@@ -307,10 +308,13 @@ describe('ARCNM idempotency', () => {
   });
 
   it('409 idempotency_in_flight while the original is still being handled', async () => {
-    arcnm.processingDelayMs = 200;
+    // The first request holds its key for as long as it is handled: wait until it is, rather than a fixed time.
+    arcnm.processingDelayMs = 2_000;
     const key = randomUUID();
     const first = api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' }, { 'Idempotency-Key': key });
-    await new Promise((r) => setTimeout(r, 50));
+    const deadline = Date.now() + 10_000;
+    while (!arcnm.holdsIdempotencyKey(key) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(arcnm.holdsIdempotencyKey(key)).toBe(true);
     const second = await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' }, { 'Idempotency-Key': key });
     expectEnvelope(second, 409, 'idempotency_in_flight');
     expect((await first).status).toBe(200);

@@ -325,6 +325,11 @@ export class ArcnmEmulator {
     return u;
   }
 
+  /** Whether a request under this Idempotency-Key has arrived (running, locked or stored): tests wait on it. */
+  holdsIdempotencyKey(key: string): boolean {
+    return this.idempotency.has(`${this.apiKey}\u0000${key}`);
+  }
+
   /** Uploads in a given state (after letting due confirm checks complete). */
   uploadsWithStatus(status: ArcnmUploadStatus): ArcnmUpload[] {
     return [...this.uploads.values()].filter((u) => (this.settle(u), u.status === status));

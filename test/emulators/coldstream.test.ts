@@ -126,7 +126,8 @@ describe('jobs', () => {
   });
 
   it('answers "Job already runs for case" while a job of the same case runs, not for another case', async () => {
-    cs.jobDurationMs = 300;
+    // Long enough that the busy answer below comes while the first job runs, however busy the machine.
+    cs.jobDurationMs = 1_500;
     cs.addCase('1003', []);
     const a = await createAndUpload('a.step', Buffer.from('ISO-10303-21; a'));
     const b = await createAndUpload('b.step', Buffer.from('ISO-10303-21; b'));
@@ -136,7 +137,9 @@ describe('jobs', () => {
     expect(busy.text).toContain(BUSY_TEXT);
     const other = await createAndUpload('c.step', Buffer.from('ISO-10303-21; c'), 1003, '1003');
     expect((await post('/jobs/initialize', { caseId: 1003, fileId: other['id'], fileURL: other['fileUrl'] })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 320));
+    // Then wait for the job's end (its own record says when), not a fixed time.
+    const first = cs.jobs[0]!;
+    while (Date.now() <= first.endsAt) await new Promise((r) => setTimeout(r, Math.max(1, first.endsAt - Date.now() + 1)));
     expect((await post('/jobs/convert', { caseId: 1001, fileId: b['id'], fileURL: b['fileUrl'] })).status).toBe(200);
     expect(cs.jobRequests.map((r) => r.outcome)).toEqual(['started', 'busy', 'started', 'started']);
   });

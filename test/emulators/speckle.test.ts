@@ -57,7 +57,7 @@ async function newModel(name: string) {
   return r.body.data.modelMutations.create as { id: string; name: string };
 }
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 2000): Promise<T> {
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await read();

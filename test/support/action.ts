@@ -45,6 +45,9 @@ export interface ActionRun {
   summary: string;
   /** `results` parsed. */
   results: Record<string, any>[];
+  /** When each signal of RunOptions.signals was sent (epoch ms), and when the process ended. */
+  signalTimes?: number[];
+  endedAt?: number;
 }
 
 /** Parse the GITHUB_OUTPUT file (`name<<delimiter` … `delimiter`, or `name=value`). */
@@ -73,8 +76,12 @@ export interface RunOptions {
   env?: Record<string, string>;
   node?: string;
   timeoutMs?: number;
-  /** Send these signals at these times (ms after start), as the runner does on cancellation. */
-  signals?: { atMs: number; signal: NodeJS.Signals }[];
+  /**
+   * Send these signals, as the runner does on cancellation, in order: each `afterMs` after the previous one was
+   * sent (the first: after start), and, with `onOutput`, not before stdout has matched it. Waiting for what the
+   * action printed, not for a fixed time, keeps a test right however slow the machine is.
+   */
+  signals?: { signal: NodeJS.Signals; afterMs?: number; onOutput?: RegExp }[];
 }
 
 /** The runner's side of a step: a temp dir with GITHUB_OUTPUT and GITHUB_STEP_SUMMARY, and the environment. */
@@ -132,9 +139,35 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timers = (options.signals ?? []).map((s) => setTimeout(() => child.kill(s.signal), s.atMs));
+  const signalTimes: number[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let closed = false;
+  // The signals, one after the other: the next is armed once the previous one was sent.
+  const arm = (i: number) => {
+    const s = options.signals?.[i];
+    if (!s || closed) return;
+    const send = () =>
+      timers.push(
+        setTimeout(() => {
+          if (closed) return;
+          child.kill(s.signal);
+          signalTimes.push(Date.now());
+          arm(i + 1);
+        }, s.afterMs ?? 0),
+      );
+    if (!s.onOutput || s.onOutput.test(stdout)) return send();
+    const watch = () => {
+      if (!s.onOutput!.test(stdout)) return;
+      child.stdout.off('data', watch);
+      send();
+    };
+    child.stdout.on('data', watch);
+  };
+  arm(0);
   const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
   const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+  closed = true;
+  const endedAt = Date.now();
   clearTimeout(killer);
   timers.forEach(clearTimeout);
   const outputs = parseOutputFile(await readFile(outputFile, 'utf8'));
@@ -146,7 +179,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   } catch {
     /* left empty: the test asserts on it */
   }
-  const run = { exitCode, signal, stdout, stderr, outputs, summary, results };
+  const run = { exitCode, signal, stdout, stderr, outputs, summary, results, signalTimes, endedAt };
   // Every scenario is scanned: the credentials it passed, and any presigned signature.
   const secrets = [
     ...['token', 'client-secret', 'github-token'].map((n) => env[`INPUT_${n.toUpperCase()}`] ?? ''),

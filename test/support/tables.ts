@@ -1,4 +1,6 @@
-// The README's inputs and outputs tables, generated from action.yml (run this file to print them).
+// The README's inputs and outputs tables, generated from action.yml, and its error-code table, generated from
+// src/core/error-codes.ts (run this file to print them).
+import { ERROR_CODES } from '../../src/core/error-codes.js';
 import { actionYml } from './action.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -17,6 +19,11 @@ export async function outputsTable(): Promise<string> {
   return ['| output | description |', '|---|---|', ...rows].join('\n');
 }
 
+export function errorCodesTable(): string {
+  const rows = Object.entries(ERROR_CODES).map(([code, c]) => `| \`${code}\` | ${cell(c.meaning)} | ${cell(c.fix)} |`);
+  return ['| code | meaning | usual fix |', '|---|---|---|', ...rows].join('\n');
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(`${await inputsTable()}\n\n${await outputsTable()}`);
+  console.log(`${await inputsTable()}\n\n${await outputsTable()}\n\n${errorCodesTable()}`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
-import { UsageError } from '../../src/engine/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 
 const base = { INPUT_PROVIDER: 'arcnm', INPUT_PATH: 'cad/**/*.step', INPUT_TOKEN: 'ak_test_123456', GITHUB_WORKSPACE: '/tmp' };
 const parse = (extra: Record<string, string>) => parseConfig({ ...base, ...extra });

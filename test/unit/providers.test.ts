@@ -2,12 +2,12 @@
 // Coldstream's job choice and busy backoff, and the engine's signature masking.
 import { describe, expect, it } from 'vitest';
 import { maskSignatures } from '../../src/engine/engine.js';
-import type { LocalFile } from '../../src/engine/types.js';
+import type { LocalFile } from '../../src/core/types.js';
 import { busyDelay, idValue, jobIdFrom, jobKindFor } from '../../src/providers/coldstream.js';
-import { createdDespiteErrors as ionCreated, ionTokenUrls, parseAttachTo, unknownFields } from '../../src/providers/ion.js';
-import { createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion-operations.js';
-import * as speckleOps from '../../src/providers/speckle-operations.js';
-import { createdDespiteErrors as speckleCreated, expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle.js';
+import { createdDespiteErrors as ionCreated, ionTokenUrls, parseAttachTo, unknownFields } from '../../src/providers/ion/index.js';
+import { createFileAttachment, entityLookup, requestFileUploadUrl } from '../../src/providers/ion/operations.js';
+import * as speckleOps from '../../src/providers/speckle/operations.js';
+import { createdDespiteErrors as speckleCreated, expandModelTemplate, modelNameProblem, normaliseModelName } from '../../src/providers/speckle/index.js';
 
 const file = (p: string): LocalFile => {
   const name = p.split('/').pop()!;

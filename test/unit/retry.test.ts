@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from '../../src/engine/retry.js';
+import { backoffDelay, parseRetryAfter, withRetry, type RetryPolicy } from '../../src/core/retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 };
 

@@ -1,12 +1,12 @@
 // Every GraphQL document the Speckle provider sends, validated against the real schema: the public SDL of
 // speckle-server 2.31 plus the ingestion API of app.speckle.systems for `live` operations, the public SDL
 // alone for the 2.x fallback. Documents are found by reading the source files, so one written inline
-// (outside speckle-operations.ts) is validated too, and a schema change that breaks one fails CI.
+// (outside speckle/operations.ts) is validated too, and a schema change that breaks one fails CI.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NoDeprecatedCustomRule, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { SPECKLE_OPERATIONS } from '../../src/providers/speckle-operations.js';
+import { SPECKLE_OPERATIONS } from '../../src/providers/speckle/operations.js';
 import { loadSpeckleSchema } from '../emulators/speckle.js';
 import { ROOT } from '../support/action.js';
 
@@ -19,7 +19,7 @@ function documentsInSource(): { file: string; document: string }[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (/^speckle.*\.ts$/.test(entry.name)) {
+      else if (/^speckle.*\.ts$/.test(entry.name) || (entry.name.endsWith('.ts') && full.split(path.sep).includes('speckle'))) {
         const text = readFileSync(full, 'utf8');
         // A literal that opens with an operation keyword, up to its own closing delimiter.
         for (const re of [/`\s*((?:query|mutation|subscription)\b[^`]*)`/g, /'\s*((?:query|mutation|subscription)\s+\w+\s*[({][^'\n]*)'/g, /"\s*((?:query|mutation|subscription)\s+\w+\s*[({][^"\n]*)"/g]) {

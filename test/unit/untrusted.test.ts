@@ -1,8 +1,8 @@
 // Untrusted text stays text: log lines, summary/comment HTML, and the one registry of secrets.
 import { describe, expect, it } from 'vitest';
-import { Secrets } from '../../src/engine/secrets.js';
-import type { FileResult } from '../../src/engine/types.js';
-import { escapeControls, linkableUrl, markdownText, safeLine } from '../../src/engine/untrusted.js';
+import { Secrets } from '../../src/core/secrets.js';
+import type { FileResult } from '../../src/core/types.js';
+import { escapeControls, linkableUrl, markdownText, safeLine } from '../../src/core/untrusted.js';
 import { buildComment, COMMENT_LIMIT } from '../../src/github/comment.js';
 import { buildSummary } from '../../src/github/report.js';
 import { providers } from '../../src/providers/index.js';
@@ -61,7 +61,7 @@ describe('summary and comment', () => {
     bytes: 1000,
     status,
     durationMs: 10,
-    ...(status === 'failed' ? { error: { message: `rejected ${i}: ${'y'.repeat(200)}`, code: 'upload_rejected' } } : { ids: { id: `job_${i}` } }),
+    ...(status === 'failed' ? { error: { message: `rejected ${i}: ${'y'.repeat(200)}`, code: 'invalid_content' } } : { ids: { id: `job_${i}` } }),
   });
   it('stays under GitHub\'s comment limit with many files, failures first', () => {
     const results = [...Array.from({ length: 3000 }, (_, i) => result(i, 'succeeded')), ...Array.from({ length: 500 }, (_, i) => result(i, 'failed'))];

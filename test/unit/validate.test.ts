@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalFile } from '../../src/engine/types.js';
+import type { LocalFile } from '../../src/core/types.js';
 import { checkContent } from '../../src/files/validate.js';
 import { makeWorkspace } from '../support/action.js';
 import * as samples from '../support/samples.js';

@@ -1,4 +1,5 @@
 // The vocabulary shared by the engine and the providers. Nothing here knows a vendor or GitHub.
+import type { ErrorCode } from './error-codes.js';
 
 /** A matched file, checked and ready to publish. */
 export interface LocalFile {
@@ -93,22 +94,31 @@ export interface StepContext {
 }
 
 /**
- * One vendor's chain, opened for one run. The engine calls, per file:
- *   presign → (engine uploads to the target) → confirm → (if `wait`) the provider waits inside confirm.
- * When the upload finds the URL expired the engine starts the file again from presign.
- * When anything fails after presign, `abandon` lets the provider clean up (e.g. cancel a pending upload).
+ * A provider's answer for one file before anything is written: where it would go (one line, for the dry run's
+ * list and the log), or why the provider refuses it (a size over the server's limit). Later: whether to skip it.
  */
-export interface ProviderSession<P = unknown> {
+export interface FilePlan {
+  destination: string;
+  refusal?: string;
+}
+
+/**
+ * One vendor's chain, opened for one run. The run asks `plan` for every file first; the engine then calls, per
+ * file not refused: presign → (engine uploads to the target) → confirm → (if `wait`) the provider waits inside
+ * confirm. When the upload finds the URL expired the engine starts the file again from presign. When anything
+ * fails after presign, `abandon` lets the provider clean up (e.g. cancel a pending upload).
+ */
+export interface ProviderSession<P extends object = object> {
   /** Human name for logs, e.g. `ARCNM`. */
   readonly displayName: string;
+  /** Where this file would go, or why it is refused, from what opening read (no request). */
+  plan(file: LocalFile): FilePlan;
   /** Ask for an upload target. `P` is what the provider needs to carry from presign to confirm. */
   presign(file: LocalFile, ctx: StepContext): Promise<{ target: UploadTarget; pending: P }>;
   /** Register / confirm / start processing, and (when ctx.wait) wait for its verdict; answers the IDs created. */
   confirm(file: LocalFile, pending: P, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed>;
   /** Best effort clean-up after a failure between presign and confirmation. Must not throw. */
   abandon?(file: LocalFile, pending: P, ctx: StepContext): Promise<void>;
-  /** Called once when the run ends (after all files). */
-  close?(): Promise<void>;
 }
 
 /**
@@ -125,6 +135,7 @@ export interface FileResult {
   ids?: PublishedIds;
   /** What verified the bytes the provider holds (see Evidence); empty when nothing could. */
   verifiedBy?: Evidence[];
-  error?: { message: string; code?: string };
+  /** `code`: one of error-codes.ts; `providerCode`: the vendor's own, when it gave one. */
+  error?: { message: string; code: ErrorCode; providerCode?: string };
   durationMs: number;
 }

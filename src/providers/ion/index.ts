@@ -4,40 +4,19 @@
 // key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
 // ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
 import { z } from 'zod';
-import { HttpError, NetworkError, PublishError, UsageError } from '../engine/errors.js';
-import type { LocalFile, Logger, StepContext, UploadReceipt } from '../engine/types.js';
-import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../http/client.js';
-import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../http/graphql.js';
-import { booleanInput, checkCredential, idInput, parseInput, parseServerUrl, requireToken } from '../inputs.js';
-import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './ion-operations.js';
-import { wrongServerUrl } from './failures.js';
-import type { OpenContext, OpenedProvider, ProviderModule } from './types.js';
-import { parseAnswer, tryJson } from './answers.js';
+import { HttpError, NetworkError, OutcomeUnknownError, PublishError, UsageError } from '../../core/errors.js';
+import { codeForStatus, statusCode } from '../../core/error-codes.js';
+import type { LocalFile, ProviderSession, StepContext, UploadReceipt } from '../../core/types.js';
+import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../../http/client.js';
+import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../../http/graphql.js';
+import { booleanInput, checkCredential, idInput, parseInput, requireToken } from '../../inputs.js';
+import { wrongServerUrl } from '../failures.js';
+import { defineProvider, type OpenContext } from '../types.js';
+import { parseAnswer, tryJson } from '../answers.js';
+import { IonCredentials, ionTokenUrls, type IonAuth } from './auth.js';
+import { ATTACH_KINDS, createFileAttachment, entityLookup, requestFileUploadUrl, type AttachKind, type IonOperation } from './operations.js';
 
-/** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
-export const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
-/** ...and the one older copies of that page and ION's own examples use. Tried when the first answers 404. */
-export const ION_LEGACY_TOKEN_PATH = '/auth/realms/api-keys/protocol/openid-connect/token';
-
-/**
- * API host → auth server, from the environment table of ION's API-key docs. ION's other docs give production
- * as api.firstresonance.io, which the table does not list: it is production, so it maps to production's
- * auth server. Sandboxes get their own hosts, so they need auth-url.
- */
-export const ION_AUTH_SERVERS: Readonly<Record<string, string>> = {
-  'api.firstresonance.io': 'auth.buildwithion.com',
-  'api.buildwithion.com': 'auth.buildwithion.com',
-  'staging-api.buildwithion.com': 'staging-auth.buildwithion.com',
-  'api-staging-gov.buildwithion.com': 'auth-staging-gov.buildwithion.com',
-  'api-production-gov.buildwithion.com': 'auth-production-gov.buildwithion.com',
-  'api-staging-aus.buildwithion.com': 'auth-staging-aus.buildwithion.com',
-  'api-production-aus.buildwithion.com': 'auth-production-aus.buildwithion.com',
-};
-
-export type IonAuth =
-  | { kind: 'token'; token: string }
-  /** `tokenUrls`: the endpoint, then (only when the path was not given) the legacy path to try on a 404. */
-  | { kind: 'client'; clientId: string; clientSecret: string; tokenUrls: string[]; audience: string };
+export { ION_AUTH_SERVERS, ION_LEGACY_TOKEN_PATH, ION_TOKEN_PATH, ionTokenUrls, type IonAuth } from './auth.js';
 
 export type IonTarget = { kind: 'entity'; entityId: string } | { kind: AttachKind; id: string };
 
@@ -67,9 +46,6 @@ const attachmentAnswer = z.object({
 
 const entityAnswer = z.object({ id: ionId, entity: z.object({ id: ionId }).nullable() }).nullable();
 
-const tokenAnswer = z.object({ access_token: z.string().min(1), token_type: z.string().nullish(), expires_in: z.number().nullish() });
-const oauthError = z.object({ error: z.string(), error_description: z.string().nullish() });
-
 /** An ION object ID as attach-to takes it. */
 const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ATTACH_FORM = `<kind>:<id> with kind one of ${ATTACH_KINDS.join(', ')} (e.g. runStep:1234)`;
@@ -80,62 +56,6 @@ export function parseAttachTo(raw: string): IonTarget {
   const id = m?.[2];
   if (!kind || id === undefined || !OBJECT_ID.test(id)) throw new UsageError('attach-to', `got ${JSON.stringify(raw)}; expected ${ATTACH_FORM}`);
   return { kind, id };
-}
-
-/** The token endpoints to try: auth-url as given, the standard path on a bare auth host, or the derived default. */
-export function ionTokenUrls(authUrlRaw: string, serverUrl: string): string[] {
-  if (authUrlRaw !== '') {
-    const url = parseServerUrl('auth-url', authUrlRaw);
-    if (new URL(url).pathname !== '/') return [url];
-    return [`${url}${ION_TOKEN_PATH}`, `${url}${ION_LEGACY_TOKEN_PATH}`];
-  }
-  const authHost = ION_AUTH_SERVERS[new URL(serverUrl).hostname.toLowerCase()];
-  if (!authHost) {
-    throw new UsageError(
-      'auth-url',
-      `is required with client-id/client-secret when server-url (${serverUrl}) is not one of ION's environments (${Object.keys(ION_AUTH_SERVERS).join(', ')}); pass your environment's token endpoint, e.g. https://<auth server>${ION_TOKEN_PATH}`,
-    );
-  }
-  return [`https://${authHost}${ION_TOKEN_PATH}`, `https://${authHost}${ION_LEGACY_TOKEN_PATH}`];
-}
-
-/** The client-credentials grant. Minting a token changes nothing on the server, so it is safe to repeat. */
-async function fetchToken(http: Http, auth: Extract<IonAuth, { kind: 'client' }>, signal: AbortSignal, log: Logger): Promise<string> {
-  const body = new URLSearchParams({
-    grant_type: 'client_credentials',
-    client_id: auth.clientId,
-    client_secret: auth.clientSecret,
-    audience: auth.audience,
-  }).toString();
-  for (let i = 0; ; i++) {
-    const url = auth.tokenUrls[i]!;
-    const res = await http.request({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-      idempotent: true,
-      signal,
-      label: 'ION token request',
-    });
-    if (res.status === 404 && i + 1 < auth.tokenUrls.length) {
-      log.debug(`ION token request: ${redactUrl(url)} answered 404; trying ${redactUrl(auth.tokenUrls[i + 1]!)}`);
-      continue;
-    }
-    const where = redactUrl(url);
-    if (!res.ok) {
-      const parsed = oauthError.safeParse(tryJson(res.text));
-      const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
-      const hint =
-        res.status === 404
-          ? 'check that auth-url is the token endpoint of your environment'
-          : "check client-id and client-secret, and that the API key was created in the environment server-url points at (a key works only in the environment that created it)";
-      throw new PublishError(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, parsed.data?.error ?? `auth_http_${res.status}`);
-    }
-    const parsed = tokenAnswer.safeParse(res.json());
-    if (!parsed.success) throw new PublishError(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
-    return parsed.data.access_token;
-  }
 }
 
 /** errors[] of a GraphQL answer body, or none. */
@@ -181,16 +101,25 @@ export function unknownFields(messages: readonly string[]): { field: string; typ
   return found;
 }
 
+/** The object attach-to names does not exist, or has no entity: the run's target is wrong. */
+class IonTargetError extends PublishError {
+  constructor(message: string) {
+    super(message, 'not_found');
+  }
+}
+
+/** ION's own code for a GraphQL failure: the first `extensions.code` it gave. */
+function providerCode(errors: GraphQLErrorItem[]): { providerCode: string } | undefined {
+  const code = errors.map((e) => e.extensions?.code).find((c): c is string => typeof c === 'string' && c !== '');
+  return code === undefined ? undefined : { providerCode: code };
+}
+
 const PERMISSION_WORDS = /permission|not authori[sz]ed|forbidden|access denied|unauthori[sz]ed/i;
 const ENTITY_MISSING = /entity\b.*\b(not found|does not exist|doesn't exist|no such)|no entity/i;
 
-class IonSession implements OpenedProvider<Pending> {
+class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ION';
   private readonly graphqlUrl: string;
-  private token: string;
-  /** Bumped on each new token, so concurrent 401s lead to one token request, not one each. */
-  private generation = 0;
-  private refreshing: Promise<void> | undefined;
   /** The entity every attachment goes to: entity-id, or attach-to resolved in open(). */
   entityId = '';
   /** Attachments ION created while also answering errors: attachment ID → ION's errors (the file's warning). */
@@ -200,28 +129,9 @@ class IonSession implements OpenedProvider<Pending> {
     private readonly settings: IonSettings,
     private readonly http: Http,
     private readonly ctx: OpenContext,
-    token: string,
+    private readonly credentials: IonCredentials,
   ) {
     this.graphqlUrl = `${settings.serverUrl}/graphql`;
-    this.token = token;
-  }
-
-  /** A new token after a 401, at most one request at a time. */
-  private async refresh(generation: number, signal: AbortSignal): Promise<void> {
-    const auth = this.settings.auth;
-    if (auth.kind !== 'client' || generation !== this.generation) return;
-    this.refreshing ??= (async () => {
-      try {
-        const token = await fetchToken(this.http, auth, signal, this.ctx.log);
-        this.ctx.mask(token);
-        this.token = token;
-        this.generation++;
-        this.ctx.log.info('ION refused the access token (401); fetched a new one with the client credentials');
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    await this.refreshing;
   }
 
   /**
@@ -230,8 +140,7 @@ class IonSession implements OpenedProvider<Pending> {
    */
   async execute(op: IonOperation, variables: Record<string, unknown>, label: string, signal: AbortSignal, subject = `ION ${op.field}`): Promise<unknown> {
     for (let refreshed = false; ; refreshed = true) {
-      const token = this.token;
-      const generation = this.generation;
+      const { token, generation } = this.credentials.current();
       const endpoint = new GraphQLEndpoint(this.http, this.graphqlUrl, () => ({ authorization: `Bearer ${token}` }));
       let result: GraphQLResult<unknown>;
       try {
@@ -240,21 +149,22 @@ class IonSession implements OpenedProvider<Pending> {
         // A 401 is answered before the operation runs, so sending it again with a new token is safe.
         if (err instanceof HttpError && err.status === 401) {
           if (this.settings.auth.kind === 'client' && !refreshed) {
-            await this.refresh(generation, signal);
+            await this.credentials.refresh(generation, signal);
             continue;
           }
           throw new PublishError(
             this.settings.auth.kind === 'client'
               ? `${subject}: ION answered 401 Unauthorized even with a freshly issued token; check that the API key belongs to the environment at ${this.settings.serverUrl} and that auth-url is that environment's auth server`
               : `${subject}: ION answered 401 Unauthorized: the access token is missing, expired or invalid, or belongs to another environment than ${this.settings.serverUrl}; pass a current token, or client-id and client-secret so the action fetches one`,
-            'unauthorized',
+            'auth_rejected',
+            { providerCode: statusCode(401) },
           );
         }
         if (err instanceof HttpError && err.status === 403) {
-          throw new PublishError(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied');
+          throw new PublishError(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied', { providerCode: statusCode(403) });
         }
         // Not JSON at all (a login page where the API should be): the message already says what to check.
-        if (err instanceof HttpError && err.code === 'invalid_response') throw new PublishError(`${subject}: ${err.message}`, err.code);
+        if (err instanceof HttpError && err.code === 'invalid_response') throw new PublishError(`${subject}: ${err.message}`, err.code, { providerCode: err.providerCode });
         // A validation error (HTTP 400 with errors[]): the document asks for something this server lacks.
         if (err instanceof HttpError && err.status === 400) {
           const errors = graphqlErrorsIn(err.body);
@@ -274,16 +184,20 @@ class IonSession implements OpenedProvider<Pending> {
         if (!dropped && !(err instanceof HttpError)) throw err;
         const why = err instanceof HttpError ? `ION answered HTTP ${err.status}` : `the connection dropped (${describeNetworkFailure(err instanceof NetworkError && err.cause !== undefined ? err.cause : err)})`;
         if (!op.idempotent && (dropped || (err instanceof HttpError && err.status >= 500))) {
-          throw new PublishError(
+          throw new OutcomeUnknownError(
             `${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`,
-            'outcome_unknown',
+            err instanceof HttpError ? { providerCode: statusCode(err.status) } : undefined,
           );
         }
         if (err instanceof HttpError && err.status === 429) {
-          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited');
+          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited', { providerCode: statusCode(429) });
         }
         const detail = err instanceof HttpError && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
-        throw new PublishError(`${subject}: ${why} at ${redactUrl(this.graphqlUrl)}${detail}`, err instanceof HttpError ? `http_${err.status}` : 'network_error');
+        throw new PublishError(
+          `${subject}: ${why} at ${redactUrl(this.graphqlUrl)}${detail}`,
+          err instanceof HttpError ? codeForStatus(err.status) : 'network',
+          err instanceof HttpError ? { providerCode: statusCode(err.status) } : undefined,
+        );
       }
       if (result.errors && result.errors.length > 0) {
         const created = createdDespiteErrors(op, result.data);
@@ -314,7 +228,8 @@ class IonSession implements OpenedProvider<Pending> {
       const fields = missing.map((m) => `"${m.field}" on type "${m.type}"`).join(', ');
       return new PublishError(
         `${subject}: this ION server does not accept the field ${fields} (${oneLine(text)}), so the action cannot look up the entity of ${target.kind} ${target.id} with ${target.kind}(id) { id entity { id } }; pass entity-id instead of attach-to: the entity ID of ${target.kind} ${target.id}, as ION shows it`,
-        'entity_lookup_unsupported',
+        'unsupported_by_server',
+        providerCode(errors),
       );
     }
     const codes = errors.map((e) => String(e.extensions?.code ?? '')).join(' ');
@@ -323,15 +238,17 @@ class IonSession implements OpenedProvider<Pending> {
       return new PublishError(
         `${subject}: ${text}${named}; give the user or API key that permission on the target (an API key keeps the permissions its creator had when the key was created)`,
         'permission_denied',
+        providerCode(errors),
       );
     }
     if (op === createFileAttachment && this.settings.target.kind === 'entity' && ENTITY_MISSING.test(text)) {
       return new PublishError(
         `${subject}: ${text}; entity-id takes an entity ID (the parent's entity { id }), not the parent's own ID: use attach-to (e.g. runStep:<id>) and the action looks the entity up`,
-        'entity_not_found',
+        'not_found',
+        providerCode(errors),
       );
     }
-    return new PublishError(`${subject}: ${text}`, 'ion_error');
+    return new PublishError(`${subject}: ${text}`, 'rejected_by_provider', providerCode(errors));
   }
 
   /** attach-to → entity { id }, once per run (a query: read-only, safe in dry-run). */
@@ -345,9 +262,9 @@ class IonSession implements OpenedProvider<Pending> {
     const data = await this.execute(entityLookup(target.kind), { id: target.id }, label, signal, label);
     const entity = parseAnswer(entityAnswer, (data as Record<string, unknown> | undefined)?.[target.kind] ?? null, `ION ${label}`);
     if (entity === null) {
-      throw new PublishError(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`, 'not_found');
+      throw new IonTargetError(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`);
     }
-    if (entity.entity === null) throw new PublishError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`, 'not_found');
+    if (entity.entity === null) throw new IonTargetError(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`);
     this.entityId = entity.entity.id;
     this.ctx.log.info(`ION: attaching to ${target.kind} ${target.id} (entity ${this.entityId})`);
   }
@@ -377,7 +294,7 @@ class IonSession implements OpenedProvider<Pending> {
   }
 }
 
-export const ion: ProviderModule<IonSettings> = {
+export const ion = defineProvider<IonSettings>({
   id: 'ion',
   displayName: 'ION',
   tokenEnv: 'ION_TOKEN',
@@ -422,20 +339,13 @@ export const ion: ProviderModule<IonSettings> = {
   secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
   // ION takes any file and derives its Content-Type from the name.
   refuse: () => undefined,
-  async open(settings, _common, ctx) {
-    let token: string;
-    if (settings.auth.kind === 'client') {
-      token = await fetchToken(ctx.http, settings.auth, ctx.signal, ctx.log);
-      ctx.mask(token);
-      ctx.log.info(`ION: signed in with client credentials at ${new URL(settings.auth.tokenUrls[0]!).host}`);
-    } else {
-      token = settings.auth.token;
-    }
-    const session = new IonSession(settings, ctx.http, ctx, token);
+  async open(settings, ctx) {
+    const credentials = await IonCredentials.signIn(settings.auth, ctx);
+    const session = new IonSession(settings, ctx.http, ctx, credentials);
     await session.resolveTarget(ctx.signal);
     const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
     return Object.assign(session, {
-      plan: () => `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}`,
+      plan: () => ({ destination: `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}` }),
     });
   },
   describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
@@ -447,22 +357,22 @@ export const ion: ProviderModule<IonSettings> = {
       : `the token input (or ION_TOKEN) must hold a current ION access token for the environment at ${settings.serverUrl}, whose role may read the target and create file attachments on it; or pass client-id and client-secret so the action fetches one`;
     const targetInput = settings.target.kind === 'entity' ? 'entity-id' : 'attach-to';
     if (/^ION token request/.test(err.message)) {
-      return err.code === 'auth_http_404'
+      return err.providerCode === 'http_404'
         ? { input: 'auth-url', message: err.message, fix: `set auth-url to the token endpoint of the environment's auth server`, code: err.code }
-        : { input: 'client-id', message: err.message, fix: credential, code: err.code ?? 'auth_failed' };
+        : { input: 'client-id', message: err.message, fix: credential, code: err.code };
     }
+    if (err instanceof IonTargetError) {
+      return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
+    }
+    if (err.providerCode === 'http_404') return wrongServerUrl(this, common, '/graphql');
     switch (err.code) {
-      case 'unauthorized':
+      case 'auth_rejected':
       case 'permission_denied':
         return { input: client ? 'client-id' : 'token', message: err.message, fix: credential, code: err.code };
-      case 'not_found':
-        return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
-      case 'http_404':
-        return wrongServerUrl(this, common, '/graphql');
       case 'invalid_response':
         return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the ION API's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
       default:
         return undefined;
     }
   },
-};
+});

@@ -32,7 +32,7 @@ export const serverCapabilities: SpeckleOperation = {
 
 /**
  * ServerCapabilities without the introspection, for servers that refuse introspection: which generation the
- * server is is then found out from the first operation it rejects as invalid.
+ * server is is then asked with IngestionApiProbe.
  */
 export const serverAndProject: SpeckleOperation = {
   name: 'ServerAndProject',
@@ -41,6 +41,20 @@ export const serverAndProject: SpeckleOperation = {
   document: `query ServerAndProject($projectId: String!) {
   serverInfo { version configuration { blobSizeLimitBytes } }
   project(id: $projectId) { id name role }
+}`,
+};
+
+/**
+ * For servers that refuse introspection, asked once when the session opens: does project.ingestion exist? A
+ * query for an ingestion that does not exist: a server with the ingestion API answers null (or not found), a
+ * 2.x server rejects the field as invalid. Read-only, so a dry run asks it too.
+ */
+export const ingestionApiProbe: SpeckleOperation = {
+  name: 'IngestionApiProbe',
+  servers: 'live',
+  idempotent: true,
+  document: `query IngestionApiProbe($projectId: String!, $ingestionId: ID!) {
+  project(id: $projectId) { ingestion(id: $ingestionId) { id } }
 }`,
 };
 
@@ -235,6 +249,7 @@ export const updateVersionMessage: SpeckleOperation = {
 export const SPECKLE_OPERATIONS: readonly SpeckleOperation[] = [
   serverCapabilities,
   serverAndProject,
+  ingestionApiProbe,
   generateUploadUrlLive,
   generateUploadUrlLegacy,
   modelByName,

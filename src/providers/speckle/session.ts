@@ -1,0 +1,174 @@
+// One Speckle run: the part of the chain both protocols share (upload URL, model lookup or creation, the
+// version message), with the protocol chosen when the session opened finishing each file.
+import { z } from 'zod';
+import { PublishError, errorMessage } from '../../core/errors.js';
+import type { Confirmed, FilePlan, LocalFile, Logger, ProviderSession, StepContext, UploadReceipt, UploadTarget } from '../../core/types.js';
+import { formatBytes } from '../../core/units.js';
+import { verdictUnlessCancelled } from '../../core/waiting.js';
+import { graphqlFailure, isAmbiguous, isNotFound, SpeckleError, type SpeckleApi } from './graphql.js';
+import { createModel, modelByName, updateVersionMessage } from './operations.js';
+import { startOnce, type SpeckleProtocol } from './protocol.js';
+import { modelNameFor, type SpeckleSettings } from './settings.js';
+
+interface Pending {
+  fileId: string;
+}
+
+const uploadUrlAnswer = z.object({
+  fileUploadMutations: z.object({
+    generateUploadUrl: z.object({
+      url: z.string().url(),
+      fileId: z.string().min(1),
+      additionalRequestHeaders: z.array(z.object({ header: z.string().min(1), value: z.string() })).nullish(),
+    }),
+  }),
+});
+
+const modelAnswer = z.object({ project: z.object({ modelByName: z.object({ id: z.string().min(1), name: z.string() }) }) });
+const createModelAnswer = z.object({ modelMutations: z.object({ create: z.object({ id: z.string().min(1), name: z.string() }) }) });
+
+/** What opening read from the server: its limit, and the project as the token sees it. */
+export interface SpeckleServer {
+  blobSizeLimitBytes?: number;
+  project: { id: string; name: string };
+}
+
+export class SpeckleSession implements ProviderSession<Pending> {
+  readonly displayName = 'Speckle';
+  /** One lookup-or-create per model name, shared by every file that targets it: a new model is created once. */
+  private readonly models = new Map<string, Promise<string>>();
+  private readonly settings: SpeckleSettings;
+
+  constructor(
+    private readonly api: SpeckleApi,
+    private readonly protocol: SpeckleProtocol,
+    private readonly server: SpeckleServer,
+    private readonly log: Logger,
+  ) {
+    this.settings = api.settings;
+  }
+
+  plan(file: LocalFile): FilePlan {
+    const { project } = this.server;
+    const model = this.settings.modelId ? `model ${this.settings.modelId}` : `model "${modelNameFor(this.settings, file)}" (created if missing)`;
+    const refusal = this.refuse(file);
+    return { destination: `Speckle project "${project.name}" (${project.id}), ${model}; ${this.protocol.finalisation} into a new version`, ...(refusal ? { refusal } : {}) };
+  }
+
+  private refuse(file: LocalFile): string | undefined {
+    const limit = this.server.blobSizeLimitBytes;
+    if (limit && file.bytes > limit) {
+      return `the file has ${formatBytes(file.bytes)} (${file.bytes} bytes); this Speckle server accepts files up to ${formatBytes(limit)} (${limit} bytes, serverInfo.configuration.blobSizeLimitBytes)`;
+    }
+    return undefined;
+  }
+
+  async presign(file: LocalFile, ctx: StepContext): Promise<{ target: UploadTarget; pending: Pending }> {
+    const input = { projectId: this.settings.projectId, fileName: file.name };
+    const answer = await this.api.call(this.protocol.generateUploadUrl, { input }, 'get an upload URL', uploadUrlAnswer, ctx.signal);
+    const { url, fileId, additionalRequestHeaders } = answer.fileUploadMutations.generateUploadUrl;
+    // Storage checks the headers the URL was signed with: send every one Speckle lists, exactly, besides
+    // the Content-Type (Speckle's guide uploads as application/octet-stream).
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    for (const { header, value } of additionalRequestHeaders ?? []) headers[header.toLowerCase()] = value;
+    return { target: { method: 'PUT' as const, url, headers }, pending: { fileId } };
+  }
+
+  async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed> {
+    // Speckle compares this with storage's own ETag, quotes included: pass it on exactly as storage sent it.
+    const etag = receipt.etag;
+    if (!etag) throw new PublishError('storage answered the upload without an ETag, which Speckle needs to start the import', 'missing_etag');
+    const modelId = this.settings.modelId ?? (await this.resolveModel(file, ctx));
+    const modelUrl = `${this.settings.serverUrl}/projects/${this.settings.projectId}/models/${modelId}`;
+    const started = await this.protocol.start(file, { projectId: this.settings.projectId, modelId, fileId: pending.fileId, etag }, modelUrl, ctx);
+    ctx.log.info(`${file.path}: Speckle ${started.label} started on model ${modelId}`);
+    // Speckle started it only after comparing our ETag with the stored object's.
+    const submitted: Confirmed = { ids: started.submitted, outcome: 'submitted', evidence: ['speckle-etag'] };
+    if (!ctx.wait) return submitted;
+    const versionId = await verdictUnlessCancelled(ctx, file.path, () => started.verdict(ctx));
+    if (versionId === undefined) return submitted;
+    await this.describeVersion(file, versionId, ctx);
+    return { ids: started.accepted(versionId), outcome: 'accepted', evidence: ['speckle-etag'] };
+  }
+
+  private resolveModel(file: LocalFile, ctx: StepContext): Promise<string> {
+    const name = modelNameFor(this.settings, file);
+    let modelId = this.models.get(name);
+    if (!modelId) {
+      modelId = this.findOrCreateModel(name, ctx);
+      this.models.set(name, modelId);
+      // A failed attempt is not remembered: the next file that targets the model tries again.
+      modelId.catch(() => this.models.delete(name));
+    }
+    return modelId;
+  }
+
+  private async findModel(name: string, ctx: StepContext): Promise<string | undefined> {
+    const { data, errors } = await this.api.execute(modelByName, { projectId: this.settings.projectId, name }, `look up model "${name}"`, ctx.signal);
+    if (errors?.length) {
+      // A missing model is an error on modelByName (BRANCH_NOT_FOUND), not null.
+      if (errors.every((e) => e.path?.includes('modelByName') && isNotFound(e))) return undefined;
+      throw graphqlFailure(errors, `look up model "${name}"`, this.settings);
+    }
+    const parsed = modelAnswer.safeParse(data);
+    if (!parsed.success) throw new SpeckleError(`Speckle look up model "${name}": unexpected answer shape`, 'invalid_response');
+    return parsed.data.project.modelByName.id;
+  }
+
+  private async findOrCreateModel(name: string, ctx: StepContext): Promise<string> {
+    const existing = await this.findModel(name, ctx);
+    if (existing) return existing;
+    const origin = this.settings.origin;
+    const description = origin?.sha
+      ? `Created by Model Publisher from ${origin.repository ?? 'a GitHub workflow'} at ${origin.sha}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`
+      : undefined;
+    const create = async () => {
+      const answer = await this.api.call(
+        createModel,
+        { input: { projectId: this.settings.projectId, name, ...(description ? { description } : {}) } },
+        `create model "${name}"`,
+        createModelAnswer,
+        ctx.signal,
+      );
+      this.log.info(`Speckle: created model "${answer.modelMutations.create.name}" (${answer.modelMutations.create.id})`);
+      return answer.modelMutations.create.id;
+    };
+    try {
+      return await create();
+    } catch (err) {
+      if (err instanceof SpeckleError && (err.reason === 'forbidden' || err.reason === 'project_not_found' || err.reason === 'invalid_token')) throw err;
+      if (isAmbiguous(err)) {
+        // The create may have gone through before the answer was lost: the name tells.
+        return startOnce(`create model "${name}"`, err, () => this.findModel(name, ctx), create, ctx.log);
+      }
+      // Another run may have created the model meanwhile (the name is then taken): use the one the name finds.
+      const again = await this.findModel(name, ctx).catch(() => undefined);
+      if (again) {
+        this.log.info(`Speckle: model "${name}" exists (${again}); using it (${errorMessage(err)})`);
+        return again;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Traceability: the version message names the commit, ref and workflow run. The start mutations take no
+   * message, so it is set afterwards; a failure here never fails a file whose version exists.
+   */
+  private async describeVersion(file: LocalFile, versionId: string, ctx: StepContext) {
+    const origin = this.settings.origin;
+    if (!origin?.sha) return;
+    const message = `${file.path} from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`;
+    try {
+      await this.api.call(
+        updateVersionMessage,
+        { input: { projectId: this.settings.projectId, versionId, message } },
+        `set the message of version ${versionId}`,
+        z.object({ versionMutations: z.object({ update: z.object({ id: z.string() }) }) }),
+        ctx.signal,
+      );
+    } catch (err) {
+      ctx.log.info(`${file.path}: version ${versionId} exists, but its message could not be set (${errorMessage(err)})`);
+    }
+  }
+}

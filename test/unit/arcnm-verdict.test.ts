@@ -1,8 +1,8 @@
 // ARCNM's verdict: the confirmed row checked against what was sent, and one list request per round for every
 // upload of the run that is waiting.
 import { describe, expect, it } from 'vitest';
-import { CorruptionError, WaitTimeoutError } from '../../src/engine/errors.js';
-import type { LocalFile, UploadReceipt } from '../../src/engine/types.js';
+import { CorruptionError, WaitTimeoutError } from '../../src/core/errors.js';
+import type { LocalFile, UploadReceipt } from '../../src/core/types.js';
 import { VerdictWatcher, checkRow } from '../../src/providers/arcnm.js';
 
 const file: LocalFile = { absolutePath: '/w/cad/a.step', path: 'cad/a.step', name: 'a.step', ext: 'step', bytes: 10 };

@@ -11,7 +11,7 @@ export const modules = {
 /* harmony export */ });
 /* unused harmony exports GITHUB_TOKEN_AUTHOR, marker, COMMENT_LIMIT */
 /* harmony import */ var _actions_github__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(157);
-/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2745);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(7043);
 // Keeps one comment on the pull request up to date with the results table: found again by a hidden marker
 // and its author (ours alone: a comment by anyone else that quotes the marker is never edited), updated in
 // place, never duplicated, never over GitHub's size limit. One comment per provider (and per shard).

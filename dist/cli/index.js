@@ -73622,10 +73622,11 @@ var error_codes = __nccwpck_require__(5694);
  * Pause `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage` (a
  * WaitTimeoutError, code `timeout`). A cancelled run (its first signal) ends the pause.
  */
-async function pauseWithin(ms, ctx, timeoutMessage) {
+async function pauseWithin(ms, ctx, timeoutMessage, onPause) {
     if (Date.now() + ms > ctx.waitDeadline)
-        throw new WaitTimeoutError(typeof timeoutMessage === 'function' ? timeoutMessage() : timeoutMessage);
-    await sleep(ms, ctx.stop ?? ctx.signal);
+        throw new core_errors/* WaitTimeoutError */.WL(typeof timeoutMessage === 'function' ? timeoutMessage() : timeoutMessage);
+    onPause?.();
+    await (0,retry/* sleep */.yy)(ms, ctx.stop ?? ctx.signal);
 }
 /**
  * Call `round` until it answers `done`; between rounds pause as it says, within the deadline (pauseWithin).
@@ -73636,11 +73637,8 @@ async function pollUntil(ctx, timeoutMessage, round) {
         const answer = await round(n);
         if ('done' in answer)
             return answer.done;
-        if (Date.now() + answer.againInMs > ctx.waitDeadline)
-            throw new core_errors/* WaitTimeoutError */.WL(timeoutMessage());
-        if (answer.note)
-            ctx.log?.info(answer.note);
-        await (0,retry/* sleep */.yy)(answer.againInMs, ctx.stop ?? ctx.signal);
+        const { note } = answer;
+        await pauseWithin(answer.againInMs, ctx, timeoutMessage, note ? () => ctx.log?.info(note) : undefined);
     }
 }
 /** The verdict, or undefined when the run was cancelled while waiting for it (the file is then `submitted`). */

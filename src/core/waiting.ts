@@ -14,8 +14,9 @@ export type WaitContext = Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>;
  * Pause `ms` unless that would pass the run's deadline for waiting: then fail with `timeoutMessage` (a
  * WaitTimeoutError, code `timeout`). A cancelled run (its first signal) ends the pause.
  */
-export async function pauseWithin(ms: number, ctx: WaitContext, timeoutMessage: string | (() => string)): Promise<void> {
+export async function pauseWithin(ms: number, ctx: WaitContext, timeoutMessage: string | (() => string), onPause?: () => void): Promise<void> {
   if (Date.now() + ms > ctx.waitDeadline) throw new WaitTimeoutError(typeof timeoutMessage === 'function' ? timeoutMessage() : timeoutMessage);
+  onPause?.();
   await sleep(ms, ctx.stop ?? ctx.signal);
 }
 
@@ -34,9 +35,8 @@ export async function pollUntil<T>(
   for (let n = 1; ; n++) {
     const answer = await round(n);
     if ('done' in answer) return answer.done;
-    if (Date.now() + answer.againInMs > ctx.waitDeadline) throw new WaitTimeoutError(timeoutMessage());
-    if (answer.note) ctx.log?.info(answer.note);
-    await sleep(answer.againInMs, ctx.stop ?? ctx.signal);
+    const { note } = answer;
+    await pauseWithin(answer.againInMs, ctx, timeoutMessage, note ? () => ctx.log?.info(note) : undefined);
   }
 }
 

@@ -166,7 +166,8 @@ describe('live ingestion', () => {
   });
 
   it('checks the ETag verbatim, then queues, processes and makes a version', async () => {
-    await start();
+    // Windows long enough that a poll lands in each even on a loaded machine (a 40 ms one was missed under load).
+    await start('live', { queuedMs: 300, processingMs: 1_500 });
     const model = await newModel('tower');
     const { fileId, etag } = await upload('tower.ifc', samples.ifc());
     expect(etag).toMatch(/^"[0-9a-f]{32}"$/);

@@ -13,13 +13,27 @@
 // walk is ours; its pattern meaning is kept exactly (src/files/patterns.ts mirrors its Pattern on minimatch).
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { Dirent } from 'node:fs';
+import { type Dirent, type Stats, statSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { LocalFile } from '../core/types.js';
 import { inside, problemFile, reasons } from './odd.js';
-import { MATCH_FILE, type Pattern, anyPartialMatch, compile, excludedWhole, matchAll, searchPaths } from './patterns.js';
+import {
+  MATCH_FILE,
+  type NameTest,
+  type Pattern,
+  anyPartialMatch,
+  compile,
+  coverage,
+  coverageFromTop,
+  excludedWhole,
+  folderTests,
+  matchAll,
+  matchAllFile,
+  matchAllName,
+  searchPaths,
+} from './patterns.js';
 
 export interface MatchOptions {
   workspace: string;
@@ -59,27 +73,40 @@ export function shardOf(relativePath: string, total: number): number {
 
 /** File-system calls in flight at once: enough to keep libuv's threads and the disk busy, bounded. */
 const IN_FLIGHT = 32;
+/** Synchronous stat calls between two turns of the event loop (statFiles). */
+const STAT_BATCH = 512;
 
-/** A folder on the walk's current path, with its real path: a link back to one of them is a cycle. */
+/** A folder the walk entered, with its real path (a link back to one above it is a cycle) and coverage. */
 interface Folder {
+  path: string;
   real: string;
   parent?: Folder;
+  /** covered[i]: patterns[i] takes everything below this folder (patterns.ts coverage). */
+  covered: boolean[];
 }
 
 type Kind = 'file' | 'dir' | 'link' | 'other';
 const kindOf = (d: Pick<Dirent, 'isFile' | 'isDirectory' | 'isSymbolicLink'>): Kind =>
   d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'link' : 'other';
 
+/**
+ * One walk: a pool of file-system calls (readdir, stat, realpath), at most IN_FLIGHT at once, each followed by
+ * synchronous work that queues the next calls. Matching is synchronous, on strings.
+ */
 class Walk {
   readonly files = new Map<string, LocalFile>();
   /** Include lines (indexes into the anchored lines) that matched at least one file, exclusions aside. */
   readonly matchedLines = new Set<number>();
   /** Folders an exclusion removed whole, left unwalked: asked again only for lines that matched nothing. */
-  readonly pruned: { path: string; folder: Folder }[] = [];
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  private readonly includes: Pattern[][];
+  readonly pruned: Folder[] = [];
+  private readonly queue: (() => Promise<void>)[] = [];
+  private running = 0;
+  private failure: { error: unknown } | undefined;
+  private settle: ((failure?: { error: unknown }) => void) | undefined;
+  /** Pattern indexes per include line, for the typo warning. */
+  private readonly lines: number[][];
   private readonly prunes: boolean;
+  private readonly prefix: string;
   stopped = false;
 
   constructor(
@@ -90,61 +117,98 @@ class Walk {
     private readonly main: boolean,
   ) {
     this.prunes = main && patterns.some((p) => p.negate);
-    const byLine = new Map<number, Pattern[]>();
-    for (const p of patterns) if (!p.negate) byLine.set(p.line, [...(byLine.get(p.line) ?? []), p]);
-    this.includes = [...byLine.values()];
-  }
-
-  private async limited<T>(op: () => Promise<T>): Promise<T> {
-    while (this.active >= IN_FLIGHT) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await op();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-
-  async root(searchPath: string): Promise<void> {
-    const info = await lstat(searchPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-      throw err;
+    this.prefix = workspace === '/' ? '/' : `${workspace}/`;
+    const byLine = new Map<number, number[]>();
+    patterns.forEach((p, i) => {
+      if (!p.negate) byLine.set(p.line, [...(byLine.get(p.line) ?? []), i]);
     });
-    if (!info) return;
-    const parentReal = await realpath(path.dirname(searchPath));
-    // The root is spelled out by the pattern, so it is never left out as hidden (`..data/*`, `.github/*`): only
-    // names the walk finds are. @actions/glob left out a hidden root, so `.github/*` matched nothing while
-    // `.github/workflows/*` matched; the red-team test pins `..data/*` matched without include-hidden-files.
-    await this.visit(searchPath, '', kindOf(info), parentReal, undefined, path.basename(searchPath));
+    this.lines = [...byLine.values()];
   }
 
-  /** Walk from a folder an exclusion removed whole (for one line's search). */
-  async from(dir: string, folder: Folder): Promise<void> {
-    await this.folder(dir, folder);
+  /** Runs the walk from `start` (which queues the first calls) to its last call; rejects with its first error. */
+  async run(start: () => void): Promise<void> {
+    const done = new Promise<{ error: unknown } | undefined>((resolve) => (this.settle = resolve));
+    start();
+    this.pump();
+    const failure = await done;
+    if (failure) throw failure.error;
   }
 
-  private record(itemPath: string, entry: LocalFile | undefined): void {
-    if (entry && this.main && !this.files.has(entry.path)) this.files.set(entry.path, entry);
-    this.noteLines(itemPath);
+  private call(op: () => Promise<void>): void {
+    this.queue.push(op);
+  }
+
+  private pump(): void {
+    while (this.running < IN_FLIGHT && this.queue.length > 0 && !this.failure && !this.stopped) {
+      const op = this.queue.pop()!;
+      this.running++;
+      op().then(
+        () => this.finished(),
+        (error: unknown) => {
+          this.failure ??= { error };
+          this.finished();
+        },
+      );
+    }
+    if (this.running === 0 && (this.queue.length === 0 || this.failure || this.stopped)) this.settle?.(this.failure);
+  }
+
+  private finished(): void {
+    this.running--;
+    this.pump();
+  }
+
+  root(searchPath: string): void {
+    this.call(async () => {
+      const info = await lstat(searchPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+        throw err;
+      });
+      if (!info) return;
+      const parentPath = path.dirname(searchPath);
+      const parent: Folder = { path: parentPath, real: await realpath(parentPath), covered: coverageFromTop(this.patterns, parentPath) };
+      // The root is spelled out by the pattern, so it is never left out as hidden (`..data/*`, `.github/*`):
+      // only names the walk finds are. @actions/glob left out a hidden root, so `.github/*` matched nothing
+      // while `.github/workflows/*` matched; the red-team test pins `..data/*` matched without
+      // include-hidden-files.
+      this.entry(searchPath, path.basename(searchPath), kindOf(info), parent);
+    });
+  }
+
+  /** Walks from a folder an exclusion removed whole (for one line's search). */
+  from(folder: Folder): void {
+    this.call(() => this.readFolder(folder));
+  }
+
+  private record(entry: LocalFile, file: string, name: string, parent: Folder, tests?: readonly NameTest[]): void {
+    if (this.main && !this.files.has(entry.path)) this.files.set(entry.path, entry);
+    this.noteLines(file, name, parent, tests);
   }
 
   /** Which include lines take this file on their own (exclusions aside); once all have, nothing to ask. */
-  private noteLines(itemPath: string): void {
-    if (this.matchedLines.size === this.includes.length) return;
-    for (const line of this.includes) {
-      const index = line[0]!.line;
-      if (!this.matchedLines.has(index) && line.some((p) => p.match(itemPath) & MATCH_FILE)) this.matchedLines.add(index);
+  private noteLines(file: string, name: string, parent: Folder, tests?: readonly NameTest[]): void {
+    if (this.matchedLines.size === this.lines.length) return;
+    const takes = (i: number) => {
+      const p = this.patterns[i]!;
+      if (!(p.kind & MATCH_FILE)) return false;
+      if (!tests) return (p.matchFile(file, parent.covered[i]!) & MATCH_FILE) !== 0;
+      const t = tests[i]!;
+      return t === true || (t !== false && t(name));
+    };
+    for (const line of this.lines) {
+      const index = this.patterns[line[0]!]!.line;
+      if (!this.matchedLines.has(index) && line.some(takes)) this.matchedLines.add(index);
     }
     if (!this.main && this.matchedLines.size > 0) this.stopped = true;
   }
 
   private relative(itemPath: string): string {
+    // The walk builds paths below the workspace by joining names with '/': cut the prefix.
+    if (itemPath.startsWith(this.prefix)) return itemPath.slice(this.prefix.length);
     return path.relative(this.workspace, itemPath).split(path.sep).join('/');
   }
 
-  private fileEntry(itemPath: string, real: string, bytes: number): LocalFile {
-    const name = path.basename(itemPath);
+  private fileEntry(itemPath: string, name: string, real: string, bytes: number): LocalFile {
     const dot = name.lastIndexOf('.');
     return { absolutePath: real, path: this.relative(itemPath), name, ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '', bytes };
   }
@@ -153,81 +217,107 @@ class Walk {
     throw new UsageError('path', `${this.relative(itemPath)} is a symbolic link to ${real}, outside the workspace; only links that stay inside the workspace are followed`);
   }
 
-  private async visit(itemPath: string, hiddenAs: string, kind: Kind, parentReal: string, parent: Folder | undefined, name = hiddenAs): Promise<void> {
-    if (this.stopped) return;
-    if (!this.includeHiddenFiles && hiddenAs.startsWith('.')) return;
-    const taken = matchAll(this.patterns, itemPath);
+  /** One entry of `parent` (synchronous): matched, and the calls it needs queued. */
+  /** `tests`/`batch`: the folder's name tests and the list of its files to stat; none for a root. */
+  private entry(itemPath: string, name: string, kind: Kind, parent: Folder, tests?: readonly NameTest[], batch?: string[]): void {
+    if (tests && !this.includeHiddenFiles && name.startsWith('.')) return;
     if (kind === 'file') {
+      const taken = tests ? matchAllName(this.patterns, name, tests) : matchAllFile(this.patterns, itemPath, parent.covered);
       if (!(taken & MATCH_FILE)) {
         // Excluded, or taken by no line: it still counts for a line that takes it on its own.
-        this.noteLines(itemPath);
+        this.noteLines(itemPath, name, parent, tests);
         return;
       }
-      const info = await this.limited(() => stat(itemPath)).catch(() => undefined);
-      // Gone between the listing and the stat: as if it had never been there.
-      if (info?.isFile()) this.record(itemPath, this.fileEntry(itemPath, `${parentReal}/${name}`, info.size));
+      if (batch) batch.push(name);
+      else this.call(async () => this.statFiles(parent, [name]));
       return;
     }
     if (kind === 'other') return; // a socket, a pipe, a device: nothing to publish
+    const taken = matchAll(this.patterns, itemPath);
+    if (!taken && !anyPartialMatch(this.patterns, itemPath)) return;
     if (kind === 'dir') {
-      if (!taken && !anyPartialMatch(this.patterns, itemPath)) return;
-      await this.enter(itemPath, `${parentReal}/${name}`, parent);
+      this.enter(itemPath, `${parent.real}/${name}`, parent);
       return;
     }
     // A symbolic link: followed, to a file or a folder, only where it stays inside the workspace.
-    if (!taken && !anyPartialMatch(this.patterns, itemPath)) return;
-    let info;
-    try {
-      info = await this.limited(() => stat(itemPath));
-    } catch (err) {
-      if (taken & MATCH_FILE) this.record(itemPath, problemFile(this.workspace, itemPath, reasons.ofLink((err as NodeJS.ErrnoException).code)));
-      return;
-    }
-    if (info.isDirectory()) {
-      const real = await this.limited(() => realpath(itemPath));
+    this.call(async () => {
+      let info;
+      try {
+        info = await stat(itemPath);
+      } catch (err) {
+        if (taken & MATCH_FILE) this.record(problemFile(this.workspace, itemPath, reasons.ofLink((err as NodeJS.ErrnoException).code)), itemPath, name, parent);
+        return;
+      }
+      if (!info.isDirectory() && !(info.isFile() && taken & MATCH_FILE)) return;
+      const real = await realpath(itemPath);
       if (!inside(this.workspace, real)) {
         if (this.main) this.refuseLink(itemPath, real);
         return;
       }
-      await this.enter(itemPath, real, parent);
-      return;
-    }
-    if (!info.isFile() || !(taken & MATCH_FILE)) return;
-    const real = await this.limited(() => realpath(itemPath));
-    if (!inside(this.workspace, real)) {
-      if (this.main) this.refuseLink(itemPath, real);
-      return;
-    }
-    this.record(itemPath, this.fileEntry(itemPath, real, info.size));
+      if (info.isDirectory()) this.enter(itemPath, real, parent);
+      else this.record(this.fileEntry(itemPath, name, real, info.size), itemPath, name, parent);
+    });
   }
 
-  private async enter(dir: string, real: string, parent: Folder | undefined): Promise<void> {
-    for (let f = parent; f; f = f.parent) if (f.real === real) return; // a link back up: walked already
-    const folder = { real, parent };
+  private enter(dir: string, real: string, parent: Folder): void {
+    for (let f: Folder | undefined = parent; f; f = f.parent) if (f.real === real) return; // a link back up: walked already
+    const folder: Folder = { path: dir, real, parent, covered: coverage(this.patterns, dir, parent.covered) };
     if (this.prunes && excludedWhole(this.patterns, dir)) {
-      this.pruned.push({ path: dir, folder });
+      this.pruned.push(folder);
       return;
     }
-    await this.folder(dir, folder);
+    this.call(() => this.readFolder(folder));
   }
 
-  private async folder(dir: string, folder: Folder): Promise<void> {
-    if (this.stopped) return;
-    const entries = (await this.limited(() => readdir(dir, { withFileTypes: true, encoding: 'buffer' })).catch(() => [])) as unknown as Dirent<Buffer>[];
-    await Promise.all(
-      entries.map((entry) => {
-        const raw = entry.name;
-        const name = raw.toString('utf8');
-        const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
-        if (!isUtf8(raw)) {
-          // Node would put U+FFFD where the bytes are not UTF-8: that name leads nowhere, so it is reported.
-          if (!this.includeHiddenFiles && name.startsWith('.')) return undefined;
-          if (matchAll(this.patterns, child) & MATCH_FILE) this.record(child, problemFile(this.workspace, child, reasons.notUtf8));
-          return undefined;
+  private async readFolder(folder: Folder): Promise<void> {
+    const dir = folder.path;
+    // Names as strings: Node decodes them as UTF-8 and puts U+FFFD where the bytes are not. Only a folder with
+    // a U+FFFD in a name is read again as bytes, to tell a name that is not UTF-8 (it leads nowhere: reported)
+    // from one that really holds U+FFFD (one Buffer per name for every folder costs the walk a third more).
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+    let notUtf8: Set<string> | undefined;
+    if (entries.some((e) => e.name.includes('\uFFFD'))) {
+      const raw = (await readdir(dir, { encoding: 'buffer' }).catch(() => [])) as Buffer[];
+      notUtf8 = new Set(raw.filter((b) => !isUtf8(b)).map((b) => b.toString('utf8')));
+    }
+    const files: string[] = [];
+    const tests = folderTests(this.patterns, dir, folder.covered);
+    for (const entry of entries) {
+      const name = entry.name;
+      const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      if (!notUtf8?.has(name)) {
+        this.entry(child, name, kindOf(entry), folder, tests, files);
+        continue;
+      }
+      if (!this.includeHiddenFiles && name.startsWith('.')) continue;
+      if (matchAllName(this.patterns, name, tests) & MATCH_FILE) this.record(problemFile(this.workspace, child, reasons.notUtf8), child, name, folder, tests);
+    }
+    await this.statFiles(folder, files, tests);
+  }
+
+  /**
+   * The sizes of a folder's matched files. Synchronous stat calls, STAT_BATCH at a time with a turn of the event
+   * loop between batches: on a local disk whose inodes the readdir just brought into the cache, a stat on the
+   * main thread costs about 3 µs, while a round trip through libuv's thread pool costs 8-20 µs of the main
+   * thread's time and more on a busy machine (measured with 45,000 files on two busy cores: 115-155 ms
+   * synchronous, 335-400 ms with callbacks and 650-940 ms with promises, 32 in flight). Folders are still read in
+   * parallel, and a timer or a cancellation waits at most one batch.
+   */
+  private async statFiles(folder: Folder, names: readonly string[], tests?: readonly NameTest[]): Promise<void> {
+    for (let start = 0; start < names.length; start += STAT_BATCH) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const name of names.slice(start, start + STAT_BATCH)) {
+        const file = `${folder.path}/${name}`;
+        let info: Stats | undefined;
+        try {
+          info = statSync(file, { throwIfNoEntry: false });
+        } catch {
+          info = undefined;
         }
-        return this.visit(child, name, kindOf(entry), folder.real, folder);
-      }),
-    );
+        // Gone between the listing and the stat: as if it had never been there.
+        if (info?.isFile()) this.record(this.fileEntry(file, name, `${folder.real}/${name}`, info.size), file, name, folder, tests);
+      }
+    }
   }
 }
 
@@ -236,7 +326,9 @@ export async function matchPatterns(patterns: readonly string[], options: MatchO
   const anchored = anchorPatterns(patterns, workspace);
   const compiled = compile(anchored);
   const walk = new Walk(workspace, compiled, options.includeHiddenFiles, true);
-  await Promise.all(searchPaths(compiled).map((root) => walk.root(root)));
+  await walk.run(() => {
+    for (const root of searchPaths(compiled)) walk.root(root);
+  });
 
   const includeLines = anchored.flatMap((line, i) => (line.startsWith('!') ? [] : [i]));
   const unmatched: string[] = [];
@@ -246,10 +338,11 @@ export async function matchPatterns(patterns: readonly string[], options: MatchO
       // Only a line that matched nothing in the walk looks into the folders an exclusion removed whole.
       const alone = compiled.filter((p) => p.line === i);
       const search = new Walk(workspace, alone, options.includeHiddenFiles, false);
-      for (const { path: dir, folder } of walk.pruned) {
-        if (search.stopped) break;
-        if (alone.some((p) => p.match(dir) || p.partialMatch(dir))) await search.from(dir, folder);
-      }
+      await search.run(() => {
+        for (const folder of walk.pruned) {
+          if (alone.some((p) => p.match(folder.path) || p.partialMatch(folder.path))) search.from({ ...folder, covered: coverageFromTop(alone, folder.path) });
+        }
+      });
       if (search.matchedLines.size === 0) unmatched.push(patterns[i]!);
     }
   }

@@ -315,7 +315,7 @@ class Walk {
           info = undefined;
         }
         // Gone between the listing and the stat: as if it had never been there.
-        if (info?.isFile()) this.record(this.fileEntry(file, name, `${folder.real}/${name}`, info.size), file, name, folder, tests);
+        if (info?.isFile()) this.record(this.fileEntry(file, name, folder.real === folder.path ? file : `${folder.real}/${name}`, info.size), file, name, folder, tests);
       }
     }
   }
@@ -347,7 +347,8 @@ export async function matchPatterns(patterns: readonly string[], options: MatchO
     }
   }
 
-  let files = [...walk.files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // Sorted by path in UTF-16 code unit order: the default sort of the keys (no comparator called per pair).
+  let files = [...walk.files.keys()].sort().map((key) => walk.files.get(key)!);
   if (options.shard) {
     const { index, total } = options.shard;
     files = files.filter((f) => shardOf(f.path, total) === index);

@@ -72,16 +72,6 @@ export async function main(argv: readonly string[], env: Record<string, string |
   }
 }
 
-// Libraries shared with the action (@actions/glob) print GitHub workflow commands (`::debug::…`) on stdout:
-// meaningless here, and stdout is for the results JSON. Keep stdout for ourselves and drop those lines.
-const writeStdout = process.stdout.write.bind(process.stdout);
-process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-  const kept = text.split('\n').filter((l) => !l.startsWith('::')).join('\n');
-  if (kept.trim() !== '') process.stderr.write(kept);
-  const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-  done?.();
-  return true;
-}) as typeof process.stdout.write;
-const results = { print: (s: string) => writeStdout(s) };
-process.exitCode = await main(process.argv.slice(2), process.env, results.print);
+// stdout carries the results JSON and nothing else (test/e2e/cli.test.ts holds it to that): nothing the CLI loads
+// writes there. (Until issue 16 it filtered the `::debug::` lines @actions/glob printed through @actions/core.)
+process.exitCode = await main(process.argv.slice(2), process.env, (s) => process.stdout.write(s));

@@ -5,7 +5,7 @@ import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './core/retry.js';
 import type { FileResult, LocalFile, Logger, ProviderSession } from './core/types.js';
 import { formatBytes } from './core/units.js';
-import { matchFiles, unmatchedPatterns } from './files/match.js';
+import { matchPatterns } from './files/match.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
@@ -46,7 +46,8 @@ const localReadError = (err: unknown): string => `the file cannot be read: ${(er
 
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;
-  const files = await matchFiles(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
+  // One walk answers both the files and which include line matched none (src/files/match.ts).
+  const { files, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
   if (files.length === 0) {
     const message = `no files matched ${run.patterns.map((p) => JSON.stringify(p)).join(', ')} in ${run.workspace}${run.shard ? ` for shard ${run.shard.index}/${run.shard.total}` : ''}`;
     if (run.ifNoFilesFound === 'error') throw new UsageError('path', `${message}; check the patterns, or set if-no-files-found to warn or ignore`);
@@ -55,7 +56,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     return { files, results: [] };
   }
   // Each pattern line on its own: a mistyped one is named even when the others match.
-  for (const line of await unmatchedPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles })) {
+  for (const line of unmatched) {
     const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${files.length} file(s) (check it for a typo, or remove it)`;
     if (run.ifNoFilesFound === 'ignore') hooks.log.info(message);
     else hooks.warnNoFiles(message);

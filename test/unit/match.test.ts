@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { matchFiles, shardOf } from '../../src/files/match.js';
+import { matchFiles, matchPatterns, shardOf } from '../../src/files/match.js';
 
 async function tree(files: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-match-'));
@@ -14,7 +14,73 @@ async function tree(files: string[]): Promise<string> {
   return dir;
 }
 
+// What @actions/glob 0.7.0 (the action's matcher until issue 16) answered for these patterns on the tree below,
+// recorded from it with the options the action gave it (followSymbolicLinks, implicitDescendants, no
+// directories, excludeHiddenFiles unless asked); our own walk must answer the same.
+const SAME_AS_ACTIONS_GLOB: [patterns: string[], visible: string[], withHidden: string[]][] = [
+  [['**/*.ifc'], ['a/b/y.ifc', 'a/old/o.ifc', 'a/x.ifc', 'd/lb/y.ifc', 'node_modules/p/q.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc'], ['.hid/z.ifc', 'a/b/.h.ifc', 'a/b/y.ifc', 'a/old/o.ifc', 'a/x.ifc', 'd/lb/.h.ifc', 'd/lb/y.ifc', 'node_modules/p/q.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc']],
+  [['**/*.ifc', '!a/old/**', 'a/old/o.ifc'], ['a/b/y.ifc', 'a/old/o.ifc', 'a/x.ifc', 'd/lb/y.ifc', 'node_modules/p/q.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc'], ['.hid/z.ifc', 'a/b/.h.ifc', 'a/b/y.ifc', 'a/old/o.ifc', 'a/x.ifc', 'd/lb/.h.ifc', 'd/lb/y.ifc', 'node_modules/p/q.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc']],
+  [['a', '!a/b'], ['a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc'], ['a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc']],
+  [['a/**', '!**/old'], ['a/b/c/d.step', 'a/b/y.ifc', 'a/x.ifc'], ['a/b/.h.ifc', 'a/b/c/d.step', 'a/b/y.ifc', 'a/x.ifc']],
+  [['d'], ['d/e/f/g.pdf', 'd/lb/c/d.step', 'd/lb/y.ifc'], ['d/e/f/g.pdf', 'd/lb/.h.ifc', 'd/lb/c/d.step', 'd/lb/y.ifc']],
+  [['**', '!node_modules/**', '!**/*.pdf'], ['a/b/c/d.step', 'a/b/y.ifc', 'a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc', 'c.step', 'd/lb/c/d.step', 'd/lb/y.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc'], ['.hid/z.ifc', 'a/b/.h.ifc', 'a/b/c/d.step', 'a/b/y.ifc', 'a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc', 'c.step', 'd/lb/.h.ifc', 'd/lb/c/d.step', 'd/lb/y.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc']],
+  [['a/*/', 'c.step'], ['a/b/c/d.step', 'a/b/y.ifc', 'a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc', 'c.step'], ['a/b/.h.ifc', 'a/b/c/d.step', 'a/b/y.ifc', 'a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc', 'c.step']],
+  [['**/*.step', '!a/**', 'a/b/**'], ['a/b/c/d.step', 'a/b/y.ifc', 'c.step', 'd/lb/c/d.step'], ['a/b/.h.ifc', 'a/b/c/d.step', 'a/b/y.ifc', 'c.step', 'd/lb/c/d.step']],
+  [['x[1]/*', 'sp ace/*'], ['sp ace/a b.ifc'], ['sp ace/a b.ifc']],
+  [['a/b/**/', '!a/b/c/'], ['a/b/y.ifc'], ['a/b/.h.ifc', 'a/b/y.ifc']],
+  [['**/*.[is]*'], ['a/b/c/d.step', 'a/b/y.ifc', 'a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc', 'c.step', 'd/lb/c/d.step', 'd/lb/y.ifc', 'node_modules/p/q.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc'], ['.hid/z.ifc', 'a/b/.h.ifc', 'a/b/c/d.step', 'a/b/y.ifc', 'a/old/keep.step', 'a/old/o.ifc', 'a/x.ifc', 'c.step', 'd/lb/.h.ifc', 'd/lb/c/d.step', 'd/lb/y.ifc', 'node_modules/p/q.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc']],
+  [['a/?/*.ifc'], ['a/b/y.ifc'], ['a/b/.h.ifc', 'a/b/y.ifc']],
+  [['d/lb/*'], ['d/lb/c/d.step', 'd/lb/y.ifc'], ['d/lb/.h.ifc', 'd/lb/c/d.step', 'd/lb/y.ifc']],
+  [['**/y.ifc', '!d/**'], ['a/b/y.ifc'], ['a/b/y.ifc']],
+  [['d/**/*.ifc', '!d/e/**'], ['d/lb/y.ifc'], ['d/lb/.h.ifc', 'd/lb/y.ifc']],
+  [['**/*.ifc', '!a/old', '!**/node_modules'], ['a/b/y.ifc', 'a/x.ifc', 'd/lb/y.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc'], ['.hid/z.ifc', 'a/b/.h.ifc', 'a/b/y.ifc', 'a/x.ifc', 'd/lb/.h.ifc', 'd/lb/y.ifc', 'sp ace/a b.ifc', 'x[1]/a.ifc']],
+  [['a\\/x.ifc', 'c.ste[p]'], ['c.step'], ['c.step']],
+];
+
+async function globTree(): Promise<string> {
+  const ws = await tree(['a/x.ifc', 'a/b/y.ifc', 'a/b/.h.ifc', '.hid/z.ifc', 'a/old/o.ifc', 'a/old/keep.step', 'c.step', 'd/e/f/g.pdf', 'node_modules/p/q.ifc', 'a/b/c/d.step', 'x[1]/a.ifc', 'sp ace/a b.ifc']);
+  await symlink(path.join(ws, 'a/b'), path.join(ws, 'd/lb')); // a folder linked inside the workspace
+  await symlink(path.join(ws, 'd'), path.join(ws, 'd/e/up')); // a link back up: a cycle, walked once
+  return ws;
+}
+
 describe('matchFiles', () => {
+  it('means by each pattern exactly what @actions/glob meant', async () => {
+    const ws = await globTree();
+    for (const [patterns, visible, withHidden] of SAME_AS_ACTIONS_GLOB) {
+      expect((await matchFiles(patterns, { workspace: ws, includeHiddenFiles: false })).map((f) => f.path), JSON.stringify(patterns)).toEqual(visible);
+      expect((await matchFiles(patterns, { workspace: ws, includeHiddenFiles: true })).map((f) => f.path), `${JSON.stringify(patterns)} with hidden files`).toEqual(withHidden);
+    }
+  });
+
+  it('never walks into a folder an exclusion removes whole', async () => {
+    const outside = await tree(['lib/secret.ifc']);
+    const ws = await tree(['models/a.ifc', 'node_modules/pkg/b.ifc']);
+    // Walking into node_modules would meet a link that leaves the workspace, and refuse it.
+    await symlink(path.join(outside, 'lib'), path.join(ws, 'node_modules/pkg/escape'));
+    await expect(matchFiles(['**/*.ifc'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/node_modules\/pkg\/escape is a symbolic link to .* outside the workspace/);
+    for (const exclusion of ['!node_modules/**', '!node_modules', '!**/node_modules/', '!node_modules/pkg']) {
+      expect((await matchFiles(['**/*.ifc', exclusion], { workspace: ws, includeHiddenFiles: false })).map((f) => f.path), exclusion).toEqual(['models/a.ifc']);
+    }
+    // An include line after the exclusion that reaches into the folder takes it back, so the folder is walked.
+    await expect(matchFiles(['**/*.ifc', '!node_modules/**', 'node_modules/pkg/*.ifc'], { workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/outside the workspace/);
+  });
+
+  it('names the include lines that match no file, from the same walk', async () => {
+    const ws = await tree(['cad/a.step', 'cad/old/b.step', 'node_modules/x/c.step']);
+    const options = { workspace: ws, includeHiddenFiles: false };
+    // A line whose files an exclusion removed matched them: only the typo is named.
+    expect((await matchPatterns(['cad/*.step', 'cad/*.stpe', 'cad/old/*.step', '!cad/old/**'], options)).unmatched).toEqual(['cad/*.stpe']);
+    expect((await matchPatterns(['cad/*.step', 'node_modules/**/*.step', '!node_modules', 'docs/**'], options)).unmatched).toEqual(['docs/**']);
+    expect((await matchPatterns(['cad/*.step', 'cad/**/*.step'], options)).unmatched).toEqual([]);
+    // One include line: the no-files-found message already names it.
+    expect(await matchPatterns(['cad/*.stpe'], options)).toEqual({ files: [], unmatched: [] });
+    // Hidden files do not count unless asked for.
+    const hidden = await tree(['m/.a.ifc', 'm/b.step']);
+    expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: false })).unmatched).toEqual(['m/*.ifc']);
+    expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: true })).unmatched).toEqual([]);
+  });
+
   it('matches, excludes with !, drops directories, sorts and deduplicates', async () => {
     const ws = await tree(['b/model.ifc', 'a/model.ifc', 'a/old/model.ifc', 'a/notes.txt']);
     const files = await matchFiles(['**/*.ifc', 'a/model.ifc', '!a/old/**'], { workspace: ws, includeHiddenFiles: false });
@@ -31,6 +97,9 @@ describe('matchFiles', () => {
     const ws = await tree(['.cache/x.step', 'y.step', '.z.step']);
     expect((await matchFiles(['**/*.step'], { workspace: ws, includeHiddenFiles: false })).map((f) => f.path)).toEqual(['y.step']);
     expect((await matchFiles(['**/*.step'], { workspace: ws, includeHiddenFiles: true })).map((f) => f.path)).toEqual(['.cache/x.step', '.z.step', 'y.step']);
+    // A folder the pattern spells out is asked for, hidden or not; what the walk finds below it is not.
+    const named = await tree(['.github/a.step', '.github/.b.step', '.github/c/.d/e.step', '.github/c/f.step']);
+    expect((await matchFiles(['.github/*', '.github/c/*/*'], { workspace: named, includeHiddenFiles: false })).map((f) => f.path)).toEqual(['.github/a.step', '.github/c/f.step']);
   });
 
   it('follows symlinks inside the workspace and refuses those that leave it', async () => {

@@ -75,6 +75,8 @@ export interface RunOptions {
   /** Extra environment (tokens from env, proxies). The test process's environment is NOT inherited. */
   env?: Record<string, string>;
   node?: string;
+  /** Another build of the bundle to run (default BUNDLE). */
+  bundle?: string;
   timeoutMs?: number;
   /**
    * Send these signals, as the runner does on cancellation, in order: each `afterMs` after the previous one was
@@ -134,7 +136,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   const { tmp, outputFile, summaryFile, env } = await runnerStep(inputs, options.workspace, options.env);
 
 
-  const child = spawn(options.node ?? process.execPath, [BUNDLE], { cwd: options.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.node ?? process.execPath, [options.bundle ?? BUNDLE], { cwd: options.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,13 +1,10 @@
-// Speckle's GraphQL, the same for both protocols: one place that sends an operation, reads a partly successful
-// answer, and words Speckle's failures for the user (the token, the scope, the project, the model), keeping
-// Speckle's own codes for the provider's rules to branch on.
-import type { z } from 'zod';
+// Speckle's GraphQL failures, the same for both protocols: reads a partly successful answer, and words Speckle's
+// failures for the user (the token, the scope, the project, the model), keeping Speckle's own codes for the
+// provider's rules to branch on. No GraphQL client here (api.ts sends): the definition's run-failure rules use
+// this module, and it stays in the main bundle while the session code loads only when a Speckle run opens.
 import { statusCode, type ErrorCode } from '../../core/error-codes.js';
 import { CorruptionError, HttpError, NetworkError, PublishError } from '../../core/errors.js';
-import type { Logger } from '../../core/types.js';
-import { GraphQLEndpoint, type GraphQLErrorItem } from '../../http/graphql.js';
-import type { Http } from '../../http/client.js';
-import { parseAnswer } from '../answers.js';
+import type { GraphQLErrorItem } from '../../http/graphql.js';
 import { createModel, startFileImport, startFileIngestion, type SpeckleOperation } from './operations.js';
 import type { SpeckleSettings } from './settings.js';
 
@@ -57,42 +54,6 @@ export class SpeckleError extends PublishError {
     providerCode: string | undefined = graphqlCodes.find((c) => c !== ''),
   ) {
     super(message, SPECKLE_CODES[reason], providerCode === undefined ? undefined : { providerCode });
-  }
-}
-
-/** One Speckle server, as the token sees it: operations sent, answers read, failures worded. */
-export class SpeckleApi {
-  private readonly gql: GraphQLEndpoint;
-
-  constructor(
-    http: Http,
-    readonly settings: SpeckleSettings,
-    private readonly log: Logger,
-  ) {
-    this.gql = new GraphQLEndpoint(http, `${settings.serverUrl}/graphql`, () => ({ authorization: `Bearer ${settings.token}` }));
-  }
-
-  /** Send `op` and answer its data in the shape `schema` describes; a failure is worded (SpeckleError). */
-  async call<T>(op: SpeckleOperation, variables: Record<string, unknown>, what: string, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
-    const { data, errors } = await this.execute(op, variables, what, signal);
-    if (errors?.length) {
-      const created = createdDespiteErrors(op, data);
-      if (created === undefined) throw graphqlFailure(errors, what, this.settings);
-      const said = oneLine([...new Set(errors.map((e) => e.message))].join('; '));
-      this.log.warn(
-        `Speckle, asked to ${what}: it did (${created}) but also answered errors: ${said}. Carrying on with ${created} (a repeat would make a duplicate or be refused)`,
-      );
-    }
-    return parseAnswer(schema, data, `Speckle, asked to ${what}`);
-  }
-
-  /** Send `op`; answers data and errors as they came (an HTTP-level failure is worded). */
-  async execute(op: SpeckleOperation, variables: Record<string, unknown>, what: string, signal: AbortSignal) {
-    try {
-      return await this.gql.execute<unknown>(op.document, variables, { label: `Speckle ${op.name}`, idempotent: op.idempotent, signal });
-    } catch (err) {
-      throw httpFailure(err, what, this.settings);
-    }
   }
 }
 

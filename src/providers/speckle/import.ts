@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import type { LocalFile, StepContext } from '../../core/types.js';
 import { pollUntil, type Poll } from '../../core/waiting.js';
-import { etagFailure, isAmbiguous, SpeckleError, type SpeckleApi } from './graphql.js';
+import { etagFailure, isAmbiguous, SpeckleError } from './graphql.js';
+import type { SpeckleApi } from './api.js';
 import { generateUploadUrlLegacy, modelUploads, startFileImport } from './operations.js';
 import { pollDelay, startOnce, type SpeckleProtocol, type StartInput, type Started } from './protocol.js';
 

@@ -1,0 +1,685 @@
+export const id = 658;
+export const ids = [658];
+export const modules = {
+
+/***/ 4729:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   b: () => (/* binding */ GraphQLEndpoint)
+/* harmony export */ });
+/* harmony import */ var graphql_request__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(8854);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4296);
+// GraphQL over the shared HTTP client: graphql-request builds and parses the exchange, our client carries it
+// (proxy, keep-alive, timeouts, retries). Queries are always safe to repeat; a mutation only when the caller
+// says why. GraphQL errors come back as data, for the provider to word in its vendor's terms.
+
+
+class GraphQLEndpoint {
+    http;
+    url;
+    headers;
+    constructor(http, url, headers) {
+        this.http = http;
+        this.url = url;
+        this.headers = headers;
+    }
+    async execute(document, variables, call) {
+        const http = this.http;
+        const client = new graphql_request__WEBPACK_IMPORTED_MODULE_0__/* .GraphQLClient */ .l4(this.url, {
+            errorPolicy: 'all',
+            headers: this.headers(),
+            // graphql-request speaks `fetch`; hand it our client so retries, proxy and timeouts apply.
+            fetch: (async (_input, init) => {
+                const res = await http.request({
+                    method: 'POST',
+                    url: this.url,
+                    headers: Object.fromEntries(new Headers(init?.headers).entries()),
+                    body: typeof init?.body === 'string' ? init.body : String(init?.body ?? ''),
+                    idempotent: call.idempotent,
+                    signal: call.signal,
+                    label: call.label,
+                });
+                // A login page or a proxy's error page where the API should be: say so in our words.
+                if (res.text !== '')
+                    res.json();
+                return new Response(res.text === '' ? null : res.text, { status: res.status, headers: res.headers });
+            }),
+        });
+        try {
+            const res = await client.rawRequest(document, variables);
+            return { data: res.data ?? undefined, errors: res.errors };
+        }
+        catch (err) {
+            if (err instanceof graphql_request__WEBPACK_IMPORTED_MODULE_0__/* .ClientError */ .MZ) {
+                const body = err.response.body ?? '';
+                // A GraphQL answer with errors (and maybe no data) is still an answer.
+                if (err.response.status >= 200 && err.response.status < 300 && err.response.errors) {
+                    return { data: err.response.data ?? undefined, errors: err.response.errors };
+                }
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$(`${call.label}: HTTP ${err.response.status}: ${body.slice(0, 200)}`, err.response.status, body.slice(0, 2000));
+            }
+            throw err;
+        }
+    }
+}
+
+
+/***/ }),
+
+/***/ 1658:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+// ESM COMPAT FLAG
+__webpack_require__.r(__webpack_exports__);
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  openSpeckle: () => (/* binding */ openSpeckle)
+});
+
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
+var schemas = __webpack_require__(8816);
+// EXTERNAL MODULE: ./src/core/units.ts
+var units = __webpack_require__(2184);
+// EXTERNAL MODULE: ./src/http/graphql.ts
+var graphql = __webpack_require__(4729);
+// EXTERNAL MODULE: ./src/providers/answers.ts
+var answers = __webpack_require__(3889);
+// EXTERNAL MODULE: ./src/providers/speckle/graphql.ts
+var speckle_graphql = __webpack_require__(6235);
+;// CONCATENATED MODULE: ./src/providers/speckle/api.ts
+
+
+
+/** One Speckle server, as the token sees it: operations sent, answers read, failures worded. */
+class SpeckleApi {
+    settings;
+    log;
+    gql;
+    constructor(http, settings, log) {
+        this.settings = settings;
+        this.log = log;
+        this.gql = new graphql/* GraphQLEndpoint */.b(http, `${settings.serverUrl}/graphql`, () => ({ authorization: `Bearer ${settings.token}` }));
+    }
+    /** Send `op` and answer its data in the shape `schema` describes; a failure is worded (SpeckleError). */
+    async call(op, variables, what, schema, signal) {
+        const { data, errors } = await this.execute(op, variables, what, signal);
+        if (errors?.length) {
+            const created = (0,speckle_graphql/* createdDespiteErrors */.uR)(op, data);
+            if (created === undefined)
+                throw (0,speckle_graphql/* graphqlFailure */.gR)(errors, what, this.settings);
+            const said = (0,speckle_graphql/* oneLine */.TN)([...new Set(errors.map((e) => e.message))].join('; '));
+            this.log.warn(`Speckle, asked to ${what}: it did (${created}) but also answered errors: ${said}. Carrying on with ${created} (a repeat would make a duplicate or be refused)`);
+        }
+        return (0,answers/* parseAnswer */.W)(schema, data, `Speckle, asked to ${what}`);
+    }
+    /** Send `op`; answers data and errors as they came (an HTTP-level failure is worded). */
+    async execute(op, variables, what, signal) {
+        try {
+            return await this.gql.execute(op.document, variables, { label: `Speckle ${op.name}`, idempotent: op.idempotent, signal });
+        }
+        catch (err) {
+            throw (0,speckle_graphql/* httpFailure */.tG)(err, what, this.settings);
+        }
+    }
+}
+
+// EXTERNAL MODULE: ./src/core/waiting.ts
+var waiting = __webpack_require__(8876);
+// EXTERNAL MODULE: ./src/providers/speckle/operations.ts
+var operations = __webpack_require__(2158);
+;// CONCATENATED MODULE: ./src/providers/speckle/protocol.ts
+
+
+const POLL_FIRST_MS = 250;
+const POLL_MAX_MS = 5_000;
+/** The pause after a round of asking for a verdict: quick at first (imports often take moments), then slower. */
+function pollDelay(round) {
+    return Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** (round - 1));
+}
+/** How often something that must happen once is looked for and tried again after ambiguous failures. */
+const MAX_START_ROUNDS = 3;
+/**
+ * Something that must happen once (a model created, an ingestion or import started) failed ambiguously: ask
+ * whether it happened and follow it, else do it again; after MAX_START_ROUNDS, the outcome is unknown.
+ */
+function startOnce(what, firstError, find, start, log) {
+    return (0,waiting/* happenOnce */.am)({
+        what,
+        who: 'Speckle',
+        firstError,
+        find,
+        start,
+        ambiguous: speckle_graphql/* isAmbiguous */.X2,
+        // The server registers a fileId once: an earlier start did go through. Never start it a third time.
+        alreadyDone: (err) => ((0,speckle_graphql/* isAlreadyRegistered */.rG)(err) ? 'the file was already registered' : undefined),
+        lookedUpWhere: 'on the model',
+        rounds: MAX_START_ROUNDS,
+        checkHint: 'check the project in Speckle before re-running',
+        log,
+    });
+}
+
+;// CONCATENATED MODULE: ./src/providers/speckle/import.ts
+// Finishing a file on an open-source 2.x server (no ingestion API): startFileImport, then the model's uploads
+// polled until ours is converted into a version or fails. A start whose answer was lost is looked for among the
+// model's uploads before it is ever sent again.
+
+
+
+
+
+const import_fileUpload = schemas/* object */.Ikc({
+    id: schemas/* string */.YjP().min(1),
+    convertedStatus: schemas/* number */.aig().int(),
+    convertedMessage: schemas/* string */.YjP().nullish(),
+    convertedVersionId: schemas/* string */.YjP().nullish(),
+});
+const startImportAnswer = schemas/* object */.Ikc({ fileUploadMutations: schemas/* object */.Ikc({ startFileImport: import_fileUpload.extend({ modelId: schemas/* string */.YjP().nullish() }) }) });
+const uploadsAnswer = schemas/* object */.Ikc({
+    project: schemas/* object */.Ikc({ model: schemas/* object */.Ikc({ uploads: schemas/* object */.Ikc({ cursor: schemas/* string */.YjP().nullish(), items: schemas/* array */.YOg(import_fileUpload) }) }) }),
+});
+/** FileUpload.convertedStatus on 2.x servers. */
+const CONVERTED = { queued: 0, processing: 1, success: 2, error: 3 };
+class FileImport {
+    api;
+    generation = '2.x';
+    generateUploadUrl = operations/* generateUploadUrlLegacy */.fm;
+    finalisation = 'imported (startFileImport, server 2.x)';
+    constructor(api) {
+        this.api = api;
+    }
+    async start(file, input, modelUrl, ctx) {
+        const upload = await this.startImport(input, ctx);
+        const { modelId } = input;
+        return {
+            label: `file import ${upload.id}`,
+            submitted: { id: upload.id, fileId: upload.id, modelId, url: modelUrl },
+            verdict: (waitCtx) => this.waitForImport(file, modelId, upload, waitCtx),
+            accepted: (versionId) => ({ id: versionId, versionId, modelId, fileId: upload.id, url: `${modelUrl}@${versionId}` }),
+        };
+    }
+    async startImport(input, ctx) {
+        const what = 'start the file import';
+        const start = async () => (await this.api.call(operations/* startFileImport */.sb, { input }, what, startImportAnswer, ctx.signal)).fileUploadMutations.startFileImport;
+        try {
+            return await start();
+        }
+        catch (err) {
+            const etag = (0,speckle_graphql/* etagFailure */.Qk)(err, input.etag);
+            if (etag)
+                throw etag;
+            if (!(0,speckle_graphql/* isAmbiguous */.X2)(err))
+                throw err;
+            // The import may have been registered before the answer was lost: look for our fileId first.
+            return startOnce(what, err, () => this.findUpload(input.modelId, input.fileId, ctx), start, ctx.log);
+        }
+    }
+    async findUpload(modelId, uploadId, ctx) {
+        let cursor = null;
+        for (let page = 0; page < 20; page++) {
+            const answer = await this.api.call(operations/* modelUploads */.Mj, { projectId: this.api.settings.projectId, modelId, cursor }, 'file import status', uploadsAnswer, ctx.signal);
+            const { items, cursor: next } = answer.project.model.uploads;
+            const found = items.find((u) => u.id === uploadId);
+            if (found)
+                return found;
+            if (!next || items.length === 0)
+                return undefined;
+            cursor = next;
+        }
+        return undefined;
+    }
+    waitForImport(file, modelId, started, ctx) {
+        let lastStatus = -1;
+        const timeout = () => `Speckle was still importing the file (file import ${started.id}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
+        return (0,waiting/* pollUntil */.g3)(ctx, timeout, async (round) => {
+            // The start's own answer is the first round's.
+            const upload = round === 1 ? started : await this.findUpload(modelId, started.id, ctx);
+            if (upload) {
+                if (upload.convertedStatus === CONVERTED.success) {
+                    if (!upload.convertedVersionId)
+                        throw new speckle_graphql/* SpeckleError */.iv(`Speckle reports file import ${upload.id} done but names no version`, 'invalid_response');
+                    return { done: upload.convertedVersionId };
+                }
+                if (upload.convertedStatus === CONVERTED.error) {
+                    throw new speckle_graphql/* SpeckleError */.iv(`Speckle could not import the file: ${upload.convertedMessage || 'no reason given'}`, 'ingestion_failed');
+                }
+                if (upload.convertedStatus !== lastStatus) {
+                    ctx.log.info(`${file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
+                    lastStatus = upload.convertedStatus;
+                }
+            }
+            else if (round > 3) {
+                throw new speckle_graphql/* SpeckleError */.iv(`Speckle does not list file import ${started.id} among the uploads of model ${modelId}`, 'ingestion_missing');
+            }
+            return { againInMs: pollDelay(round) };
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/speckle/ingestion.ts
+// Finishing a file on a server with the ingestion API (app.speckle.systems): startFileIngestion, then
+// project.ingestion polled until it ends in a version or Speckle's reason. A start whose answer was lost is
+// looked up (the model's latest ingestion, then its history) before it is ever sent again.
+
+
+
+
+
+const STATUSES = (/* unused pure expression or super */ null && (['queued', 'processing', 'success', 'failed', 'cancelled', 'invalidInput', 'timeout']));
+const statusData = schemas/* object */.Ikc({
+    __typename: schemas/* string */.YjP(),
+    // Read through HasModelIngestionStatus; a status this client does not know yet stays a string.
+    status: schemas/* string */.YjP(),
+    progressMessage: schemas/* string */.YjP().nullish(),
+    progress: schemas/* number */.aig().nullish(),
+    versionId: schemas/* string */.YjP().nullish(),
+    errorReason: schemas/* string */.YjP().nullish(),
+    cancellationMessage: schemas/* string */.YjP().nullish(),
+    validationMessage: schemas/* string */.YjP().nullish(),
+});
+const startIngestionAnswer = schemas/* object */.Ikc({
+    fileUploadMutations: schemas/* object */.Ikc({
+        startFileIngestion: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), modelId: schemas/* string */.YjP(), statusData: schemas/* object */.Ikc({ __typename: schemas/* string */.YjP(), status: schemas/* string */.YjP() }) }),
+    }),
+});
+const latestIngestionAnswer = schemas/* object */.Ikc({
+    project: schemas/* object */.Ikc({
+        model: schemas/* object */.Ikc({
+            latestIngestion: schemas/* object */.Ikc({ id: schemas/* string */.YjP(), handler: schemas/* object */.Ikc({ __typename: schemas/* string */.YjP(), blobId: schemas/* string */.YjP().nullish() }) }).nullish(),
+        }),
+    }),
+});
+const ingestionHistoryAnswer = schemas/* object */.Ikc({
+    project: schemas/* object */.Ikc({
+        model: schemas/* object */.Ikc({
+            ingestionHistory: schemas/* object */.Ikc({
+                cursor: schemas/* string */.YjP().nullish(),
+                items: schemas/* array */.YOg(schemas/* object */.Ikc({ id: schemas/* string */.YjP(), handler: schemas/* object */.Ikc({ __typename: schemas/* string */.YjP(), blobId: schemas/* string */.YjP().nullish() }) })),
+            }),
+        }),
+    }),
+});
+const ingestionAnswer = schemas/* object */.Ikc({
+    project: schemas/* object */.Ikc({ ingestion: schemas/* object */.Ikc({ id: schemas/* string */.YjP(), modelId: schemas/* string */.YjP(), statusData }).nullish() }),
+});
+class LiveIngestion {
+    api;
+    generation = 'live';
+    generateUploadUrl = operations/* generateUploadUrlLive */.UC;
+    finalisation = 'ingested (startFileIngestion)';
+    /** False once the server answered that Model.ingestionHistory does not exist: not asked again. */
+    hasIngestionHistory;
+    constructor(api) {
+        this.api = api;
+    }
+    async start(file, input, modelUrl, ctx) {
+        const ingestionId = await this.startIngestion(input, ctx);
+        const { modelId, fileId } = input;
+        return {
+            label: `ingestion ${ingestionId}`,
+            submitted: { id: ingestionId, ingestionId, modelId, fileId, url: modelUrl },
+            verdict: (waitCtx) => this.waitForIngestion(file, ingestionId, waitCtx),
+            accepted: (versionId) => ({ id: versionId, versionId, modelId, ingestionId, fileId, url: `${modelUrl}@${versionId}` }),
+        };
+    }
+    async startIngestion(input, ctx) {
+        const start = async () => {
+            try {
+                const answer = await this.api.call(operations/* startFileIngestion */.Rq, { input }, 'start the ingestion', startIngestionAnswer, ctx.signal);
+                return answer.fileUploadMutations.startFileIngestion.id;
+            }
+            catch (err) {
+                throw (0,speckle_graphql/* etagFailure */.Qk)(err, input.etag) ?? err;
+            }
+        };
+        try {
+            return await start();
+        }
+        catch (err) {
+            if (!(0,speckle_graphql/* isAmbiguous */.X2)(err))
+                throw err;
+            // The ingestion may have started before the answer was lost: follow it rather than start a second.
+            return startOnce('start the ingestion', err, () => this.adoptIngestion(input, ctx), start, ctx.log);
+        }
+    }
+    /**
+     * After a 5xx or a dropped connection, look up the ingestion of our fileId (an ingestion's handler names the
+     * fileId as its blobId): the model's latest ingestion first; when that is another one (another file or run
+     * started one since), the model's ingestion history. Found: it is ours and we follow it. Not found: it did
+     * not start, and starting it is safe (the server would refuse a second start of a registered fileId anyway).
+     */
+    async adoptIngestion(input, ctx) {
+        const { projectId, modelId, fileId } = input;
+        const answer = await this.api.call(operations/* latestIngestion */.ue, { projectId, modelId }, 'check whether the ingestion started', latestIngestionAnswer, ctx.signal);
+        const latest = answer.project.model.latestIngestion;
+        let found = latest && latest.handler.blobId === fileId ? latest.id : undefined;
+        // No ingestion on the model at all: ours did not start. Another one is the latest: ours may be older.
+        if (found === undefined && latest)
+            found = await this.findInHistory(projectId, modelId, fileId, ctx);
+        if (found !== undefined) {
+            ctx.log.info(`Speckle: ingestion ${found} of file ${fileId} had started; following it`);
+            return found;
+        }
+        ctx.log.info(`Speckle: the ingestion of file ${fileId} did not start; starting it again`);
+        return undefined;
+    }
+    /** The model's ingestion history searched for our fileId (bounded: 20 pages of 50). */
+    async findInHistory(projectId, modelId, fileId, ctx) {
+        if (this.hasIngestionHistory === false)
+            return undefined;
+        let cursor = null;
+        for (let page = 0; page < 20; page++) {
+            let answer;
+            try {
+                answer = await this.api.call(operations/* ingestionHistory */.fC, { projectId, modelId, cursor }, 'look up the ingestion of the file', ingestionHistoryAnswer, ctx.signal);
+            }
+            catch (err) {
+                // A server without ingestionHistory: latestIngestion was all it could tell.
+                if ((0,speckle_graphql/* isValidationFailure */.kf)(err, 'ingestionHistory')) {
+                    this.hasIngestionHistory = false;
+                    return undefined;
+                }
+                throw err;
+            }
+            const { items, cursor: next } = answer.project.model.ingestionHistory;
+            const mine = items.find((i) => i.handler.blobId === fileId);
+            if (mine)
+                return mine.id;
+            if (!next || items.length === 0)
+                return undefined;
+            cursor = next;
+        }
+        return undefined;
+    }
+    waitForIngestion(file, ingestionId, ctx) {
+        let lastLine = '';
+        let status = '';
+        const timeout = () => `Speckle was still ingesting the file (ingestion ${ingestionId}, ${status}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
+        return (0,waiting/* pollUntil */.g3)(ctx, timeout, async (round) => {
+            const answer = await this.api.call(operations/* ingestionStatus */.f0, { projectId: this.api.settings.projectId, ingestionId }, 'read the ingestion status', ingestionAnswer, ctx.signal);
+            const ingestion = answer.project.ingestion;
+            if (!ingestion)
+                throw new speckle_graphql/* SpeckleError */.iv(`Speckle no longer knows ingestion ${ingestionId}`, 'ingestion_missing');
+            const s = ingestion.statusData;
+            const outcome = ingestionOutcome(ingestionId, s);
+            if (outcome instanceof Error)
+                throw outcome;
+            if (outcome !== undefined)
+                return { done: outcome };
+            const line = progressLine(s);
+            if (line !== lastLine) {
+                ctx.log.info(`${file.path}: Speckle ${line}`);
+                lastLine = line;
+            }
+            status = s.status;
+            return { againInMs: pollDelay(round) };
+        });
+    }
+}
+/** success → the version ID; a final failure → its error; still running → undefined. */
+function ingestionOutcome(ingestionId, s) {
+    switch (s.status) {
+        case 'queued':
+        case 'processing':
+            return undefined;
+        case 'success':
+            return s.versionId ? s.versionId : new speckle_graphql/* SpeckleError */.iv(`Speckle reports ingestion ${ingestionId} done but names no version`, 'invalid_response');
+        case 'failed':
+            return new speckle_graphql/* SpeckleError */.iv(`Speckle could not ingest the file: ${s.errorReason || 'no reason given'}`, 'ingestion_failed', [], [], s.status);
+        case 'cancelled':
+            return new speckle_graphql/* SpeckleError */.iv(`Speckle cancelled the ingestion${s.cancellationMessage ? `: ${s.cancellationMessage}` : ''}`, 'ingestion_cancelled', [], [], s.status);
+        case 'invalidInput':
+            return new speckle_graphql/* SpeckleError */.iv(`Speckle refused the file as invalid input: ${s.validationMessage || 'no reason given'}`, 'ingestion_invalid_input', [], [], s.status);
+        case 'timeout':
+            return new speckle_graphql/* SpeckleError */.iv("Speckle gave up: its importer timed out (the model may be too large or complex for the server's import limits)", 'ingestion_timeout', [], [], s.status);
+        default:
+            return undefined; // a status this client does not know yet: keep waiting, wait-timeout-minutes bounds it
+    }
+}
+function progressLine(s) {
+    const pct = typeof s.progress === 'number' ? ` ${Math.round((s.progress <= 1 ? s.progress * 100 : s.progress))}%` : '';
+    return `${s.status}${pct}${s.progressMessage ? `: ${s.progressMessage}` : ''}`;
+}
+
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __webpack_require__(4296);
+// EXTERNAL MODULE: ./src/providers/speckle/settings.ts
+var settings = __webpack_require__(1233);
+;// CONCATENATED MODULE: ./src/providers/speckle/session.ts
+// One Speckle run: the part of the chain both protocols share (upload URL, model lookup or creation, the
+// version message), with the protocol chosen when the session opened finishing each file.
+
+
+
+
+
+
+
+
+const uploadUrlAnswer = schemas/* object */.Ikc({
+    fileUploadMutations: schemas/* object */.Ikc({
+        generateUploadUrl: schemas/* object */.Ikc({
+            url: schemas/* string */.YjP().url(),
+            fileId: schemas/* string */.YjP().min(1),
+            additionalRequestHeaders: schemas/* array */.YOg(schemas/* object */.Ikc({ header: schemas/* string */.YjP().min(1), value: schemas/* string */.YjP() })).nullish(),
+        }),
+    }),
+});
+const modelAnswer = schemas/* object */.Ikc({ project: schemas/* object */.Ikc({ modelByName: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() }) }) });
+const createModelAnswer = schemas/* object */.Ikc({ modelMutations: schemas/* object */.Ikc({ create: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() }) }) });
+class SpeckleSession {
+    api;
+    protocol;
+    server;
+    log;
+    displayName = 'Speckle';
+    /** One lookup-or-create per model name, shared by every file that targets it: a new model is created once. */
+    models = new Map();
+    settings;
+    constructor(api, protocol, server, log) {
+        this.api = api;
+        this.protocol = protocol;
+        this.server = server;
+        this.log = log;
+        this.settings = api.settings;
+    }
+    plan(file) {
+        const { project } = this.server;
+        const model = this.settings.modelId ? `model ${this.settings.modelId}` : `model "${(0,settings/* modelNameFor */.m4)(this.settings, file)}" (created if missing)`;
+        const refusal = this.refuse(file);
+        return { destination: `Speckle project "${project.name}" (${project.id}), ${model}; ${this.protocol.finalisation} into a new version`, ...(refusal ? { refusal } : {}) };
+    }
+    refuse(file) {
+        const limit = this.server.blobSizeLimitBytes;
+        if (limit && file.bytes > limit) {
+            return `the file has ${(0,units/* formatBytes */.z)(file.bytes)} (${file.bytes} bytes); this Speckle server accepts files up to ${(0,units/* formatBytes */.z)(limit)} (${limit} bytes, serverInfo.configuration.blobSizeLimitBytes)`;
+        }
+        return undefined;
+    }
+    async presign(file, ctx) {
+        const input = { projectId: this.settings.projectId, fileName: file.name };
+        const answer = await this.api.call(this.protocol.generateUploadUrl, { input }, 'get an upload URL', uploadUrlAnswer, ctx.signal);
+        const { url, fileId, additionalRequestHeaders } = answer.fileUploadMutations.generateUploadUrl;
+        // Storage checks the headers the URL was signed with: send every one Speckle lists, exactly, besides
+        // the Content-Type (Speckle's guide uploads as application/octet-stream).
+        const headers = { 'content-type': 'application/octet-stream' };
+        for (const { header, value } of additionalRequestHeaders ?? [])
+            headers[header.toLowerCase()] = value;
+        return { target: { method: 'PUT', url, headers }, pending: { fileId } };
+    }
+    async confirm(file, pending, receipt, ctx) {
+        // Speckle compares this with storage's own ETag, quotes included: pass it on exactly as storage sent it.
+        const etag = receipt.etag;
+        if (!etag)
+            throw new errors/* PublishError */.S1('storage answered the upload without an ETag, which Speckle needs to start the import', 'missing_etag');
+        const modelId = this.settings.modelId ?? (await this.resolveModel(file, ctx));
+        const modelUrl = `${this.settings.serverUrl}/projects/${this.settings.projectId}/models/${modelId}`;
+        const started = await this.protocol.start(file, { projectId: this.settings.projectId, modelId, fileId: pending.fileId, etag }, modelUrl, ctx);
+        ctx.log.info(`${file.path}: Speckle ${started.label} started on model ${modelId}`);
+        // Speckle started it only after comparing our ETag with the stored object's.
+        const submitted = { ids: started.submitted, outcome: 'submitted', evidence: ['speckle-etag'] };
+        if (!ctx.wait)
+            return submitted;
+        const versionId = await (0,waiting/* verdictUnlessCancelled */.tT)(ctx, file.path, () => started.verdict(ctx));
+        if (versionId === undefined)
+            return submitted;
+        await this.describeVersion(file, versionId, ctx);
+        return { ids: started.accepted(versionId), outcome: 'accepted', evidence: ['speckle-etag'] };
+    }
+    resolveModel(file, ctx) {
+        const name = (0,settings/* modelNameFor */.m4)(this.settings, file);
+        let modelId = this.models.get(name);
+        if (!modelId) {
+            modelId = this.findOrCreateModel(name, ctx);
+            this.models.set(name, modelId);
+            // A failed attempt is not remembered: the next file that targets the model tries again.
+            modelId.catch(() => this.models.delete(name));
+        }
+        return modelId;
+    }
+    async findModel(name, ctx) {
+        const { data, errors } = await this.api.execute(operations/* modelByName */.qe, { projectId: this.settings.projectId, name }, `look up model "${name}"`, ctx.signal);
+        if (errors?.length) {
+            // A missing model is an error on modelByName (BRANCH_NOT_FOUND), not null.
+            if (errors.every((e) => e.path?.includes('modelByName') && (0,speckle_graphql/* isNotFound */.c4)(e)))
+                return undefined;
+            throw (0,speckle_graphql/* graphqlFailure */.gR)(errors, `look up model "${name}"`, this.settings);
+        }
+        const parsed = modelAnswer.safeParse(data);
+        if (!parsed.success)
+            throw new speckle_graphql/* SpeckleError */.iv(`Speckle look up model "${name}": unexpected answer shape`, 'invalid_response');
+        return parsed.data.project.modelByName.id;
+    }
+    async findOrCreateModel(name, ctx) {
+        const existing = await this.findModel(name, ctx);
+        if (existing)
+            return existing;
+        const origin = this.settings.origin;
+        const description = origin?.sha
+            ? `Created by Model Publisher from ${origin.repository ?? 'a GitHub workflow'} at ${origin.sha}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`
+            : undefined;
+        const create = async () => {
+            const answer = await this.api.call(operations/* createModel */.kQ, { input: { projectId: this.settings.projectId, name, ...(description ? { description } : {}) } }, `create model "${name}"`, createModelAnswer, ctx.signal);
+            this.log.info(`Speckle: created model "${answer.modelMutations.create.name}" (${answer.modelMutations.create.id})`);
+            return answer.modelMutations.create.id;
+        };
+        try {
+            return await create();
+        }
+        catch (err) {
+            if (err instanceof speckle_graphql/* SpeckleError */.iv && (err.reason === 'forbidden' || err.reason === 'project_not_found' || err.reason === 'invalid_token'))
+                throw err;
+            if ((0,speckle_graphql/* isAmbiguous */.X2)(err)) {
+                // The create may have gone through before the answer was lost: the name tells.
+                return startOnce(`create model "${name}"`, err, () => this.findModel(name, ctx), create, ctx.log);
+            }
+            // Another run may have created the model meanwhile (the name is then taken): use the one the name finds.
+            const again = await this.findModel(name, ctx).catch(() => undefined);
+            if (again) {
+                this.log.info(`Speckle: model "${name}" exists (${again}); using it (${(0,errors/* errorMessage */.gJ)(err)})`);
+                return again;
+            }
+            throw err;
+        }
+    }
+    /**
+     * Traceability: the version message names the commit, ref and workflow run. The start mutations take no
+     * message, so it is set afterwards; a failure here never fails a file whose version exists.
+     */
+    async describeVersion(file, versionId, ctx) {
+        const origin = this.settings.origin;
+        if (!origin?.sha)
+            return;
+        const message = `${file.path} from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`;
+        try {
+            await this.api.call(operations/* updateVersionMessage */.P_, { input: { projectId: this.settings.projectId, versionId, message } }, `set the message of version ${versionId}`, schemas/* object */.Ikc({ versionMutations: schemas/* object */.Ikc({ update: schemas/* object */.Ikc({ id: schemas/* string */.YjP() }) }) }), ctx.signal);
+        }
+        catch (err) {
+            ctx.log.info(`${file.path}: version ${versionId} exists, but its message could not be set (${(0,errors/* errorMessage */.gJ)(err)})`);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/speckle/open.ts
+// Opening a Speckle session: reads the server and the project, and chooses the protocol once for the whole run
+// (the ingestion API or 2.x's file import), probing with a read when introspection is refused. Loaded with a
+// dynamic import() when a Speckle run opens (ncc makes it a chunk), so that no other run loads GraphQL.
+
+
+
+
+
+
+
+
+const capabilitiesAnswer = schemas/* object */.Ikc({
+    serverInfo: schemas/* object */.Ikc({ version: schemas/* string */.YjP().nullish(), configuration: schemas/* object */.Ikc({ blobSizeLimitBytes: schemas/* number */.aig().nullish() }) }),
+    project: schemas/* object */.Ikc({ id: schemas/* string */.YjP(), name: schemas/* string */.YjP(), role: schemas/* string */.YjP().nullish() }),
+    fileUploadMutationsType: schemas/* object */.Ikc({ fields: schemas/* array */.YOg(schemas/* object */.Ikc({ name: schemas/* string */.YjP() })).nullish() }).nullish(),
+    projectType: schemas/* object */.Ikc({ fields: schemas/* array */.YOg(schemas/* object */.Ikc({ name: schemas/* string */.YjP() })).nullish() }).nullish(),
+});
+/**
+ * Whether a server that refused introspection has the ingestion API: asked once, with a read of an ingestion
+ * that does not exist. A 2.x server rejects the field as invalid; any other answer is a server that has it.
+ */
+async function probeIngestionApi(api, ctx) {
+    const what = 'check whether the server has the ingestion API';
+    const answer = await api
+        .execute(operations/* ingestionApiProbe */.Py, { projectId: api.settings.projectId, ingestionId: 'model-publisher-probe' }, what, ctx.signal)
+        .then((r) => (r.errors?.length ? (0,speckle_graphql/* graphqlFailure */.gR)(r.errors, what, api.settings) : undefined))
+        .catch((err) => {
+        if (err instanceof speckle_graphql/* SpeckleError */.iv)
+            return err;
+        throw err;
+    });
+    return !(0,speckle_graphql/* isValidationFailure */.kf)(answer, 'ingestion');
+}
+async function openSpeckle(settings, ctx) {
+    const api = new SpeckleApi(ctx.http, settings, ctx.log);
+    const what = `read project ${settings.projectId}`;
+    const read = async (op) => {
+        const { data, errors } = await api.execute(op, { projectId: settings.projectId }, what, ctx.signal);
+        if (errors?.length)
+            throw (0,speckle_graphql/* graphqlFailure */.gR)(errors, what, settings);
+        const parsed = capabilitiesAnswer.safeParse(data);
+        if (!parsed.success)
+            throw new speckle_graphql/* SpeckleError */.iv(`Speckle at ${settings.serverUrl}: unexpected answer to ${op.name}; is server-url a Speckle server?`, 'invalid_response');
+        return parsed.data;
+    };
+    let answer;
+    try {
+        answer = await read(operations/* serverCapabilities */.gD);
+    }
+    catch (err) {
+        // A server that refuses introspection rejects the whole query; ask without it, then probe.
+        if (!(err instanceof speckle_graphql/* SpeckleError */.iv && err.reason === 'graphql_validation_failed' && /introspection|__type/i.test(err.message)))
+            throw err;
+        answer = await read(operations/* serverAndProject */.MN);
+    }
+    const { serverInfo, project, fileUploadMutationsType, projectType } = answer;
+    const has = (t, field) => t?.fields?.some((f) => f.name === field);
+    const introspected = fileUploadMutationsType?.fields && projectType?.fields ? Boolean(has(fileUploadMutationsType, 'startFileIngestion') && has(projectType, 'ingestion')) : undefined;
+    if (project.role === 'stream:reviewer') {
+        throw new speckle_graphql/* SpeckleError */.iv(`Speckle: the token's user can only view project "${project.name}" (${project.id}). ${(0,speckle_graphql/* settingsHint */.Z)(settings).scope}`, 'forbidden');
+    }
+    const limit = serverInfo.configuration.blobSizeLimitBytes ?? undefined;
+    const apiLine = introspected === undefined ? 'ingestion API unknown (introspection refused)' : introspected ? 'ingestion API' : 'no ingestion API (server 2.x): using startFileImport';
+    ctx.log.info(`Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${apiLine}${limit ? `; files up to ${(0,units/* formatBytes */.z)(limit)}` : ''}`);
+    // The protocol is chosen here, once, for the whole run.
+    let ingestionApi = introspected;
+    if (ingestionApi === undefined) {
+        ingestionApi = await probeIngestionApi(api, ctx);
+        ctx.log.info(ingestionApi
+            ? 'Speckle: this server has the ingestion API (project.ingestion exists); using startFileIngestion'
+            : 'Speckle: this server has no ingestion API (project.ingestion does not exist); using startFileImport (server 2.x)');
+    }
+    const protocol = ingestionApi ? new LiveIngestion(api) : new FileImport(api);
+    return new SpeckleSession(api, protocol, { project, ...(limit ? { blobSizeLimitBytes: limit } : {}) }, ctx.log);
+}
+
+
+/***/ })
+
+};

@@ -31,11 +31,10 @@ function buildComment(results, provider, extra, scrub, budget = BUDGET) {
     const full = scrub((0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .buildSummary */ .fR)(results, provider, extra));
     if (full.length <= budget)
         return full;
-    const ok = results.filter((r) => r.status === 'succeeded').length;
     const failed = results.filter((r) => r.error);
     const head = [
         `<h2>Model Publisher → ${provider.displayName}</h2>`,
-        `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}. The full table is too long for a comment: it is in the job summary${extra.runUrl ? ` of <a href="${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(extra.runUrl)}">this run</a>` : ''}.</p>`,
+        `<p>${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .countsLine */ .J7)(results, provider, extra)}. The full table is too long for a comment: it is in the job summary${extra.runUrl ? ` of <a href="${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(extra.runUrl)}">this run</a>` : ''}.</p>`,
     ];
     const lines = [];
     let size = head.join('\n').length + 200;

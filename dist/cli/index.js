@@ -43028,7 +43028,7 @@ async function publishOne(file, session, http, options) {
                 const { ids, outcome, evidence = [] } = await session.confirm(file, pending, receipt, ctx);
                 const verifiedBy = [...new Set([...receipt.evidence, ...evidence])];
                 if (outcome === 'submitted') {
-                    options.log.info(`${file.path}: submitted, id ${ids.id}; not waiting for ${session.displayName}'s verdict (wait is false)`);
+                    options.log.info(`${file.path}: submitted, id ${ids.id}; ${session.displayName}'s verdict not awaited`);
                 }
                 else {
                     options.log.info(`${file.path}: done, id ${ids.id}${verifiedBy.length ? `, verified by ${verifiedBy.join(', ')}` : ''}`);

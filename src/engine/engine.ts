@@ -78,7 +78,7 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
         const { ids, outcome, evidence = [] } = await session.confirm(file, pending, receipt, ctx);
         const verifiedBy = [...new Set([...receipt.evidence, ...evidence])];
         if (outcome === 'submitted') {
-          options.log.info(`${file.path}: submitted, id ${ids.id}; not waiting for ${session.displayName}'s verdict (wait is false)`);
+          options.log.info(`${file.path}: submitted, id ${ids.id}; ${session.displayName}'s verdict not awaited`);
         } else {
           options.log.info(`${file.path}: done, id ${ids.id}${verifiedBy.length ? `, verified by ${verifiedBy.join(', ')}` : ''}`);
           if (verifiedBy.length === 0) options.log.warn(`${file.path}: ${session.displayName} accepted it, but neither storage nor ${session.displayName} gave a checksum that could verify its bytes`);

@@ -4,7 +4,7 @@
 import * as github from '@actions/github';
 import type { FileResult } from '../core/types.js';
 import type { ProviderInfo } from '../providers/types.js';
-import { buildSummary, escapeHtml, failureLine, type ReportExtra } from './report.js';
+import { buildSummary, countsLine, escapeHtml, failureLine, type ReportExtra } from './report.js';
 
 export interface CommentTarget {
   token: string;
@@ -38,11 +38,10 @@ export function buildComment(
 ): string {
   const full = scrub(buildSummary(results, provider, extra));
   if (full.length <= budget) return full;
-  const ok = results.filter((r) => r.status === 'succeeded').length;
   const failed = results.filter((r) => r.error);
   const head = [
     `<h2>Model Publisher → ${provider.displayName}</h2>`,
-    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}. The full table is too long for a comment: it is in the job summary${extra.runUrl ? ` of <a href="${escapeHtml(extra.runUrl)}">this run</a>` : ''}.</p>`,
+    `<p>${countsLine(results, provider, extra)}. The full table is too long for a comment: it is in the job summary${extra.runUrl ? ` of <a href="${escapeHtml(extra.runUrl)}">this run</a>` : ''}.</p>`,
   ];
   const lines: string[] = [];
   let size = head.join('\n').length + 200;

@@ -61,11 +61,15 @@ export interface ReportExtra {
   target?: string;
 }
 
+/** How many files were published, submitted and failed: the summary's and the comment's first line. */
+export function countsLine(results: readonly FileResult[], provider: ProviderInfo, extra: Pick<ReportExtra, 'dryRun' | 'shard'>): string {
+  const count = (status: FileResult['status']) => results.filter((r) => r.status === status).length;
+  const [ok, submitted, failed] = [count('succeeded'), count('submitted'), count('failed')];
+  return `${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed ? `, ${failed} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}`;
+}
+
 export function buildSummary(results: readonly FileResult[], provider: ProviderInfo, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();
-  const ok = results.filter((r) => r.status === 'succeeded').length;
-  const submitted = results.filter((r) => r.status === 'submitted').length;
-  const failed = results.filter((r) => r.status === 'failed');
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
   if (extra.target) s.addRaw(`<p>Target: ${markdownText(`${provider.displayName} ${extra.target}`)}</p>`, true);
   // A run that failed as a whole says so first, with the input to change: it must not read like "0 of 0".
@@ -77,10 +81,7 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderI
       true,
     );
   }
-  s.addRaw(
-    `<p>${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed.length ? `, ${failed.length} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}.</p>`,
-    true,
-  );
+  s.addRaw(`<p>${countsLine(results, provider, extra)}.</p>`, true);
   if (results.length > 0) {
     s.addTable([
       [

@@ -40747,8 +40747,6 @@ const arcnmId = schemas/* union */.KCZ([schemas/* string */.YjP().min(1), schema
 const confirmAnswer = schemas/* object */.Ikc({
     job_id: arcnmId.nullish(),
     status: schemas/* string */.YjP().nullish(),
-    data_source_id: arcnmId.nullish(),
-    id: arcnmId.nullish(),
     sha256: schemas/* string */.YjP().nullish(),
     size_bytes: schemas/* number */.aig().nullish(),
 })

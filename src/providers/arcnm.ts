@@ -54,8 +54,6 @@ const confirmAnswer = z
   .object({
     job_id: arcnmId.nullish(),
     status: z.string().nullish(),
-    data_source_id: arcnmId.nullish(),
-    id: arcnmId.nullish(),
     sha256: z.string().nullish(),
     size_bytes: z.number().nullish(),
   })

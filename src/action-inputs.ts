@@ -78,6 +78,12 @@ export const INPUTS: readonly InputSpec[] = [
     required: false,
   },
   {
+    name: "changed-since",
+    description: "A commit (SHA or ref) to compare with: publish only the matched files whose content differs from it (added, modified or renamed since), read from git in the workspace. All zeros (a new branch's github.event.before) or empty: publish every matched file. Needs the commit in the checkout: set fetch-depth: 0 on actions/checkout.",
+    default: "",
+    required: false,
+  },
+  {
     name: "max-attempts",
     description: "Attempts per request on retryable failures (429, 5xx, dropped connections), 1-10.",
     default: "5",
@@ -138,6 +144,12 @@ export const INPUTS: readonly InputSpec[] = [
     name: "model-id",
     description: "Speckle: send every file to this model; no lookup, no creation.",
     default: "",
+    required: false,
+  },
+  {
+    name: "name",
+    description: "ION, Coldstream and ARCNM: the name each file is given there, a template like model's ({path} is the path without extension; also {dir}, {name}, {stem}, {ext}); the file's extension is kept. ION and Coldstream take no folders: a / becomes _. Two files with one name are refused.",
+    default: "{name}",
     required: false,
   },
   {

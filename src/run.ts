@@ -5,7 +5,8 @@ import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './core/retry.js';
 import type { FileResult, LocalFile, Logger, ProviderSession } from './core/types.js';
 import { formatBytes } from './core/units.js';
-import { matchPatterns } from './files/match.js';
+import { matchPatterns, shardOf } from './files/match.js';
+import { firstCollision } from './files/names.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
@@ -44,10 +45,32 @@ interface PlannedFile {
 /** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
 const localReadError = (err: unknown): string => `the file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
 
+/**
+ * Two matched files that the provider would give one name at its target (the `name` input) are refused before any
+ * request, dry run included: over every matched file (all shards, changed or not), so that the same inputs are
+ * refused in every job and every run, not only when both files happen to be published together.
+ */
+function refuseSharedNames(files: readonly LocalFile[], { provider }: Config): void {
+  if (!provider.fileName) return;
+  const clash = firstCollision(
+    files.filter((f) => !f.problem && provider.refuse(f) === undefined),
+    (f) => provider.fileName!(f),
+  );
+  if (clash) {
+    throw new UsageError(
+      'name',
+      `${clash.a.path} and ${clash.b.path} would both be named ${JSON.stringify(clash.name)} at ${provider.displayName} ${provider.target}, and nobody could tell them apart there; set name to a template that keeps them apart, e.g. {path} (or leave one of them out of path)`,
+    );
+  }
+}
+
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;
   // One walk answers both the files and which include line matched none (src/files/match.ts).
-  const { files, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
+  // Matched without the shard: names must be unique over every matched file, whichever job publishes each.
+  const { files: matched, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles });
+  refuseSharedNames(matched, config);
+  const files = run.shard ? matched.filter((f) => shardOf(f.path, run.shard!.total) === run.shard!.index) : matched;
   if (files.length === 0) {
     const message = `no files matched ${run.patterns.map((p) => JSON.stringify(p)).join(', ')} in ${run.workspace}${run.shard ? ` for shard ${run.shard.index}/${run.shard.total}` : ''}`;
     if (run.ifNoFilesFound === 'error') throw new UsageError('path', `${message}; check the patterns, or set if-no-files-found to warn or ignore`);

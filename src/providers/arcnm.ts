@@ -11,6 +11,7 @@ import { pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
+import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
 import { optionalId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
 import { defineProvider, type CommonSettings, type OpenContext } from './types.js';
@@ -27,7 +28,12 @@ export interface ArcnmSettings {
   baseUrl: string;
   attach?: { partId: string; revisionId: string };
   origin: CommonSettings['origin'];
+  /** The `name` template: the upload's name. */
+  name: NameSetting;
 }
+
+/** ARCNM's upload `name` may hold a `/` (its key is `uploads/<id>/<name>`): `{path}` is sent as a/sheet.pdf. */
+export const ARCNM_NAME_RULES = { separator: '/' } as const;
 
 const envelope = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).nullish() }),
@@ -271,7 +277,7 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
 
   async presign(file: LocalFile, ctx: StepContext) {
     const contentType = contentTypeFor(file.ext);
-    const res = await this.mutate('/api/v1/uploads/presign', { name: file.name, content_type: contentType, size_bytes: file.bytes }, `${file.path}: presign`, ctx);
+    const res = await this.mutate('/api/v1/uploads/presign', { name: nameOf(this.settings.name, file), content_type: contentType, size_bytes: file.bytes }, `${file.path}: presign`, ctx);
     if (!res.ok) this.fail(res, 'presign');
     const answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
     const target =
@@ -383,7 +389,7 @@ export const arcnm = defineProvider<ArcnmSettings>({
   displayName: 'ARCNM',
   tokenEnv: 'ARCNM_API_KEY',
   defaultServerUrl: 'https://api.arcnm.io',
-  inputs: ['part-id', 'revision-id'],
+  inputs: ['part-id', 'revision-id', 'name'],
   idOutputs: [{ output: 'job-ids', field: 'jobId' }],
   readSettings(input, common) {
     const apiKey = requireToken(common, 'ARCNM_API_KEY', 'an ARCNM API key (ak_live_… or ak_test_…, with the uploads:write scope)');
@@ -392,15 +398,16 @@ export const arcnm = defineProvider<ArcnmSettings>({
     if ((partId === undefined) !== (revisionId === undefined)) {
       throw new UsageError(partId ? 'revision-id' : 'part-id', 'part-id and revision-id go together: set both to attach uploads to a part revision, or neither');
     }
-    return { apiKey, baseUrl: common.serverUrl, attach: partId && revisionId ? { partId, revisionId } : undefined, origin: common.origin };
+    return { apiKey, baseUrl: common.serverUrl, attach: partId && revisionId ? { partId, revisionId } : undefined, origin: common.origin, name: { template: readNameTemplate(input('name')), rules: ARCNM_NAME_RULES } };
   },
-  refuse(file) {
+  refuse(file, settings) {
     if (!ACCEPTED.includes(file.ext)) {
       return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
     }
     if (file.bytes > ARCNM_MAX_BYTES) return `ARCNM accepts files up to ${formatBytes(ARCNM_MAX_BYTES)}; this one has ${formatBytes(file.bytes)} (${file.bytes} bytes)`;
-    return undefined;
+    return nameProblem(settings.name, file);
   },
+  fileName: (file, settings) => nameOf(settings.name, file),
   async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
@@ -418,7 +425,7 @@ export const arcnm = defineProvider<ArcnmSettings>({
     const attach = settings.attach;
     return Object.assign(new ArcnmSession(settings, ctx.http, ctx.signal), {
       plan: (file: LocalFile) => ({
-        destination: `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+        destination: `ARCNM upload "${nameOf(settings.name, file)}" as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
       }),
     });
   },

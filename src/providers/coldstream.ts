@@ -10,6 +10,7 @@ import { parseRetryAfter } from '../core/retry.js';
 import { pollUntil, type Poll } from '../core/waiting.js';
 import type { Confirmed, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
+import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
 import { defineProvider, type OpenContext } from './types.js';
@@ -53,7 +54,15 @@ export interface ColdstreamSettings {
   caseId: string;
   componentId?: string;
   finalize: FinalizeMode;
+  /** The `name` template: the file record's fileName. */
+  name: NameSetting;
 }
+
+/**
+ * Coldstream's fileName is a file name (the SDK passes a base name; the file's key is built from it): a `/` of the
+ * rendered name is sent as `_`, so `{path}` keeps a/part.step and b/part.step apart as a_part.step and b_part.step.
+ */
+export const COLDSTREAM_NAME_RULES = { separator: '_' } as const;
 
 /** Which job a file needs: `auto` follows the upload guide; the other modes force it (STL never takes one). */
 export function jobKindFor(file: LocalFile, settings: Pick<ColdstreamSettings, 'finalize' | 'componentId'>): JobKind {
@@ -209,7 +218,7 @@ class ColdstreamSession implements Omit<ProviderSession<Pending>, 'plan'> {
       // A whole-case file names the case itself as its component, as the official SDK does. When the engine
       // finds the URL expired it comes back here for a new record; the first stays behind, without bytes
       // (Coldstream has no documented way to delete a file record).
-      { fileName: file.name, fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) },
+      { fileName: nameOf(this.settings.name, file), fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) },
       `${file.path}: create file record`,
       ctx,
     );
@@ -272,7 +281,7 @@ export const coldstream = defineProvider<ColdstreamSettings>({
   tokenEnv: 'COLDSTREAM_TOKEN',
   // Only for display: without server-url the two hosts come from `region` (regionHosts).
   defaultServerUrl: regionHosts('eu1').caseUrl,
-  inputs: ['case-id', 'component-id', 'region', 'finalize'],
+  inputs: ['case-id', 'component-id', 'region', 'finalize', 'name'],
   idOutputs: [{ output: 'job-ids', field: 'jobId' }],
   readSettings(input, common) {
     const caseId = requireId(input, 'case-id', 'the Coldstream case to upload geometry to (the number in the case URL)');
@@ -291,7 +300,7 @@ export const coldstream = defineProvider<ColdstreamSettings>({
     );
     const token = requireToken(common, 'COLDSTREAM_TOKEN', 'a Coldstream access token');
     const hosts = common.serverUrlGiven ? { fileserverUrl: common.serverUrl, caseUrl: common.serverUrl } : regionHosts(region);
-    return { token, ...hosts, region, caseId, componentId, finalize };
+    return { token, ...hosts, region, caseId, componentId, finalize, name: { template: readNameTemplate(input('name')), rules: COLDSTREAM_NAME_RULES } };
   },
   refuse(file, settings) {
     if (!ACCEPTED.includes(file.ext)) {
@@ -301,8 +310,9 @@ export const coldstream = defineProvider<ColdstreamSettings>({
     if (file.ext === 'stl' && settings.finalize !== 'auto' && settings.finalize !== 'none') {
       return `finalize is ${settings.finalize}, which applies to STEP files; an STL file needs no job (set finalize to auto or none, or leave .stl files out of path)`;
     }
-    return undefined;
+    return nameProblem(settings.name, file);
   },
+  fileName: (file, settings) => nameOf(settings.name, file),
   async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
@@ -322,7 +332,7 @@ export const coldstream = defineProvider<ColdstreamSettings>({
     }
     const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
     const jobs: Record<JobKind, string> = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
-    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => ({ destination: `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` }) });
+    return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file: LocalFile) => ({ destination: `Coldstream ${where}, file "${nameOf(settings.name, file)}"; ${jobs[jobKindFor(file, settings)]}` }) });
   },
   describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
   runFailure(err, settings, common) {

@@ -67,6 +67,12 @@ export interface ConfiguredProvider extends ProviderInfo {
   readonly target: string;
   /** A reason to refuse this file without asking the server (extension, size limit), or undefined. */
   refuse(file: LocalFile): string | undefined;
+  /**
+   * The name the file is given at the target (the `name` input), where two files of one run must not share one:
+   * the run refuses such a pair before any request. Absent where the provider names nothing (Speckle's versions
+   * stack in a model). Undefined for a file `refuse` refuses.
+   */
+  fileName?(file: LocalFile): string | undefined;
   /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
   open(ctx: OpenContext): Promise<ProviderSession>;
   /** Whether an error is the whole run's (see RunFailure), with the fix; undefined when it is one file's. */
@@ -78,6 +84,7 @@ export interface ProviderDefinition<S> extends ProviderInfo {
   readSettings(input: InputReader, common: CommonSettings): S;
   secrets?(settings: S): string[];
   refuse(file: LocalFile, settings: S): string | undefined;
+  fileName?(file: LocalFile, settings: S): string | undefined;
   open(settings: S, ctx: OpenContext): Promise<ProviderSession>;
   describeTarget(settings: S): string;
   runFailure?(err: unknown, settings: S, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined;
@@ -102,6 +109,7 @@ export function defineProvider<S>(def: ProviderDefinition<S>): ProviderModule {
         secrets: def.secrets?.(settings) ?? [],
         target: def.describeTarget(settings),
         refuse: (file) => def.refuse(file, settings),
+        ...(def.fileName ? { fileName: (file: LocalFile) => def.fileName!(file, settings) } : {}),
         open: (ctx) => def.open(settings, ctx),
         runFailure: (err, stage) => def.runFailure?.(err, settings, common, stage),
       };

@@ -7,6 +7,7 @@
 // GraphQL and the sign-in, is session.ts, loaded only when an ION run opens.
 import { z } from 'zod';
 import { PublishError, UsageError } from '../../core/errors.js';
+import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../../files/names.js';
 import { booleanInput, checkCredential, idInput, parseInput, requireToken } from '../../inputs.js';
 import { wrongServerUrl } from '../failures.js';
 import { defineProvider } from '../types.js';
@@ -22,7 +23,15 @@ export interface IonSettings {
   auth: IonAuth;
   target: IonTarget;
   validateUpload: boolean;
+  /** The `name` template: the attachment's filename. */
+  name: NameSetting;
 }
+
+/**
+ * ION's `filename` is a file name (its storage key is built from it, `uploads/<id>/<filename>`): a `/` of the
+ * rendered name is sent as `_`, so `{path}` keeps a/sheet.pdf and b/sheet.pdf apart as a_sheet.pdf and b_sheet.pdf.
+ */
+export const ION_NAME_RULES = { separator: '_' } as const;
 
 /** ION's IDs are integers in its examples and `ID` in its schema: take either, keep a string. */
 export const ionId = z.union([z.string().min(1), z.number().int()]).transform(String);
@@ -77,7 +86,7 @@ export const ion = defineProvider<IonSettings>({
   displayName: 'ION',
   tokenEnv: 'ION_TOKEN',
   defaultServerUrl: 'https://api.firstresonance.io',
-  inputs: ['entity-id', 'attach-to', 'client-id', 'client-secret', 'auth-url', 'validate-upload'],
+  inputs: ['entity-id', 'attach-to', 'client-id', 'client-secret', 'auth-url', 'validate-upload', 'name'],
   idOutputs: [{ output: 'attachment-ids', field: 'attachmentId' }],
   readSettings(input, common) {
     const clientId = input('client-id');
@@ -112,11 +121,13 @@ export const ion = defineProvider<IonSettings>({
       auth,
       target,
       validateUpload: parseInput(input, 'validate-upload', booleanInput(true), 'true or false'),
+      name: { template: readNameTemplate(input('name')), rules: ION_NAME_RULES },
     };
   },
   secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
-  // ION takes any file and derives its Content-Type from the name.
-  refuse: () => undefined,
+  // ION takes any file and derives its Content-Type from the name (which keeps the file's extension).
+  refuse: (file, settings) => nameProblem(settings.name, file),
+  fileName: (file, settings) => nameOf(settings.name, file),
   // The session (GraphQL, sign-in) loads only when an ION run opens: a chunk of its own.
   open: async (settings, ctx) => (await import('./session.js')).openIon(settings, ctx),
   describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { HttpError, NetworkError, OutcomeUnknownError, PublishError } from '../../core/errors.js';
 import { codeForStatus, statusCode } from '../../core/error-codes.js';
 import type { LocalFile, ProviderSession, StepContext, UploadReceipt } from '../../core/types.js';
+import { nameOf } from '../../files/names.js';
 import { describeNetworkFailure, isNetworkFailure, redactUrl, type Http } from '../../http/client.js';
 import { GraphQLEndpoint, type GraphQLErrorItem, type GraphQLResult } from '../../http/graphql.js';
 import type { OpenContext } from '../types.js';
@@ -209,7 +210,7 @@ class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
   }
 
   async presign(file: LocalFile, ctx: StepContext) {
-    const answer = parseAnswer(uploadUrlAnswer, await this.execute(requestFileUploadUrl, { filename: file.name }, `${file.path}: requestFileUploadUrl`, ctx.signal), 'ION requestFileUploadUrl');
+    const answer = parseAnswer(uploadUrlAnswer, await this.execute(requestFileUploadUrl, { filename: nameOf(this.settings.name, file) }, `${file.path}: requestFileUploadUrl`, ctx.signal), 'ION requestFileUploadUrl');
     const { uploadUrl, s3Key, contentType } = answer.requestFileUploadUrl;
     // The URL is signed for this Content-Type: send exactly it, whatever our own table would say.
     return { target: { method: 'PUT' as const, url: uploadUrl, headers: { 'Content-Type': contentType } }, pending: { s3Key } };
@@ -218,7 +219,7 @@ class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
   async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext) {
     const s3Etag = stripEtag(receipt.etag);
     if (s3Etag === undefined) throw new PublishError(`ION createFileAttachment: storage answered the upload without an ETag, which ION needs as s3Etag`, 'missing_etag');
-    const input = { filename: file.name, s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
+    const input = { filename: nameOf(this.settings.name, file), s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
     const answer = parseAnswer(attachmentAnswer, await this.execute(createFileAttachment, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
     const attachment = answer.createFileAttachment.fileAttachment;
     const warning = this.partial.get(attachment.id);
@@ -239,6 +240,6 @@ export async function openIon(settings: IonSettings, ctx: OpenContext): Promise<
   await session.resolveTarget(ctx.signal);
   const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
   return Object.assign(session, {
-    plan: () => ({ destination: `ION ${target} ${session.entityId}; an attachment registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}` }),
+    plan: (file: LocalFile) => ({ destination: `ION ${target} ${session.entityId}; an attachment named "${nameOf(settings.name, file)}" registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}` }),
   });
 }

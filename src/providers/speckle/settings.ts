@@ -1,8 +1,8 @@
 // Speckle's settings, read once from the inputs, and the rules that need no server: model names from the
 // template, and what Speckle would refuse without asking.
-import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import type { LocalFile } from '../../core/types.js';
+import { checkPlaceholders, expandTemplate } from '../../files/names.js';
 import { optionalId, requireId, requireToken, type CommonSettings, type InputReader } from '../../inputs.js';
 
 export interface SpeckleSettings {
@@ -15,17 +15,8 @@ export interface SpeckleSettings {
   origin: CommonSettings['origin'];
 }
 
-const PLACEHOLDERS = ['path', 'dir', 'name', 'stem', 'ext'] as const;
-
-/** The template filled in for one file: {path} is the workspace-relative path without its extension. */
-export function expandModelTemplate(template: string, file: Pick<LocalFile, 'path' | 'name'>): string {
-  const dot = file.name.lastIndexOf('.');
-  const stem = dot > 0 ? file.name.slice(0, dot) : file.name;
-  const ext = dot > 0 ? file.name.slice(dot + 1) : '';
-  const dir = path.posix.dirname(file.path) === '.' ? '' : path.posix.dirname(file.path);
-  const values: Record<(typeof PLACEHOLDERS)[number], string> = { path: dir ? `${dir}/${stem}` : stem, dir, name: file.name, stem, ext };
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? values[key as keyof typeof values] : whole));
-}
+/** The template filled in for one file (src/files/names.ts: the language `model` shares with `name`). */
+export const expandModelTemplate = expandTemplate;
 
 /**
  * Speckle keeps model names lowercased, with `/` between nesting levels, and refuses empty levels and
@@ -61,11 +52,7 @@ export function readSpeckleSettings(input: InputReader, common: CommonSettings):
   const projectId = requireId(input, 'project-id', "the ID in the project's URL, .../projects/<project-id>");
   const modelId = optionalId(input, 'model-id', "the ID in the model's URL, .../models/<model-id>");
   const modelTemplate = input('model') || '{path}';
-  for (const [, key] of modelTemplate.matchAll(/\{([^}]*)\}/g)) {
-    if (!(PLACEHOLDERS as readonly string[]).includes(key!)) {
-      throw new UsageError('model', `has an unknown placeholder {${key}}; use {path}, {dir}, {name}, {stem} and {ext} (e.g. "ci/{path}")`);
-    }
-  }
+  checkPlaceholders('model', modelTemplate, 'ci/{path}');
   if (!modelId && normaliseModelName(modelTemplate.replace(/\{\w+\}/g, 'x')) === '') {
     throw new UsageError('model', `got ${JSON.stringify(modelTemplate)}; expected a model name template such as {path} or "ci/{dir}/{stem}"`);
   }

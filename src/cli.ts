@@ -54,7 +54,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort(new Error('interrupted')));
   try {
-    const { results, failure } = await publish(config, {
+    const { results, failure, unchanged } = await publish(config, {
       log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {} },
       mask: (s) => secrets.add(s),
       signal: stop.signal,
@@ -63,6 +63,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
     say(`target: ${config.provider.displayName} ${config.provider.target}`);
     if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
     for (const line of plainSummary(results, failure).split('\n')) say(line);
+    if (unchanged) say(`${unchanged.count} matched file(s) unchanged since ${unchanged.since} (${unchanged.commit.slice(0, 12)}) left out (changed-since)`);
     print(`${secrets.scrub(buildOutputs(results, config.provider).results)}\n`);
     return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
   } catch (err) {

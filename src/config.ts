@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './core/errors.js';
+import { COMMIT_INPUT } from './files/changed.js';
 import { booleanInput, checkCredential, inputReader, intInput, parseInput, parseServerUrl, type CommonSettings } from './inputs.js';
 import { providerIds, providers } from './providers/index.js';
 import type { ConfiguredProvider } from './providers/types.js';
@@ -17,6 +18,8 @@ export interface RunSettings {
   failOnError: boolean;
   dryRun: boolean;
   shard?: { index: number; total: number };
+  /** `changed-since`: publish only the files that differ from this commit (files/changed.ts); all zeros: every file. */
+  changedSince?: string;
   maxAttempts: number;
   includeHiddenFiles: boolean;
   requestTimeoutMs: number;
@@ -64,6 +67,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     shard = { index, total };
   }
 
+  const changedSince = input('changed-since');
+  if (changedSince !== '' && !COMMIT_INPUT.test(changedSince)) {
+    throw new UsageError(
+      'changed-since',
+      `got ${JSON.stringify(changedSince)}; expected a commit SHA or a ref such as main, origin/main or v1.2 (on push: \${{ github.event.before }}; on pull_request: \${{ github.event.pull_request.base.sha }})`,
+    );
+  }
+
   const run: RunSettings = {
     patterns,
     workspace,
@@ -79,6 +90,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     failOnError: parseInput(input, 'fail-on-error', booleanInput(true), 'true or false'),
     dryRun: parseInput(input, 'dry-run', booleanInput(false), 'true or false'),
     shard,
+    ...(changedSince !== '' ? { changedSince } : {}),
     maxAttempts: parseInput(input, 'max-attempts', intInput(5, 1, 10), 'a whole number from 1 to 10'),
     includeHiddenFiles: parseInput(input, 'include-hidden-files', booleanInput(false), 'true or false'),
     requestTimeoutMs: parseInput(input, 'request-timeout-seconds', intInput(60, 1, 3600), 'a whole number of seconds from 1 to 3600') * 1000,

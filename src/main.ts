@@ -10,7 +10,7 @@ import { writeReport } from './github/report.js';
 import { untilAborted } from './http/deadline.js';
 import type { RunFailure } from './providers/types.js';
 import { describeRunFailure } from './run-failure.js';
-import { publish } from './run.js';
+import { publish, type RunReport } from './run.js';
 
 export async function run(env: Record<string, string | undefined> = process.env): Promise<void> {
   let config: Config;
@@ -47,6 +47,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
   const log: Logger = { info: (m) => core.info(say(m)), warn: (m) => core.warning(say(m)), debug: (m) => core.debug(say(m)) };
   let results: FileResult[] = [];
   let failure: RunFailure | undefined;
+  let unchanged: RunReport['unchanged'];
   try {
     const report = await publish(config, {
       log,
@@ -57,6 +58,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
     });
     results = report.results;
     failure = report.failure;
+    unchanged = report.unchanged;
   } catch (err) {
     core.setFailed(say(err instanceof UsageError ? err.message : `Model Publisher failed: ${errorMessage(err)}`));
   } finally {
@@ -66,13 +68,13 @@ export async function run(env: Record<string, string | undefined> = process.env)
 
   const shard = config.run.shard ? `${config.run.shard.index}/${config.run.shard.total}` : undefined;
   const target = config.provider.target;
-  await writeReport(results, config.provider, secrets, { dryRun: config.run.dryRun, shard, failure, target });
+  await writeReport(results, config.provider, secrets, { dryRun: config.run.dryRun, shard, failure, target, unchanged });
   // A cancelled run writes what it has and starts nothing new, the comment included.
   if (config.run.comment && results.length > 0 && !stop.signal.aborted) {
     try {
       // Loaded only when a comment is wanted: Octokit is most of the bundle, and most runs never need it.
       const { buildComment, upsertPullRequestComment } = await import('./github/comment.js');
-      const body = buildComment(results, config.provider, { dryRun: config.run.dryRun, shard, failure, target, runUrl: config.common.origin?.runUrl }, (t) => secrets.scrub(t));
+      const body = buildComment(results, config.provider, { dryRun: config.run.dryRun, shard, failure, target, unchanged, runUrl: config.common.origin?.runUrl }, (t) => secrets.scrub(t));
       const signal = AbortSignal.any([hard.signal, AbortSignal.timeout(config.run.requestTimeoutMs * 2)]);
       const key = `${config.provider.id}${shard ? `:${shard}` : ''}`;
       core.info(say(await untilAborted(upsertPullRequestComment({ token: config.run.comment.token, key, author: config.run.comment.author, signal }, body), signal)));

@@ -7,6 +7,7 @@ import type { FileResult, LocalFile, Logger, ProviderSession } from './core/type
 import { formatBytes } from './core/units.js';
 import { matchPatterns, shardOf } from './files/match.js';
 import { firstCollision } from './files/names.js';
+import { changeOf, changesSince, NO_COMMIT, type FileChange } from './files/changed.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
 import type { Config } from './config.js';
@@ -30,6 +31,15 @@ export interface RunReport {
   results: FileResult[];
   /** Set when the run failed as a whole: every file not published failed with this reason. */
   failure?: RunFailure;
+  /** With changed-since: how many matched files were left out as unchanged since that commit (not in `results`). */
+  unchanged?: UnchangedFiles;
+}
+
+export interface UnchangedFiles {
+  /** changed-since as given, and the commit git resolved it to. */
+  since: string;
+  commit: string;
+  count: number;
 }
 
 /** One matched file and what was decided about it before anything is written, then its result. */
@@ -44,6 +54,38 @@ interface PlannedFile {
 
 /** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
 const localReadError = (err: unknown): string => `the file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+
+/**
+ * `changed-since`: this job's files that differ from the commit, asked of git before anything is sent (a commit
+ * the shallow clone lacks is a UsageError naming fetch-depth). Files git cannot show unchanged (untracked, reached
+ * through a link) are kept. Left-out files are counted, not listed in the results: they are not this run's work,
+ * as files that `path` does not match are not. All zeros (a branch's first push) means every file, said in the log.
+ */
+async function leaveOutUnchanged(files: LocalFile[], { run }: Config, hooks: RunHooks): Promise<{ files: LocalFile[]; unchanged?: UnchangedFiles }> {
+  const since = run.changedSince;
+  if (since === undefined) return { files };
+  if (NO_COMMIT.test(since)) {
+    hooks.log.info(`changed-since is ${since.slice(0, 12)}… (all zeros: github.event.before on the first push of a branch or tag, when there is no earlier commit to compare with): publishing every matched file`);
+    return { files };
+  }
+  const set = await changesSince(since, run.workspace, hooks.signal);
+  const kept: LocalFile[] = [];
+  const counts: Record<FileChange, number> = { changed: 0, unchanged: 0, untracked: 0, 'through-link': 0 };
+  for (const file of files) {
+    const change = changeOf(set, file);
+    counts[change]++;
+    if (change === 'unchanged') hooks.log.debug(`${file.path}: unchanged since ${since}, left out`);
+    else kept.push(file);
+  }
+  const cannotTell = [
+    counts.untracked ? `${counts.untracked} not tracked by git` : '',
+    counts['through-link'] ? `${counts['through-link']} reached through a symbolic link` : '',
+  ].filter((s) => s !== '');
+  hooks.log.info(
+    `changed-since ${since} (commit ${set.commit.slice(0, 12)}): ${counts.changed} of ${files.length} matched file(s) changed${cannotTell.length ? `, ${cannotTell.join(' and ')} (published: git cannot show them unchanged)` : ''}; ${counts.unchanged} unchanged, left out`,
+  );
+  return { files: kept, unchanged: { since, commit: set.commit, count: counts.unchanged } };
+}
 
 /**
  * Two matched files that the provider would give one name at its target (the `name` input) are refused before any
@@ -70,19 +112,26 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   // Matched without the shard: names must be unique over every matched file, whichever job publishes each.
   const { files: matched, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles });
   refuseSharedNames(matched, config);
-  const files = run.shard ? matched.filter((f) => shardOf(f.path, run.shard!.total) === run.shard!.index) : matched;
-  if (files.length === 0) {
+  const share = run.shard ? matched.filter((f) => shardOf(f.path, run.shard!.total) === run.shard!.index) : matched;
+  if (share.length === 0) {
     const message = `no files matched ${run.patterns.map((p) => JSON.stringify(p)).join(', ')} in ${run.workspace}${run.shard ? ` for shard ${run.shard.index}/${run.shard.total}` : ''}`;
     if (run.ifNoFilesFound === 'error') throw new UsageError('path', `${message}; check the patterns, or set if-no-files-found to warn or ignore`);
     if (run.ifNoFilesFound === 'warn') hooks.warnNoFiles(message);
     else hooks.log.info(message);
-    return { files, results: [] };
+    return { files: share, results: [] };
   }
   // Each pattern line on its own: a mistyped one is named even when the others match.
   for (const line of unmatched) {
-    const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${files.length} file(s) (check it for a typo, or remove it)`;
+    const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${share.length} file(s) (check it for a typo, or remove it)`;
     if (run.ifNoFilesFound === 'ignore') hooks.log.info(message);
     else hooks.warnNoFiles(message);
+  }
+  // changed-since narrows this job's share, after sharding: a file's shard depends on its path alone, so it stays in
+  // the same job whatever else changed, and every job asks git the same question (see leaveOutUnchanged).
+  const { files, unchanged } = await leaveOutUnchanged(share, config, hooks);
+  if (files.length === 0) {
+    hooks.log.info(`nothing to publish: none of the ${share.length} matched file(s) changed since ${unchanged!.since}`);
+    return { files, results: [], unchanged };
   }
   hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
 
@@ -190,7 +239,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
       }
       return p.result!;
     });
-    return { files, results, ...(failure ? { failure } : {}) };
+    return { files, results, ...(failure ? { failure } : {}), ...(unchanged ? { unchanged } : {}) };
   } finally {
     await http.close();
   }

@@ -59,13 +59,17 @@ export interface ReportExtra {
   failure?: RunFailure;
   /** Where the run publishes (ConfiguredProvider.target). */
   target?: string;
+  /** changed-since: the matched files left out as unchanged since that commit. */
+  unchanged?: { since: string; commit: string; count: number };
 }
 
 /** How many files were published, submitted and failed: the summary's and the comment's first line. */
-export function countsLine(results: readonly FileResult[], provider: ProviderInfo, extra: Pick<ReportExtra, 'dryRun' | 'shard'>): string {
+export function countsLine(results: readonly FileResult[], provider: ProviderInfo, extra: Pick<ReportExtra, 'dryRun' | 'shard' | 'unchanged'>): string {
   const count = (status: FileResult['status']) => results.filter((r) => r.status === status).length;
   const [ok, submitted, failed] = [count('succeeded'), count('submitted'), count('failed')];
-  return `${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed ? `, ${failed} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}`;
+  return `${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed ? `, ${failed} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}${
+    extra.unchanged ? `; ${extra.unchanged.count} matched file(s) unchanged since <code>${markdownText(extra.unchanged.since)}</code> left out (changed-since)` : ''
+  }`;
 }
 
 export function buildSummary(results: readonly FileResult[], provider: ProviderInfo, extra: ReportExtra): string {

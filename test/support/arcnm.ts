@@ -39,13 +39,15 @@ export async function expectArcnmHolds(
   workspace: string,
   results: readonly Record<string, any>[],
   attach?: { partId: string; revisionId: string },
+  /** The name each upload should carry (the `name` input): the base name unless a test says otherwise. */
+  nameOf: (file: string) => string = (file) => path.basename(file),
 ): Promise<void> {
   const { arcnm, blob } = fixture;
   for (const r of results) {
     if (r['status'] !== 'succeeded' && r['status'] !== 'submitted') continue;
     const upload = arcnm.uploads.get(String(r['dataSourceId']));
     expect(upload, `${r['path']}: ARCNM has its upload`).toBeDefined();
-    expect(upload!.name, `${r['path']}: the upload is named after the file`).toBe(path.basename(r['path']));
+    expect(upload!.name, `${r['path']}: the upload is named after the file`).toBe(nameOf(r['path']));
     const local = await readFile(path.join(workspace, r['path']));
     expect(blob.get(upload!.key)?.bytes.equals(local), `${r['path']}: storage holds the file byte for byte`).toBe(true);
     if (r['status'] === 'submitted') continue;

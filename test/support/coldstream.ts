@@ -8,7 +8,14 @@ import type { ExpectStatic } from 'vitest';
 import type { ColdstreamEmulator } from '../emulators/coldstream.js';
 import type { ActionRun } from './action.js';
 
-export async function expectColdstreamHolds(expect: ExpectStatic, cs: ColdstreamEmulator, workspace: string, run: ActionRun): Promise<void> {
+export async function expectColdstreamHolds(
+  expect: ExpectStatic,
+  cs: ColdstreamEmulator,
+  workspace: string,
+  run: ActionRun,
+  /** The name each record should carry (the `name` input): the base name unless a test says otherwise. */
+  nameOf: (file: string) => string = (file) => path.basename(file),
+): Promise<void> {
   const perFile = new Map<number, number>();
   for (const job of cs.jobs) perFile.set(job.fileId, (perFile.get(job.fileId) ?? 0) + 1);
   for (const [fileId, n] of perFile) expect(n, `file ${fileId}: at most one accepted job`).toBe(1);
@@ -17,7 +24,7 @@ export async function expectColdstreamHolds(expect: ExpectStatic, cs: Coldstream
     const where = `${r.path} (reported succeeded)`;
     const record = cs.files.find((f) => String(f.id) === r.fileId);
     expect(record, `${where}: Coldstream has its file record ${r.fileId}`).toBeDefined();
-    expect(record!.fileName, `${where}: the record is of this file`).toBe(path.basename(r.path));
+    expect(record!.fileName, `${where}: the record is of this file`).toBe(nameOf(r.path));
     const stored = cs.blob.get(record!.key);
     const local = await readFile(path.join(workspace, r.path));
     expect(stored?.bytes.equals(local), `${where}: storage holds the record's bytes, equal to the local file`).toBe(true);

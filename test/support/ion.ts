@@ -8,7 +8,14 @@ import type { ExpectStatic } from 'vitest';
 import type { IonEmulator } from '../emulators/ion.js';
 import type { ActionRun } from './action.js';
 
-export async function expectIonHolds(expect: ExpectStatic, ion: IonEmulator, workspace: string, run: ActionRun): Promise<void> {
+export async function expectIonHolds(
+  expect: ExpectStatic,
+  ion: IonEmulator,
+  workspace: string,
+  run: ActionRun,
+  /** The name each attachment should carry (the `name` input): the base name unless a test says otherwise. */
+  nameOf: (file: string) => string = (file) => path.basename(file),
+): Promise<void> {
   const perKey = new Map<string, number>();
   for (const a of ion.attachments) perKey.set(a.s3Key, (perKey.get(a.s3Key) ?? 0) + 1);
   for (const [key, n] of perKey) expect(n, `${key}: attached once`).toBe(1);
@@ -20,7 +27,7 @@ export async function expectIonHolds(expect: ExpectStatic, ion: IonEmulator, wor
     expect(attachment, `${where}: ION has attachment ${r.attachmentId}`).toBeDefined();
     expect(attachment!.entityId, `${where}: on the reported entity`).toBe(r.entityId);
     expect(ion.entities.has(attachment!.entityId), `${where}: an entity ION knows`).toBe(true);
-    expect(attachment!.filename, `${where}: named as the file`).toBe(path.basename(r.path));
+    expect(attachment!.filename, `${where}: named as the file`).toBe(nameOf(r.path));
     expect(ion.uploads.has(attachment!.s3Key), `${where}: at a storage key ION handed out`).toBe(true);
     const stored = ion.blob.get(attachment!.s3Key);
     const local = await readFile(path.join(workspace, r.path));

@@ -1,12 +1,15 @@
 // The command-line program: the same engine and providers, settings from flags or MODEL_PUBLISHER_* variables.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArcnmEmulator } from '../emulators/arcnm.js';
 import { expectArcnmHolds, startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { ROOT, makeWorkspace } from '../support/action.js';
 import * as samples from '../support/samples.js';
+import { commitAll, git, writeTree } from '../support/git.js';
 import { parse } from 'yaml';
 import { INPUTS } from '../../src/action-inputs.js';
 
@@ -31,6 +34,28 @@ function cli(args: string[], env: Record<string, string>, cwd: string): Promise<
 }
 
 describe('command line', () => {
+  it('takes --changed-since and --name like the inputs: only the changed file, under its path', async ({ onTestFinished }) => {
+    const ws = await mkdtemp(path.join(os.tmpdir(), 'mp-cli-git-'));
+    git(ws, 'init', '-q');
+    await writeTree(ws, { 'cad/a/part.step': samples.step('a v1'), 'cad/b/part.step': samples.step('b v1') });
+    commitAll(ws, 'first');
+    await writeTree(ws, { 'cad/b/part.step': samples.step('b v2') });
+    commitAll(ws, 'second');
+    // Its own ARCNM: the other tests count the shared one's presigns.
+    const own = await startArcnm(API_KEY);
+    onTestFinished(() => own.close());
+    const run = await cli(['--provider', 'arcnm', '--path', 'cad/**/*.step', '--server-url', own.arcnm.url, '--changed-since', 'HEAD~1', '--name', '{path}'], { ARCNM_API_KEY: API_KEY }, ws);
+    expect(run.code, run.stderr).toBe(0);
+    const results = JSON.parse(run.stdout);
+    expect(results.map((r: { path: string; status: string }) => [r.path, r.status])).toEqual([['cad/b/part.step', 'succeeded']]);
+    await expectArcnmHolds(own, ws, results, undefined, (p) => p);
+    expect([...own.arcnm.uploads.values()].map((u) => u.name)).toEqual(['cad/b/part.step']);
+    expect(run.stderr).toMatch(/1 matched file\(s\) unchanged since HEAD~1 \([0-9a-f]{12}\) left out \(changed-since\)/);
+    const bad = await cli(['--provider', 'arcnm', '--path', 'cad/**/*.step', '--changed-since=--output=/tmp/x'], { ARCNM_API_KEY: API_KEY }, ws);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`error: Input 'changed-since': got "--output=/tmp/x"; expected a commit SHA or a ref`);
+  });
+
   it('publishes with flags and environment variables, printing JSON results and a plain summary', async () => {
     const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/b.stl': samples.stlBinary(), 'cad/bad.stl': 'solid nope' });
     const run = await cli(['--provider', 'arcnm', '--path', 'cad/*.step', '--path=cad/*.stl', '--server-url', arcnm.url], { ARCNM_API_KEY: API_KEY, MODEL_PUBLISHER_CONCURRENCY: '2' }, ws);

@@ -178,9 +178,9 @@ describe('dry run checks what it can without writing', () => {
 
   it.each([
     ['speckle', speckle, /dry-run: would publish models\/a\.ifc \([\d.]+ (B|KiB)\) to Speckle project "[^"]+" \(p0ject1d\), model "models\/a" \(created if missing\); ingested \(startFileIngestion\) into a new version/],
-    ['ion', ion, /dry-run: would publish drawings\/a\.pdf \([\d.]+ (B|KiB)\) to ION runStep 101, entity \S+; an attachment registered with createFileAttachment/],
-    ['coldstream', () => ({ ...coldstream(), 'component-id': '2001' }), /dry-run: would publish cad\/a\.step .* to Coldstream case 1001, component 2001; then a convert job[\s\S]*cad\/c\.stl .* to Coldstream case 1001, component 2001; no job/],
-    ['arcnm', () => ({ ...arcnm(), 'part-id': 'prt_demo', 'revision-id': 'rev_A' }), /dry-run: would publish cad\/a\.step .* to ARCNM upload as application\/step, confirmed, then attached to part prt_demo revision rev_A as cad_3d/],
+    ['ion', ion, /dry-run: would publish drawings\/a\.pdf \([\d.]+ (B|KiB)\) to ION runStep 101, entity \S+; an attachment named "a\.pdf" registered with createFileAttachment/],
+    ['coldstream', () => ({ ...coldstream(), 'component-id': '2001' }), /dry-run: would publish cad\/a\.step .* to Coldstream case 1001, component 2001, file "a\.step"; then a convert job[\s\S]*cad\/c\.stl .* to Coldstream case 1001, component 2001, file "c\.stl"; no job/],
+    ['arcnm', () => ({ ...arcnm(), 'part-id': 'prt_demo', 'revision-id': 'rev_A' }), /dry-run: would publish cad\/a\.step .* to ARCNM upload "a\.step" as application\/step, confirmed, then attached to part prt_demo revision rev_A as cad_3d/],
   ] as const)('%s: a good dry run says where each file would go, with nothing written', async (_, inputs, plan) => {
     const ws = await makeWorkspace(files);
     const before = allWrites();

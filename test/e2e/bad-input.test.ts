@@ -97,6 +97,10 @@ function table(): typeof cases {
     ['ARCNM: an extension it does not accept', () => ({ ...arcnmInputs(), path: 'models/*.ifc' }), /ARCNM accepts .*\.ifc is not accepted.*change the path pattern/, { 'models/t.ifc': samples.ifc() }],
     ['Coldstream: an extension it does not accept', () => ({ ...csInputs(), path: 'drawings/*.pdf' }), /\.pdf.*(not accepted|accepts)/i],
     ['content that does not match its extension', () => ({ ...arcnmInputs(), path: 'cad/fake.step' }), /not a valid STEP file.*ISO-10303-21/, { 'cad/fake.step': 'PK\u0003\u0004 zip' }],
+    ['changed-since that would be a git option', () => ({ ...arcnmInputs(), 'changed-since': '--output=/tmp/x' }), /Input 'changed-since': got "--output=\/tmp\/x"; expected a commit SHA or a ref/],
+    ['changed-since outside a git checkout', () => ({ ...arcnmInputs(), 'changed-since': 'HEAD~1' }), /Input 'changed-since': needs a git checkout.*actions\/checkout/],
+    ['name with an unknown placeholder', () => ({ ...csInputs(), name: '{folder}/{name}' }), /Input 'name': has an unknown placeholder \{folder\}/],
+    ['ION: two files, one name', () => ({ ...ionInputs(), path: 'drawings/**/*.pdf' }), /Input 'name': drawings\/a\.pdf and drawings\/b\/a\.pdf would both be named "a\.pdf".*e\.g\. \{path\}/, { 'drawings/b/a.pdf': samples.pdf() }],
     ['ION: a server that answers HTML', () => ({ ...ionInputs(), 'server-url': html.url }), /HTML or XML where JSON was expected.*server-url/],
     ['ION: a GraphQL answer of the wrong shape', () => ({ ...ionInputs(), 'server-url': wrongShape.url }), /ION.*(unexpected|shape|entity)/i],
   ];

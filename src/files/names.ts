@@ -48,15 +48,16 @@ export function readNameTemplate(raw: string): string {
 }
 
 /**
- * The name a file is given at the destination (the `name` template), or why it cannot have one. Empty levels and
- * the spaces around them are dropped (so `{dir}/{name}` is `tower.step` at the top, not `/tower.step`); the name
+ * The name a file is given at the destination (the `name` template), or why it cannot have one. Empty levels are
+ * dropped (so `{dir}/{name}` is `tower.step` at the top, not `/tower.step`); the name
  * keeps the file's extension, added when the template leaves it out (`{path}` is `a/sheet.pdf`), because ION
  * and ARCNM read the file's type from the name's extension and Coldstream converts only names ending in .step/.stp.
  */
 export function fileNameFor(template: string, file: Pick<LocalFile, 'path' | 'name' | 'ext'>, rules: FileNameRules): { name: string } | { problem: string } {
+  // Where folders are kept, only `/` separates them (a `\` is a legal character of a Linux file name); where the
+  // vendor takes a bare file name, a `\` is a separator too (Windows-minded services read it as one).
   const levels = expandTemplate(template, file)
-    .split(/[/\\]/)
-    .map((level) => level.trim())
+    .split(rules.separator === '/' ? '/' : /[/\\]/)
     .filter((level) => level !== '');
   if (levels.length === 0) return { problem: `the name template ${JSON.stringify(template)} gives an empty name for this file (set name to a template such as {name} or {path})` };
   if (levels.some((level) => level === '.' || level === '..')) {

@@ -50,3 +50,11 @@ describe('name templates', () => {
     expect(firstCollision(files, (f) => (f.path.startsWith('b/') ? f.name : undefined))).toBeUndefined();
   });
 });
+
+describe('names keep what the default sent before', () => {
+  it('sends {name} exactly as the base name, spaces and backslashes included, where folders are kept', () => {
+    expect(named('{name}', 'a/ sheet .pdf')).toBe(' sheet .pdf');
+    expect(named('{name}', 'a/x\\y.pdf')).toBe('x\\y.pdf');
+    expect(named('{name}', 'a/x\\y.pdf', flat)).toBe('x_y.pdf');
+  });
+});

@@ -59,7 +59,7 @@ export interface ColdstreamSettings {
 }
 
 /**
- * Coldstream's fileName is a file name (the SDK passes a base name; the file's key is built from it): a `/` of the
+ * Coldstream's fileName is a file name (the SDK passes a base name): a `/` of the
  * rendered name is sent as `_`, so `{path}` keeps a/part.step and b/part.step apart as a_part.step and b_part.step.
  */
 export const COLDSTREAM_NAME_RULES = { separator: '_' } as const;

@@ -53,7 +53,6 @@ function gitDiff(dir: string, since: string): string[] {
 }
 
 const inputs = (extra: Record<string, string>) => ({ provider: 'arcnm', path: 'cad/**/*.step', 'server-url': fixture.arcnm.url, token: API_KEY, ...extra });
-const uploadsOf = (runId: Set<string>) => [...fixture.arcnm.uploads.values()].filter((u) => runId.has(u.id));
 
 describe.each(NODES)('changed-since end to end ($name)', ({ bin }) => {
   it('publishes exactly the files git diff names, byte for byte, and says how many were left out', async () => {

@@ -2,7 +2,7 @@
 // the folder as is, ION and Coldstream take bare file names: `/` becomes `_`), checked at each emulator byte for
 // byte; two files that would share a name are refused before any request, dry run included; the dry run's plan
 // shows each file's destination name.
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { ColdstreamEmulator } from '../emulators/coldstream.js';
 import { IonEmulator } from '../emulators/ion.js';
 import { makeWorkspace, runAction } from '../support/action.js';

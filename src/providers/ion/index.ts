@@ -28,7 +28,7 @@ export interface IonSettings {
 }
 
 /**
- * ION's `filename` is a file name (its storage key is built from it, `uploads/<id>/<filename>`): a `/` of the
+ * ION's `filename` is a file name (its documented storage key ends with it, `uploads/<id>/<filename>`): a `/` of the
  * rendered name is sent as `_`, so `{path}` keeps a/sheet.pdf and b/sheet.pdf apart as a_sheet.pdf and b_sheet.pdf.
  */
 export const ION_NAME_RULES = { separator: '_' } as const;

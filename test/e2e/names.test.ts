@@ -84,8 +84,9 @@ describe.concurrent('name: where files land, and the refusal of one name for two
       expect([...fixture.arcnm.uploads.values()].map((u) => u.name).sort()).toEqual(['a/sheet.pdf', 'b/sheet.pdf', 'top.pdf']);
 
       const requests = fixture.arcnm.requests.length + fixture.blob.requests.length;
-      for (const dryRun of ['false', 'true']) {
-        const clash = await runAction({ ...inputs, name: '', 'dry-run': dryRun }, { workspace: ws });
+      // Every job of a matrix refuses, whichever shard each of the two files falls in.
+      for (const extra of [{ 'dry-run': 'false' }, { 'dry-run': 'true' }, { shard: '1/2' }, { shard: '2/2' }]) {
+        const clash = await runAction({ ...inputs, name: '', ...extra }, { workspace: ws });
         expect(clash.exitCode).toBe(1);
         expect(clash.stdout).toContain(`::error::Input 'name': a/sheet.pdf and b/sheet.pdf would both be named "sheet.pdf" at ARCNM`);
       }

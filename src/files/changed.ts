@@ -117,6 +117,12 @@ export function changeOf(set: ChangeSet, file: LocalFile): FileChange {
 export async function changesSince(since: string, workspace: string, signal: AbortSignal): Promise<ChangeSet> {
   const where = await git(['rev-parse', '--is-inside-work-tree', '--is-shallow-repository'], workspace, signal);
   const [inside, shallow] = where.stdout.toString('utf8').split('\n');
+  if (where.code !== 0 && /dubious ownership/.test(where.stderr)) {
+    throw new UsageError(
+      'changed-since',
+      `git refuses to read the checkout at ${workspace}: it belongs to another user than the one this step runs as (git: ${said(where)}); run git config --global --add safe.directory "$GITHUB_WORKSPACE" in a step before this one, or leave changed-since empty`,
+    );
+  }
   if (where.code !== 0 || inside !== 'true') {
     throw new UsageError(
       'changed-since',

@@ -85,7 +85,7 @@ describe.concurrent('name: where files land, and the refusal of one name for two
 
       const requests = fixture.arcnm.requests.length + fixture.blob.requests.length;
       // Every job of a matrix refuses, whichever shard each of the two files falls in.
-      for (const extra of [{ 'dry-run': 'false' }, { 'dry-run': 'true' }, { shard: '1/2' }, { shard: '2/2' }]) {
+      for (const extra of [{ 'dry-run': 'false' }, { 'dry-run': 'true' }, { shard: '1/2' }, { shard: '2/2' }] as Record<string, string>[]) {
         const clash = await runAction({ ...inputs, name: '', ...extra }, { workspace: ws });
         expect(clash.exitCode).toBe(1);
         expect(clash.stdout).toContain(`::error::Input 'name': a/sheet.pdf and b/sheet.pdf would both be named "sheet.pdf" at ARCNM`);

@@ -1,7 +1,7 @@
 // changed-since against real git repositories: what git names as changed is what is kept, whatever the names
 // hold (a newline, bytes that are not UTF-8); a workspace below the repository's top; and the refusals that come
 // before anything is sent (a shallow clone, no repository, a value that would be an option).
-import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -80,6 +80,24 @@ describe('changed-since', async () => {
   it('refuses a workspace that is not a git checkout', async () => {
     const plain = await mkdtemp(path.join(os.tmpdir(), 'mp-nogit-'));
     await expect(changesSince('HEAD~1', plain, signal)).rejects.toThrow(/^Input 'changed-since': needs a git checkout, and the workspace .* is not one \(git: fatal: not a git repository/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('says how to trust a checkout owned by another user (container jobs)', async ({ onTestFinished }) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-dubious-'));
+    git(dir, 'init', '-q');
+    await chown(dir, 65534, 65534);
+    await chown(path.join(dir, '.git'), 65534, 65534);
+    // Whatever this machine's own git configuration trusts (a safe.directory = * would hide the refusal).
+    const saved = { global: process.env['GIT_CONFIG_GLOBAL'], system: process.env['GIT_CONFIG_NOSYSTEM'] };
+    process.env['GIT_CONFIG_GLOBAL'] = '/dev/null';
+    process.env['GIT_CONFIG_NOSYSTEM'] = '1';
+    onTestFinished(() => {
+      for (const [key, value] of [['GIT_CONFIG_GLOBAL', saved.global], ['GIT_CONFIG_NOSYSTEM', saved.system]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    });
+    await expect(changesSince('HEAD~1', dir, signal)).rejects.toThrow(/^Input 'changed-since': git refuses to read the checkout at .*: it belongs to another user .*safe\.directory "\$GITHUB_WORKSPACE"/);
   });
 
   it('takes SHAs and refs, never an option or a range', () => {

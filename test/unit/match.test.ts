@@ -74,7 +74,7 @@ describe('matchFiles', () => {
     expect((await matchPatterns(['cad/*.step', 'node_modules/**/*.step', '!node_modules', 'docs/**'], options)).unmatched).toEqual(['docs/**']);
     expect((await matchPatterns(['cad/*.step', 'cad/**/*.step'], options)).unmatched).toEqual([]);
     // One include line: the no-files-found message already names it.
-    expect(await matchPatterns(['cad/*.stpe'], options)).toEqual({ files: [], unmatched: [] });
+    expect(await matchPatterns(['cad/*.stpe'], options)).toEqual({ files: [], unmatched: [], matched: 0 });
     // Hidden files do not count unless asked for.
     const hidden = await tree(['m/.a.ifc', 'm/b.step']);
     expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: false })).unmatched).toEqual(['m/*.ifc']);

@@ -22,6 +22,8 @@ export interface RunHooks {
   stop?: AbortSignal;
   /** Shown when no file matched and `if-no-files-found` is `warn`. */
   warnNoFiles: (message: string) => void;
+  /** Told how many files matched before sharding (for the results file), before anything else can stop the run. */
+  onMatch?: (matched: number) => void;
 }
 
 export interface RunReport {
@@ -47,7 +49,8 @@ const localReadError = (err: unknown): string => `the file cannot be read: ${(er
 export async function publish(config: Config, hooks: RunHooks): Promise<RunReport> {
   const { run, provider } = config;
   // One walk answers both the files and which include line matched none (src/files/match.ts).
-  const { files, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
+  const { files, unmatched, matched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
+  hooks.onMatch?.(matched);
   if (files.length === 0) {
     const message = `no files matched ${run.patterns.map((p) => JSON.stringify(p)).join(', ')} in ${run.workspace}${run.shard ? ` for shard ${run.shard.index}/${run.shard.total}` : ''}`;
     if (run.ifNoFilesFound === 'error') throw new UsageError('path', `${message}; check the patterns, or set if-no-files-found to warn or ignore`);

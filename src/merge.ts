@@ -203,7 +203,8 @@ export function shardsLine(m: MergeReport): string {
   const used = m.files.filter((f) => f.used).length;
   const base = m.total > 1 ? `Merged ${used} of ${m.total} shards' results` : `Read ${used} results file(s)`;
   const missing = m.missing.length > 0 ? `; missing: ${m.missing.map((k) => `shard ${k}/${m.total}`).join(', ')}` : '';
-  return `${base}${m.commit ? ` for commit ${m.commit.slice(0, 12)}` : ''}${missing}`;
+  const files = m.matched !== undefined && m.results.length !== m.matched ? ` (${m.results.length} of the ${m.matched} files matched)` : '';
+  return `${base}${m.commit ? ` for commit ${m.commit.slice(0, 12)}` : ''}${files}${missing}`;
 }
 
 /** How a results file reads in the shards table. */

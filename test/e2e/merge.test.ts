@@ -168,6 +168,50 @@ describe('merge-results: 4 shards of a matrix, one report', () => {
   });
 });
 
+describe('merge-results: a shard that fails or is cancelled still leaves its trace', () => {
+  it('writes results-file when the run fails as a whole and when it is cancelled; the merge reports both', async () => {
+    const slow = await startArcnm(API_KEY, { processingDelayMs: 300 });
+    try {
+      const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [n, samples.step(n)])));
+      const inputs = (k: number, token: string) => ({ provider: 'arcnm', path: 'cad/*.step', 'server-url': slow.arcnm.url, token, shard: `${k}/2`, 'results-file': `out/shard-${k}.json`, concurrency: '1' });
+      const [refused, cancelled] = await Promise.all([
+        runAction(inputs(1, 'ak_test_wrongkey000000000000'), { workspace: ws }),
+        runAction(inputs(2, API_KEY), { workspace: ws, signals: [{ onOutput: /cad\/part-\d+\.step: done/, signal: 'SIGINT' }] }),
+      ]);
+      expect(refused.exitCode).toBe(1);
+      expect(cancelled.exitCode).toBe(1);
+      const one = JSON.parse(await readFile(path.join(ws, 'out', 'shard-1.json'), 'utf8'));
+      expect(one).toMatchObject({ outcome: 'failed', failure: { code: 'auth_rejected', input: 'token' } });
+      expect(one.results.length).toBeGreaterThan(0);
+      expect(one.results.every((r: { status: string }) => r.status === 'failed')).toBe(true);
+      const two = JSON.parse(await readFile(path.join(ws, 'out', 'shard-2.json'), 'utf8'));
+      expect(two.outcome).toBe('cancelled');
+      expect(two.results).toEqual(cancelled.results);
+      expect(two.results.some((r: { status: string }) => r.status === 'succeeded')).toBe(true);
+      expect(two.results.some((r: { status: string }) => r.status !== 'succeeded')).toBe(true);
+      await expectArcnmHolds(slow, ws, [...one.results, ...two.results]);
+
+      const mergeWs = await downloaded({ 'shard-1.json': path.join(ws, 'out', 'shard-1.json'), 'shard-2.json': path.join(ws, 'out', 'shard-2.json') });
+      const merge = await runAction({ 'merge-results': 'shards/*.json' }, { workspace: mergeWs, env: {} });
+      // Every file is accounted for, so the set is whole; the failed files fail the step (fail-on-error).
+      expect(merge.exitCode).toBe(1);
+      expect(merge.stdout).not.toContain('problem(s) with the results files');
+      expect(merge.results.map((r) => r.path)).toEqual(names);
+      expect(merge.summary).toContain('the run failed&#58; ');
+      expect(merge.summary).toMatch(/<td>2\/2<\/td><td><code>shards\/shard-2\.json<\/code><\/td><td>cancelled, \d+ file&#40;s&#41;<\/td>/);
+      const failed = merge.results.filter((r) => r.status === 'failed').length;
+      expect(merge.outputs['failed-count']).toBe(String(failed));
+      expect(merge.stdout).toContain(`::error::${failed} of ${names.length} file(s) failed to publish to ARCNM (all shards merged)`);
+      // With fail-on-error: false the merged failures warn and the step passes.
+      const lenient = await runAction({ 'merge-results': 'shards/*.json', 'fail-on-error': 'false' }, { workspace: mergeWs, env: {} });
+      expect(lenient.exitCode).toBe(0);
+      expect(lenient.stdout).toContain('(fail-on-error is false, so the step passes)');
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/index.js'), ...args], { cwd, env: { PATH: process.env['PATH']!, ...env } });

@@ -60,6 +60,9 @@ export interface MergeReport {
 const shardName = (s: Shard | undefined) => (s ? `shard ${s.index}/${s.total}` : 'the run (not sharded)');
 const describe = (f: { file: string; shard?: Shard }) => `${shardName(f.shard)} (${f.file})`;
 
+/** A run that stopped with an error before it had a result for any file. */
+const stoppedEarly = (d: ResultsFile) => d.error !== undefined && d.results.length === 0;
+
 /** The fields every shard of one matrix run shares, and how a difference reads. */
 const AGREE: { field: string; differs: (a: ResultsFile, b: ResultsFile) => boolean; show: (d: ResultsFile) => string }[] = [
   { field: 'provider', differs: (a, b) => a.provider !== b.provider, show: (d) => d.provider },
@@ -68,7 +71,8 @@ const AGREE: { field: string; differs: (a: ResultsFile, b: ResultsFile) => boole
   { field: 'shard count', differs: (a, b) => (a.shard?.total ?? 1) !== (b.shard?.total ?? 1), show: (d) => String(d.shard?.total ?? 'not sharded') },
   { field: 'patterns', differs: (a, b) => JSON.stringify(a.patterns) !== JSON.stringify(b.patterns), show: (d) => JSON.stringify(d.patterns) },
   { field: 'dry run', differs: (a, b) => a.dryRun !== b.dryRun, show: (d) => String(d.dryRun) },
-  { field: 'matched file count', differs: (a, b) => a.matched !== b.matched, show: (d) => String(d.matched) },
+  // A run that stopped before it had its files may have stopped before matching: its count says nothing.
+  { field: 'matched file count', differs: (a, b) => a.matched !== b.matched && !stoppedEarly(a) && !stoppedEarly(b), show: (d) => String(d.matched) },
 ];
 
 export async function mergeResults(settings: MergeSettings): Promise<MergeReport> {
@@ -177,18 +181,20 @@ export async function mergeResults(settings: MergeSettings): Promise<MergeReport
   results.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   // The union equals what was matched: a shard that stopped early (or lost files) is named.
-  if (ref && missing.length === 0 && results.length !== ref.matched) {
+  const matched = [...docs.entries()].find(([f, d]) => f.used && !stoppedEarly(d))?.[1].matched ?? ref?.matched;
+  if (ref && matched !== undefined && missing.length === 0 && results.length !== matched) {
     const stopped = files.filter((f) => f.used && f.error !== undefined);
     const names = stopped.map((f) => `${describe(f)} stopped with: ${f.error}`);
     problems.push(
-      `the shards report ${results.length} file(s), but ${ref.matched} were matched${names.length ? `; ${names.join('; ')}` : ': a shard left files out'}`,
+      `the shards report ${results.length} file(s), but ${matched} were matched${names.length ? `; ${names.join('; ')}` : ': a shard left files out'}`,
     );
   }
 
   const provider = ref ? providers.find((p) => p.id === ref.provider) : undefined;
   return {
     ...(provider ? { provider } : {}),
-    ...(ref ? { target: ref.target, commit: ref.commit, matched: ref.matched } : {}),
+    ...(ref ? { target: ref.target, commit: ref.commit } : {}),
+    ...(matched !== undefined ? { matched } : {}),
     total,
     dryRun: ref?.dryRun ?? false,
     files,

@@ -168,6 +168,23 @@ describe('merge-results: 4 shards of a matrix, one report', () => {
   });
 });
 
+describe('merge-results: shards with nothing to do', () => {
+  it('an empty shard (if-no-files-found: warn) writes its results file, and the set is whole', async () => {
+    const ws = await makeWorkspace({ 'cad/only.step': samples.step('only.step') });
+    const runs = await Promise.all(
+      Array.from({ length: N }, (_, k) =>
+        runAction({ provider: 'arcnm', path: 'cad/*.step', 'server-url': arcnm.url, token: API_KEY, shard: `${k + 1}/${N}`, 'if-no-files-found': 'warn', 'results-file': `out/${k + 1}.json` }, { workspace: ws }),
+      ),
+    );
+    for (const run of runs) expect(run.exitCode, run.stdout).toBe(0);
+    expect(runs.filter((r) => r.results.length === 0)).toHaveLength(N - 1);
+    const merge = await runAction({ 'merge-results': 'out/*.json' }, { workspace: ws, env: {} });
+    expect(merge.exitCode, merge.stdout).toBe(0);
+    expect(merge.results.map((r) => [r.path, r.status])).toEqual([['cad/only.step', 'succeeded']]);
+    expect(merge.summary).toContain('completed, 0 file&#40;s&#41;');
+  });
+});
+
 describe('merge-results: a shard that fails or is cancelled still leaves its trace', () => {
   it('writes results-file when the run fails as a whole and when it is cancelled; the merge reports both', async () => {
     const slow = await startArcnm(API_KEY, { processingDelayMs: 300 });

@@ -28,7 +28,7 @@ export interface MergedFile {
   /** Whether its results are in the merged report (a duplicate, a mismatch or a bad file is left out). */
   used: boolean;
   outcome?: ResultsFile['outcome'];
-  /** Its results, by status. */
+  /** How many results it holds. */
   count: number;
   failure?: RunFailure;
   error?: string;
@@ -76,7 +76,14 @@ const AGREE: { field: string; differs: (a: ResultsFile, b: ResultsFile) => boole
 ];
 
 export async function mergeResults(settings: MergeSettings): Promise<MergeReport> {
-  const { files: found } = await matchPatterns(settings.patterns, { workspace: settings.workspace, includeHiddenFiles: settings.includeHiddenFiles });
+  const found = await matchPatterns(settings.patterns, { workspace: settings.workspace, includeHiddenFiles: settings.includeHiddenFiles }).then(
+    (m) => m.files,
+    (err: unknown) => {
+      // The walk names `path`, the input it usually reads; here the patterns are merge-results'.
+      if (err instanceof UsageError) throw new UsageError('merge-results', err.message.replace(/^Input 'path': /, ''));
+      throw err;
+    },
+  );
   if (found.length === 0) {
     throw new UsageError(
       'merge-results',

@@ -119,5 +119,6 @@ describe('mergeResults', () => {
     expect(bad.problems).toEqual([expect.stringMatching(/^r\/z\.json: is not a Model Publisher results file \(the document: /)]);
     expect(bad.results).toHaveLength(paths.length);
     await expect(mergeResults({ patterns: ['nothing/*.json'], workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/Input 'merge-results': no results file matched "nothing\/\*\.json"/);
+    await expect(mergeResults({ patterns: ['../*.json'], workspace: ws, includeHiddenFiles: false })).rejects.toThrow(/^Input 'merge-results': pattern "..\/\*\.json" leads outside the workspace/);
   });
 });

@@ -3,7 +3,7 @@
 import * as core from '@actions/core';
 import type { Secrets } from '../core/secrets.js';
 import type { Evidence, FileResult } from '../core/types.js';
-import { escapeControls, linkableUrl, markdownText, safeLine } from '../core/untrusted.js';
+import { linkableUrl, markdownText, safeLine, safeProperty } from '../core/untrusted.js';
 import { formatBytes } from '../core/units.js';
 import type { ProviderInfo, RunFailure } from '../providers/types.js';
 import { fileOutcome, shardsLine, type MergeReport } from '../merge.js';
@@ -146,10 +146,10 @@ export async function writeReport(results: readonly FileResult[], provider: Prov
   for (const r of results) {
     if (r.status === 'failed' && !failedByRun(r, extra.failure)) {
       // @actions/core escapes `%`, CR and LF in the data and `:` and `,` in properties (the runner's command
-      // format); safeLine and escapeControls close the rest: no other control character, no terminal code.
+      // format); safeLine and safeProperty close the rest: no other control character, no terminal code, no `##[`.
       core.error(safeLine(secrets.scrub(`${r.path}: ${r.error?.message ?? 'failed'}`)), {
         title: `${provider.displayName} publish failed`,
-        file: escapeControls(secrets.scrub(r.path)),
+        file: safeProperty(secrets.scrub(r.path)),
       });
     }
   }

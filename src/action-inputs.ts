@@ -15,13 +15,13 @@ export interface InputSpec {
 export const INPUTS: readonly InputSpec[] = [
   {
     name: "provider",
-    description: "Where to publish: speckle, ion, coldstream or arcnm.",
-    required: true,
+    description: "Where to publish: speckle, ion, coldstream or arcnm. Required, except with merge-results (then taken from the results files, and checked against them when given).",
+    required: false,
   },
   {
     name: "path",
-    description: "Newline-separated glob patterns of the files to publish, relative to the workspace; a line starting with ! excludes.",
-    required: true,
+    description: "Newline-separated glob patterns of the files to publish, relative to the workspace; a line starting with ! excludes. Required, except with merge-results (then not allowed).",
+    required: false,
   },
   {
     name: "token",
@@ -84,6 +84,18 @@ export const INPUTS: readonly InputSpec[] = [
     required: false,
   },
   {
+    name: "results-file",
+    description: "Also write this run's results to this file (relative to the workspace, inside it; folders are created): the results output's objects plus the shard, patterns, provider, target, files matched before sharding and commit, as JSON. Written when the run fails or is cancelled too. Upload it with actions/upload-artifact for a merge-results step.",
+    default: "",
+    required: false,
+  },
+  {
+    name: "merge-results",
+    description: "Newline-separated glob patterns of results files (from results-file) to merge instead of publishing: checks that every shard 1..N is there exactly once, from one run, and writes one summary, one pull request comment and the merged outputs. Publishes nothing and needs no provider credential.",
+    default: "",
+    required: false,
+  },
+  {
     name: "max-attempts",
     description: "Attempts per request on retryable failures (429, 5xx, dropped connections), 1-10.",
     default: "5",
@@ -109,7 +121,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: "comment-on-pr",
-    description: "On pull requests, keep one comment up to date with the results table (needs github-token with pull-requests: write).",
+    description: "On pull requests, keep one comment up to date with the results table (needs github-token with pull-requests: write). Shards of a matrix (shard K/N with N > 1) do not comment: the merge-results step posts one comment for the whole matrix.",
     default: "false",
     required: false,
     actionOnly: true,

@@ -8,7 +8,11 @@ export class CliUsageError extends Error {
   override name = 'CliUsageError';
 }
 
-export type CliRequest = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; env: Record<string, string | undefined> };
+export type CliRequest =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  /** `shardFrom`: where the shard came from when no --shard was given (GitLab CI's parallel: variables). */
+  | { kind: 'run'; env: Record<string, string | undefined>; shardFrom?: string };
 
 interface Flag {
   name: string;
@@ -122,6 +126,19 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         : `unexpected argument ${listed}: every setting is a flag (--provider speckle); to publish files matching it, pass --path ${JSON.stringify(strays[0])}`,
     );
   }
+  // GitLab CI's `parallel: N` gives each job CI_NODE_INDEX (1-based, set only in a parallel job) and
+  // CI_NODE_TOTAL: the shard, unless --shard (or MODEL_PUBLISHER_SHARD) says otherwise. A merge job is not a shard.
+  const nodeIndex = env['CI_NODE_INDEX'] ?? '';
+  if ((out['INPUT_SHARD'] ?? '') === '' && (out['INPUT_MERGE-RESULTS'] ?? '') === '' && nodeIndex !== '') {
+    const nodeTotal = env['CI_NODE_TOTAL'] ?? '';
+    if (!/^\d{1,4}$/.test(nodeIndex) || !/^\d{1,4}$/.test(nodeTotal)) {
+      throw new CliUsageError(
+        `GitLab CI's CI_NODE_INDEX=${JSON.stringify(nodeIndex)} and CI_NODE_TOTAL=${JSON.stringify(nodeTotal)} do not make a shard (whole numbers, the index from 1); pass --shard K/N, or --shard 1/1 to publish every file`,
+      );
+    }
+    out['INPUT_SHARD'] = `${nodeIndex}/${nodeTotal}`;
+    return { kind: 'run', env: out, shardFrom: `shard ${nodeIndex}/${nodeTotal} from GitLab CI's CI_NODE_INDEX and CI_NODE_TOTAL (parallel:); pass --shard to choose another` };
+  }
   return { kind: 'run', env: out };
 }
 
@@ -154,6 +171,9 @@ export function helpText(version: string): string {
     'also be set as an environment variable; a flag overrides it. The results JSON goes to stdout, progress and a',
     'plain-text summary to stderr. Exit code: 0 when every file was published (or fail-on-error is false),',
     '1 when a file failed, 2 for bad input (an unknown flag, a missing value, an input out of range).',
+    'In a GitLab CI job with parallel: N, the shard is read from CI_NODE_INDEX/CI_NODE_TOTAL when --shard is',
+    'not given. --merge-results reads the shards\' --results-file files and prints the merged results (exit',
+    'code 1 also when a shard is missing, duplicated or from another run).',
     '',
     'Flags:',
     ...flags,

@@ -4,16 +4,19 @@
 // (`MODEL_PUBLISHER_PROJECT_ID=abc`); token fallbacks (SPECKLE_TOKEN, ...) work as in the action.
 // Flags are strict (src/cli-args.ts): a mistyped one is an error naming the flag meant, never ignored. Prints a
 // plain-text summary on stderr and the results JSON on stdout.
+import { execFile } from 'node:child_process';
 import { helpText, parseArgs } from './cli-args.js';
-import { parseConfig } from './config.js';
+import { parseConfig, parseMergeConfig, type Config, type MergeConfig } from './config.js';
 import { UsageError, errorMessage } from './core/errors.js';
 import { Secrets } from './core/secrets.js';
 import type { FileResult } from './core/types.js';
 import { escapeControls, safeLine } from './core/untrusted.js';
 import { formatBytes } from './core/units.js';
+import { fileOutcome, mergeResults, shardsLine } from './merge.js';
 import { buildOutputs, failedByRun, idKind } from './results.js';
+import { buildResultsFile, prepareResultsFile, serializeResultsFile, writeResultsFile } from './results-file.js';
 import type { RunFailure } from './providers/types.js';
-import { publish } from './run.js';
+import { publish, type RunReport } from './run.js';
 import { describeRunFailure } from './run-failure.js';
 import { VERSION } from './version.js';
 
@@ -29,8 +32,19 @@ function plainSummary(results: readonly FileResult[], failure?: RunFailure): str
   return [...lines, `${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for the verdict` : ''}`].join('\n');
 }
 
+/** The commit the workspace is at, for the results file: `git rev-parse HEAD`, else what the CI says. */
+function headCommit(workspace: string, env: Record<string, string | undefined>): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('git', ['rev-parse', 'HEAD'], { cwd: workspace, timeout: 10_000, maxBuffer: 4096, env: { PATH: env['PATH'] ?? '', HOME: env['HOME'] ?? '' } }, (err, stdout) => {
+      const sha = String(stdout ?? '').trim();
+      resolve(!err && sha !== '' ? sha : env['CI_COMMIT_SHA'] || env['GITHUB_SHA'] || undefined);
+    });
+  });
+}
+
 export async function main(argv: readonly string[], env: Record<string, string | undefined>, print: (s: string) => void): Promise<number> {
-  let config;
+  let config: Config;
+  let shardFrom: string | undefined;
   try {
     const request = parseArgs(argv, env);
     if (request.kind === 'help') {
@@ -41,7 +55,10 @@ export async function main(argv: readonly string[], env: Record<string, string |
       print(`${VERSION}\n`);
       return 0;
     }
+    const merge = parseMergeConfig(request.env);
+    if (merge) return await mergeMain(merge, print);
     config = parseConfig(request.env);
+    shardFrom = request.shardFrom;
   } catch (err) {
     process.stderr.write(`error: ${safeLine(errorMessage(err))}\n`);
     return 2;
@@ -53,21 +70,80 @@ export async function main(argv: readonly string[], env: Record<string, string |
   const say = (m: string) => process.stderr.write(`${safeLine(secrets.scrub(m))}\n`);
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort(new Error('interrupted')));
+  if (shardFrom) say(shardFrom);
+  let resultsPath: string | undefined;
+  let matched = 0;
+  let code: number;
+  let results: FileResult[] = [];
+  let failure: RunFailure | undefined;
+  let unchanged: RunReport['unchanged'];
+  let stoppedWith: string | undefined;
   try {
-    const { results, failure, unchanged } = await publish(config, {
+    if (config.run.resultsFile) resultsPath = await prepareResultsFile(config.run.resultsFile, config.run.workspace);
+    ({ results, failure, unchanged } = await publish(config, {
       log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => {} },
       mask: (s) => secrets.add(s),
       signal: stop.signal,
       warnNoFiles: (m) => say(`warning: ${m}`),
-    });
+      onMatch: (n) => (matched = n),
+    }));
     say(`target: ${config.provider.displayName} ${config.provider.target}`);
     if (failure) say(`error: the run failed: ${describeRunFailure(failure)}`);
     for (const line of plainSummary(results, failure).split('\n')) say(line);
     if (unchanged) say(`${unchanged.count} matched file(s) unchanged since ${unchanged.since} (${unchanged.commit.slice(0, 12)}) left out (changed-since)`);
     print(`${secrets.scrub(buildOutputs(results, config.provider).results)}\n`);
-    return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
+    code = results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
   } catch (err) {
     // Bad input found once the files are looked at (no match, a path outside the workspace) is bad input too.
+    stoppedWith = errorMessage(err);
+    say(`error: ${stoppedWith}`);
+    code = err instanceof UsageError ? 2 : 1;
+  }
+  if (resultsPath) {
+    // However the run ended: a shard that failed or was interrupted still leaves its trace for the merge.
+    try {
+      const doc = buildResultsFile({
+        provider: config.provider.id,
+        target: config.provider.target,
+        commit: await headCommit(config.run.workspace, env),
+        shard: config.run.shard,
+        patterns: config.run.patterns,
+        matched,
+        dryRun: config.run.dryRun,
+        ...(unchanged ? { unchanged } : {}),
+        results,
+        ...(failure ? { failure } : {}),
+        ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
+        cancelled: stop.signal.aborted,
+      });
+      await writeResultsFile(resultsPath, serializeResultsFile(doc, (t) => secrets.scrub(t)));
+      say(`results of ${results.length} file(s) written to ${config.run.resultsFile}`);
+    } catch (err) {
+      say(`error: could not write --results-file ${config.run.resultsFile}: ${errorMessage(err)}`);
+      code = Math.max(code, 1);
+    }
+  }
+  return code;
+}
+
+/** --merge-results: the shards' results files as one report; publishes nothing. */
+async function mergeMain(m: MergeConfig, print: (s: string) => void): Promise<number> {
+  const say = (line: string) => process.stderr.write(`${safeLine(line)}\n`);
+  try {
+    const report = await mergeResults(m);
+    say(shardsLine(report));
+    for (const f of report.files) say(`${f.file}: ${fileOutcome(f)}`);
+    for (const problem of report.problems) say(`error: ${problem}`);
+    if (report.target !== undefined && report.provider) say(`target: ${report.provider.displayName} ${report.target}`);
+    for (const line of plainSummary(report.results).split('\n')) say(line);
+    const provider = report.provider;
+    print(`${provider ? buildOutputs(report.results, provider).results : '[]'}\n`);
+    if (report.problems.length > 0) {
+      say(`error: ${report.problems.length} problem(s) with the results files: this report may not cover every file`);
+      return 1;
+    }
+    return report.results.some((r) => r.status === 'failed') && m.failOnError ? 1 : 0;
+  } catch (err) {
     say(`error: ${errorMessage(err)}`);
     return err instanceof UsageError ? 2 : 1;
   }

@@ -24,6 +24,8 @@ export interface RunHooks {
   stop?: AbortSignal;
   /** Shown when no file matched and `if-no-files-found` is `warn`. */
   warnNoFiles: (message: string) => void;
+  /** Told how many files matched before sharding (for the results file), before anything else can stop the run. */
+  onMatch?: (matched: number) => void;
 }
 
 export interface RunReport {
@@ -111,6 +113,7 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   // One walk answers both the files and which include line matched none (src/files/match.ts).
   // Matched without the shard: names must be unique over every matched file, whichever job publishes each.
   const { files: matched, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles });
+  hooks.onMatch?.(matched.length);
   refuseSharedNames(matched, config);
   const share = run.shard ? matched.filter((f) => shardOf(f.path, run.shard!.total) === run.shard!.index) : matched;
   if (share.length === 0) {

@@ -30,6 +30,15 @@ export function safeLine(text: string): string {
 }
 
 /**
+ * Untrusted text as a property of a workflow command (an annotation's `file`): controls escaped and no `##[`
+ * anywhere. The printer escapes `%`, CR, LF, `:` and `,` for the command's format; a property sits on the same
+ * line as the command, which the runner also scans for the older `##[` form.
+ */
+export function safeProperty(text: string): string {
+  return escapeControls(text).replace(/##\[/g, '#\\x23[');
+}
+
+/**
  * Untrusted text inside the summary's or the comment's HTML: one line (a blank line would end the HTML block
  * and let Markdown in), HTML-escaped, and the characters Markdown builds links, images, tables, headings and
  * code from written as entities, so it renders as the text it is (`_` and `-`, common in names and harmless

@@ -50,6 +50,8 @@ export interface MatchResult {
    * several include lines. A matched entry that cannot be read (odd.ts) counts as a match.
    */
   unmatched: string[];
+  /** How many files matched before the list was cut to this shard: the whole set the N shards share. */
+  matched: number;
 }
 
 /** Anchor each pattern in the workspace; a pattern that climbs out of it is refused. */
@@ -349,11 +351,12 @@ export async function matchPatterns(patterns: readonly string[], options: MatchO
 
   // Sorted by path in UTF-16 code unit order: the default sort of the keys (no comparator called per pair).
   let files = [...walk.files.keys()].sort().map((key) => walk.files.get(key)!);
+  const matched = files.length;
   if (options.shard) {
     const { index, total } = options.shard;
     files = files.filter((f) => shardOf(f.path, total) === index);
   }
-  return { files, unmatched };
+  return { files, unmatched, matched };
 }
 
 export async function matchFiles(patterns: readonly string[], options: MatchOptions): Promise<LocalFile[]> {

@@ -1,10 +1,10 @@
 // Keeps one comment on the pull request up to date with the results table: found again by a hidden marker
 // and its author (ours alone: a comment by anyone else that quotes the marker is never edited), updated in
-// place, never duplicated, never over GitHub's size limit. One comment per provider (and per shard).
+// place, never duplicated, never over GitHub's size limit. One comment per provider: the shards of a matrix leave it to the merge step.
 import * as github from '@actions/github';
 import type { FileResult } from '../core/types.js';
 import type { ProviderInfo } from '../providers/types.js';
-import { buildSummary, countsLine, escapeHtml, failureLine, type ReportExtra } from './report.js';
+import { buildSummary, countsLine, escapeHtml, failureLine, mergeHead, type ReportExtra } from './report.js';
 
 export interface CommentTarget {
   token: string;
@@ -41,6 +41,7 @@ export function buildComment(
   const failed = results.filter((r) => r.error);
   const head = [
     `<h2>Model Publisher → ${provider.displayName}</h2>`,
+    ...(extra.merge ? [scrub(mergeHead(extra.merge))] : []),
     `<p>${countsLine(results, provider, extra)}. The full table is too long for a comment: it is in the job summary${extra.runUrl ? ` of <a href="${escapeHtml(extra.runUrl)}">this run</a>` : ''}.</p>`,
   ];
   const lines: string[] = [];

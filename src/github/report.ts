@@ -3,9 +3,10 @@
 import * as core from '@actions/core';
 import type { Secrets } from '../core/secrets.js';
 import type { Evidence, FileResult } from '../core/types.js';
-import { escapeControls, linkableUrl, markdownText, safeLine } from '../core/untrusted.js';
+import { linkableUrl, markdownText, safeLine, safeProperty } from '../core/untrusted.js';
 import { formatBytes } from '../core/units.js';
 import type { ProviderInfo, RunFailure } from '../providers/types.js';
+import { fileOutcome, shardsLine, type MergeReport } from '../merge.js';
 import { buildOutputs, failedByRun, idKind } from '../results.js';
 
 const STATUS_ICON: Record<FileResult['status'], string> = {
@@ -61,6 +62,35 @@ export interface ReportExtra {
   target?: string;
   /** changed-since: the matched files left out as unchanged since that commit. */
   unchanged?: { since: string; commit: string; count: number };
+  /** The merge step's report: the shards, their results files and what is wrong with the set. */
+  merge?: MergeReport;
+}
+
+/** Text from a results file, shortened for a table cell or a list item (the log has it whole). */
+const clip = (t: string, max = 600) => (t.length > max ? `${t.slice(0, max)}…` : t);
+
+/** At most this many problems are listed (each names its shard); the rest are counted. */
+const MAX_PROBLEMS = 20;
+
+/** The merge's own lines: which shards were merged, what is missing or wrong. Everything from a file is text. */
+export function mergeHead(m: MergeReport): string {
+  const lines = [`<p>${markdownText(shardsLine(m))}.</p>`];
+  if (m.problems.length > 0) {
+    const shown = m.problems.slice(0, MAX_PROBLEMS).map((p) => `<li>${markdownText(clip(p))}</li>`);
+    const more = m.problems.length > MAX_PROBLEMS ? [`<li>…and ${m.problems.length - MAX_PROBLEMS} more problem(s): see the log.</li>`] : [];
+    lines.push(`<p><strong>❌ This report may not cover every file:</strong></p>`, `<ul>${[...shown, ...more].join('')}</ul>`);
+  }
+  return lines.join('\n');
+}
+
+/** One row per results file and per missing shard, in shard order. */
+function shardRows(m: MergeReport): string[][] {
+  const rows: [number, string[]][] = m.files.map((f) => [
+    f.shard?.index ?? 0,
+    [f.shard ? `${f.shard.index}/${f.shard.total}` : '—', `<code>${markdownText(f.file)}</code>`, `${f.used ? '' : '⚠️ '}${markdownText(clip(fileOutcome(f)))}`],
+  ]);
+  for (const k of m.missing) if (!m.files.some((f) => f.used && f.shard?.index === k)) rows.push([k, [`${k}/${m.total}`, '—', '❌ missing: no results file']]);
+  return rows.sort((a, b) => a[0] - b[0]).map(([, r]) => r);
 }
 
 /** How many files were published, submitted and failed: the summary's and the comment's first line. */
@@ -84,6 +114,10 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderI
       `<p><strong>❌ The run failed: ${markdownText(f.message)}</strong></p><p><strong>Fix:</strong> ${markdownText(f.fix)} (input <code>${markdownText(f.input)}</code>). ${affected} of ${results.length} file(s) were not published for this reason.</p>`,
       true,
     );
+  }
+  if (extra.merge) {
+    s.addRaw(mergeHead(extra.merge), true);
+    s.addTable([[{ data: 'Shard', header: true }, { data: 'Results file', header: true }, { data: 'Outcome', header: true }], ...shardRows(extra.merge)]);
   }
   s.addRaw(`<p>${countsLine(results, provider, extra)}.</p>`, true);
   if (results.length > 0) {
@@ -116,10 +150,10 @@ export async function writeReport(results: readonly FileResult[], provider: Prov
   for (const r of results) {
     if (r.status === 'failed' && !failedByRun(r, extra.failure)) {
       // @actions/core escapes `%`, CR and LF in the data and `:` and `,` in properties (the runner's command
-      // format); safeLine and escapeControls close the rest: no other control character, no terminal code.
+      // format); safeLine and safeProperty close the rest: no other control character, no terminal code, no `##[`.
       core.error(safeLine(secrets.scrub(`${r.path}: ${r.error?.message ?? 'failed'}`)), {
         title: `${provider.displayName} publish failed`,
-        file: escapeControls(secrets.scrub(r.path)),
+        file: safeProperty(secrets.scrub(r.path)),
       });
     }
   }

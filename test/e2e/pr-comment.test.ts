@@ -5,51 +5,26 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArcnmEmulator } from '../emulators/arcnm.js';
 import { BlobStore } from '../emulators/blob.js';
-import { readBody, sendJson, startServer, type RunningServer } from '../emulators/server.js';
 import { FAKE_GITHUB_TOKEN, findLeaks, makeWorkspace, runAction } from '../support/action.js';
 import { expectArcnmHolds } from '../support/arcnm.js';
+import { startGitHubApi, type GitHubApi } from '../support/github-api.js';
 import * as samples from '../support/samples.js';
 
 const API_KEY = 'ak_test_prcomment0000000000';
 let blob: BlobStore;
 let arcnm: ArcnmEmulator;
-let gh: RunningServer;
-const comments: { id: number; body: string; user: { login: string } }[] = [];
-const auth: string[] = [];
+let gh: GitHubApi;
+let comments: GitHubApi['comments'];
+let auth: string[];
 
 beforeAll(async () => {
   blob = new BlobStore();
   arcnm = new ArcnmEmulator({ blob, apiKey: API_KEY });
   await arcnm.start();
-  let next = 100;
-  gh = await startServer(async (req, res, { url }) => {
-    auth.push(String(req.headers.authorization));
-    const list = url.pathname.match(/^\/repos\/acme\/models\/issues\/(\d+)\/comments$/);
-    const one = url.pathname.match(/^\/repos\/acme\/models\/issues\/comments\/(\d+)$/);
-    if (list && req.method === 'GET') {
-      // Someone else's comments come first, on a page of their own.
-      const page = Number(url.searchParams.get('page') ?? '1');
-      const perPage = Number(url.searchParams.get('per_page') ?? '30');
-      const slice = comments.slice((page - 1) * perPage, page * perPage);
-      const headers: Record<string, string> = {};
-      if (page * perPage < comments.length) headers['link'] = `<${gh.url}${url.pathname}?per_page=${perPage}&page=${page + 1}>; rel="next"`;
-      return sendJson(res, 200, slice, headers);
-    }
-    if (list && req.method === 'POST') {
-      const { body } = JSON.parse((await readBody(req)).toString());
-      const c = { id: next++, body, user: { login: 'github-actions[bot]' } };
-      comments.push(c);
-      return sendJson(res, 201, c);
-    }
-    if (one && req.method === 'PATCH') {
-      const c = comments.find((x) => x.id === Number(one[1]));
-      if (!c) return sendJson(res, 404, { message: 'Not Found' });
-      c.body = JSON.parse((await readBody(req)).toString()).body;
-      return sendJson(res, 200, c);
-    }
-    sendJson(res, 404, { message: 'Not Found' });
-  });
-  for (let i = 0; i < 120; i++) comments.push({ id: next++, body: `review comment ${i}`, user: { login: 'reviewer' } });
+  // Someone else's comments come first, on a page of their own.
+  gh = await startGitHubApi({ prefill: 120 });
+  comments = gh.comments;
+  auth = gh.auth;
 });
 
 afterAll(async () => {

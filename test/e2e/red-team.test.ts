@@ -6,7 +6,7 @@
 // cancellation signals. Each attack asserts the safe outcome; the figures are printed at the end.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import os from 'node:os';
@@ -259,6 +259,42 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
       expect(byName['cad/dangling.step']!['error']).toMatchObject({ code: 'unreadable', message: expect.stringMatching(/dangling/) });
       expect(byName['cad/loop.step']!['error']).toMatchObject({ code: 'unreadable', message: expect.stringMatching(/loops/) });
       expect(r.outputs['failed-count']).toBe('3');
+    });
+  });
+
+  it('hostile results files for merge-results: commands and markup in every text, a huge file, a FIFO, a link for results-file', async ({ expect }) => {
+    await attack('hostile results files', async () => {
+      const fx = await startArcnm(API_KEY);
+      closers.push(() => fx.close());
+      // A real shard's file, then every text in it made hostile.
+      const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step') });
+      const shard = await run({ provider: 'arcnm', path: 'cad/*', 'server-url': fx.arcnm.url, token: API_KEY, 'results-file': 'out/real.json' }, { workspace: ws });
+      expect(shard.exitCode, shard.stdout).toBe(0);
+      const doc = JSON.parse(await readFile(path.join(ws, 'out/real.json'), 'utf8'));
+      const evil = (i: number) => `${HOSTILE_NAMES[i % HOSTILE_NAMES.length]} <img src=x onerror=alert(1)> [x](https://evil.example) | @octocat\n# heading`;
+      doc.target = evil(0);
+      doc.results = HOSTILE_NAMES.map((n, i) => ({ path: `cad/${n}`, bytes: 1, status: 'failed', error: { message: evil(i), code: 'refused', providerCode: evil(i + 1) }, durationMs: 0 }));
+      doc.matched = doc.results.length;
+      const mergeWs = await makeWorkspace({ 'in/hostile.json': JSON.stringify(doc), 'in/huge.json': '' });
+      // Past the 64 MiB limit: refused by its size, never read whole.
+      await writeFile(path.join(mergeWs, 'in/huge.json'), Buffer.alloc(65 * 1024 * 1024, 0x20));
+      // A FIFO nobody writes to: refused, the merge does not hang on it.
+      await new Promise<void>((resolve, reject) => spawn('mkfifo', [path.join(mergeWs, 'in/fifo.json')]).on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`mkfifo ${c}`)))));
+      const r = await run({ 'merge-results': 'in/*.json' }, { workspace: mergeWs });
+      expect(r.exitCode).toBe(1);
+      expectNoForgedCommands(expect, r);
+      expectInertMarkup(expect, r.summary);
+      expect(r.results.map((x) => x['path']).sort()).toEqual(HOSTILE_NAMES.map((n) => `cad/${n}`).sort());
+      expect(r.stdout).toMatch(/in\/huge\.json: is 65 MiB, over the limit of 64 MiB for a results file/);
+      // The walk takes regular files only: the FIFO is never opened (the run above ended), never merged.
+      expect(r.stdout).not.toMatch(/in\/fifo\.json: completed/);
+      // results-file through a link the pull request added: the link is replaced, its target untouched.
+      const outside = await makeWorkspace({ 'victim.txt': 'keep me' });
+      await symlink(path.join(outside, 'victim.txt'), path.join(ws, 'planted.json'));
+      const planted = await run({ provider: 'arcnm', path: 'cad/*', 'server-url': fx.arcnm.url, token: API_KEY, 'results-file': 'planted.json' }, { workspace: ws });
+      expect(planted.exitCode, planted.stdout).toBe(0);
+      expect(await readFile(path.join(outside, 'victim.txt'), 'utf8')).toBe('keep me');
+      expect(JSON.parse(await readFile(path.join(ws, 'planted.json'), 'utf8')).format).toBe('model-publisher-results');
     });
   });
 

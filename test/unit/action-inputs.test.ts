@@ -38,4 +38,18 @@ describe('the inputs table', async () => {
     expect(r.kind === 'run' && [r.env['INPUT_DRY-RUN'], r.env['INPUT_PATH']]).toEqual(['true', 'a/*.step\nb/*.stl']);
     expect(() => parseArgs([], { MODEL_PUBLISHER_DRYRUN: 'true' })).toThrow(/unknown environment variable "MODEL_PUBLISHER_DRYRUN"; did you mean MODEL_PUBLISHER_DRY_RUN\?/);
   });
+  it('takes the shard from GitLab CI parallel: variables when --shard is not given', () => {
+    const gitlab = { CI_NODE_INDEX: '2', CI_NODE_TOTAL: '4' };
+    const run = (argv: string[], env: Record<string, string>) => {
+      const r = parseArgs(argv, env);
+      return r.kind === 'run' ? [r.env['INPUT_SHARD'], r.shardFrom] : undefined;
+    };
+    expect(run([], gitlab)).toEqual(['2/4', expect.stringContaining("shard 2/4 from GitLab CI's CI_NODE_INDEX and CI_NODE_TOTAL")]);
+    expect(run(['--shard', '1/1'], gitlab)).toEqual(['1/1', undefined]);
+    expect(run([], { ...gitlab, MODEL_PUBLISHER_SHARD: '3/4' })).toEqual(['3/4', undefined]);
+    // A job that is not parallel has CI_NODE_TOTAL=1 and no CI_NODE_INDEX; the merge job is no shard.
+    expect(run([], { CI_NODE_TOTAL: '1' })).toEqual([undefined, undefined]);
+    expect(run(['--merge-results', 'r/*.json'], gitlab)).toEqual([undefined, undefined]);
+    expect(() => parseArgs([], { CI_NODE_INDEX: 'two', CI_NODE_TOTAL: '4' })).toThrow(/CI_NODE_INDEX="two" and CI_NODE_TOTAL="4" do not make a shard.*--shard K\/N/);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig, parseMergeConfig } from '../../src/config.js';
 import { UsageError } from '../../src/core/errors.js';
 
 const base = { INPUT_PROVIDER: 'arcnm', INPUT_PATH: 'cad/**/*.step', INPUT_TOKEN: 'ak_test_123456', GITHUB_WORKSPACE: '/tmp' };
@@ -75,5 +75,39 @@ describe('parseConfig', () => {
   it('records where the run comes from for traceability', () => {
     const c = parse({ GITHUB_SHA: 'abc', GITHUB_REF: 'refs/heads/main', GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/m', GITHUB_RUN_ID: '7' });
     expect(c.common.origin).toMatchObject({ sha: 'abc', ref: 'refs/heads/main', runUrl: 'https://github.com/acme/m/actions/runs/7' });
+  });
+});
+
+describe('results-file and merge-results', () => {
+  it('takes results-file inside the workspace and refuses one that leads out of it', () => {
+    expect(parse({ 'INPUT_RESULTS-FILE': 'results/shard-1.json' }).run.resultsFile).toBe('results/shard-1.json');
+    expect(parse({}).run.resultsFile).toBeUndefined();
+    expect(failure({ 'INPUT_RESULTS-FILE': '../elsewhere.json' })).toMatch(/Input 'results-file': "..\/elsewhere.json" leads outside the workspace/);
+    expect(failure({ 'INPUT_RESULTS-FILE': '/etc/results.json' })).toMatch(/Input 'results-file'.*outside the workspace/);
+  });
+
+  it('is a merge step only with merge-results: no provider, path or token needed, the provider checked when given', () => {
+    expect(parseMergeConfig(base)).toBeUndefined();
+    const m = parseMergeConfig({ 'INPUT_MERGE-RESULTS': 'shards/*.json\n# a comment\n!shards/old-*.json', GITHUB_WORKSPACE: '/tmp' });
+    expect(m).toMatchObject({ patterns: ['shards/*.json', '!shards/old-*.json'], workspace: '/tmp', failOnError: true, secrets: [] });
+    expect(m?.provider).toBeUndefined();
+    expect(parseMergeConfig({ 'INPUT_MERGE-RESULTS': 'a.json', INPUT_PROVIDER: 'Speckle' })?.provider).toBe('speckle');
+    const mergeFailure = (env: Record<string, string>) => {
+      try {
+        parseMergeConfig({ 'INPUT_MERGE-RESULTS': 'shards/*.json', ...env });
+      } catch (err) {
+        expect(err).toBeInstanceOf(UsageError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a UsageError');
+    };
+    expect(mergeFailure({ INPUT_PROVIDER: 'dropbox' })).toMatch(/Input 'provider': got "dropbox"; expected one of speckle, ion, coldstream, arcnm, or leave it empty/);
+    expect(mergeFailure({ INPUT_PATH: 'cad/*' })).toMatch(/Input 'path': is not used with merge-results/);
+    expect(mergeFailure({ INPUT_SHARD: '1/4' })).toMatch(/Input 'shard': is not used with merge-results/);
+    expect(mergeFailure({ 'INPUT_RESULTS-FILE': 'x.json' })).toMatch(/Input 'results-file': is not used with merge-results/);
+    expect(mergeFailure({ 'INPUT_DRY-RUN': 'true' })).toMatch(/Input 'dry-run': is not used with merge-results/);
+    expect(mergeFailure({ 'INPUT_MERGE-RESULTS': '!x.json' })).toMatch(/Input 'merge-results': has only exclusions/);
+    expect(mergeFailure({ 'INPUT_COMMENT-ON-PR': 'true' })).toMatch(/Input 'github-token': is required with comment-on-pr/);
+    expect(parseMergeConfig({ 'INPUT_MERGE-RESULTS': 'a.json', 'INPUT_COMMENT-ON-PR': 'true', 'INPUT_GITHUB-TOKEN': 'ghs_abcdefgh' })?.secrets).toEqual(['ghs_abcdefgh']);
   });
 });

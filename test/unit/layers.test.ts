@@ -14,7 +14,7 @@ const GROUPS: [group: string, layer: number, member: (p: string) => boolean][] =
   ['inputs', 1, (p) => p === 'inputs.ts'],
   ['engine', 2, (p) => p.startsWith('engine/')],
   ['providers', 2, (p) => p.startsWith('providers/')],
-  ['run', 3, (p) => ['run.ts', 'run-failure.ts', 'config.ts', 'action-inputs.ts', 'cli-args.ts', 'results.ts'].includes(p)],
+  ['run', 3, (p) => ['run.ts', 'run-failure.ts', 'config.ts', 'action-inputs.ts', 'cli-args.ts', 'results.ts', 'results-file.ts', 'merge.ts'].includes(p)],
   ['github', 4, (p) => p.startsWith('github/')],
   ['cli', 4, (p) => p === 'cli.ts'],
   ['main', 5, (p) => p === 'main.ts'],

@@ -74,7 +74,7 @@ describe('matchFiles', () => {
     expect((await matchPatterns(['cad/*.step', 'node_modules/**/*.step', '!node_modules', 'docs/**'], options)).unmatched).toEqual(['docs/**']);
     expect((await matchPatterns(['cad/*.step', 'cad/**/*.step'], options)).unmatched).toEqual([]);
     // One include line: the no-files-found message already names it.
-    expect(await matchPatterns(['cad/*.stpe'], options)).toEqual({ files: [], unmatched: [] });
+    expect(await matchPatterns(['cad/*.stpe'], options)).toEqual({ files: [], unmatched: [], matched: 0 });
     // Hidden files do not count unless asked for.
     const hidden = await tree(['m/.a.ifc', 'm/b.step']);
     expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: false })).unmatched).toEqual(['m/*.ifc']);
@@ -142,6 +142,9 @@ describe('matchFiles', () => {
     const all = shards.flatMap((s) => s.map((f) => f.path)).sort();
     expect(all).toEqual([...names].sort());
     for (const s of shards) expect(s.length).toBeGreaterThan(5);
+    // Each shard knows how many files the N shards share: what the merge step checks their union against.
+    const counts = await Promise.all([1, 2, 3, 4].map(async (k) => (await matchPatterns(['models/*.ifc'], { workspace: ws, includeHiddenFiles: false, shard: { index: k, total: 4 } })).matched));
+    expect(counts).toEqual([60, 60, 60, 60]);
     const before = new Map(shards.flatMap((s, k) => s.map((f) => [f.path, k + 1] as const)));
     for (const [name, k] of before) expect(shardOf(name, 4), name).toBe(k);
     // Remove a third of the files and add new ones: every file that stayed keeps its shard.

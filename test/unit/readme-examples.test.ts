@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
+import { FLAGS } from '../../src/cli-args.js';
 import { CURRENT_MAJOR, actionlint } from '../support/actionlint.js';
 import { ROOT } from '../support/action.js';
 
@@ -97,6 +98,56 @@ describe('README examples', async () => {
     expect(uses.length + clones.length).toBeGreaterThan(0);
     for (const [, owner, tag] of uses) expect(`${owner}@${tag}`).toBe(`acme@v${major}`);
     for (const [, tag, owner] of clones) expect(`${owner}@${tag}`).toBe(`acme@v${major}`);
+  });
+
+  // GitLab CI examples (blocks that start with `# .gitlab-ci.yml`): jobs that GitLab would accept as written, and
+  // command lines with flags the program has.
+  const gitlab = named.filter(([, b]) => b.text.startsWith('# .gitlab-ci.yml'));
+  const GLOBAL = new Set(['stages', 'variables', 'default', 'include', 'workflow', 'image', 'services', 'cache', 'before_script', 'after_script']);
+  const jobsOf = (ci: Record<string, any>) => Object.entries(ci).filter(([k]) => !GLOBAL.has(k) && !k.startsWith('.'));
+  const scriptOf = (job: any): string => (Array.isArray(job.script) ? job.script.join('\n') : String(job.script ?? ''));
+  const flagsIn = (script: string) => [...script.matchAll(/dist\/cli\/index\.js([^\n]*)/g)].flatMap((m) => [...m[1]!.matchAll(/(?:^|\s)--([a-z-]+)/g)].map((f) => f[1]!));
+
+  it('has GitLab CI examples, one of them a fan-out and merge', () => {
+    expect(gitlab.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(gitlab)('%s is GitLab CI as it stands: jobs with scripts, stages and needs that exist, real flags', (_, b) => {
+    const ci = parseStrict(b.text).doc.toJS() as Record<string, any>;
+    const stages: string[] | undefined = ci['stages'];
+    const jobs = jobsOf(ci);
+    expect(jobs.length).toBeGreaterThan(0);
+    const known = new Set([...FLAGS.map((f) => f.name), 'help', 'version']);
+    for (const [name, job] of jobs) {
+      expect(scriptOf(job), `${name}: a script`).not.toBe('');
+      if (job.stage !== undefined) expect(stages, `${name}: its stage is listed in stages:`).toContain(job.stage);
+      for (const need of job.needs ?? []) expect(ci, `${name} needs a job of this file`).toHaveProperty([typeof need === 'string' ? need : need.job]);
+      for (const flag of flagsIn(scriptOf(job))) expect(known, `${name}: --${flag} is a flag of the program`).toContain(flag);
+      // Expressions belong to GitHub: GitLab expands $VARIABLES, and ${{ }} would reach the shell as it is.
+      expect(scriptOf(job)).not.toContain('${{');
+    }
+  });
+
+  it('shows GitLab fan-out and merge: parallel: N writes --results-file artifacts always, a job that needs them merges always', () => {
+    const fanOut = gitlab
+      .map(([, b]) => parseStrict(b.text).doc.toJS() as Record<string, any>)
+      .find((ci) => jobsOf(ci).some(([, job]) => Number.isInteger(job.parallel) && job.parallel >= 2));
+    expect(fanOut, 'a GitLab example with a parallel: N job').toBeDefined();
+    const jobs = jobsOf(fanOut!);
+    const [shardName, shard] = jobs.find(([, job]) => Number.isInteger(job.parallel))!;
+    // The shard comes from CI_NODE_INDEX/CI_NODE_TOTAL; each copy writes a file of its own, kept even when it fails.
+    expect(flagsIn(scriptOf(shard))).not.toContain('shard');
+    expect(scriptOf(shard)).toMatch(/--results-file "?[\w/.-]*\$CI_NODE_INDEX[\w.-]*"?/);
+    expect(shard.artifacts?.when).toBe('always');
+    const dir = scriptOf(shard).match(/--results-file "?([\w.-]+)\//)![1]!;
+    expect(shard.artifacts?.paths.some((p: string) => p.replace(/\/$/, '') === dir)).toBe(true);
+    const merge = jobs.find(([, job]) => flagsIn(scriptOf(job)).includes('merge-results'));
+    expect(merge, 'a job that merges').toBeDefined();
+    const [, report] = merge!;
+    expect((report.needs ?? []).map((n: any) => (typeof n === 'string' ? n : n.job))).toContain(shardName);
+    // It runs when a shard failed too: that is when its report matters most.
+    expect(report.when === 'always' || (report.rules ?? []).every((r: any) => r.when === 'always')).toBe(true);
+    expect(scriptOf(report)).toContain(`--merge-results '${dir}/*.json'`);
   });
 
   it('the rules above catch what they are for', async () => {

@@ -2,12 +2,19 @@
 import { describe, expect, it } from 'vitest';
 import { Secrets } from '../../src/core/secrets.js';
 import type { FileResult } from '../../src/core/types.js';
-import { escapeControls, linkableUrl, markdownText, safeLine } from '../../src/core/untrusted.js';
+import { escapeControls, linkableUrl, markdownText, safeLine, safeProperty } from '../../src/core/untrusted.js';
 import { buildComment, COMMENT_LIMIT } from '../../src/github/comment.js';
 import { buildSummary } from '../../src/github/report.js';
 import { providers } from '../../src/providers/index.js';
 
 const arcnm = providers.find((p) => p.id === 'arcnm')!;
+
+describe('safeProperty', () => {
+  it('keeps an annotation property to one line without the ##[ command form', () => {
+    expect(safeProperty('cad/esc\u001b[31m##[error]x.step\nnext')).toBe('cad/esc\\x1b[31m#\\x23[error]x.step\\nnext');
+    expect(safeProperty('cad/a.step')).toBe('cad/a.step');
+  });
+});
 
 describe('safeLine', () => {
   it('never lets a line start a workflow command', () => {

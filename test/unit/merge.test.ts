@@ -69,6 +69,22 @@ describe('mergeResults', () => {
     expect(shardsLine(m)).toContain(`(${inShard(1).length + inShard(3).length} of the 12 files matched); missing: shard 2/3`);
   });
 
+  it('counts the files changed-since left out with the results: the set is whole, and a lost file is still named', async () => {
+    // Each shard publishes its changed files and counts the rest; together they are the match.
+    const since = { since: 'main~1', commit: SHA };
+    const split = (k: number) => ({ kept: inShard(k).slice(0, 1), left: inShard(k).length - 1 });
+    const docs = Object.fromEntries([1, 2, 3].map((k) => [`${k}.json`, doc(k, split(k).kept, { unchanged: { ...since, count: split(k).left } })]));
+    const m = await merge(docs);
+    expect(m.problems).toEqual([]);
+    expect(m.results).toHaveLength(3);
+    expect(m.unchanged).toEqual({ ...since, count: paths.length - 3 });
+    expect(shardsLine(m)).toBe("Merged 3 of 3 shards' results for commit 0123456789ab");
+    // A shard that counts one file fewer than it had: the union no longer equals the match.
+    const short = { ...docs, '2.json': doc(2, split(2).kept, { unchanged: { ...since, count: split(2).left - 1 } }) };
+    const bad = await merge(short);
+    expect(bad.problems).toEqual([expect.stringMatching(/^the shards report 3 file\(s\) and \d+ left out as unchanged since main~1, but 12 were matched/)]);
+  });
+
   it('names a duplicate shard with both files, and counts its files once', async () => {
     const m = await merge({ 'a.json': doc(1, inShard(1)), 'b.json': doc(2, inShard(2)), 'b2.json': doc(2, inShard(2)), 'c.json': doc(3, inShard(3)) });
     expect(m.problems).toEqual([expect.stringMatching(/^shard 2\/3 appears twice: r\/b\.json and r\/b2\.json/)]);

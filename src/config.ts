@@ -16,6 +16,8 @@ export interface RunSettings {
   ifNoFilesFound: 'error' | 'warn' | 'ignore';
   failOnError: boolean;
   dryRun: boolean;
+  /** Ask the provider what it already holds and skip byte-identical files (`skip-unchanged`). */
+  skipUnchanged: boolean;
   shard?: { index: number; total: number };
   maxAttempts: number;
   includeHiddenFiles: boolean;
@@ -78,6 +80,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ),
     failOnError: parseInput(input, 'fail-on-error', booleanInput(true), 'true or false'),
     dryRun: parseInput(input, 'dry-run', booleanInput(false), 'true or false'),
+    skipUnchanged: parseInput(input, 'skip-unchanged', booleanInput(true), 'true or false'),
     shard,
     maxAttempts: parseInput(input, 'max-attempts', intInput(5, 1, 10), 'a whole number from 1 to 10'),
     includeHiddenFiles: parseInput(input, 'include-hidden-files', booleanInput(false), 'true or false'),
@@ -104,6 +107,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       sha: env['GITHUB_SHA'] || undefined,
       ref: env['GITHUB_REF'] || undefined,
       repository: env['GITHUB_REPOSITORY'] || undefined,
+      runId: env['GITHUB_RUN_ID'] || undefined,
       runUrl:
         env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']
           ? `${env['GITHUB_SERVER_URL']}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`

@@ -296,6 +296,7 @@ function configFor(ws: string, provider: ConfiguredProvider, run: Partial<Config
       includeHiddenFiles: false,
       requestTimeoutMs: 10_000,
       validate: false,
+      skipUnchanged: true,
       ...run,
     },
     common: { token: 't', serverUrl: 'https://fake.example', serverUrlGiven: false },

@@ -265,7 +265,7 @@ async function keepHeld(held: PlannedFile[], session: ProviderSession, options: 
     const ctx: StepContext = { signal: options.signal, stop, log: options.log, wait: options.wait, waitDeadline: started + options.waitTimeoutMs };
     try {
       const ids = await session.keep(p.file, h, ctx);
-      options.log.info(`${p.file.path}: unchanged, ${h.held}${h.toDo ? ` (${h.toDo}: done)` : ''}; skipped`);
+      options.log.info(`${p.file.path}: unchanged, ${h.held}; skipped`);
       p.result = { ...base, status: 'skipped', reason: 'unchanged', ids, durationMs: Date.now() - started };
     } catch (err) {
       const cancelled = stop.aborted;

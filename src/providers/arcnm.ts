@@ -330,6 +330,7 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     if (!attach) return held.ids;
     const dataSourceId = held.ids['dataSourceId'] ?? held.ids.id;
     await this.attach(file, dataSourceId, ctx, true);
+    ctx.log.info(`${file.path}: upload ${dataSourceId} is attached to part ${attach.partId} revision ${attach.revisionId}`);
     return { ...held.ids, partId: attach.partId, revisionId: attach.revisionId };
   }
 

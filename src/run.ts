@@ -218,10 +218,14 @@ async function lookUpHeld(planned: PlannedFile[], session: ProviderSession, conc
   const files = hashed.filter((h): h is HashedFile => h !== undefined);
   if (files.length === 0) return;
   let found: Map<LocalFile, HeldFile>;
+  // Like any request in flight, the read ends on the hard signal only; the engine then reports every file not started.
   try {
     found = await session.lookup(files, { signal: hooks.signal, log: hooks.log });
   } catch (err) {
-    if (hooks.signal.aborted || hooks.stop?.aborted) throw err;
+    if (hooks.signal.aborted || hooks.stop?.aborted) {
+      hooks.log.info('skip-unchanged: the lookup was cancelled');
+      return;
+    }
     if (runFailed(err)) return;
     hooks.log.warn(`skip-unchanged: could not ask ${session.displayName} what it already holds (${errorMessage(err)}); publishing every file`);
     return;

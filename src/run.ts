@@ -1,9 +1,9 @@
 // One publishing run, whatever drives it (the GitHub edge or the command line): match the files, refuse
-// what the provider would refuse, open the provider, run the engine, and answer one result per file.
-import { UsageError } from './core/errors.js';
+// what the provider would refuse, open the provider, skip what it already holds (skip-unchanged), run the engine,
+// and answer one result per file.
 import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './core/retry.js';
-import { errorMessage, PublishError } from './core/errors.js';
+import { errorMessage, PublishError, UsageError } from './core/errors.js';
 import { inParallel } from './core/pool.js';
 import type { FileResult, HashedFile, HeldFile, LocalFile, Logger, ProviderSession, StepContext } from './core/types.js';
 import { formatBytes } from './core/units.js';

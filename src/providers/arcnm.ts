@@ -106,6 +106,8 @@ export class ArcnmError extends PublishError {
 interface Pending {
   dataSourceId: string;
   confirmed: boolean;
+  /** An upload slot an earlier attempt of this workflow run was given (a replayed presign). */
+  replayed?: boolean;
 }
 
 /**
@@ -241,6 +243,8 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
    * when a presign was replayed: whether a replayed upload is still pending and usable.
    */
   private statuses?: Promise<Map<string, string>>;
+  /** The same, as the lookup found them before this run presigned anything: what earlier attempts left. */
+  private before?: Map<string, string>;
 
   constructor(
     private readonly settings: ArcnmSettings,
@@ -290,7 +294,8 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     }
     const names = new Set(files.map((f) => this.nameOf(f.file)));
     const ours = this.rowsNamed(rows, names);
-    this.statuses = Promise.resolve(new Map(ours.map((r) => [r.id.toLowerCase(), r.status.toLowerCase()])));
+    this.before = new Map(ours.map((r) => [r.id.toLowerCase(), r.status.toLowerCase()]));
+    this.statuses = Promise.resolve(this.before);
     const held = new Map<LocalFile, HeldFile>();
     for (const { file, sha256 } of files) {
       const name = this.nameOf(file);
@@ -395,14 +400,19 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     let res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', parts));
     if (!res.ok) this.fail(res, 'presign');
     let answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
+    let replayed = false;
     if (/^true$/i.test(res.headers['idempotent-replayed'] ?? '')) {
-      const status = (await this.statusOf(answer.data_source_id, ctx)) ?? 'unknown';
+      // ARCNM replays an answer it gave before: to this process (a retry after a lost answer: the slot is ours) or
+      // to an earlier attempt of the run (then it was in the list the lookup read before this run presigned).
+      const earlier = this.before?.get(answer.data_source_id.toLowerCase());
+      const status = earlier ?? (await this.statusOf(answer.data_source_id, ctx)) ?? 'unknown';
       if (status !== 'pending') {
         ctx.log.info(`${file.path}: an earlier attempt of this run was given upload ${answer.data_source_id}, now ${status}; asking for a new one`);
         res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', [...parts, answer.data_source_id]));
         if (!res.ok) this.fail(res, 'presign');
         answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
-      } else {
+      } else if (earlier) {
+        replayed = true;
         ctx.log.info(`${file.path}: continuing upload ${answer.data_source_id}, which an earlier attempt of this run presigned`);
       }
     }
@@ -410,7 +420,7 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       answer.method === 'POST'
         ? { method: 'POST' as const, url: answer.url, headers: answer.headers ?? {}, fields: answer.fields ?? {} }
         : { method: 'PUT' as const, url: answer.url, headers: answer.headers ?? { 'Content-Type': contentType } };
-    return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false } };
+    return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false, ...(replayed ? { replayed } : {}) } };
   }
 
   async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed> {
@@ -519,6 +529,12 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   /** Cancel an upload that never got confirmed, so nothing lingers (best effort). */
   async abandon(file: LocalFile, pending: Pending, ctx: StepContext) {
     if (pending.confirmed) return;
+    // An earlier attempt may have confirmed this slot, its check still under way (the row still says pending):
+    // cancelling it could undo that attempt's upload. ARCNM releases the slot itself if it was never used.
+    if (pending.replayed) {
+      ctx.log.info(`${file.path}: upload ${pending.dataSourceId} came from an earlier attempt of this run; left as it is, not cancelled`);
+      return;
+    }
     try {
       const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000), stop: undefined });
       ctx.log.info(`${file.path}: pending upload ${pending.dataSourceId} ${res.ok ? 'cancelled' : `not cancelled (HTTP ${res.status})`}`);

@@ -236,6 +236,32 @@ describe.each(NODES)('incremental publishing ($name)', ({ bin }) => {
       expect(arcnm!.stats.presigns).toBe(before.presigns + 4);
     });
 
+    it('a re-run attempt continues an upload slot an earlier attempt was given and left pending: no new presign', async () => {
+      await start();
+      const ws = await makeWorkspace(files());
+      // Attempt 1: storage refuses housing.stp, and the cancel of its pending upload fails too: the slot stays pending.
+      blob!.faults.add({ method: 'PUT', path: /housing\.stp/, action: { kind: 'status', status: 503 }, times: Infinity });
+      arcnm!.faults.add({ method: 'POST', path: /\/cancel$/, action: { kind: 'status', status: 500 }, times: Infinity });
+      const first = await run(ws, { 'max-attempts': '1' });
+      expect(first.results.map((r) => r.status)).toEqual(['succeeded', 'failed', 'succeeded']);
+      const slot = arcnm!.uploadsWithStatus('pending').find((u) => u.name === 'housing.stp');
+      expect(slot, 'the pending slot attempt 1 left').toBeDefined();
+      blob!.faults.clear();
+      arcnm!.faults.clear();
+      const before = counts();
+      // Attempt 2 of the same run: its presign replays attempt 1's slot, still pending and unused: the bytes go there.
+      const rerun = await run(ws);
+      expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
+      expect(rerun.results.map((r) => [r.path, r.status])).toEqual([
+        ['cad/brackets/bracket.step', 'skipped'],
+        ['cad/housing.stp', 'succeeded'],
+        ['drawings/GA-100.pdf', 'skipped'],
+      ]);
+      expect(rerun.results[1]!.dataSourceId).toBe(slot!.id);
+      expect(rerun.stdout).toMatch(/continuing upload [0-9a-f-]+, which an earlier attempt of this run presigned/);
+      expect(counts()).toMatchObject({ uploads: before.uploads, presigns: before.presigns, links: before.links + 1 });
+    });
+
     it('a re-run attempt of a run that published everything skips every file and replays its attaches: no second link, no refusal', async () => {
       await start();
       const ws = await makeWorkspace(files());

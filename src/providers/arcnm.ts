@@ -396,25 +396,29 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     // SHA-256 when known, which presign of the file this is), so one key never carries two bodies; a replay
     // answers an upload slot an earlier attempt of this run was given, which is used only while it is still
     // pending (checked below), else a new slot is asked for under a key naming the old one.
-    const parts = [file.path, this.sha256s.get(file.path), body.name, contentType, file.bytes, round];
-    let res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', parts));
-    if (!res.ok) this.fail(res, 'presign');
-    let answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
+    const parts: (string | number | undefined)[] = [file.path, this.sha256s.get(file.path), body.name, contentType, file.bytes, round];
+    let answer: z.infer<typeof presignAnswer>;
     let replayed = false;
-    if (/^true$/i.test(res.headers['idempotent-replayed'] ?? '')) {
+    // Each earlier attempt that failed this file left a slot (cancelled, or failed): the next key names the last one,
+    // so every attempt finds the slots before it in order and then gets a new one. Bounded: a run has few attempts.
+    for (let hop = 0; ; hop++) {
+      const res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', parts));
+      if (!res.ok) this.fail(res, 'presign');
+      answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
+      if (!/^true$/i.test(res.headers['idempotent-replayed'] ?? '') || hop >= 20) break;
       // ARCNM replays an answer it gave before: to this process (a retry after a lost answer: the slot is ours) or
       // to an earlier attempt of the run (then it was in the list the lookup read before this run presigned).
       const earlier = this.before?.get(answer.data_source_id.toLowerCase());
       const status = earlier ?? (await this.statusOf(answer.data_source_id, ctx)) ?? 'unknown';
-      if (status !== 'pending') {
-        ctx.log.info(`${file.path}: an earlier attempt of this run was given upload ${answer.data_source_id}, now ${status}; asking for a new one`);
-        res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', [...parts, answer.data_source_id]));
-        if (!res.ok) this.fail(res, 'presign');
-        answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
-      } else if (earlier) {
-        replayed = true;
-        ctx.log.info(`${file.path}: continuing upload ${answer.data_source_id}, which an earlier attempt of this run presigned`);
+      if (status === 'pending') {
+        if (earlier) {
+          replayed = true;
+          ctx.log.info(`${file.path}: continuing upload ${answer.data_source_id}, which an earlier attempt of this run presigned`);
+        }
+        break;
       }
+      ctx.log.info(`${file.path}: an earlier attempt of this run was given upload ${answer.data_source_id}, now ${status}; asking for a new one`);
+      parts.push(answer.data_source_id);
     }
     const target =
       answer.method === 'POST'

@@ -216,10 +216,17 @@ describe.each(NODES)('incremental publishing ($name)', ({ bin }) => {
         ['cad/housing.stp', 'failed'],
         ['drawings/GA-100.pdf', 'succeeded'],
       ]);
+      // Attempt 2 of the same run fails the same way: its presign replays attempt 1's cancelled slot, then gets one of its own.
+      const second = await run(ws, { 'max-attempts': '1' });
+      expect(second.results.map((r) => [r.path, r.status])).toEqual([
+        ['cad/brackets/bracket.step', 'skipped'],
+        ['cad/housing.stp', 'failed'],
+        ['drawings/GA-100.pdf', 'skipped'],
+      ]);
       blob!.faults.clear();
       const before = counts();
-      // The same workflow run, attempt 2: its presign key replays the upload attempt 1 was given (cancelled since),
-      // so a new one is asked for; the two published files are skipped.
+      // Attempt 3: its presign key replays attempt 1's slot, then attempt 2's (both cancelled since), so a new one
+      // is asked for; the two published files are skipped.
       const rerun = await run(ws);
       expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
       expect(rerun.results.map((r) => [r.path, r.status])).toEqual([

@@ -94,6 +94,22 @@ describe.each(NODES)('incremental publishing ($name)', ({ bin }) => {
       expect(third.outputs['skipped-count']).toBe('2');
     });
 
+    it('asks for the latest versions of 27 models in two requests, and tells apart models whose names contain one another', async () => {
+      await start('live');
+      // models/m1 is contained in models/m10 … models/m19: `search` answers them all, the exact name decides.
+      const many = Object.fromEntries(Array.from({ length: 27 }, (_, i) => [`models/m${i}.ifc`, samples.ifc(`m${i}.ifc`, 'IFC4', 1 + (i % 3))]));
+      const ws = await makeWorkspace(many);
+      const first = await run(ws, { concurrency: '8' });
+      expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+      const opsBefore = speckle!.operations.length;
+      await writeFile(path.join(ws, 'models/m1.ifc'), samples.ifc('m1.ifc', 'IFC4', 9));
+      const second = await run(ws, { concurrency: '8' });
+      expect(second.exitCode, second.stdout + second.stderr).toBe(0);
+      expect(speckle!.operations.slice(opsBefore).filter((o) => o.operationName === 'LatestVersionsByName')).toHaveLength(2);
+      expect(second.results.filter((r) => r.status === 'succeeded').map((r) => r.path)).toEqual(['models/m1.ifc']);
+      expect(second.outputs['skipped-count']).toBe('26');
+    });
+
     it('a re-run after a failed upload publishes only the failed file; skip-unchanged: false publishes every file again', async () => {
       await start('live');
       const ws = await makeWorkspace(models());

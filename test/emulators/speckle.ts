@@ -28,7 +28,10 @@
  *  - model names are stored lowercased, with Speckle's naming rules;
  *  - ingestion is asynchronous: queued → processing → success (a new version) or failed with a reason when
  *    the bytes are not IFC (no `ISO-10303-21;` header, or no IFC2X3/IFC4/IFC4X3 FILE_SCHEMA);
- *  - rate limiting, when switched on: HTTP 429 with a fractional Retry-After.
+ *  - rate limiting, when switched on: HTTP 429 with a fractional Retry-After;
+ *  - `project.models` and `model.versions` newest first, paged, at most 100 a page (the server's limit);
+ *    `filter.search` keeps the models whose name contains it, ignoring case (our reading of the server's ILIKE);
+ *    a version's `message` is what updateVersionMessage last set.
  *
  * State (models, versions, ingestions, uploads, fileImports, the request and operation logs) is public.
  */

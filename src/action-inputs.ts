@@ -72,6 +72,12 @@ export const INPUTS: readonly InputSpec[] = [
     required: false,
   },
   {
+    name: "skip-unchanged",
+    description: "Before uploading, ask the provider what it already holds at each file's destination and skip files whose bytes are identical (SHA-256), reporting their existing IDs. Speckle: the model's latest version; ARCNM: a confirmed upload of the same name. ION and Coldstream offer no such lookup: every file is published.",
+    default: "true",
+    required: false,
+  },
+  {
     name: "shard",
     description: "K/N: publish only this job's stable share of the matched files, for matrix fan-out (e.g. 2/4).",
     default: "",

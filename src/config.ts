@@ -17,6 +17,8 @@ export interface RunSettings {
   ifNoFilesFound: 'error' | 'warn' | 'ignore';
   failOnError: boolean;
   dryRun: boolean;
+  /** Ask the provider what it already holds and skip byte-identical files (`skip-unchanged`). */
+  skipUnchanged: boolean;
   shard?: { index: number; total: number };
   /** `changed-since`: publish only the files that differ from this commit (files/changed.ts); all zeros: every file. */
   changedSince?: string;
@@ -160,6 +162,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ),
     failOnError: parseInput(input, 'fail-on-error', booleanInput(true), 'true or false'),
     dryRun: parseInput(input, 'dry-run', booleanInput(false), 'true or false'),
+    skipUnchanged: parseInput(input, 'skip-unchanged', booleanInput(true), 'true or false'),
     shard,
     ...(changedSince !== '' ? { changedSince } : {}),
     maxAttempts: parseInput(input, 'max-attempts', intInput(5, 1, 10), 'a whole number from 1 to 10'),
@@ -190,6 +193,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       sha: env['GITHUB_SHA'] || undefined,
       ref: env['GITHUB_REF'] || undefined,
       repository: env['GITHUB_REPOSITORY'] || undefined,
+      runId: env['GITHUB_RUN_ID'] || undefined,
       runUrl: runUrlOf(env),
     },
   };

@@ -15,7 +15,7 @@ export interface CommonSettings {
   /** Whether `server-url` was given (Coldstream derives two hosts from `region` when not). */
   serverUrlGiven: boolean;
   /** For traceability: where the run comes from, when known. */
-  origin?: { sha?: string; ref?: string; runUrl?: string; repository?: string };
+  origin?: { sha?: string; ref?: string; runUrl?: string; repository?: string; runId?: string };
 }
 
 /** Inputs as the runner passes them: `INPUT_<NAME>`, upper-cased, spaces as underscores, hyphens kept. */

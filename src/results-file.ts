@@ -48,7 +48,7 @@ const RecordSchema = z
     verifiedBy: z.array(z.enum(EVIDENCE)).max(EVIDENCE.length).optional(),
     error: z.object({ message: text(65_536), code: errorCode, providerCode: text(1024).optional() }).strict().optional(),
     /** Why a file was skipped (e.g. unchanged since the last publish). */
-    reason: text(4096).optional(),
+    reason: z.enum(['unchanged', 'dry-run']).optional(),
     durationMs: z.number().nonnegative().finite(),
   })
   // The provider's IDs (`versionId`, `jobId`, `partId`, ...): strings, at most a handful.

@@ -8,6 +8,7 @@ export interface ResultRecord {
   bytes: number;
   sha256?: string;
   status: FileResult['status'];
+  reason?: FileResult['reason'];
   id?: string;
   url?: string;
   verifiedBy?: string[];
@@ -23,6 +24,7 @@ export function toRecord(r: FileResult): ResultRecord {
     bytes: r.bytes,
     sha256: r.sha256,
     status: r.status,
+    ...(r.reason ? { reason: r.reason } : {}),
     ...(id !== undefined ? { id } : {}),
     ...Object.fromEntries(Object.entries(vendorIds).filter(([, v]) => v !== undefined)),
     ...(url ? { url } : {}),
@@ -32,13 +34,14 @@ export function toRecord(r: FileResult): ResultRecord {
   };
 }
 
-export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'submitted-count' | 'failed-count';
+export type OutputName = 'results' | 'version-ids' | 'attachment-ids' | 'job-ids' | 'ids' | 'succeeded-count' | 'submitted-count' | 'failed-count' | 'skipped-count';
 
 export function buildOutputs(results: readonly FileResult[], provider: ProviderInfo): Record<OutputName, string> {
   const records = results.map(toRecord);
   const succeeded = results.filter((r) => r.status === 'succeeded');
-  // Submitted files (wait: false) have real IDs too: a later step can follow them up.
-  const handedOver = results.filter((r) => r.status === 'succeeded' || r.status === 'submitted');
+  // Submitted files (wait: false) have real IDs too: a later step can follow them up. So do unchanged files:
+  // the IDs the provider already held, so a later step gets every file's current version, upload or job.
+  const handedOver = results.filter((r) => r.status === 'succeeded' || r.status === 'submitted' || (r.reason === 'unchanged' && r.ids));
   const idsOf = (output: string) =>
     JSON.stringify(
       provider.idOutputs
@@ -54,6 +57,7 @@ export function buildOutputs(results: readonly FileResult[], provider: ProviderI
     'succeeded-count': String(succeeded.length),
     'submitted-count': String(results.filter((r) => r.status === 'submitted').length),
     'failed-count': String(results.filter((r) => r.status === 'failed').length),
+    'skipped-count': String(results.filter((r) => r.status === 'skipped').length),
   };
 }
 

@@ -1,15 +1,18 @@
 // One publishing run, whatever drives it (the GitHub edge or the command line): match the files, refuse
-// what the provider would refuse, open the provider, run the engine, and answer one result per file.
-import { UsageError } from './core/errors.js';
+// what the provider would refuse, open the provider, skip what it already holds (skip-unchanged), run the engine,
+// and answer one result per file.
 import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './core/retry.js';
-import type { FileResult, LocalFile, Logger, ProviderSession } from './core/types.js';
+import { errorMessage, PublishError, UsageError } from './core/errors.js';
+import { inParallel } from './core/pool.js';
+import type { FileResult, HashedFile, HeldFile, LocalFile, Logger, ProviderSession, StepContext } from './core/types.js';
 import { formatBytes } from './core/units.js';
 import { matchPatterns, shardOf } from './files/match.js';
 import { firstCollision } from './files/names.js';
 import { changeOf, changesSince, NO_COMMIT, type FileChange } from './files/changed.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
+import { hashFile } from './http/hasher.js';
 import type { Config } from './config.js';
 import type { RunFailure } from './providers/types.js';
 import { OpenFailure, classifyRunFailure, describeRunFailure } from './run-failure.js';
@@ -51,6 +54,10 @@ interface PlannedFile {
   refusal?: { message: string; code: 'refused' | 'unreadable' };
   /** Where the provider would put it (its session's plan): a dry run prints it. */
   destination?: string;
+  /** The SHA-256 of its bytes on disk, when `skip-unchanged` asked the provider about it. */
+  sha256?: string;
+  /** What the provider already holds there, byte for byte: the file is skipped (`skip-unchanged`). */
+  held?: HeldFile;
   result?: FileResult;
 }
 
@@ -195,16 +202,30 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
       if (plan.refusal) p.refusal = { message: plan.refusal, code: 'refused' };
       else p.destination = plan.destination;
     }
-    const toPublish = planned.filter((p) => !p.refusal);
+    // skip-unchanged: what the provider already holds, asked once for every planned file with its SHA-256.
+    if (!failure && session && run.skipUnchanged) await lookUpHeld(planned, session, run.concurrency, hooks, (err) => runFailed(err, 'open'));
+    const held = planned.filter((p) => !p.refusal && p.held);
+    const toPublish = planned.filter((p) => !p.refusal && !p.held);
 
     if (failure) {
       // Nothing was sent for any file.
     } else if (run.dryRun) {
-      for (const p of toPublish) {
-        hooks.log.info(`dry-run: would publish ${p.file.path} (${formatBytes(p.file.bytes)}) to ${p.destination ?? provider.displayName}`);
-        p.result = { path: p.file.path, bytes: p.file.bytes, status: 'skipped', durationMs: 0 };
+      for (const p of planned) {
+        if (p.refusal) continue;
+        const size = formatBytes(p.file.bytes);
+        if (p.held) {
+          hooks.log.info(`dry-run: would skip ${p.file.path} (${size}): unchanged, ${p.held.held}${p.held.toDo ? `; would ${p.held.toDo}` : ''}`);
+          p.result = { path: p.file.path, bytes: p.file.bytes, sha256: p.sha256, status: 'skipped', reason: 'unchanged', ids: p.held.ids, durationMs: 0 };
+        } else {
+          hooks.log.info(`dry-run: would publish ${p.file.path} (${size}) to ${p.destination ?? provider.displayName}`);
+          p.result = { path: p.file.path, bytes: p.file.bytes, ...(p.sha256 ? { sha256: p.sha256 } : {}), status: 'skipped', reason: 'dry-run', durationMs: 0 };
+        }
       }
     } else if (session) {
+      const stop = hooks.stop ? AbortSignal.any([hooks.stop, runStop.signal]) : runStop.signal;
+      await keepHeld(held, session, { concurrency: run.concurrency, wait: run.wait, waitTimeoutMs: run.waitTimeoutMs, signal: hooks.signal, stop, log: hooks.log }, (file, err) => {
+        if (runFailed(err, 'file')) failedByRun.add(file);
+      });
       const published = await publishAll(
         toPublish.map((p) => p.file),
         session,
@@ -226,10 +247,10 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     }
     if (failure) {
       const f = failure;
-      for (const p of toPublish) {
+      for (const p of [...held, ...toPublish]) {
         const done = p.result;
         // Cancelled by the stop, never started, or failed with this very failure: the run's reason.
-        if (done && done.status === 'succeeded') continue;
+        if (done && (done.status === 'succeeded' || done.reason === 'unchanged')) continue;
         if (done && done.status === 'failed' && done.error?.code !== 'cancelled' && !failedByRun.has(p.file)) continue;
         const error = { message: f.message, code: f.code, ...(f.providerCode ? { providerCode: f.providerCode } : {}) };
         p.result = { path: p.file.path, bytes: p.file.bytes, sha256: done?.sha256, status: 'failed', error, durationMs: done?.durationMs ?? 0 };
@@ -246,4 +267,93 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   } finally {
     await http.close();
   }
+}
+
+/**
+ * skip-unchanged: hash every planned file (streamed, bounded memory, `concurrency` at a time), then ask the
+ * provider once which of them it already holds byte for byte. A file that cannot be read fails alone; a lookup
+ * that fails for another reason than the whole run's is a warning, and every file is published (as without it).
+ */
+async function lookUpHeld(planned: PlannedFile[], session: ProviderSession, concurrency: number, hooks: RunHooks, runFailed: (err: unknown) => boolean): Promise<void> {
+  const candidates = planned.filter((p) => !p.refusal);
+  if (candidates.length === 0) return;
+  if (!session.lookup) {
+    hooks.log.info(`skip-unchanged: ${session.displayName} offers no way to look a file up by its content; every file is published`);
+    return;
+  }
+  const hashed = await inParallel(candidates, concurrency, async (p): Promise<HashedFile | undefined> => {
+    try {
+      p.sha256 = (await hashFile(p.file.absolutePath, p.file.bytes)).sha256Hex;
+      return { file: p.file, sha256: p.sha256 };
+    } catch (err) {
+      p.refusal = { message: localReadError(err), code: 'unreadable' };
+      return undefined;
+    }
+  });
+  const files = hashed.filter((h): h is HashedFile => h !== undefined);
+  if (files.length === 0) return;
+  let found: Map<LocalFile, HeldFile>;
+  // Like any request in flight, the read ends on the hard signal only; the engine then reports every file not started.
+  try {
+    found = await session.lookup(files, { signal: hooks.signal, log: hooks.log });
+  } catch (err) {
+    if (hooks.signal.aborted || hooks.stop?.aborted) {
+      hooks.log.info('skip-unchanged: the lookup was cancelled');
+      return;
+    }
+    if (runFailed(err)) return;
+    hooks.log.warn(`skip-unchanged: could not ask ${session.displayName} what it already holds (${errorMessage(err)}); publishing every file`);
+    return;
+  }
+  for (const p of candidates) {
+    const held = found.get(p.file);
+    if (held && p.sha256) p.held = held;
+  }
+  hooks.log.info(`skip-unchanged: ${session.displayName} already holds ${found.size} of ${files.length} file(s) byte for byte`);
+}
+
+interface KeepOptions {
+  concurrency: number;
+  wait: boolean;
+  waitTimeoutMs: number;
+  signal: AbortSignal;
+  stop: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * Held files are skipped with the IDs the provider already holds; where the session has something left to do at
+ * the destination (`keep`: ARCNM attaches the held upload to the part revision), it is done first, and a failure
+ * there fails the file (it is not where it was asked to be).
+ */
+async function keepHeld(held: PlannedFile[], session: ProviderSession, options: KeepOptions, onFailure: (file: LocalFile, err: unknown) => void): Promise<void> {
+  await inParallel(held, options.concurrency, async (p) => {
+    const h = p.held!;
+    const started = Date.now();
+    const base = { path: p.file.path, bytes: p.file.bytes, sha256: p.sha256 };
+    const stop = AbortSignal.any([options.stop, options.signal]);
+    if (!session.keep) {
+      options.log.info(`${p.file.path}: unchanged, ${h.held}; skipped`);
+      p.result = { ...base, status: 'skipped', reason: 'unchanged', ids: h.ids, durationMs: 0 };
+      return;
+    }
+    if (stop.aborted) {
+      p.result = { ...base, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
+      return;
+    }
+    const ctx: StepContext = { signal: options.signal, stop, log: options.log, wait: options.wait, waitDeadline: started + options.waitTimeoutMs };
+    try {
+      const ids = await session.keep(p.file, h, ctx);
+      options.log.info(`${p.file.path}: unchanged, ${h.held}; skipped`);
+      p.result = { ...base, status: 'skipped', reason: 'unchanged', ids, durationMs: Date.now() - started };
+    } catch (err) {
+      const cancelled = stop.aborted;
+      const message = cancelled ? `cancelled: ${errorMessage(stop.reason ?? err)}` : `unchanged (${h.held}), but ${h.toDo ?? 'finishing it'} failed: ${errorMessage(err)}`;
+      if (!cancelled) onFailure(p.file, err);
+      options.log.info(`${p.file.path}: failed: ${message}`);
+      const code = cancelled ? 'cancelled' : err instanceof PublishError ? err.code : 'unexpected';
+      const providerCode = !cancelled && err instanceof PublishError ? err.providerCode : undefined;
+      p.result = { ...base, status: 'failed', ids: h.ids, error: providerCode === undefined ? { message, code } : { message, code, providerCode }, durationMs: Date.now() - started };
+    }
+  });
 }

@@ -95,11 +95,30 @@ export interface StepContext {
 
 /**
  * A provider's answer for one file before anything is written: where it would go (one line, for the dry run's
- * list and the log), or why the provider refuses it (a size over the server's limit). Later: whether to skip it.
+ * list and the log), or why the provider refuses it (a size over the server's limit). Whether it is skipped as
+ * unchanged is the session's `lookup` (it reads the server, so it is asked once for every planned file).
  */
 export interface FilePlan {
   destination: string;
   refusal?: string;
+}
+
+/** A planned file with the SHA-256 of its bytes on disk, computed before anything is decided. */
+export interface HashedFile {
+  file: LocalFile;
+  sha256: string;
+}
+
+/**
+ * What the provider already holds at a file's destination, byte for byte: the file is skipped and these
+ * IDs reported (Speckle: the model's latest version; ARCNM: a confirmed upload of that name and SHA-256).
+ */
+export interface HeldFile {
+  ids: PublishedIds;
+  /** One line for the log and the dry run: where it is held (`version 1a2b on model 3c4d`). */
+  held: string;
+  /** What `keep` still has to do for it (ARCNM: attach the held upload to part-id/revision-id), for the plan. */
+  toDo?: string;
 }
 
 /**
@@ -119,19 +138,46 @@ export interface ProviderSession<P extends object = object> {
   confirm(file: LocalFile, pending: P, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed>;
   /** Best effort clean-up after a failure between presign and confirmation. Must not throw. */
   abandon?(file: LocalFile, pending: P, ctx: StepContext): Promise<void>;
+  /**
+   * Which planned files the provider already holds byte for byte at their destination (`skip-unchanged`), asked
+   * once for the whole run with every file's SHA-256 (batched: as few read requests as the vendor allows).
+   * Read-only, so a dry run asks it too. A file it does not name is published. Absent: the vendor offers no way
+   * to look a file up by content, and every file is published.
+   */
+  lookup?(files: readonly HashedFile[], ctx: LookupContext): Promise<Map<LocalFile, HeldFile>>;
+  /**
+   * Finish what a held file still lacks at its destination (ARCNM: attach it to the part revision), and answer
+   * its IDs. Writes, so never called in a dry run. Absent: a held file needs nothing.
+   */
+  keep?(file: LocalFile, held: HeldFile, ctx: StepContext): Promise<PublishedIds>;
+}
+
+/** What a lookup needs: the run's signal and log. */
+export interface LookupContext {
+  signal: AbortSignal;
+  log: Logger;
 }
 
 /**
  * `succeeded`: the provider holds the file and accepted it; `submitted`: handed over with `wait: false`, the
- * provider's verdict not awaited; `failed`; `skipped`: not attempted (dry run, cancelled before it started).
+ * provider's verdict not awaited; `failed`; `skipped`: not sent (unchanged, dry run, cancelled before it started).
  */
 export type FileStatus = 'succeeded' | 'submitted' | 'failed' | 'skipped';
+
+/**
+ * Why a file was skipped: `unchanged` (the provider already holds these bytes at its destination: its IDs are
+ * the existing ones), `dry-run` (nothing is sent in a dry run). A file a cancelled run never started carries
+ * the `cancelled` error instead.
+ */
+export type SkipReason = 'unchanged' | 'dry-run';
 
 export interface FileResult {
   path: string;
   bytes: number;
   sha256?: string;
   status: FileStatus;
+  /** Set when `status` is `skipped` for a reason other than a cancellation. */
+  reason?: SkipReason;
   ids?: PublishedIds;
   /** What verified the bytes the provider holds (see Evidence); empty when nothing could. */
   verifiedBy?: Evidence[];

@@ -27,6 +27,8 @@ const EVIDENCE_LABEL: Record<Evidence, string> = {
 };
 
 function verifiedCell(r: FileResult): string {
+  // The provider's own record of the file's SHA-256 equals the bytes on disk: that is what skipped it.
+  if (r.reason === 'unchanged') return 'SHA-256 held by the provider';
   if (r.status !== 'succeeded' && r.status !== 'submitted') return '—';
   const evidence = (r.verifiedBy ?? []).map((e) => EVIDENCE_LABEL[e]);
   return evidence.length > 0 ? evidence.join(', ') : '⚠️ no checksum available';
@@ -44,7 +46,8 @@ export function resultRow(r: FileResult): string[] {
   const kind = idKind(r.ids);
   const attached = r.ids?.['partId'] ? ` (attached to part <code>${markdownText(r.ids['partId'])}</code> revision <code>${markdownText(r.ids['revisionId'] ?? '')}</code>)` : '';
   const idCell = id === undefined ? '—' : `${kind ? `${kind} ` : ''}${url ? `<a href="${escapeHtml(url)}">${markdownText(id)}</a>` : `<code>${markdownText(id)}</code>`}${attached}`;
-  return [`<code>${markdownText(r.path)}</code>`, formatBytes(r.bytes), idCell, STATUS_ICON[r.status], verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
+  const status = r.status === 'skipped' && r.reason ? `${STATUS_ICON.skipped} (${SKIP_REASON[r.reason]})` : STATUS_ICON[r.status];
+  return [`<code>${markdownText(r.path)}</code>`, formatBytes(r.bytes), idCell, status, verifiedCell(r), `${(r.durationMs / 1000).toFixed(1)} s`];
 }
 
 /** One failure line: the file, the message and the code, all as text. */
@@ -97,10 +100,22 @@ function shardRows(m: MergeReport): string[][] {
 export function countsLine(results: readonly FileResult[], provider: ProviderInfo, extra: Pick<ReportExtra, 'dryRun' | 'shard' | 'unchanged'>): string {
   const count = (status: FileResult['status']) => results.filter((r) => r.status === status).length;
   const [ok, submitted, failed] = [count('succeeded'), count('submitted'), count('failed')];
-  return `${extra.dryRun ? 'Dry run: nothing was uploaded. ' : ''}${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${failed ? `, ${failed} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}${
-    extra.unchanged ? `; ${extra.unchanged.count} matched file(s) unchanged since <code>${markdownText(extra.unchanged.since)}</code> left out (changed-since)` : ''
-  }`;
+  const unchanged = results.filter((r) => r.reason === 'unchanged').length;
+  const otherSkips = count('skipped') - unchanged - (extra.dryRun ? results.filter((r) => r.reason === 'dry-run').length : 0);
+  const wouldPublish = results.filter((r) => r.reason === 'dry-run').length;
+  const skips = `${unchanged ? `, ${unchanged} skipped as unchanged (${provider.displayName} already holds them)` : ''}${otherSkips > 0 ? `, ${otherSkips} skipped (not started)` : ''}`;
+  const leftOut = extra.unchanged ? `; ${extra.unchanged.count} matched file(s) unchanged since <code>${markdownText(extra.unchanged.since)}</code> left out (changed-since)` : '';
+  if (extra.dryRun) {
+    return `Dry run: nothing was uploaded. ${wouldPublish} of ${results.length} file(s) would be published${skips}${failed ? `, ${failed} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}${leftOut}`;
+  }
+  return `${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for ${provider.displayName}'s verdict (wait is false, or the run was cancelled): not verified` : ''}${skips}${failed ? `, ${failed} failed` : ''}${extra.shard ? ` (shard ${extra.shard})` : ''}${leftOut}`;
 }
+
+/** Why a skipped file was not sent, as the summary's status cell says it. */
+const SKIP_REASON: Record<NonNullable<FileResult['reason']>, string> = {
+  unchanged: 'unchanged: already held',
+  'dry-run': 'dry run: would publish',
+};
 
 export function buildSummary(results: readonly FileResult[], provider: ProviderInfo, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();

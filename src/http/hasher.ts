@@ -198,3 +198,18 @@ class RingRead implements HashedRead {
     for (const worker of this.workers) void worker.terminate();
   }
 }
+
+/**
+ * The digests of a file's bytes, read once to the end (before deciding whether to upload it at all: the
+ * `skip-unchanged` lookup). Same reads as an upload: bounded memory, large files hashed off the main thread.
+ */
+export async function hashFile(absolutePath: string, bytes: number): Promise<Digests> {
+  const read = readAndHash(absolutePath, bytes);
+  try {
+    for await (const chunk of read.chunks()) void chunk;
+    return await read.digest();
+  } catch (err) {
+    read.abort();
+    throw err;
+  }
+}

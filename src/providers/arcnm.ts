@@ -1,12 +1,15 @@
 // ARCNM Uploads API: presign (PUT, or POST with form fields) → upload → confirm, then optionally attach the
 // confirmed upload to a part revision. Every mutating request carries an Idempotency-Key that stays the same
-// when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload.
-import { randomUUID } from 'node:crypto';
+// when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload; presign and
+// attach derive theirs from the workflow run (`runKey`), so a re-run attempt of the same run replays them too.
+// skip-unchanged: one `GET /api/v1/uploads/` for the whole run finds the confirmed uploads of the same name and
+// SHA-256, which are skipped (and still attached to part-id/revision-id).
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
 import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
-import type { Confirmed, Evidence, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
+import type { Confirmed, Evidence, HashedFile, HeldFile, LocalFile, LookupContext, ProviderSession, PublishedIds, StepContext, UploadReceipt } from '../core/types.js';
 import { pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../core/units.js';
@@ -73,6 +76,8 @@ const uploadRow = z.object({
   size_bytes: z.number().nullish(),
 });
 type UploadRow = z.infer<typeof uploadRow>;
+/** What skip-unchanged reads of a row besides: the name it was uploaded under, and when. */
+const namedRow = uploadRow.extend({ name: z.string(), created_at: z.string().nullish() });
 const uploadList = z.array(z.unknown());
 
 /** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
@@ -107,6 +112,26 @@ export class ArcnmError extends PublishError {
 interface Pending {
   dataSourceId: string;
   confirmed: boolean;
+  /** An upload slot an earlier attempt of this workflow run was given (a replayed presign). */
+  replayed?: boolean;
+}
+
+/**
+ * An Idempotency-Key derived from the workflow run and the logical operation, so that every attempt of one
+ * workflow run (a re-run, "re-run failed jobs") sends the same key for the same operation and ARCNM replays its
+ * stored answer (for 24 hours) instead of acting again. The run ID is the same for every attempt of a run (the
+ * attempt number is left out on purpose); the repository and commit keep runs of other repositories apart.
+ * Shaped as a UUIDv4 (ARCNM asks for one per logical operation): SHA-256 of the parts, version and variant
+ * bits set. Undefined without a run ID (the command line outside a workflow): each invocation is then a run
+ * of its own and its keys are random, as a retry within the invocation still reuses them.
+ */
+export function runKey(origin: CommonSettings['origin'], operation: string, parts: readonly (string | number | undefined)[]): string | undefined {
+  if (!origin?.runId) return undefined;
+  const hex = createHash('sha256')
+    .update(['model-publisher/arcnm', origin.repository ?? '', origin.runId, origin.sha ?? '', operation, ...parts.map((p) => String(p ?? ''))].join('\u0000'))
+    .digest('hex');
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /**
@@ -215,6 +240,17 @@ export class VerdictWatcher {
 class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ARCNM';
   private readonly watcher: VerdictWatcher;
+  /** Each file's presigns so far in this run (the engine presigns again after an expired URL): part of the key. */
+  private readonly presigns = new Map<string, number>();
+  /** The SHA-256 of each file the lookup hashed: part of the presign key. */
+  private readonly sha256s = new Map<string, string>();
+  /**
+   * Status of the uploads of our files' names, as the run's one list showed them (skip-unchanged) or as listed
+   * when a presign was replayed: whether a replayed upload is still pending and usable.
+   */
+  private statuses?: Promise<Map<string, string>>;
+  /** The same, as the lookup found them before this run presigned anything: what earlier attempts left. */
+  private before?: Map<string, string>;
 
   constructor(
     private readonly settings: ArcnmSettings,
@@ -238,12 +274,94 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     return parseAnswer(uploadList, res.json(), 'ARCNM list uploads');
   }
 
+  /** The name an upload of this file carries at ARCNM (presign's `name`), which the lookup matches. */
+  private nameOf(file: LocalFile): string {
+    return nameOf(this.settings.name, file);
+  }
+
+  /**
+   * skip-unchanged: one `GET /api/v1/uploads/` for the whole run. A file is held when a **confirmed** upload
+   * (ARCNM's check accepted it) has its name and its SHA-256 (and size): the newest such upload's ID is reused.
+   * Pending, failed and cancelled uploads never count. The list shows no attachments, so with part-id the held
+   * upload is still attached (`keep`), where ARCNM refuses a second link of the same upload.
+   */
+  async lookup(files: readonly HashedFile[], ctx: LookupContext): Promise<Map<LocalFile, HeldFile>> {
+    for (const { file, sha256 } of files) this.sha256s.set(file.path, sha256);
+    let rows: unknown[];
+    try {
+      rows = await this.listUploads(ctx.signal);
+    } catch (err) {
+      // A key with uploads:write but not uploads:read: publishing still works, only the lookup cannot.
+      if (err instanceof ArcnmError && err.providerCode === 'insufficient_scope') {
+        ctx.log.warn(`skip-unchanged: the ARCNM API key cannot list uploads (no uploads:read scope), so unchanged files cannot be found; every file is published`);
+        return new Map();
+      }
+      throw err;
+    }
+    const names = new Set(files.map((f) => this.nameOf(f.file)));
+    const ours = this.rowsNamed(rows, names);
+    this.before = new Map(ours.map((r) => [r.id.toLowerCase(), r.status.toLowerCase()]));
+    this.statuses = Promise.resolve(this.before);
+    const held = new Map<LocalFile, HeldFile>();
+    for (const { file, sha256 } of files) {
+      const name = this.nameOf(file);
+      const match = ours
+        .filter((r) => r.name === name && r.status.toLowerCase() === 'confirmed' && r.sha256?.toLowerCase() === sha256 && (r.size_bytes == null || r.size_bytes === file.bytes))
+        .sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''))[0];
+      if (!match) continue;
+      const attach = this.settings.attach;
+      held.set(file, {
+        ids: { id: match.id, dataSourceId: match.id },
+        held: `ARCNM upload ${match.id} (confirmed, same name and SHA-256)`,
+        ...(attach ? { toDo: `attach it to part ${attach.partId} revision ${attach.revisionId} unless it is attached there already` } : {}),
+      });
+    }
+    return held;
+  }
+
+  /** The rows of the list with one of these names, shape-checked; others are not looked at. */
+  private rowsNamed(rows: unknown[], names: ReadonlySet<string>): z.infer<typeof namedRow>[] {
+    const out: z.infer<typeof namedRow>[] = [];
+    for (const raw of rows) {
+      const name = (raw as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string' || !names.has(name)) continue;
+      const parsed = namedRow.safeParse(raw);
+      if (parsed.success) out.push(parsed.data);
+    }
+    return out;
+  }
+
+  /**
+   * A held upload: attach it to the part revision when asked (ARCNM's list does not say whether it is attached
+   * there already). The attach key is derived from the run (a re-run replays it), and ARCNM's `409 conflict` to
+   * an attach means this upload is linked to the revision already: nothing to do, no second link.
+   */
+  async keep(file: LocalFile, held: HeldFile, ctx: StepContext): Promise<PublishedIds> {
+    const attach = this.settings.attach;
+    if (!attach) return held.ids;
+    const dataSourceId = held.ids['dataSourceId'] ?? held.ids.id;
+    await this.attach(file, dataSourceId, ctx, true);
+    ctx.log.info(`${file.path}: upload ${dataSourceId} is attached to part ${attach.partId} revision ${attach.revisionId}`);
+    return { ...held.ids, partId: attach.partId, revisionId: attach.revisionId };
+  }
+
   /**
    * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
    * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
+   * `derived`: a key from `runKey` (the same in every attempt of the workflow run); should ARCNM answer that it
+   * was used with another body (`idempotency_conflict`: nothing was done for ours), the operation is sent once
+   * more under a random key.
    */
-  private mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>): Promise<HttpResponse> {
-    const key = randomUUID();
+  private async mutate(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>, derived?: string): Promise<HttpResponse> {
+    const res = await this.mutateWithKey(path, body, label, ctx, derived ?? randomUUID());
+    if (derived && res.status === 409 && errorCode(res) === 'idempotency_conflict') {
+      ctx.log.info(`${label}: ARCNM holds another request under this run's key; sending it under a new key`);
+      return this.mutateWithKey(path, body, label, ctx, randomUUID());
+    }
+    return res;
+  }
+
+  private mutateWithKey(path: string, body: unknown, label: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'log' | 'waitDeadline'>, key: string): Promise<HttpResponse> {
     return pollUntil(ctx, () => `${label}: ARCNM was still processing the request after wait-timeout-minutes`, async (attempt): Promise<Poll<HttpResponse>> => {
       const res = await this.http.request({
         method: 'POST',
@@ -277,14 +395,42 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
 
   async presign(file: LocalFile, ctx: StepContext) {
     const contentType = contentTypeFor(file.ext);
-    const res = await this.mutate('/api/v1/uploads/presign', { name: nameOf(this.settings.name, file), content_type: contentType, size_bytes: file.bytes }, `${file.path}: presign`, ctx);
-    if (!res.ok) this.fail(res, 'presign');
-    const answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
+    const body = { name: this.nameOf(file), content_type: contentType, size_bytes: file.bytes };
+    const round = (this.presigns.get(file.path) ?? 0) + 1;
+    this.presigns.set(file.path, round);
+    // Why this key is safe: it covers everything the body holds (name, content type, size) and more (path,
+    // SHA-256 when known, which presign of the file this is), so one key never carries two bodies; a replay
+    // answers an upload slot an earlier attempt of this run was given, which is used only while it is still
+    // pending (checked below), else a new slot is asked for under a key naming the old one.
+    const parts: (string | number | undefined)[] = [file.path, this.sha256s.get(file.path), body.name, contentType, file.bytes, round];
+    let answer: z.infer<typeof presignAnswer>;
+    let replayed = false;
+    // Each earlier attempt that failed this file left a slot (cancelled, or failed): the next key names the last one,
+    // so every attempt finds the slots before it in order and then gets a new one. Bounded: a run has few attempts.
+    for (let hop = 0; ; hop++) {
+      const res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', parts));
+      if (!res.ok) this.fail(res, 'presign');
+      answer = parseAnswer(presignAnswer, res.json(), 'ARCNM presign');
+      if (!/^true$/i.test(res.headers['idempotent-replayed'] ?? '') || hop >= 20) break;
+      // ARCNM replays an answer it gave before: to this process (a retry after a lost answer: the slot is ours) or
+      // to an earlier attempt of the run (then it was in the list the lookup read before this run presigned).
+      const earlier = this.before?.get(answer.data_source_id.toLowerCase());
+      const status = earlier ?? (await this.statusOf(answer.data_source_id, ctx)) ?? 'unknown';
+      if (status === 'pending') {
+        if (earlier) {
+          replayed = true;
+          ctx.log.info(`${file.path}: continuing upload ${answer.data_source_id}, which an earlier attempt of this run presigned`);
+        }
+        break;
+      }
+      ctx.log.info(`${file.path}: an earlier attempt of this run was given upload ${answer.data_source_id}, now ${status}; asking for a new one`);
+      parts.push(answer.data_source_id);
+    }
     const target =
       answer.method === 'POST'
         ? { method: 'POST' as const, url: answer.url, headers: answer.headers ?? {}, fields: answer.fields ?? {} }
         : { method: 'PUT' as const, url: answer.url, headers: answer.headers ?? { 'Content-Type': contentType } };
-    return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false } };
+    return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false, ...(replayed ? { replayed } : {}) } };
   }
 
   async confirm(file: LocalFile, pending: Pending, receipt: UploadReceipt, ctx: StepContext): Promise<Confirmed> {
@@ -311,7 +457,7 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     if (!this.settings.attach) return { ids, outcome: 'accepted', evidence };
     // Attaching is a new stage: none starts after the run was cancelled.
     ctx.stop?.throwIfAborted();
-    await this.attach(file, pending, ctx);
+    await this.attach(file, pending.dataSourceId, ctx);
     // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
     return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };
   }
@@ -342,7 +488,24 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     throw new PublishError(`ARCNM marked upload ${pending.dataSourceId} ${status}`, ARCNM_CODES[`upload_${status}`] ?? 'rejected_by_provider', { providerCode: `upload_${status}` });
   }
 
-  private async attach(file: LocalFile, pending: Pending, ctx: StepContext) {
+  /** The status of an upload as the run's list showed it; listed once more if the lookup did not run. */
+  private async statusOf(dataSourceId: string, ctx: StepContext): Promise<string | undefined> {
+    const id = dataSourceId.toLowerCase();
+    const known = this.statuses ? await this.statuses.catch(() => undefined) : undefined;
+    if (known?.has(id)) return known.get(id);
+    // Not in the lookup's list (or no lookup): list once now, for this and any later replayed presign.
+    this.statuses = this.listUploads(ctx.signal).then((rows) => {
+      const map = new Map<string, string>();
+      for (const raw of rows) {
+        const parsed = uploadRow.safeParse(raw);
+        if (parsed.success) map.set(parsed.data.id.toLowerCase(), parsed.data.status.toLowerCase());
+      }
+      return map;
+    });
+    return (await this.statuses.catch(() => undefined))?.get(id);
+  }
+
+  private async attach(file: LocalFile, dataSourceId: string, ctx: StepContext, alreadyAttachedIsDone = false) {
     const { partId, revisionId } = this.settings.attach!;
     const role = CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other';
     const origin = this.settings.origin;
@@ -350,14 +513,19 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       Object.entries({ source_path: file.path, commit_sha: origin?.sha, ref: origin?.ref, workflow_run: origin?.runUrl }).filter(([, v]) => v),
     );
     const label = `${file.path}: attach to part ${partId} revision ${revisionId}`;
+    const body = { data_source_id: dataSourceId, role, attributes };
+    // Why this key is safe: within one workflow run the body is a function of what the key covers (the upload, the
+    // part revision, the file's path; the commit, ref and run URL are the run's), so a re-run attempt that attaches
+    // the same upload again replays the first link instead of asking for a second one.
+    const key = runKey(origin, 'attach', [partId, revisionId, dataSourceId, file.path, role]);
     await pollUntil(ctx, () => `${label}: upload still pending after wait-timeout-minutes`, async (): Promise<Poll<void>> => {
-      const res = await this.mutate(
-        `/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`,
-        { data_source_id: pending.dataSourceId, role, attributes },
-        label,
-        ctx,
-      );
+      const res = await this.mutate(`/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`, body, label, ctx, key);
       if (res.ok) return { done: undefined };
+      // A held upload (skip-unchanged) may be linked to the revision already: ARCNM refuses a second link.
+      if (alreadyAttachedIsDone && res.status === 409 && errorCode(res) === 'conflict') {
+        ctx.log.info(`${label}: ARCNM answers that upload ${dataSourceId} is attached there already`);
+        return { done: undefined };
+      }
       const details = (tryJson(res.text) as { error?: { details?: { reason?: string; retry_after_s?: number } } } | undefined)?.error?.details;
       if (res.status === 409 && details?.reason === 'upload_pending') {
         // ARCNM is still checking the upload; it says how long to wait.
@@ -371,6 +539,12 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   /** Cancel an upload that never got confirmed, so nothing lingers (best effort). */
   async abandon(file: LocalFile, pending: Pending, ctx: StepContext) {
     if (pending.confirmed) return;
+    // An earlier attempt may have confirmed this slot, its check still under way (the row still says pending):
+    // cancelling it could undo that attempt's upload. ARCNM releases the slot itself if it was never used.
+    if (pending.replayed) {
+      ctx.log.info(`${file.path}: upload ${pending.dataSourceId} came from an earlier attempt of this run; left as it is, not cancelled`);
+      return;
+    }
     try {
       const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000), stop: undefined });
       ctx.log.info(`${file.path}: pending upload ${pending.dataSourceId} ${res.ok ? 'cancelled' : `not cancelled (HTTP ${res.status})`}`);

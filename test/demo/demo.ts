@@ -25,7 +25,7 @@ const scenarios: Scenario[] = [
     inputs: { provider: 'speckle', path: 'models/site/*.ifc', 'server-url': env['SPECKLE_URL']!, token: env['SPECKLE_TOKEN']!, 'project-id': env['SPECKLE_PROJECT_ID']! },
   },
   {
-    title: "Speckle: a broken IFC export fails with Speckle's reason (local check off, so Speckle sees it), the good one still publishes",
+    title: "Speckle: a broken IFC export fails with Speckle's reason (local check off, so Speckle sees it); podium.ifc, published unchanged by the first scenario, is skipped with its existing version",
     inputs: { provider: 'speckle', path: 'models/**/*.ifc\n!models/site/tower.ifc', 'server-url': env['SPECKLE_URL']!, token: env['SPECKLE_TOKEN']!, 'project-id': env['SPECKLE_PROJECT_ID']!, validate: 'false' },
     expectFailure: true,
   },
@@ -54,9 +54,10 @@ for (const [i, s] of scenarios.entries()) {
       .filter(([k]) => !['path', 'bytes', 'sha256', 'status', 'durationMs', 'error'].includes(k))
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
-    console.log(`  ${r.status === 'succeeded' ? '✔' : '✘'} ${r.path}  ${extra}${r.error ? `  ${r.error.code ?? ''} ${r.error.message}` : ''}`);
+    const mark = r.status === 'succeeded' ? '✔' : r.status === 'skipped' && !r.error ? '⏭' : '✘';
+    console.log(`  ${mark} ${r.path}  ${extra}${r.error ? `  ${r.error.code ?? ''} ${r.error.message}` : ''}`);
   }
-  for (const name of ['version-ids', 'attachment-ids', 'job-ids', 'ids', 'succeeded-count', 'failed-count']) console.log(`  ${name}: ${run.outputs[name]}`);
+  for (const name of ['version-ids', 'attachment-ids', 'job-ids', 'ids', 'succeeded-count', 'skipped-count', 'failed-count']) console.log(`  ${name}: ${run.outputs[name]}`);
   console.log(`  exit code ${run.exitCode}; summary: ${path.relative(process.cwd(), summaryFile)}`);
   if ((run.exitCode !== 0) !== Boolean(s.expectFailure)) {
     unexpected++;

@@ -79,7 +79,8 @@ describe('command line', () => {
     // every path through matching, with the switches that make @actions/core print `::debug::` lines.
     const ws = await makeWorkspace({ 'cad/a.step': samples.step('a.step'), 'cad/old/b.step': samples.step('b.step'), '.cache/c.step': samples.step('c.step') });
     const run = await cli(
-      ['--provider', 'arcnm', '--path', 'cad/**/*.step', '--path', '!cad/old/**', '--path', 'cad/*.stpe', '--server-url', arcnm.url],
+      // skip-unchanged off: other tests of this file publish the same sample to the same emulator.
+      ['--provider', 'arcnm', '--path', 'cad/**/*.step', '--path', '!cad/old/**', '--path', 'cad/*.stpe', '--server-url', arcnm.url, '--skip-unchanged', 'false'],
       { ARCNM_API_KEY: API_KEY, RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true', GITHUB_ACTIONS: 'true' },
       ws,
     );

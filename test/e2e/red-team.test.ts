@@ -490,7 +490,7 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
         expect(r.summary.length).toBeGreaterThan(65_536);
         expect(posted.length).toBeGreaterThan(0);
         expect(posted.length).toBeLessThan(65_536);
-        expect(posted).toContain('0 of 901 file(s) published, 1 failed');
+        expect(posted).toContain('Dry run: nothing was uploaded. 900 of 901 file(s) would be published, 1 failed');
         expect(posted).toContain('empty.step');
         expect(fx.arcnm.requests.filter((q) => q.method !== 'GET')).toEqual([]);
       });
@@ -515,7 +515,8 @@ describe.each(NODES)('red team ($name)', ({ bin }) => {
         const calm = await run({ provider: 'arcnm', path: 'cad/ok*', 'server-url': fx.arcnm.url, token: API_KEY }, { workspace: ws, env: { NODE_OPTIONS: `--require ${preload}` } });
         expect(calm.exitCode).toBe(0);
         figures.baselineRssKiB = Math.max(figures.baselineRssKiB, peakOf(calm));
-        const r = await run({ provider: 'arcnm', path: 'cad/*', 'server-url': url, token: API_KEY, 'max-attempts': '2' }, { workspace: ws, env: { NODE_OPTIONS: `--require ${preload}` } });
+        // skip-unchanged off: the calm run above published ok1 and ok2 already.
+        const r = await run({ provider: 'arcnm', path: 'cad/*', 'server-url': url, token: API_KEY, 'max-attempts': '2', 'skip-unchanged': 'false' }, { workspace: ws, env: { NODE_OPTIONS: `--require ${preload}` } });
         expect(r.exitCode).toBe(1);
         const byName = Object.fromEntries(r.results.map((x) => [x['path'], x]));
         expect(byName['cad/ok1.step']!['status']).toBe('succeeded');

@@ -28,7 +28,10 @@
  *  - model names are stored lowercased, with Speckle's naming rules;
  *  - ingestion is asynchronous: queued → processing → success (a new version) or failed with a reason when
  *    the bytes are not IFC (no `ISO-10303-21;` header, or no IFC2X3/IFC4/IFC4X3 FILE_SCHEMA);
- *  - rate limiting, when switched on: HTTP 429 with a fractional Retry-After.
+ *  - rate limiting, when switched on: HTTP 429 with a fractional Retry-After;
+ *  - `project.models` and `model.versions` newest first, paged, at most 100 a page (the server's limit);
+ *    `filter.search` keeps the models whose name contains it, ignoring case (our reading of the server's ILIKE);
+ *    a version's `message` is what updateVersionMessage last set.
  *
  * State (models, versions, ingestions, uploads, fileImports, the request and operation logs) is public.
  */
@@ -626,6 +629,21 @@ export class SpeckleEmulator {
         if (!m) throw gqlError('Model not found', 'BRANCH_NOT_FOUND');
         return this.modelView(m);
       },
+      // Every model of the project, newest first, paged; `filter.search` keeps names that contain it, ignoring case
+      // (the server's ILIKE), `filter.ids` those IDs, `onlyWithVersions` models with a version. The server refuses
+      // more than 100 a page.
+      models: ({ limit, cursor, filter }: { limit?: number; cursor?: string | null; filter?: { search?: string | null; ids?: string[] | null; onlyWithVersions?: boolean | null } | null }) => {
+        const size = limit ?? 25;
+        if (size > 100) throw gqlError('Cannot return more than 100 items, please use pagination.', 'BAD_USER_INPUT');
+        const search = filter?.search?.toLowerCase();
+        const all = [...this.models.values()]
+          .filter((m) => m.projectId === p.id)
+          .filter((m) => !search || m.name.includes(search))
+          .filter((m) => !filter?.ids || filter.ids.includes(m.id))
+          .filter((m) => !filter?.onlyWithVersions || this.versionsOf(m.id).length > 0)
+          .reverse();
+        return this.page(all, size, cursor, (m) => this.modelView(m));
+      },
       model: ({ id }: { id: string }) => {
         const m = this.models.get(id);
         if (!m || m.projectId !== p.id) throw gqlError('Model not found', 'BRANCH_NOT_FOUND');
@@ -653,6 +671,12 @@ export class SpeckleEmulator {
       createdAt: m.createdAt,
       updatedAt: m.createdAt,
       projectId: m.projectId,
+      // Newest first, paged; each carries the message the version was given (updateVersionMessage sets it).
+      versions: ({ limit, cursor }: { limit?: number; cursor?: string | null }) => {
+        const size = limit ?? 25;
+        if (size > 100) throw gqlError('Cannot return more than 100 items, please use pagination.', 'BAD_USER_INPUT');
+        return this.page(this.versionsOf(m.id).reverse(), size, cursor, (v) => this.versionView(v));
+      },
       latestIngestion: () => {
         const latest = [...this.ingestions.values()].filter((i) => i.modelId === m.id && i.via === 'startFileIngestion').at(-1);
         return latest ? this.ingestionView(latest) : null;
@@ -675,6 +699,13 @@ export class SpeckleEmulator {
         return { totalCount: all.length, cursor: next, items: items.map((i) => this.fileUploadView(i)) };
       },
     };
+  }
+
+  /** One page of `all` after the opaque cursor (an offset), with the cursor of the next page. */
+  private page<T, V>(all: T[], limit: number, cursor: string | null | undefined, view: (item: T) => V) {
+    const offset = cursor ? Number(Buffer.from(cursor, 'base64').toString('utf8')) || 0 : 0;
+    const next = offset + limit < all.length ? Buffer.from(String(offset + limit)).toString('base64') : null;
+    return { totalCount: all.length, cursor: next, items: all.slice(offset, offset + limit).map(view) };
   }
 
   private versionView(v: SpeckleVersion) {

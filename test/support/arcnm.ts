@@ -32,7 +32,8 @@ export async function startArcnm(apiKey: string, options: Partial<ArcnmEmulatorO
  * What ARCNM holds must be what the run reported, for every result of a run: a `succeeded` file's upload is
  * `confirmed` at ARCNM, named after the file, its stored bytes are the workspace's byte for byte, ARCNM's SHA-256
  * is the reported one, and (with a part revision) it is attached there; a `submitted` file's upload exists with
- * its bytes; no upload ARCNM failed or cancelled is reported succeeded or submitted.
+ * its bytes; a file skipped as `unchanged` names a confirmed upload of these very bytes (attached, with a part
+ * revision); no upload ARCNM failed or cancelled is reported succeeded or submitted.
  */
 export async function expectArcnmHolds(
   fixture: Pick<ArcnmFixture, 'arcnm' | 'blob'>,
@@ -44,13 +45,15 @@ export async function expectArcnmHolds(
 ): Promise<void> {
   const { arcnm, blob } = fixture;
   for (const r of results) {
-    if (r['status'] !== 'succeeded' && r['status'] !== 'submitted') continue;
+    const unchanged = r['status'] === 'skipped' && r['reason'] === 'unchanged';
+    if (r['status'] !== 'succeeded' && r['status'] !== 'submitted' && !unchanged) continue;
     const upload = arcnm.uploads.get(String(r['dataSourceId']));
     expect(upload, `${r['path']}: ARCNM has its upload`).toBeDefined();
     expect(upload!.name, `${r['path']}: the upload is named after the file`).toBe(nameOf(r['path']));
     const local = await readFile(path.join(workspace, r['path']));
     expect(blob.get(upload!.key)?.bytes.equals(local), `${r['path']}: storage holds the file byte for byte`).toBe(true);
     if (r['status'] === 'submitted') continue;
+    // An unchanged file names the confirmed upload ARCNM already held: it must hold these very bytes.
     expect(arcnm.uploadsWithStatus('confirmed'), `${r['path']}: ARCNM confirmed the upload`).toContain(upload);
     expect(upload!.sha256, `${r['path']}: ARCNM's SHA-256 is the reported one`).toBe(r['sha256']);
     expect(r['sha256']).toBe(createHash('sha256').update(local).digest('hex'));

@@ -37,7 +37,20 @@ export async function expectSpeckleHolds(expect: ExpectStatic, speckle: SpeckleE
     expect(ingestion!.bytes.equals(local), `${where}: Speckle ingested bytes equal to the local file`).toBe(true);
     if (r.ingestionId !== undefined) expect(ingestion!.id).toBe(r.ingestionId);
   }
+  // A file skipped as unchanged names the version Speckle already holds: made from these very bytes.
+  const unchanged = run.results.filter((r) => r.status === 'skipped' && r.reason === 'unchanged');
+  for (const r of unchanged) {
+    const where = `${r.path} (reported unchanged)`;
+    const version = speckle.versions.get(r.versionId);
+    expect(version, `${where}: Speckle has version ${r.versionId}`).toBeDefined();
+    expect(version!.modelId, `${where}: the version is on the reported model`).toBe(r.modelId);
+    expect(speckle.versionsOf(r.modelId).at(-1)?.id, `${where}: it is the model's latest version`).toBe(r.versionId);
+    const ingestion = [...speckle.ingestions.values()].find((i) => i.versionId === r.versionId);
+    const local = await readFile(path.join(workspace, r.path));
+    expect(ingestion?.bytes.equals(local), `${where}: the version was ingested from bytes equal to the local file`).toBe(true);
+  }
   const versions = succeeded.flatMap((r) => (r.versionId !== undefined ? [r.versionId as string] : []));
   expect(new Set(versions).size, 'no version reported twice').toBe(versions.length);
-  if (run.outputs['version-ids'] !== undefined) expect(JSON.parse(run.outputs['version-ids']), 'version-ids lists exactly the reported versions').toEqual(versions);
+  const current = run.results.filter((r) => r.status === 'succeeded' || (r.status === 'skipped' && r.reason === 'unchanged')).flatMap((r) => (r.versionId !== undefined ? [r.versionId as string] : []));
+  if (run.outputs['version-ids'] !== undefined) expect(JSON.parse(run.outputs['version-ids']), 'version-ids lists exactly the reported and the unchanged versions').toEqual(current);
 }

@@ -296,6 +296,7 @@ function configFor(ws: string, provider: ConfiguredProvider, run: Partial<Config
       includeHiddenFiles: false,
       requestTimeoutMs: 10_000,
       validate: false,
+      skipUnchanged: true,
       ...run,
     },
     common: { token: 't', serverUrl: 'https://fake.example', serverUrlGiven: false },
@@ -398,5 +399,89 @@ describe('a run', () => {
     expect((await publish(configFor(ws, provider, { ...none, ifNoFilesFound: 'ignore' }), ignored)).results).toEqual([]);
     expect([ignored.warnings, ignored.log.lines.some((l) => l.startsWith('no files matched'))]).toEqual([[], true]);
     expect(provider.opened).toEqual([]);
+  });
+});
+
+describe('skip-unchanged in a run', () => {
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+  it("asks the session's lookup once with every planned file's SHA-256; held files are skipped with their IDs after keep, the rest publish", async () => {
+    const store = await storage();
+    const { ws } = await filesOf({ 'a.step': 'alpha', 'b.step': 'bravo', 'c.txt': 'refused' });
+    const session = fakeSession(store.url);
+    const asked: [string, string][][] = [];
+    const kept: string[] = [];
+    Object.assign(session, {
+      lookup: async (files: { file: LocalFile; sha256: string }[]) => {
+        asked.push(files.map((f) => [f.file.path, f.sha256]));
+        const a = files.find((f) => f.file.path === 'a.step')!;
+        return new Map([[a.file, { ids: { id: 'v-old', versionId: 'v-old' }, held: 'version v-old', toDo: 'tag it' }]]);
+      },
+      keep: async (file: LocalFile, held: { ids: Record<string, string> }) => {
+        kept.push(file.path);
+        return { ...held.ids, tagged: 'yes' };
+      },
+    });
+    const report = await publish(configFor(ws, fakeProvider(session, { idOutputs: [{ output: 'version-ids', field: 'versionId' }] })), hooks());
+    expect(asked).toEqual([[['a.step', sha('alpha')], ['b.step', sha('bravo')]]]);
+    expect(kept).toEqual(['a.step']);
+    expect(report.results.map((r) => [r.path, r.status, r.reason, r.ids?.id, r.sha256])).toEqual([
+      ['a.step', 'skipped', 'unchanged', 'v-old', sha('alpha')],
+      ['b.step', 'succeeded', undefined, 'id-b.step', sha('bravo')],
+      ['c.txt', 'failed', undefined, undefined, undefined],
+    ]);
+    expect(report.results[0]!.ids).toMatchObject({ tagged: 'yes' });
+    expect(session.events.filter((e) => e.startsWith('presign'))).toEqual(['presign b.step 1']);
+  });
+
+  it('with skip-unchanged false, or in a dry run, asks and keeps accordingly: no lookup when off; lookup but no keep in a dry run', async () => {
+    const store = await storage();
+    const { ws } = await filesOf({ 'a.step': 'alpha', 'b.step': 'bravo' });
+    let lookups = 0;
+    let keeps = 0;
+    const withLookup = () =>
+      Object.assign(fakeSession(store.url), {
+        lookup: async (files: { file: LocalFile }[]) => {
+          lookups++;
+          return new Map([[files[0]!.file, { ids: { id: 'v-old' }, held: 'version v-old' }]]);
+        },
+        keep: async () => {
+          keeps++;
+          return { id: 'v-old' };
+        },
+      });
+    const off = await publish(configFor(ws, fakeProvider(withLookup()), { skipUnchanged: false }), hooks());
+    expect(off.results.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(lookups).toBe(0);
+    const puts = store.puts.length;
+    const h = hooks();
+    const dry = await publish(configFor(ws, fakeProvider(withLookup()), { dryRun: true }), h);
+    expect(dry.results.map((r) => [r.status, r.reason, r.ids?.id])).toEqual([
+      ['skipped', 'unchanged', 'v-old'],
+      ['skipped', 'dry-run', undefined],
+    ]);
+    expect([lookups, keeps]).toEqual([1, 0]);
+    expect(h.log.lines).toContain('dry-run: would skip a.step (5 B): unchanged, version v-old');
+    expect(store.puts).toHaveLength(puts);
+  });
+
+  it('a lookup that fails for a reason of its own is a warning and every file publishes; a failing keep fails only its file', async () => {
+    const store = await storage();
+    const { ws } = await filesOf({ 'a.step': 'alpha', 'b.step': 'bravo' });
+    const broken = Object.assign(fakeSession(store.url), { lookup: async () => Promise.reject(new PublishError('HTTP 502', 'network')) });
+    const h = hooks();
+    const report = await publish(configFor(ws, fakeProvider(broken)), h);
+    expect(report.results.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(h.log.lines.some((l) => /^warning: skip-unchanged: could not ask Fake what it already holds \(HTTP 502\); publishing every file/.test(l))).toBe(true);
+
+    const failingKeep = Object.assign(fakeSession(store.url), {
+      lookup: async (files: { file: LocalFile }[]) => new Map([[files[0]!.file, { ids: { id: 'u-1' }, held: 'upload u-1', toDo: 'attach it' }]]),
+      keep: async () => Promise.reject(new PublishError('part not found', 'not_found')),
+    });
+    const second = await publish(configFor(ws, fakeProvider(failingKeep)), hooks());
+    expect(second.results.map((r) => [r.status, r.error?.code, r.error?.message])).toEqual([
+      ['failed', 'not_found', 'unchanged (upload u-1), but attach it failed: part not found'],
+      ['succeeded', undefined, undefined],
+    ]);
   });
 });

@@ -45,7 +45,10 @@ describe('Speckle GraphQL documents in src/', () => {
   it('finds every document, and each is one of SPECKLE_OPERATIONS', () => {
     expect(sources.length).toBe(SPECKLE_OPERATIONS.length);
     const listed = new Set(SPECKLE_OPERATIONS.map((op) => op.document));
-    for (const { file, document } of sources) expect(listed.has(document), `${file}: ${document.slice(0, 60)}… is not in SPECKLE_OPERATIONS`).toBe(true);
+    // A document built for a number of names (latestVersionsByName) is listed as one instance of it: its literal
+    // must be the start of a listed document up to the first substitution.
+    const isListed = (document: string) => listed.has(document) || (document.includes('${') && [...listed].some((d) => d.startsWith(document.slice(0, document.indexOf('${')))));
+    for (const { file, document } of sources) expect(isListed(document), `${file}: ${document.slice(0, 60)}… is not in SPECKLE_OPERATIONS`).toBe(true);
   });
 
   it.each(SPECKLE_OPERATIONS.map((op) => [op.name, op] as const))('%s is valid for the servers it is sent to', (_name, op) => {

@@ -234,8 +234,9 @@ export const modelUploads: SpeckleOperation = {
 };
 
 /**
- * Writes the version message (commit, ref, run) for traceability: StartFileImportInput has no message
- * field, so this is the one place a version can carry it. Setting the same message twice is harmless.
+ * Writes the version message (commit, ref, run, and the file's SHA-256 that skip-unchanged reads back) for
+ * traceability: StartFileImportInput has no message field, so this is the one place a version can carry it.
+ * Setting the same message twice is harmless.
  */
 export const updateVersionMessage: SpeckleOperation = {
   name: 'UpdateVersionMessage',
@@ -246,7 +247,44 @@ export const updateVersionMessage: SpeckleOperation = {
 }`,
 };
 
+/**
+ * skip-unchanged, with model-id: the model's latest version and its message, where the provider wrote the file's
+ * SHA-256 (updateVersionMessage). A query.
+ */
+export const latestVersionOfModel: SpeckleOperation = {
+  name: 'LatestVersionOfModel',
+  servers: 'both',
+  idempotent: true,
+  document: `query LatestVersionOfModel($projectId: String!, $modelId: String!) {
+  project(id: $projectId) {
+    model(id: $modelId) { id name versions(limit: 1) { items { id message } } }
+  }
+}`,
+};
+
+/**
+ * skip-unchanged, with the model template: the latest version of every model the run targets, in one query
+ * (`count` names a request). Each name is an alias of `project.models` filtered by its `search` (names that
+ * contain it; the provider keeps the exact name): `modelByName` cannot be batched, as a missing model is an
+ * error on a non-null field that would null the whole answer. A query.
+ */
+export function latestVersionsByName(count: number): SpeckleOperation {
+  const names = Array.from({ length: count }, (_, i) => i);
+  return {
+    name: 'LatestVersionsByName',
+    servers: 'both',
+    idempotent: true,
+    document: `query LatestVersionsByName($projectId: String!${names.map((i) => `, $n${i}: String!`).join('')}) {
+  project(id: $projectId) {
+${names.map((i) => `    m${i}: models(limit: 100, filter: { search: $n${i} }) { totalCount items { id name versions(limit: 1) { items { id message } } } }`).join('\n')}
+  }
+}`,
+  };
+}
+
 export const SPECKLE_OPERATIONS: readonly SpeckleOperation[] = [
+  latestVersionOfModel,
+  latestVersionsByName(2),
   serverCapabilities,
   serverAndProject,
   ingestionApiProbe,

@@ -2,12 +2,12 @@
 // version message), with the protocol chosen when the session opened finishing each file.
 import { z } from 'zod';
 import { PublishError, errorMessage } from '../../core/errors.js';
-import type { Confirmed, FilePlan, LocalFile, Logger, ProviderSession, StepContext, UploadReceipt, UploadTarget } from '../../core/types.js';
+import type { Confirmed, FilePlan, HashedFile, HeldFile, LocalFile, LookupContext, Logger, ProviderSession, StepContext, UploadReceipt, UploadTarget } from '../../core/types.js';
 import { formatBytes } from '../../core/units.js';
 import { verdictUnlessCancelled } from '../../core/waiting.js';
 import { graphqlFailure, isAmbiguous, isNotFound, SpeckleError } from './graphql.js';
 import type { SpeckleApi } from './api.js';
-import { createModel, modelByName, updateVersionMessage } from './operations.js';
+import { createModel, latestVersionOfModel, latestVersionsByName, modelByName, updateVersionMessage } from './operations.js';
 import { startOnce, type SpeckleProtocol } from './protocol.js';
 import { modelNameFor, type SpeckleSettings } from './settings.js';
 
@@ -24,6 +24,16 @@ const uploadUrlAnswer = z.object({
     }),
   }),
 });
+
+/** The file's SHA-256 as the version message carries it (`describeVersion`), and as skip-unchanged reads it back. */
+export const versionSha256 = (message: string | null | undefined): string | undefined => /\bsha256:([0-9a-f]{64})\b/i.exec(message ?? '')?.[1]?.toLowerCase();
+
+const latestVersion = z.object({ versions: z.object({ items: z.array(z.object({ id: z.string().min(1), message: z.string().nullish() })) }) });
+const modelWithLatest = latestVersion.extend({ id: z.string().min(1), name: z.string() });
+const latestOfModelAnswer = z.object({ project: z.object({ model: modelWithLatest }) });
+const latestByNameAnswer = z.object({ project: z.record(z.string(), z.object({ totalCount: z.number().nullish(), items: z.array(modelWithLatest) })) });
+/** Model names asked for in one LatestVersionsByName request. */
+const NAMES_PER_LOOKUP = 25;
 
 const modelAnswer = z.object({ project: z.object({ modelByName: z.object({ id: z.string().min(1), name: z.string() }) }) });
 const createModelAnswer = z.object({ modelMutations: z.object({ create: z.object({ id: z.string().min(1), name: z.string() }) }) });
@@ -64,6 +74,49 @@ export class SpeckleSession implements ProviderSession<Pending> {
     return undefined;
   }
 
+  /**
+   * skip-unchanged: the latest version of every model the run targets (one query with model-id, one per 25 model
+   * names with the template), and the SHA-256 its message records. A file whose model's latest version records
+   * its SHA-256 is held: that version is reported. A model that does not exist yet, a latest version without a
+   * SHA-256 (made by another client, or with wait: false) or of other bytes: the file is published.
+   */
+  async lookup(files: readonly HashedFile[], ctx: LookupContext): Promise<Map<LocalFile, HeldFile>> {
+    const latest = new Map<string, { modelId: string; versionId: string; sha256?: string }>();
+    const { projectId, modelId } = this.settings;
+    if (modelId) {
+      const answer = await this.api.call(latestVersionOfModel, { projectId, modelId }, `read the latest version of model ${modelId}`, latestOfModelAnswer, ctx.signal);
+      const v = answer.project.model.versions.items[0];
+      if (v) latest.set('', { modelId, versionId: v.id, sha256: versionSha256(v.message) });
+    } else {
+      const names = [...new Set(files.map((f) => modelNameFor(this.settings, f.file)))];
+      for (let at = 0; at < names.length; at += NAMES_PER_LOOKUP) {
+        const batch = names.slice(at, at + NAMES_PER_LOOKUP);
+        const variables = Object.fromEntries([['projectId', projectId], ...batch.map((n, i) => [`n${i}`, n])]);
+        const answer = await this.api.call(latestVersionsByName(batch.length), variables, `read the latest versions of ${batch.length} model(s)`, latestByNameAnswer, ctx.signal);
+        batch.forEach((name, i) => {
+          // Speckle stores model names lowercased; `search` answers every name containing ours: keep the exact one.
+          const model = answer.project[`m${i}`]?.items.find((m) => m.name.toLowerCase() === name.toLowerCase());
+          if (!model) return;
+          // Known now: confirm need not look the model up again.
+          if (!this.models.has(name)) this.models.set(name, Promise.resolve(model.id));
+          const v = model.versions.items[0];
+          if (v) latest.set(name, { modelId: model.id, versionId: v.id, sha256: versionSha256(v.message) });
+        });
+      }
+    }
+    const held = new Map<LocalFile, HeldFile>();
+    for (const { file, sha256 } of files) {
+      const found = latest.get(modelId ? '' : modelNameFor(this.settings, file));
+      if (!found || found.sha256 !== sha256) continue;
+      const modelUrl = `${this.settings.serverUrl}/projects/${projectId}/models/${found.modelId}`;
+      held.set(file, {
+        ids: { id: found.versionId, versionId: found.versionId, modelId: found.modelId, url: `${modelUrl}@${found.versionId}` },
+        held: `the latest version ${found.versionId} of model ${found.modelId} records the same SHA-256`,
+      });
+    }
+    return held;
+  }
+
   async presign(file: LocalFile, ctx: StepContext): Promise<{ target: UploadTarget; pending: Pending }> {
     const input = { projectId: this.settings.projectId, fileName: file.name };
     const answer = await this.api.call(this.protocol.generateUploadUrl, { input }, 'get an upload URL', uploadUrlAnswer, ctx.signal);
@@ -88,7 +141,7 @@ export class SpeckleSession implements ProviderSession<Pending> {
     if (!ctx.wait) return submitted;
     const versionId = await verdictUnlessCancelled(ctx, file.path, () => started.verdict(ctx));
     if (versionId === undefined) return submitted;
-    await this.describeVersion(file, versionId, ctx);
+    await this.describeVersion(file, versionId, receipt.sha256Hex, ctx);
     return { ids: started.accepted(versionId), outcome: 'accepted', evidence: ['speckle-etag'] };
   }
 
@@ -153,13 +206,15 @@ export class SpeckleSession implements ProviderSession<Pending> {
   }
 
   /**
-   * Traceability: the version message names the commit, ref and workflow run. The start mutations take no
-   * message, so it is set afterwards; a failure here never fails a file whose version exists.
+   * Traceability: the version message names the commit, ref and workflow run, and the SHA-256 of the file's
+   * bytes (`sha256:<hex>`), which skip-unchanged reads back on the next run. The start mutations take no
+   * message, so it is set afterwards; a failure here never fails a file whose version exists (the next run then
+   * finds no SHA-256 and publishes the file again: never a wrong skip).
    */
-  private async describeVersion(file: LocalFile, versionId: string, ctx: StepContext) {
+  private async describeVersion(file: LocalFile, versionId: string, sha256: string, ctx: StepContext) {
     const origin = this.settings.origin;
-    if (!origin?.sha) return;
-    const message = `${file.path} from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`;
+    const from = origin?.sha ? ` from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}` : '';
+    const message = `${file.path}${from} · sha256:${sha256}`;
     try {
       await this.api.call(
         updateVersionMessage,

@@ -11,10 +11,10 @@ export const modules = {
 /* harmony export */ });
 /* unused harmony exports GITHUB_TOKEN_AUTHOR, marker, COMMENT_LIMIT */
 /* harmony import */ var _actions_github__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(157);
-/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(7043);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2745);
 // Keeps one comment on the pull request up to date with the results table: found again by a hidden marker
 // and its author (ours alone: a comment by anyone else that quotes the marker is never edited), updated in
-// place, never duplicated, never over GitHub's size limit. One comment per provider (and per shard).
+// place, never duplicated, never over GitHub's size limit. One comment per provider: the shards of a matrix leave it to the merge step.
 
 
 /** Who writes the comment when the token is the job's GITHUB_TOKEN. */
@@ -34,6 +34,7 @@ function buildComment(results, provider, extra, scrub, budget = BUDGET) {
     const failed = results.filter((r) => r.error);
     const head = [
         `<h2>Model Publisher → ${provider.displayName}</h2>`,
+        ...(extra.merge ? [scrub((0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .mergeHead */ .X5)(extra.merge))] : []),
         `<p>${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .countsLine */ .J7)(results, provider, extra)}. The full table is too long for a comment: it is in the job summary${extra.runUrl ? ` of <a href="${(0,_report_js__WEBPACK_IMPORTED_MODULE_1__/* .escapeHtml */ .ZD)(extra.runUrl)}">this run</a>` : ''}.</p>`,
     ];
     const lines = [];

@@ -467,6 +467,14 @@ const uploadUrlAnswer = schemas/* object */.Ikc({
         }),
     }),
 });
+/** The file's SHA-256 as the version message carries it (`describeVersion`), and as skip-unchanged reads it back. */
+const versionSha256 = (message) => /\bsha256:([0-9a-f]{64})\b/i.exec(message ?? '')?.[1]?.toLowerCase();
+const latestVersion = schemas/* object */.Ikc({ versions: schemas/* object */.Ikc({ items: schemas/* array */.YOg(schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), message: schemas/* string */.YjP().nullish() })) }) });
+const modelWithLatest = latestVersion.extend({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() });
+const latestOfModelAnswer = schemas/* object */.Ikc({ project: schemas/* object */.Ikc({ model: modelWithLatest }) });
+const latestByNameAnswer = schemas/* object */.Ikc({ project: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({ totalCount: schemas/* number */.aig().nullish(), items: schemas/* array */.YOg(modelWithLatest) })) });
+/** Model names asked for in one LatestVersionsByName request. */
+const NAMES_PER_LOOKUP = 25;
 const modelAnswer = schemas/* object */.Ikc({ project: schemas/* object */.Ikc({ modelByName: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() }) }) });
 const createModelAnswer = schemas/* object */.Ikc({ modelMutations: schemas/* object */.Ikc({ create: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() }) }) });
 class SpeckleSession {
@@ -498,6 +506,54 @@ class SpeckleSession {
         }
         return undefined;
     }
+    /**
+     * skip-unchanged: the latest version of every model the run targets (one query with model-id, one per 25 model
+     * names with the template), and the SHA-256 its message records. A file whose model's latest version records
+     * its SHA-256 is held: that version is reported. A model that does not exist yet, a latest version without a
+     * SHA-256 (made by another client, or with wait: false) or of other bytes: the file is published.
+     */
+    async lookup(files, ctx) {
+        const latest = new Map();
+        const { projectId, modelId } = this.settings;
+        if (modelId) {
+            const answer = await this.api.call(operations/* latestVersionOfModel */.iO, { projectId, modelId }, `read the latest version of model ${modelId}`, latestOfModelAnswer, ctx.signal);
+            const v = answer.project.model.versions.items[0];
+            if (v)
+                latest.set('', { modelId, versionId: v.id, sha256: versionSha256(v.message) });
+        }
+        else {
+            const names = [...new Set(files.map((f) => (0,settings/* modelNameFor */.m4)(this.settings, f.file)))];
+            for (let at = 0; at < names.length; at += NAMES_PER_LOOKUP) {
+                const batch = names.slice(at, at + NAMES_PER_LOOKUP);
+                const variables = Object.fromEntries([['projectId', projectId], ...batch.map((n, i) => [`n${i}`, n])]);
+                const answer = await this.api.call((0,operations/* latestVersionsByName */.l2)(batch.length), variables, `read the latest versions of ${batch.length} model(s)`, latestByNameAnswer, ctx.signal);
+                batch.forEach((name, i) => {
+                    // Speckle stores model names lowercased; `search` answers every name containing ours: keep the exact one.
+                    const model = answer.project[`m${i}`]?.items.find((m) => m.name.toLowerCase() === name.toLowerCase());
+                    if (!model)
+                        return;
+                    // Known now: confirm need not look the model up again.
+                    if (!this.models.has(name))
+                        this.models.set(name, Promise.resolve(model.id));
+                    const v = model.versions.items[0];
+                    if (v)
+                        latest.set(name, { modelId: model.id, versionId: v.id, sha256: versionSha256(v.message) });
+                });
+            }
+        }
+        const held = new Map();
+        for (const { file, sha256 } of files) {
+            const found = latest.get(modelId ? '' : (0,settings/* modelNameFor */.m4)(this.settings, file));
+            if (!found || found.sha256 !== sha256)
+                continue;
+            const modelUrl = `${this.settings.serverUrl}/projects/${projectId}/models/${found.modelId}`;
+            held.set(file, {
+                ids: { id: found.versionId, versionId: found.versionId, modelId: found.modelId, url: `${modelUrl}@${found.versionId}` },
+                held: `the latest version ${found.versionId} of model ${found.modelId} records the same SHA-256`,
+            });
+        }
+        return held;
+    }
     async presign(file, ctx) {
         const input = { projectId: this.settings.projectId, fileName: file.name };
         const answer = await this.api.call(this.protocol.generateUploadUrl, { input }, 'get an upload URL', uploadUrlAnswer, ctx.signal);
@@ -525,7 +581,7 @@ class SpeckleSession {
         const versionId = await (0,waiting/* verdictUnlessCancelled */.tT)(ctx, file.path, () => started.verdict(ctx));
         if (versionId === undefined)
             return submitted;
-        await this.describeVersion(file, versionId, ctx);
+        await this.describeVersion(file, versionId, receipt.sha256Hex, ctx);
         return { ids: started.accepted(versionId), outcome: 'accepted', evidence: ['speckle-etag'] };
     }
     resolveModel(file, ctx) {
@@ -585,14 +641,15 @@ class SpeckleSession {
         }
     }
     /**
-     * Traceability: the version message names the commit, ref and workflow run. The start mutations take no
-     * message, so it is set afterwards; a failure here never fails a file whose version exists.
+     * Traceability: the version message names the commit, ref and workflow run, and the SHA-256 of the file's
+     * bytes (`sha256:<hex>`), which skip-unchanged reads back on the next run. The start mutations take no
+     * message, so it is set afterwards; a failure here never fails a file whose version exists (the next run then
+     * finds no SHA-256 and publishes the file again: never a wrong skip).
      */
-    async describeVersion(file, versionId, ctx) {
+    async describeVersion(file, versionId, sha256, ctx) {
         const origin = this.settings.origin;
-        if (!origin?.sha)
-            return;
-        const message = `${file.path} from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}`;
+        const from = origin?.sha ? ` from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}` : '';
+        const message = `${file.path}${from} · sha256:${sha256}`;
         try {
             await this.api.call(operations/* updateVersionMessage */.P_, { input: { projectId: this.settings.projectId, versionId, message } }, `set the message of version ${versionId}`, schemas/* object */.Ikc({ versionMutations: schemas/* object */.Ikc({ update: schemas/* object */.Ikc({ id: schemas/* string */.YjP() }) }) }), ctx.signal);
         }

@@ -26673,7 +26673,7 @@ var _ExecutableDefinitionsRule = __webpack_require__(5401);
 
 var _FieldsOnCorrectTypeRule = __webpack_require__(2153);
 
-var _FragmentsOnCompositeTypesRule = __webpack_require__(3024);
+var _FragmentsOnCompositeTypesRule = __webpack_require__(5881);
 
 var _KnownArgumentNamesRule = __webpack_require__(7663);
 
@@ -27019,7 +27019,7 @@ function getSuggestedFieldNames(type, fieldName) {
 
 /***/ }),
 
-/***/ 3024:
+/***/ 5881:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
@@ -32343,7 +32343,7 @@ var _ExecutableDefinitionsRule = __webpack_require__(5401);
 
 var _FieldsOnCorrectTypeRule = __webpack_require__(2153);
 
-var _FragmentsOnCompositeTypesRule = __webpack_require__(3024);
+var _FragmentsOnCompositeTypesRule = __webpack_require__(5881);
 
 var _KnownArgumentNamesRule = __webpack_require__(7663);
 

@@ -39033,13 +39033,13 @@ module.exports = {
 const INPUTS = [
     {
         name: "provider",
-        description: "Where to publish: speckle, ion, coldstream or arcnm.",
-        required: true,
+        description: "Where to publish: speckle, ion, coldstream or arcnm. Required, except with merge-results (then taken from the results files, and checked against them when given).",
+        required: false,
     },
     {
         name: "path",
-        description: "Newline-separated glob patterns of the files to publish, relative to the workspace; a line starting with ! excludes.",
-        required: true,
+        description: "Newline-separated glob patterns of the files to publish, relative to the workspace; a line starting with ! excludes. Required, except with merge-results (then not allowed).",
+        required: false,
     },
     {
         name: "token",
@@ -39090,8 +39090,32 @@ const INPUTS = [
         required: false,
     },
     {
+        name: "skip-unchanged",
+        description: "Before uploading, ask the provider what it already holds at each file's destination and skip files whose bytes are identical (SHA-256), reporting their existing IDs. Speckle: the model's latest version; ARCNM: a confirmed upload of the same name. ION and Coldstream offer no such lookup: every file is published.",
+        default: "true",
+        required: false,
+    },
+    {
         name: "shard",
         description: "K/N: publish only this job's stable share of the matched files, for matrix fan-out (e.g. 2/4).",
+        default: "",
+        required: false,
+    },
+    {
+        name: "changed-since",
+        description: "A commit (SHA or ref) to compare with: publish only the matched files whose content differs from it (added, modified or renamed since), read from git in the workspace. All zeros (a new branch's github.event.before) or empty: publish every matched file. Needs the commit in the checkout: set fetch-depth: 0 on actions/checkout.",
+        default: "",
+        required: false,
+    },
+    {
+        name: "results-file",
+        description: "Also write this run's results to this file (relative to the workspace, inside it; folders are created): the results output's objects plus the shard, patterns, provider, target, files matched before sharding and commit, as JSON. Written when the run fails or is cancelled too. Upload it with actions/upload-artifact for a merge-results step.",
+        default: "",
+        required: false,
+    },
+    {
+        name: "merge-results",
+        description: "Newline-separated glob patterns of results files (from results-file) to merge instead of publishing: checks that every shard 1..N is there exactly once, from one run, and writes one summary, one pull request comment and the merged outputs. Publishes nothing and needs no provider credential.",
         default: "",
         required: false,
     },
@@ -39121,7 +39145,7 @@ const INPUTS = [
     },
     {
         name: "comment-on-pr",
-        description: "On pull requests, keep one comment up to date with the results table (needs github-token with pull-requests: write).",
+        description: "On pull requests, keep one comment up to date with the results table (needs github-token with pull-requests: write). Shards of a matrix (shard K/N with N > 1) do not comment: the merge-results step posts one comment for the whole matrix.",
         default: "false",
         required: false,
         actionOnly: true,
@@ -39156,6 +39180,12 @@ const INPUTS = [
         name: "model-id",
         description: "Speckle: send every file to this model; no lookup, no creation.",
         default: "",
+        required: false,
+    },
+    {
+        name: "name",
+        description: "ION, Coldstream and ARCNM: the name each file is given there, a template like model's ({path} is the path without extension; also {dir}, {name}, {stem}, {ext}); the file's extension is kept. ION and Coldstream take no folders: a / becomes _. Two files with one name are refused.",
+        default: "{name}",
         required: false,
     },
     {
@@ -39365,6 +39395,17 @@ function parseArgs(argv, env) {
             ? `unexpected arguments ${listed}: the shell expanded a glob pattern into file names before the program saw it. Quote the pattern so it reaches the program whole: --path 'models/**/*.ifc'`
             : `unexpected argument ${listed}: every setting is a flag (--provider speckle); to publish files matching it, pass --path ${JSON.stringify(strays[0])}`);
     }
+    // GitLab CI's `parallel: N` gives each job CI_NODE_INDEX (1-based, set only in a parallel job) and
+    // CI_NODE_TOTAL: the shard, unless --shard (or MODEL_PUBLISHER_SHARD) says otherwise. A merge job is not a shard.
+    const nodeIndex = env['CI_NODE_INDEX'] ?? '';
+    if ((out['INPUT_SHARD'] ?? '') === '' && (out['INPUT_MERGE-RESULTS'] ?? '') === '' && nodeIndex !== '') {
+        const nodeTotal = env['CI_NODE_TOTAL'] ?? '';
+        if (!/^\d{1,4}$/.test(nodeIndex) || !/^\d{1,4}$/.test(nodeTotal)) {
+            throw new CliUsageError(`GitLab CI's CI_NODE_INDEX=${JSON.stringify(nodeIndex)} and CI_NODE_TOTAL=${JSON.stringify(nodeTotal)} do not make a shard (whole numbers, the index from 1); pass --shard K/N, or --shard 1/1 to publish every file`);
+        }
+        out['INPUT_SHARD'] = `${nodeIndex}/${nodeTotal}`;
+        return { kind: 'run', env: out, shardFrom: `shard ${nodeIndex}/${nodeTotal} from GitLab CI's CI_NODE_INDEX and CI_NODE_TOTAL (parallel:); pass --shard to choose another` };
+    }
     return { kind: 'run', env: out };
 }
 function wrap(text, width, indent) {
@@ -39398,6 +39439,9 @@ function helpText(version) {
         'also be set as an environment variable; a flag overrides it. The results JSON goes to stdout, progress and a',
         'plain-text summary to stderr. Exit code: 0 when every file was published (or fail-on-error is false),',
         '1 when a file failed, 2 for bad input (an unknown flag, a missing value, an input out of range).',
+        'In a GitLab CI job with parallel: N, the shard is read from CI_NODE_INDEX/CI_NODE_TOTAL when --shard is',
+        'not given. --merge-results reads the shards\' --results-file files and prints the merged results (exit',
+        'code 1 also when a shard is missing, duplicated or from another run).',
         '',
         'Flags:',
         ...flags,
@@ -39418,16 +39462,20 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
-/* harmony import */ var _cli_args_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7391);
-/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2973);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_secrets_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(8198);
-/* harmony import */ var _core_untrusted_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2613);
-/* harmony import */ var _core_units_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(2184);
-/* harmony import */ var _results_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9385);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(13);
-/* harmony import */ var _run_failure_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(793);
-/* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(1013);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _cli_args_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7391);
+/* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2973);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_secrets_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8198);
+/* harmony import */ var _core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2613);
+/* harmony import */ var _core_units_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(2184);
+/* harmony import */ var _merge_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9107);
+/* harmony import */ var _results_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9385);
+/* harmony import */ var _results_file_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6024);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(7241);
+/* harmony import */ var _run_failure_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(793);
+/* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1013);
 // The same engine and providers as a command-line program, for GitLab CI, Jenkins or a laptop. Settings come
 // as flags named like the action's inputs (`--project-id abc`) or as environment variables
 // (`MODEL_PUBLISHER_PROJECT_ID=abc`); token fallbacks (SPECKLE_TOKEN, ...) work as in the action.
@@ -39443,62 +39491,147 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
+
+
+
 function plainSummary(results, failure) {
     // Cells are one line each (escapeControls), so the summary splits into lines where we say.
-    const id = (r) => (r.ids?.id ? `${(0,_results_js__WEBPACK_IMPORTED_MODULE_6__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
-    const error = (r) => ((0,_results_js__WEBPACK_IMPORTED_MODULE_6__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
-    const rows = results.map((r) => [r.status, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .escapeControls */ .UN)(r.path), (0,_core_units_js__WEBPACK_IMPORTED_MODULE_8__/* .formatBytes */ .z)(r.bytes), (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .escapeControls */ .UN)(error(r))]);
+    const id = (r) => (r.ids?.id ? `${(0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
+    const error = (r) => ((0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
+    const rows = results.map((r) => [r.status, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .escapeControls */ .UN)(r.path), (0,_core_units_js__WEBPACK_IMPORTED_MODULE_11__/* .formatBytes */ .z)(r.bytes), (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .escapeControls */ .UN)(error(r))]);
     const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c].length), 4));
     const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]) : cell)).join('  ').trimEnd());
     const ok = results.filter((r) => r.status === 'succeeded').length;
     const submitted = results.filter((r) => r.status === 'submitted').length;
     return [...lines, `${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for the verdict` : ''}`].join('\n');
 }
+/** The commit the workspace is at, for the results file: `git rev-parse HEAD`, else what the CI says. */
+function headCommit(workspace, env) {
+    return new Promise((resolve) => {
+        (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.execFile)('git', ['rev-parse', 'HEAD'], { cwd: workspace, timeout: 10_000, maxBuffer: 4096, env: { PATH: env['PATH'] ?? '', HOME: env['HOME'] ?? '' } }, (err, stdout) => {
+            const sha = String(stdout ?? '').trim();
+            resolve(!err && sha !== '' ? sha : env['CI_COMMIT_SHA'] || env['GITHUB_SHA'] || undefined);
+        });
+    });
+}
 async function main(argv, env, print) {
     let config;
+    let shardFrom;
     try {
-        const request = (0,_cli_args_js__WEBPACK_IMPORTED_MODULE_0__/* .parseArgs */ .Zy)(argv, env);
+        const request = (0,_cli_args_js__WEBPACK_IMPORTED_MODULE_1__/* .parseArgs */ .Zy)(argv, env);
         if (request.kind === 'help') {
-            print(`${(0,_cli_args_js__WEBPACK_IMPORTED_MODULE_0__/* .helpText */ .BK)(_version_js__WEBPACK_IMPORTED_MODULE_5__/* .VERSION */ .x)}\n`);
+            print(`${(0,_cli_args_js__WEBPACK_IMPORTED_MODULE_1__/* .helpText */ .BK)(_version_js__WEBPACK_IMPORTED_MODULE_8__/* .VERSION */ .x)}\n`);
             return 0;
         }
         if (request.kind === 'version') {
-            print(`${_version_js__WEBPACK_IMPORTED_MODULE_5__/* .VERSION */ .x}\n`);
+            print(`${_version_js__WEBPACK_IMPORTED_MODULE_8__/* .VERSION */ .x}\n`);
             return 0;
         }
-        config = (0,_config_js__WEBPACK_IMPORTED_MODULE_1__/* .parseConfig */ .o)(request.env);
+        const merge = (0,_config_js__WEBPACK_IMPORTED_MODULE_2__/* .parseMergeConfig */ .s)(request.env);
+        if (merge)
+            return await mergeMain(merge, print);
+        config = (0,_config_js__WEBPACK_IMPORTED_MODULE_2__/* .parseConfig */ .o)(request.env);
+        shardFrom = request.shardFrom;
     }
     catch (err) {
-        process.stderr.write(`error: ${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .safeLine */ .om)((0,_core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(err))}\n`);
+        process.stderr.write(`error: ${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .safeLine */ .om)((0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(err))}\n`);
         return 2;
     }
     // One registry of secrets (inputs, fetched tokens, signatures) scrubs every line and the results; each line
     // is also neutralised, so a file name cannot move the cursor, colour the terminal or speak to a CI runner.
-    const secrets = new _core_secrets_js__WEBPACK_IMPORTED_MODULE_9__/* .Secrets */ .S();
+    const secrets = new _core_secrets_js__WEBPACK_IMPORTED_MODULE_12__/* .Secrets */ .S();
     for (const s of config.secrets)
         secrets.add(s);
-    const say = (m) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_7__/* .safeLine */ .om)(secrets.scrub(m))}\n`);
+    const say = (m) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .safeLine */ .om)(secrets.scrub(m))}\n`);
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort(new Error('interrupted')));
+    if (shardFrom)
+        say(shardFrom);
+    let resultsPath;
+    let matched = 0;
+    let code;
+    let results = [];
+    let failure;
+    let unchanged;
+    let stoppedWith;
     try {
-        const { results, failure } = await (0,_run_js__WEBPACK_IMPORTED_MODULE_3__/* .publish */ .m)(config, {
+        if (config.run.resultsFile)
+            resultsPath = await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .prepareResultsFile */ .ET)(config.run.resultsFile, config.run.workspace);
+        ({ results, failure, unchanged } = await (0,_run_js__WEBPACK_IMPORTED_MODULE_6__/* .publish */ .m)(config, {
             log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => { } },
             mask: (s) => secrets.add(s),
             signal: stop.signal,
             warnNoFiles: (m) => say(`warning: ${m}`),
-        });
+            onMatch: (n) => (matched = n),
+        }));
         say(`target: ${config.provider.displayName} ${config.provider.target}`);
         if (failure)
-            say(`error: the run failed: ${(0,_run_failure_js__WEBPACK_IMPORTED_MODULE_4__/* .describeRunFailure */ .rh)(failure)}`);
+            say(`error: the run failed: ${(0,_run_failure_js__WEBPACK_IMPORTED_MODULE_7__/* .describeRunFailure */ .rh)(failure)}`);
         for (const line of plainSummary(results, failure).split('\n'))
             say(line);
-        print(`${secrets.scrub((0,_results_js__WEBPACK_IMPORTED_MODULE_6__/* .buildOutputs */ .JZ)(results, config.provider).results)}\n`);
-        return results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
+        if (unchanged)
+            say(`${unchanged.count} matched file(s) unchanged since ${unchanged.since} (${unchanged.commit.slice(0, 12)}) left out (changed-since)`);
+        print(`${secrets.scrub((0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .buildOutputs */ .JZ)(results, config.provider).results)}\n`);
+        code = results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
     }
     catch (err) {
         // Bad input found once the files are looked at (no match, a path outside the workspace) is bad input too.
-        say(`error: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .gJ)(err)}`);
-        return err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UsageError */ .eb ? 2 : 1;
+        stoppedWith = (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(err);
+        say(`error: ${stoppedWith}`);
+        code = err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb ? 2 : 1;
+    }
+    if (resultsPath) {
+        // However the run ended: a shard that failed or was interrupted still leaves its trace for the merge.
+        try {
+            const doc = (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .buildResultsFile */ .HD)({
+                provider: config.provider.id,
+                target: config.provider.target,
+                commit: await headCommit(config.run.workspace, env),
+                shard: config.run.shard,
+                patterns: config.run.patterns,
+                matched,
+                dryRun: config.run.dryRun,
+                ...(unchanged ? { unchanged } : {}),
+                results,
+                ...(failure ? { failure } : {}),
+                ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
+                cancelled: stop.signal.aborted,
+            });
+            await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .writeResultsFile */ .At)(resultsPath, (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .serializeResultsFile */ .Zp)(doc, (t) => secrets.scrub(t)));
+            say(`results of ${results.length} file(s) written to ${config.run.resultsFile}`);
+        }
+        catch (err) {
+            say(`error: could not write --results-file ${config.run.resultsFile}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(err)}`);
+            code = Math.max(code, 1);
+        }
+    }
+    return code;
+}
+/** --merge-results: the shards' results files as one report; publishes nothing. */
+async function mergeMain(m, print) {
+    const say = (line) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .safeLine */ .om)(line)}\n`);
+    try {
+        const report = await (0,_merge_js__WEBPACK_IMPORTED_MODULE_4__/* .mergeResults */ .n0)(m);
+        say((0,_merge_js__WEBPACK_IMPORTED_MODULE_4__/* .shardsLine */ .Kt)(report));
+        for (const f of report.files)
+            say(`${f.file}: ${(0,_merge_js__WEBPACK_IMPORTED_MODULE_4__/* .fileOutcome */ .pM)(f)}`);
+        for (const problem of report.problems)
+            say(`error: ${problem}`);
+        if (report.target !== undefined && report.provider)
+            say(`target: ${report.provider.displayName} ${report.target}`);
+        for (const line of plainSummary(report.results).split('\n'))
+            say(line);
+        const provider = report.provider;
+        print(`${provider ? (0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .buildOutputs */ .JZ)(report.results, provider).results : '[]'}\n`);
+        if (report.problems.length > 0) {
+            say(`error: ${report.problems.length} problem(s) with the results files: this report may not cover every file`);
+            return 1;
+        }
+        return report.results.some((r) => r.status === 'failed') && m.failOnError ? 1 : 0;
+    }
+    catch (err) {
+        say(`error: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(err)}`);
+        return err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb ? 2 : 1;
     }
 }
 // stdout carries the results JSON and nothing else (test/e2e/cli.test.ts holds it to that): nothing the CLI loads
@@ -39514,14 +39647,16 @@ __webpack_async_result__();
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   o: () => (/* binding */ parseConfig)
+/* harmony export */   o: () => (/* binding */ parseConfig),
+/* harmony export */   s: () => (/* binding */ parseMergeConfig)
 /* harmony export */ });
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8816);
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8816);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8422);
-/* harmony import */ var _providers_index_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3660);
+/* harmony import */ var _files_changed_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5283);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8422);
+/* harmony import */ var _providers_index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3660);
 // One pure function from the environment to a typed, validated configuration. Nothing is sent anywhere
 // before it returns: every error names the input and says what is accepted.
 
@@ -39529,18 +39664,68 @@ __webpack_async_result__();
 
 
 
+
+const linesOf = (value) => value
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+function parseComment(input) {
+    if (!(0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'comment-on-pr', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(false), 'true or false'))
+        return undefined;
+    const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .checkCredential */ .CT)('github-token', input('github-token'));
+    if (token === '')
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('github-token', 'is required with comment-on-pr: true (the default is ${{ github.token }}; give the job pull-requests: write)');
+    const author = input('comment-author');
+    if (author !== '' && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/.test(author)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('comment-author', `got ${JSON.stringify(author)}; expected the GitHub login behind github-token, e.g. my-bot or my-app[bot]`);
+    }
+    return { token, ...(author !== '' ? { author } : {}) };
+}
+/**
+ * The merge step's configuration when `merge-results` is given, else undefined (a publishing run). Inputs
+ * that only mean something when publishing files are refused, not ignored: a merge step that also names files
+ * to publish was meant as something else.
+ */
+function parseMergeConfig(env) {
+    const input = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .inputReader */ .cN)(env);
+    const patterns = linesOf(input('merge-results'));
+    if (patterns.length === 0)
+        return undefined;
+    if (patterns.every((p) => p.startsWith('!')))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('merge-results', 'has only exclusions (lines starting with !); add a pattern that includes the results files');
+    for (const name of ['path', 'shard', 'results-file']) {
+        if (input(name) !== '')
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb(name, `is not used with merge-results: the merge step reads results files and publishes nothing; remove ${name} from this step`);
+    }
+    if ((0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'dry-run', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(false), 'true or false')) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('dry-run', 'is not used with merge-results (the merge step publishes nothing; whether the shards were dry runs comes from their results files); remove it from this step');
+    }
+    const providerName = input('provider').toLowerCase();
+    if (providerName !== '' && !(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_4__/* .providerIds */ .w)().includes(providerName))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('provider', `got ${JSON.stringify(providerName)}; expected one of ${(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_4__/* .providerIds */ .w)().join(', ')}, or leave it empty to take it from the results files`);
+    const comment = parseComment(input);
+    return {
+        patterns,
+        workspace: node_path__WEBPACK_IMPORTED_MODULE_0___default().resolve(env['GITHUB_WORKSPACE'] || process.cwd()),
+        includeHiddenFiles: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'include-hidden-files', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(false), 'true or false'),
+        ...(providerName !== '' ? { provider: providerName } : {}),
+        failOnError: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'fail-on-error', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(true), 'true or false'),
+        requestTimeoutMs: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'request-timeout-seconds', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .intInput */ .O1)(60, 1, 3600), 'a whole number of seconds from 1 to 3600') * 1000,
+        ...(comment ? { comment } : {}),
+        ...(runUrlOf(env) ? { runUrl: runUrlOf(env) } : {}),
+        secrets: comment ? [comment.token] : [],
+    };
+}
+const runUrlOf = (env) => env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID'] ? `${env['GITHUB_SERVER_URL']}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}` : undefined;
 function parseConfig(env) {
-    const input = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .inputReader */ .cN)(env);
+    const input = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .inputReader */ .cN)(env);
     const providerName = input('provider').toLowerCase();
     if (providerName === '')
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('provider', `is required: one of ${(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_3__/* .providerIds */ .w)().join(', ')}`);
-    const module = _providers_index_js__WEBPACK_IMPORTED_MODULE_3__/* .providers */ .r.find((p) => p.id === providerName);
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('provider', `is required: one of ${(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_4__/* .providerIds */ .w)().join(', ')} (only a merge-results step, which publishes nothing, goes without it)`);
+    const module = _providers_index_js__WEBPACK_IMPORTED_MODULE_4__/* .providers */ .r.find((p) => p.id === providerName);
     if (!module)
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('provider', `got ${JSON.stringify(providerName)}; expected one of ${(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_3__/* .providerIds */ .w)().join(', ')}`);
-    const patterns = input('path')
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l !== '' && !l.startsWith('#'));
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('provider', `got ${JSON.stringify(providerName)}; expected one of ${(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_4__/* .providerIds */ .w)().join(', ')}`);
+    const patterns = linesOf(input('path'));
     if (patterns.length === 0)
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('path', 'is required: one or more glob patterns, one per line (e.g. models/**/*.ifc)');
     if (patterns.every((p) => p.startsWith('!')))
@@ -39557,44 +39742,52 @@ function parseConfig(env) {
         }
         shard = { index, total };
     }
+    const changedSince = input('changed-since');
+    if (changedSince !== '' && !_files_changed_js__WEBPACK_IMPORTED_MODULE_2__/* .COMMIT_INPUT */ .Po.test(changedSince)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('changed-since', `got ${JSON.stringify(changedSince)}; expected a commit SHA or a ref such as main, origin/main or v1.2 (on push: \${{ github.event.before }}; on pull_request: \${{ github.event.pull_request.base.sha }})`);
+    }
     const run = {
         patterns,
         workspace,
-        concurrency: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'concurrency', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .intInput */ .O1)(4, 1, 32), 'a whole number from 1 to 32'),
-        wait: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'wait', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(true), 'true or false'),
-        waitTimeoutMs: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'wait-timeout-minutes', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .intInput */ .O1)(30, 1, 360), 'a whole number of minutes from 1 to 360') * 60_000,
-        ifNoFilesFound: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'if-no-files-found', zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().transform((s) => (s === '' ? 'error' : s.toLowerCase())).pipe(zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(['error', 'warn', 'ignore'])), 'error, warn or ignore'),
-        failOnError: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'fail-on-error', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(true), 'true or false'),
-        dryRun: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'dry-run', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(false), 'true or false'),
+        concurrency: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'concurrency', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .intInput */ .O1)(4, 1, 32), 'a whole number from 1 to 32'),
+        wait: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'wait', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(true), 'true or false'),
+        waitTimeoutMs: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'wait-timeout-minutes', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .intInput */ .O1)(30, 1, 360), 'a whole number of minutes from 1 to 360') * 60_000,
+        ifNoFilesFound: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'if-no-files-found', zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().transform((s) => (s === '' ? 'error' : s.toLowerCase())).pipe(zod__WEBPACK_IMPORTED_MODULE_5__/* ["enum"] */ .k5n(['error', 'warn', 'ignore'])), 'error, warn or ignore'),
+        failOnError: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'fail-on-error', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(true), 'true or false'),
+        dryRun: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'dry-run', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(false), 'true or false'),
+        skipUnchanged: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'skip-unchanged', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(true), 'true or false'),
         shard,
-        maxAttempts: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'max-attempts', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .intInput */ .O1)(5, 1, 10), 'a whole number from 1 to 10'),
-        includeHiddenFiles: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'include-hidden-files', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(false), 'true or false'),
-        requestTimeoutMs: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'request-timeout-seconds', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .intInput */ .O1)(60, 1, 3600), 'a whole number of seconds from 1 to 3600') * 1000,
-        validate: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'validate', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(true), 'true or false'),
+        ...(changedSince !== '' ? { changedSince } : {}),
+        maxAttempts: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'max-attempts', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .intInput */ .O1)(5, 1, 10), 'a whole number from 1 to 10'),
+        includeHiddenFiles: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'include-hidden-files', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(false), 'true or false'),
+        requestTimeoutMs: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'request-timeout-seconds', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .intInput */ .O1)(60, 1, 3600), 'a whole number of seconds from 1 to 3600') * 1000,
+        validate: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseInput */ .CU)(input, 'validate', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .booleanInput */ .tE)(true), 'true or false'),
     };
-    if ((0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'comment-on-pr', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(false), 'true or false')) {
-        const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .checkCredential */ .CT)('github-token', input('github-token'));
-        if (token === '')
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('github-token', 'is required with comment-on-pr: true (the default is ${{ github.token }}; give the job pull-requests: write)');
-        const author = input('comment-author');
-        if (author !== '' && !/^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/.test(author)) {
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('comment-author', `got ${JSON.stringify(author)}; expected the GitHub login behind github-token, e.g. my-bot or my-app[bot]`);
+    const comment = parseComment(input);
+    if (comment)
+        run.comment = comment;
+    const resultsFile = input('results-file');
+    if (resultsFile !== '') {
+        // Checked again by its real path before the run sends anything (results-file.ts prepareResultsFile).
+        const target = node_path__WEBPACK_IMPORTED_MODULE_0___default().resolve(workspace, resultsFile);
+        const rel = node_path__WEBPACK_IMPORTED_MODULE_0___default().relative(workspace, target);
+        if (rel === '' || rel === '..' || rel.startsWith(`..${(node_path__WEBPACK_IMPORTED_MODULE_0___default().sep)}`) || node_path__WEBPACK_IMPORTED_MODULE_0___default().isAbsolute(rel)) {
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('results-file', `${JSON.stringify(resultsFile)} leads outside the workspace (${workspace}); give a path inside the workspace, e.g. results/shard-1.json`);
         }
-        run.comment = { token, ...(author !== '' ? { author } : {}) };
+        run.resultsFile = resultsFile;
     }
-    const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .checkCredential */ .CT)('token', input('token') || (env[module.tokenEnv] ?? '').trim());
+    const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .checkCredential */ .CT)('token', input('token') || (env[module.tokenEnv] ?? '').trim());
     const serverRaw = input('server-url');
     const common = {
         token,
-        serverUrl: serverRaw === '' ? module.defaultServerUrl : (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseServerUrl */ .Ep)('server-url', serverRaw),
+        serverUrl: serverRaw === '' ? module.defaultServerUrl : (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseServerUrl */ .Ep)('server-url', serverRaw),
         serverUrlGiven: serverRaw !== '',
         origin: {
             sha: env['GITHUB_SHA'] || undefined,
             ref: env['GITHUB_REF'] || undefined,
             repository: env['GITHUB_REPOSITORY'] || undefined,
-            runUrl: env['GITHUB_SERVER_URL'] && env['GITHUB_REPOSITORY'] && env['GITHUB_RUN_ID']
-                ? `${env['GITHUB_SERVER_URL']}/${env['GITHUB_REPOSITORY']}/actions/runs/${env['GITHUB_RUN_ID']}`
-                : undefined,
+            runId: env['GITHUB_RUN_ID'] || undefined,
+            runUrl: runUrlOf(env),
         },
     };
     const provider = module.configure(input, common);
@@ -39609,10 +39802,10 @@ function parseConfig(env) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   OQ: () => (/* binding */ ERROR_CODES),
 /* harmony export */   se: () => (/* binding */ statusCode),
 /* harmony export */   zT: () => (/* binding */ codeForStatus)
 /* harmony export */ });
-/* unused harmony export ERROR_CODES */
 // The one vocabulary of `results[].error.code`: a closed list, the same for every provider, so a script that
 // reads the results meets one set of words. The vendor's own code (ARCNM's `error.code`, a GraphQL
 // `extensions.code`, storage's `<Code>`, an OAuth `error`, or `http_<status>` when the vendor gave only a
@@ -40066,7 +40259,7 @@ function formatRate(bytes, seconds) {
 /* harmony export */   UN: () => (/* binding */ escapeControls),
 /* harmony export */   om: () => (/* binding */ safeLine)
 /* harmony export */ });
-/* unused harmony exports markdownText, linkableUrl */
+/* unused harmony exports safeProperty, markdownText, linkableUrl */
 // Text the action did not write itself (file names, model names, server messages, error texts, pull request
 // content) is data. These functions make it safe for the places it goes: a log line the runner reads for
 // workflow commands, and the HTML/Markdown of the job summary and the pull-request comment. Vendor-free and
@@ -40096,6 +40289,14 @@ function safeLine(text) {
     return escapeControls(text)
         .replace(/##\[/g, '#\\x23[')
         .replace(/^(\s*):/, '$1\\x3a');
+}
+/**
+ * Untrusted text as a property of a workflow command (an annotation's `file`): controls escaped and no `##[`
+ * anywhere. The printer escapes `%`, CR, LF, `:` and `,` for the command's format; a property sits on the same
+ * line as the command, which the runner also scans for the older `##[` form.
+ */
+function safeProperty(text) {
+    return escapeControls(text).replace(/##\[/g, '#\\x23[');
 }
 /**
  * Untrusted text inside the summary's or the comment's HTML: one line (a blank line would end the HTML block
@@ -40218,2898 +40419,178 @@ async function happenOnce(o) {
 
 /***/ }),
 
-/***/ 8245:
+/***/ 5283:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   EF: () => (/* binding */ readCapped),
-/* harmony export */   Nw: () => (/* binding */ ERROR_BODY_CAP),
-/* harmony export */   _P: () => (/* binding */ SUCCESS_BODY_CAP)
+/* harmony export */   C2: () => (/* binding */ changeOf),
+/* harmony export */   Po: () => (/* binding */ COMMIT_INPUT),
+/* harmony export */   U2: () => (/* binding */ NO_COMMIT),
+/* harmony export */   sR: () => (/* binding */ changesSince)
 /* harmony export */ });
-/** Enough of an error body for the message in it; the rest is discarded with the connection. */
-const ERROR_BODY_CAP = 8 * 1024;
-/** No API answer the providers give comes near this; a bigger one is refused rather than held. */
-const SUCCESS_BODY_CAP = 16 * 1024 * 1024;
-/**
- * Read at most `cap` bytes of a body as UTF-8. Past the cap the body is destroyed (the socket closed), so the
- * sender stops and nothing more is buffered.
- */
-async function readCapped(body, cap) {
-    const chunks = [];
-    let size = 0;
-    let truncated = false;
-    for await (const chunk of body) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (size + buf.length > cap) {
-            chunks.push(buf.subarray(0, cap - size));
-            size = cap;
-            truncated = true;
-            break;
-        }
-        chunks.push(buf);
-        size += buf.length;
-    }
-    if (truncated)
-        body.destroy();
-    return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
-}
-
-
-/***/ }),
-
-/***/ 3329:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   BO: () => (/* binding */ redactUrl),
-/* harmony export */   JG: () => (/* binding */ anySignal),
-/* harmony export */   Ku: () => (/* binding */ describeNetworkFailure),
-/* harmony export */   N4: () => (/* binding */ flattenHeaders),
-/* harmony export */   NQ: () => (/* binding */ isNetworkFailure),
-/* harmony export */   PS: () => (/* binding */ isRetryableStatus),
-/* harmony export */   WQ: () => (/* binding */ transportError),
-/* harmony export */   lw: () => (/* binding */ Http)
-/* harmony export */ });
-/* unused harmony export makeResponse */
-/* harmony import */ var undici__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6752);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7253);
-/* harmony import */ var _bounded_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8245);
-/* harmony import */ var _deadline_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2378);
-// One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
-// dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
-// policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
+// `changed-since`: which matched files changed since a commit, asked of git itself (the checkout is a git
+// repository). git is spawned with an argument array, never through a shell, and the commit is validated first
+// (config.ts: it cannot start with `-`, so it cannot be read as an option) and then resolved with
+// `rev-parse --verify <commit>^{commit}`. Paths come NUL-separated (`-z`): no quoting, and names with newlines
+// or bytes that are not UTF-8 arrive intact (decoded the way the walk decodes them, so they compare equal).
+//
+// What counts as changed is what a run would upload: `git diff <commit>` compares the commit with the working tree
+// (committed, staged and unstaged changes alike), so a tracked file a workflow step rewrote is changed too. A
+// file git does not track (generated by the workflow, ignored, in a submodule) or reaches only through a symbolic
+// link (git tracks the link, not what it points to) cannot be shown unchanged, and is published.
 
 
 
 
-
-/** Origin and path only: presigned query strings (signatures) never reach a message or a log. */
-function redactUrl(url) {
-    try {
-        const u = new URL(url);
-        return `${u.origin}${u.pathname}`;
-    }
-    catch {
-        return '<invalid url>';
-    }
-}
-function flattenHeaders(headers) {
-    const out = {};
-    for (const [k, v] of Object.entries(headers)) {
-        if (v !== undefined)
-            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return out;
-}
-const NETWORK_CODES = new Set([
-    'ECONNRESET',
-    'ECONNREFUSED',
-    'EPIPE',
-    'ETIMEDOUT',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'UND_ERR_SOCKET',
-    'UND_ERR_CONNECT_TIMEOUT',
-    'UND_ERR_HEADERS_TIMEOUT',
-    'UND_ERR_BODY_TIMEOUT',
-    'UND_ERR_CLOSED',
-]);
-/** A dropped connection, a reset or a timeout: the request may or may not have been processed. */
-function isNetworkFailure(err) {
-    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr)
-        return true;
-    if (!(err instanceof Error))
-        return false;
-    const code = err.code ?? err.cause?.code;
-    if (code && NETWORK_CODES.has(code))
-        return true;
-    return err.name === 'TimeoutError' || err.name === 'SocketError';
-}
-/** 429 and 5xx (but 501, which will not change) are worth another attempt. */
-function isRetryableStatus(status) {
-    return status === 429 || (status >= 500 && status !== 501);
-}
-/**
- * What undici threw, as our error: a proxy that refused the tunnel (407 and friends) is final and says where
- * to look; anything else is a network failure, retryable where the request is safe to repeat.
- */
-function transportError(err, label, where) {
-    const proxy = err instanceof Error ? err.message.match(/Proxy response \((\d+)\)/) : null;
-    if (proxy) {
-        const status = proxy[1];
-        const hint = status === '407' ? 'check the user:password in HTTPS_PROXY/HTTP_PROXY' : 'check HTTPS_PROXY/HTTP_PROXY, or list the host in NO_PROXY';
-        return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${label}: the proxy answered ${status} to ${where}; ${hint}`, 'proxy_error');
-    }
-    return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr(`${label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
-}
-function describeNetworkFailure(err) {
-    if (!(err instanceof Error))
-        return String(err);
-    const code = err.code ?? err.cause?.code;
-    if (err.name === 'TimeoutError')
-        return 'request timed out';
-    return code ? `${code}: ${err.message}` : err.message;
-}
-class Http {
-    settings;
-    dispatcher;
-    constructor(settings, dispatcher) {
-        this.settings = settings;
-        // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
-        this.dispatcher = dispatcher ?? new undici__WEBPACK_IMPORTED_MODULE_0__/* .EnvHttpProxyAgent */ .J2({ keepAliveTimeout: 10_000, connections: 64 });
-    }
-    /** Retry classification shared by API requests and uploads. */
-    classify(idempotent, outcome) {
-        if (outcome.error !== undefined) {
-            // A dropped connection may have been processed: repeat only what is safe to repeat.
-            if (isNetworkFailure(outcome.error))
-                return { retry: idempotent, reason: describeNetworkFailure(outcome.error) };
-            return { retry: false, reason: String(outcome.error) };
-        }
-        const res = outcome.value;
-        if (!isRetryableStatus(res.status))
-            return { retry: false, reason: `HTTP ${res.status}` };
-        const retryAfterMs = (0,_core_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .parseRetryAfter */ .mu)(res.headers['retry-after']);
-        // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated.
-        return { retry: res.status === 429 || idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
-    }
-    async request(req) {
-        const headers = { 'user-agent': this.settings.userAgent, ...lower(req.headers ?? {}) };
-        let body = req.body;
-        if (req.json !== undefined) {
-            body = JSON.stringify(req.json);
-            headers['content-type'] ??= 'application/json';
-        }
-        headers['accept'] ??= 'application/json';
-        const where = `${req.method} ${redactUrl(req.url)}`;
-        return (0,_core_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .withRetry */ .bD)(async () => {
-            const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
-            let res;
-            try {
-                // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
-                res = await (0,_deadline_js__WEBPACK_IMPORTED_MODULE_3__/* .untilAborted */ .Eu)((0,undici__WEBPACK_IMPORTED_MODULE_0__/* .request */ .Em)(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
-            }
-            catch (err) {
-                if (req.signal?.aborted)
-                    throw err;
-                throw transportError(err, req.label, where);
-            }
-            // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
-            const ok = res.statusCode >= 200 && res.statusCode < 300;
-            const { text, truncated } = await (0,_bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .readCapped */ .EF)(res.body, ok ? _bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .SUCCESS_BODY_CAP */ ._P : _bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .ERROR_BODY_CAP */ .Nw).catch((err) => {
-                if (req.signal?.aborted)
-                    throw err;
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
-            });
-            if (ok && truncated) {
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$(`${req.label}: ${where} answered more than ${_bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .SUCCESS_BODY_CAP */ ._P / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
-            }
-            return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
-        }, (outcome) => this.classify(req.idempotent, outcome), {
-            policy: this.settings.policy,
-            signal: req.signal,
-            onRetry: ({ attempt, delayMs, reason }) => this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
-            onWaitRefused: ({ retryAfterMs, limitMs, reason }) => this.settings.log.info(`${req.label}: ${reason}, and the server asks to wait ${Math.round(retryAfterMs / 1000)}s, more than the ${Math.round(limitMs / 1000)}s this run allows: not retried`),
-        });
-    }
-    async close() {
-        await (0,_deadline_js__WEBPACK_IMPORTED_MODULE_3__/* .closeWithin */ .YP)(this.dispatcher);
-    }
-}
-function makeResponse(status, headers, text, where) {
-    return {
-        status,
-        ok: status >= 200 && status < 300,
-        headers,
-        text,
-        json() {
-            try {
-                return JSON.parse(text);
-            }
-            catch {
-                const kind = /^\s*</.test(text) ? 'HTML or XML' : 'text that is not JSON';
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$(`${where} answered HTTP ${status} with ${kind} where JSON was expected; check that server-url points at the API (first bytes: ${JSON.stringify(text.slice(0, 80))})`, status, text.slice(0, 500), { code: 'invalid_response' });
-            }
-        },
-    };
-}
-function lower(headers) {
-    return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-}
-/** An AbortSignal that fires when any of the given ones does. */
-function anySignal(...signals) {
-    return AbortSignal.any(signals.filter((s) => s !== undefined));
-}
-
-
-/***/ }),
-
-/***/ 2378:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Eu: () => (/* binding */ untilAborted),
-/* harmony export */   YP: () => (/* binding */ closeWithin)
-/* harmony export */ });
-/* unused harmony export CLOSE_GRACE_MS */
-// Deadlines the action owns, whatever the HTTP library does. undici honours an AbortSignal on a direct
-// connection, but a proxy that accepts the connection and never answers the CONNECT leaves the request
-// pending forever (undici 7.x, through EnvHttpProxyAgent): the signal fires and nothing happens. So every
-// request is also raced against its own signal here, and the pool is destroyed when closing it stalls.
-/**
- * `work`, or the signal's reason the moment it aborts, even when `work` ignores the signal. Abandoned work is
- * left to fail on its own: its rejection is swallowed and an answer arriving late is handed to `discard`.
- */
-function untilAborted(work, signal, discard) {
-    const abandon = () => void work.then((late) => discard?.(late), () => { });
-    if (signal.aborted) {
-        abandon();
-        return Promise.reject(signal.reason);
-    }
+/** `github.event.before` on the first push of a branch (or of a tag): SHA-1 or SHA-256 zeros. */
+const NO_COMMIT = /^(0{40}|0{64})$/;
+/** A commit as changed-since takes it: a SHA or a ref name (`main`, `origin/main`, `v1.2`, `HEAD~1`); never an option. */
+const COMMIT_INPUT = /^[A-Za-z0-9_][A-Za-z0-9_./+~^@{}-]{0,254}$/;
+/** Each git command gets this long: a diff of a large repository on a busy machine, never forever. */
+const GIT_TIMEOUT_MS = 5 * 60_000;
+/** git's answers are read up to this size (a listing of about a million paths): bounded, not by the repository alone. */
+const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
+const FETCH_DEPTH = 'set fetch-depth: 0 on actions/checkout (or a depth that reaches the commit)';
+/** Runs git in `cwd` with these arguments (no shell), read-only: no optional locks, no prompts, English messages. */
+function git(args, cwd, signal) {
     return new Promise((resolve, reject) => {
-        const onAbort = () => {
-            abandon();
-            reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        work.then((value) => {
-            signal.removeEventListener('abort', onAbort);
-            if (signal.aborted)
-                return;
-            resolve(value);
-        }, (err) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(err);
-        });
-    });
-}
-/** How long closing the connection pool may take before its sockets are destroyed. */
-const CLOSE_GRACE_MS = 2_000;
-/** Close gracefully, or destroy after `graceMs`: a stuck socket never keeps a finished run alive. */
-async function closeWithin(pool, graceMs = CLOSE_GRACE_MS) {
-    let timer;
-    const late = new Promise((resolve) => {
-        timer = setTimeout(() => resolve('late'), graceMs);
-        timer.unref();
-    });
-    const outcome = await Promise.race([pool.close().then(() => 'closed', () => 'late'), late]);
-    clearTimeout(timer);
-    if (outcome === 'late')
-        await pool.destroy().catch(() => { });
-}
-
-
-/***/ }),
-
-/***/ 8422:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   CT: () => (/* binding */ checkCredential),
-/* harmony export */   CU: () => (/* binding */ parseInput),
-/* harmony export */   Ep: () => (/* binding */ parseServerUrl),
-/* harmony export */   Fw: () => (/* binding */ requireToken),
-/* harmony export */   O1: () => (/* binding */ intInput),
-/* harmony export */   cN: () => (/* binding */ inputReader),
-/* harmony export */   l4: () => (/* binding */ requireId),
-/* harmony export */   qc: () => (/* binding */ idInput),
-/* harmony export */   tE: () => (/* binding */ booleanInput),
-/* harmony export */   ui: () => (/* binding */ optionalId)
-/* harmony export */ });
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8816);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
-// Input helpers shared by the configuration and the provider modules: each parses one input and, when it
-// is wrong, throws a UsageError that names it and says what is accepted.
-
-
-/** Inputs as the runner passes them: `INPUT_<NAME>`, upper-cased, spaces as underscores, hyphens kept. */
-function inputReader(env) {
-    return (name) => (env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
-}
-/** Parse one input with a zod schema; the message names the input and the accepted form. */
-function parseInput(input, name, schema, accepted) {
-    const raw = input(name);
-    const result = schema.safeParse(raw);
-    if (!result.success)
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `got ${JSON.stringify(raw)}; expected ${accepted}`);
-    return result.data;
-}
-const booleanInput = (fallback) => zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP()
-    .transform((s) => (s === '' ? String(fallback) : s.toLowerCase()))
-    .pipe(zod__WEBPACK_IMPORTED_MODULE_1__/* ["enum"] */ .k5n(['true', 'false']))
-    .transform((s) => s === 'true');
-const intInput = (fallback, min, max) => zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP()
-    .transform((s) => (s === '' ? String(fallback) : s))
-    .pipe(zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().regex(/^\d+$/))
-    .transform(Number)
-    .pipe(zod__WEBPACK_IMPORTED_MODULE_1__/* .number */ .aig().int().min(min).max(max));
-/** An ID as the vendors issue them: letters, digits, `-` and `_` (no spaces, slashes or quotes). */
-const idInput = zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/);
-/** Require an ID input; the message says where to find it. */
-function requireId(input, name, where) {
-    const raw = input(name);
-    if (raw === '')
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `is required: ${where}`);
-    return parseInput(input, name, idInput, `an ID of letters, digits, '-', '_', '.' or ':' (${where})`);
-}
-function optionalId(input, name, where) {
-    return input(name) === '' ? undefined : requireId(input, name, where);
-}
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-/** An API base URL: https, or http for a loopback host (emulators, local servers). */
-function parseServerUrl(name, raw) {
-    let url;
-    try {
-        url = new URL(raw);
-    }
-    catch {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `got ${JSON.stringify(raw)}; expected an absolute URL such as https://example.com`);
-    }
-    if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `http:// is accepted only for loopback hosts (localhost, 127.0.0.1, [::1]); use https://${url.host}${url.pathname === '/' ? '' : url.pathname}`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `expected an https:// URL, got ${url.protocol}`);
-    if (url.search || url.hash || url.username || url.password) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, 'expected a base URL without query, fragment or credentials');
-    }
-    return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
-}
-/** A credential must be one line of printable characters (a pasted secret with a newline in it is broken). */
-function checkCredential(name, value) {
-    if (/[\s]/.test(value)) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, 'contains whitespace or a line break; store the secret as a single line without spaces');
-    }
-    return value;
-}
-/** The credential, or a UsageError saying where it can come from. */
-function requireToken(common, envName, what) {
-    if (common.token === '')
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('token', `is required: pass ${what} as the token input (from a secret) or set ${envName}`);
-    return common.token;
-}
-
-
-/***/ }),
-
-/***/ 3889:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   M: () => (/* binding */ tryJson),
-/* harmony export */   W: () => (/* binding */ parseAnswer)
-/* harmony export */ });
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
-
-/** `value` as `schema` describes it, or a PublishError (`invalid_response`) naming `what` and every difference. */
-function parseAnswer(schema, value, what) {
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${what}: unexpected answer shape (${issues})`, 'invalid_response');
-    }
-    return parsed.data;
-}
-/** The body as JSON, or undefined when it is not JSON. */
-function tryJson(text) {
-    try {
-        return JSON.parse(text);
-    }
-    catch {
-        return undefined;
-    }
-}
-
-
-/***/ }),
-
-/***/ 1707:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   U: () => (/* binding */ wrongServerUrl)
-/* harmony export */ });
-/** A 404 on the API's own route (not on a named object): server-url's path is wrong. */
-function wrongServerUrl(provider, common, route) {
-    return {
-        input: 'server-url',
-        message: `${provider.displayName} at ${common.serverUrl} answered 404 Not Found on ${route}, the API's own route: server-url does not point at the ${provider.displayName} API`,
-        fix: `set server-url to the API's base URL (for the public service ${provider.defaultServerUrl}, or leave it empty), without a path the API does not have`,
-        code: 'wrong_server_url',
-    };
-}
-
-
-/***/ }),
-
-/***/ 3660:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  w: () => (/* binding */ providerIds),
-  r: () => (/* binding */ providers)
-});
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
-var schemas = __nccwpck_require__(8816);
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/core/retry.ts
-var retry = __nccwpck_require__(7253);
-// EXTERNAL MODULE: ./src/core/error-codes.ts
-var error_codes = __nccwpck_require__(5694);
-// EXTERNAL MODULE: ./src/core/waiting.ts
-var waiting = __nccwpck_require__(8876);
-// EXTERNAL MODULE: ./src/core/units.ts
-var units = __nccwpck_require__(2184);
-;// CONCATENATED MODULE: ./src/files/content-type.ts
-// MIME types by extension for the engineering files we publish. Providers that sign a Content-Type into an
-// upload URL must send exactly this value, so one table serves them all.
-const TYPES = {
-    ifc: 'application/x-step',
-    ifczip: 'application/zip',
-    step: 'application/step',
-    stp: 'application/step',
-    iges: 'model/iges',
-    igs: 'model/iges',
-    stl: 'model/stl',
-    obj: 'model/obj',
-    '3dm': 'model/vnd.3dm',
-    dxf: 'image/vnd.dxf',
-    dwg: 'image/vnd.dwg',
-    pdf: 'application/pdf',
-    png: 'image/png',
-    jpg: 'image/jpeg',
-    jpeg: 'image/jpeg',
-    tif: 'image/tiff',
-    tiff: 'image/tiff',
-    json: 'application/json',
-    csv: 'text/csv',
-    txt: 'text/plain',
-    zip: 'application/zip',
-};
-function contentTypeFor(ext) {
-    return TYPES[ext.toLowerCase()] ?? 'application/octet-stream';
-}
-
-// EXTERNAL MODULE: ./src/inputs.ts
-var inputs = __nccwpck_require__(8422);
-// EXTERNAL MODULE: ./src/providers/failures.ts
-var failures = __nccwpck_require__(1707);
-// EXTERNAL MODULE: ./src/providers/types.ts
-var types = __nccwpck_require__(2695);
-// EXTERNAL MODULE: ./src/providers/answers.ts
-var answers = __nccwpck_require__(3889);
-;// CONCATENATED MODULE: ./src/providers/arcnm.ts
-// ARCNM Uploads API: presign (PUT, or POST with form fields) → upload → confirm, then optionally attach the
-// confirmed upload to a part revision. Every mutating request carries an Idempotency-Key that stays the same
-// when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload.
-
-
-
-
-
-
-
-
-
-
-
-
-/** "Up to 512 MB each" (ARCNM uploads guide): 512 MiB, shown as such. */
-const ARCNM_MAX_BYTES = 512 * 1024 * 1024;
-const ACCEPTED = ['step', 'stp', 'iges', 'igs', 'stl', 'pdf', 'dxf', 'png', 'jpg', 'jpeg'];
-const CAD_3D = new Set(['step', 'stp', 'iges', 'igs', 'stl']);
-const DRAWING_2D = new Set(['pdf', 'dxf']);
-const envelope = schemas/* object */.Ikc({
-    error: schemas/* object */.Ikc({ code: schemas/* string */.YjP(), message: schemas/* string */.YjP(), details: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* unknown */.L5J()).nullish() }),
-    request_id: schemas/* string */.YjP().nullish(),
-});
-const presignAnswer = schemas/* object */.Ikc({
-    data_source_id: schemas/* string */.YjP().min(1),
-    url: schemas/* string */.YjP().url(),
-    method: schemas/* string */.YjP().transform((m) => m.toUpperCase()).pipe(schemas/* enum */.k5n(['PUT', 'POST'])),
-    headers: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()).nullish(),
-    fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()).nullish(),
-    expires_in: schemas/* number */.aig().nullish(),
-});
-/** ARCNM's IDs are strings in its docs; take numbers too, and keep a string. */
-const arcnmId = schemas/* union */.KCZ([schemas/* string */.YjP().min(1), schemas/* number */.aig()]).transform(String);
-/**
- * Confirm's answer. The seed documents `{job_id}` (the background job checking the file: not a verdict); the
- * live service was seen answering the upload's `status` instead (`pending` first). Either, or both, may come.
- */
-const confirmAnswer = schemas/* object */.Ikc({
-    job_id: arcnmId.nullish(),
-    status: schemas/* string */.YjP().nullish(),
-    sha256: schemas/* string */.YjP().nullish(),
-    size_bytes: schemas/* number */.aig().nullish(),
-})
-    .refine((a) => (a.job_id ?? a.status) != null, 'neither job_id nor status');
-/** A row of `GET /api/v1/uploads/`: where the upload's state lives. `sha256` and `size_bytes` are null until confirmed. */
-const uploadRow = schemas/* object */.Ikc({
-    id: arcnmId,
-    status: schemas/* string */.YjP(),
-    sha256: schemas/* string */.YjP().nullish(),
-    size_bytes: schemas/* number */.aig().nullish(),
-});
-const uploadList = schemas/* array */.YOg(schemas/* unknown */.L5J());
-/** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
-const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
-/** ARCNM's codes in the shared vocabulary; any other follows the status. */
-const ARCNM_CODES = {
-    invalid_api_key: 'auth_rejected',
-    insufficient_scope: 'permission_denied',
-    not_found: 'not_found',
-    rate_limited: 'rate_limited',
-    // ARCNM's magic-byte check refused the bytes.
-    upload_rejected: 'invalid_content',
-    upload_failed: 'rejected_by_provider',
-    upload_cancelled: 'rejected_by_provider',
-};
-/** ARCNM's failure, with its code (as providerCode), message and request ID. */
-class ArcnmError extends errors/* PublishError */.S1 {
-    status;
-    details;
-    requestId;
-    retryAfterMs;
-    constructor(status, arcnmCode, message, details, requestId, retryAfterMs) {
-        super(`ARCNM ${status} ${arcnmCode}: ${message}${requestId ? ` (request_id ${requestId})` : ''}`, ARCNM_CODES[arcnmCode] ?? (0,error_codes/* codeForStatus */.zT)(status), { providerCode: arcnmCode });
-        this.status = status;
-        this.details = details;
-        this.requestId = requestId;
-        this.retryAfterMs = retryAfterMs;
-    }
-}
-/**
- * ARCNM's confirmed row against what we sent: a different SHA-256 or size means ARCNM holds other bytes.
- * Answers what verified the file; nothing when ARCNM reported neither (both are null until confirmed).
- */
-function checkRow(row, file, receipt) {
-    const sha256 = row.sha256?.toLowerCase();
-    if ((row.size_bytes != null && row.size_bytes !== receipt.bytes) || (sha256 && sha256 !== receipt.sha256Hex)) {
-        throw new errors/* CorruptionError */.ib(`ARCNM holds different bytes for upload ${row.id} (${row.size_bytes ?? '?'} bytes, sha256 ${sha256 ?? '?'}) than were uploaded from ${file.path} (${receipt.bytes} bytes, sha256 ${receipt.sha256Hex})`);
-    }
-    if (sha256)
-        return ['arcnm-sha256'];
-    return row.size_bytes != null ? ['arcnm-size'] : [];
-}
-/**
- * Waits for ARCNM's verdict on every upload of the run that is waiting, with one `GET /api/v1/uploads/` per
- * round for all of them, not one request per file. Rounds start quickly (ARCNM's check usually takes moments)
- * and slow down to one every few seconds; each file's wait ends at its own deadline or cancellation.
- */
-class VerdictWatcher {
-    list;
-    signal;
-    waiting = new Map();
-    polling = false;
-    /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
-    idle = new AbortController();
-    constructor(list, signal) {
-        this.list = list;
-        this.signal = signal;
-    }
-    verdict(dataSourceId, ctx) {
-        const id = dataSourceId.toLowerCase();
-        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
-        const signal = ctx.stop ?? ctx.signal;
-        return new Promise((resolve, reject) => {
-            const waiter = {
-                settle: (err, row) => {
-                    clearTimeout(timer);
-                    signal.removeEventListener('abort', onAbort);
-                    this.waiting.delete(id);
-                    if (this.waiting.size === 0)
-                        this.idle.abort();
-                    if (row)
-                        resolve(row);
-                    else
-                        reject(err);
-                },
-            };
-            const onAbort = () => waiter.settle(signal.reason);
-            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)), Math.max(0, ctx.waitDeadline - Date.now()));
-            timer.unref();
-            if (signal.aborted)
-                return onAbort();
-            signal.addEventListener('abort', onAbort, { once: true });
-            this.waiting.set(id, waiter);
-            void this.poll();
-        });
-    }
-    async poll() {
-        if (this.polling)
-            return; // the running rounds answer for this file too
-        this.polling = true;
-        this.idle = new AbortController();
-        try {
-            for (let round = 0; this.waiting.size > 0; round++) {
-                await (0,retry/* sleep */.yy)(Math.min(3_000, 100 * 1.5 ** round), AbortSignal.any([this.signal, this.idle.signal]));
-                if (this.waiting.size === 0)
-                    break;
-                let rows;
-                try {
-                    rows = await this.list();
-                }
-                catch (err) {
-                    for (const waiter of [...this.waiting.values()])
-                        waiter.settle(err);
-                    break;
-                }
-                for (const raw of rows) {
-                    // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
-                    const rawId = raw?.id;
-                    if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !this.waiting.has(String(rawId).toLowerCase()))
-                        continue;
-                    const parsed = uploadRow.safeParse(raw);
-                    if (!parsed.success)
-                        continue;
-                    const waiter = this.waiting.get(parsed.data.id.toLowerCase());
-                    if (!waiter)
-                        continue;
-                    const status = parsed.data.status.toLowerCase();
-                    waiter.lastStatus = status;
-                    if (status === 'confirmed' || FINAL_FAILURES.has(status))
-                        waiter.settle(undefined, parsed.data);
-                }
-            }
-        }
-        catch (err) {
-            // The run was aborted while waiting between rounds (waking because no file is left waiting is no error).
-            if (this.signal.aborted)
-                for (const waiter of [...this.waiting.values()])
-                    waiter.settle(err);
-        }
-        finally {
-            this.polling = false;
-            // A file that began waiting as the rounds were ending starts them again.
-            if (this.waiting.size > 0 && !this.signal.aborted)
-                void this.poll();
-        }
-    }
-}
-class ArcnmSession {
-    settings;
-    http;
-    displayName = 'ARCNM';
-    watcher;
-    constructor(settings, http, signal) {
-        this.settings = settings;
-        this.http = http;
-        this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal);
-    }
-    /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
-    async listUploads(signal) {
-        const res = await this.http.request({
-            method: 'GET',
-            url: `${this.settings.baseUrl}/api/v1/uploads/?include_cancelled=true`,
-            headers: { 'x-api-key': this.settings.apiKey },
-            idempotent: true,
+        const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)('git', args, {
+            cwd,
+            shell: false,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            // GIT_OPTIONAL_LOCKS=0: a diff against the working tree does not write the refreshed index back.
+            env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
             signal,
-            label: 'list uploads',
+            timeout: GIT_TIMEOUT_MS,
+            windowsHide: true,
         });
-        if (!res.ok)
-            this.fail(res, 'list uploads');
-        return (0,answers/* parseAnswer */.W)(uploadList, res.json(), 'ARCNM list uploads');
-    }
-    /**
-     * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
-     * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
-     */
-    mutate(path, body, label, ctx) {
-        const key = (0,external_node_crypto_.randomUUID)();
-        return (0,waiting/* pollUntil */.g3)(ctx, () => `${label}: ARCNM was still processing the request after wait-timeout-minutes`, async (attempt) => {
-            const res = await this.http.request({
-                method: 'POST',
-                url: `${this.settings.baseUrl}${path}`,
-                headers: { 'x-api-key': this.settings.apiKey, 'idempotency-key': key },
-                json: body,
-                idempotent: true,
-                signal: ctx.signal,
-                label,
-            });
-            // The first request under this key is still running on ARCNM's side (or its lock after a 5xx is still held):
-            // it may yet be carried out, so ask again with the same key until it finishes, never under a new key, for
-            // as long as the run may wait. The replay then answers what that first request did.
-            if (res.status === 409 && errorCode(res) === 'idempotency_in_flight') {
-                const delay = (0,retry/* backoffDelay */.EY)(Math.min(attempt, 6), { ...this.http.settings.policy, baseDelayMs: 500, maxDelayMs: 5_000 }, (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']));
-                return { againInMs: delay, note: `${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s` };
-            }
-            return { done: res };
-        });
-    }
-    fail(res, label) {
-        const parsed = envelope.safeParse((0,answers/* tryJson */.M)(res.text));
-        if (parsed.success) {
-            const { code, message, details } = parsed.data.error;
-            throw new ArcnmError(res.status, code, `${label}: ${message}`, details ?? {}, parsed.data.request_id ?? res.headers['x-request-id'] ?? undefined, (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']));
-        }
-        res.json(); // throws a clear error when the answer is not JSON at all (an HTML error page)
-        throw new errors/* PublishError */.S1(`ARCNM ${label}: HTTP ${res.status}: ${res.text.slice(0, 200)}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
-    }
-    async presign(file, ctx) {
-        const contentType = contentTypeFor(file.ext);
-        const res = await this.mutate('/api/v1/uploads/presign', { name: file.name, content_type: contentType, size_bytes: file.bytes }, `${file.path}: presign`, ctx);
-        if (!res.ok)
-            this.fail(res, 'presign');
-        const answer = (0,answers/* parseAnswer */.W)(presignAnswer, res.json(), 'ARCNM presign');
-        const target = answer.method === 'POST'
-            ? { method: 'POST', url: answer.url, headers: answer.headers ?? {}, fields: answer.fields ?? {} }
-            : { method: 'PUT', url: answer.url, headers: answer.headers ?? { 'Content-Type': contentType } };
-        return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false } };
-    }
-    async confirm(file, pending, receipt, ctx) {
-        const answer = await this.confirmReceived(file, pending, ctx);
-        // The bytes are with ARCNM and its check is under way: the upload must not be cancelled from here on.
-        pending.confirmed = true;
-        const ids = { id: answer.job_id ?? pending.dataSourceId, ...(answer.job_id ? { jobId: answer.job_id } : {}), dataSourceId: pending.dataSourceId };
-        const status = answer.status?.toLowerCase();
-        if (status && FINAL_FAILURES.has(status))
-            await this.failWithReason(file, pending, status, ctx);
-        // Attaching needs a confirmed upload, so a part revision makes the run wait for the verdict whatever `wait` says.
-        if (!ctx.wait && !this.settings.attach) {
-            ctx.log.info(`${file.path}: confirmed${answer.job_id ? ` (job ${answer.job_id})` : ''}; ARCNM's check is under way`);
-            return { ids, outcome: 'submitted' };
-        }
-        const row = status === 'confirmed' && answer.sha256 && answer.size_bytes != null
-            ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
-            : await (0,waiting/* verdictUnlessCancelled */.tT)(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
-        // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
-        if (!row)
-            return { ids, outcome: 'submitted' };
-        const rowStatus = row.status.toLowerCase();
-        if (rowStatus !== 'confirmed')
-            await this.failWithReason(file, pending, rowStatus, ctx);
-        const evidence = checkRow(row, file, receipt);
-        if (!this.settings.attach)
-            return { ids, outcome: 'accepted', evidence };
-        // Attaching is a new stage: none starts after the run was cancelled.
-        ctx.stop?.throwIfAborted();
-        await this.attach(file, pending, ctx);
-        // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
-        return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };
-    }
-    /**
-     * Confirm until ARCNM has the bytes: `409 upload_not_received` means storage is not consistent yet, so confirm
-     * again, never upload again. Each confirm is its own logical operation (a new key): repeating confirm is safe and
-     * answers the current state, whereas reusing one key would only replay the first answer.
-     */
-    confirmReceived(file, pending, ctx) {
-        const label = `${file.path}: confirm`;
-        return (0,waiting/* pollUntil */.g3)(ctx, () => `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`, async (round) => {
-            const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
-            if (res.ok)
-                return { done: (0,answers/* parseAnswer */.W)(confirmAnswer, res.json(), 'ARCNM confirm') };
-            // upload_rejected, upload_failed, upload_cancelled and the rest are final.
-            if (!(res.status === 409 && errorCode(res) === 'upload_not_received') || round >= this.http.settings.policy.maxAttempts)
-                this.fail(res, 'confirm');
-            return { againInMs: (0,retry/* backoffDelay */.EY)(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), note: `${label}: ARCNM has not received the bytes yet; confirming again` };
-        });
-    }
-    /**
-     * ARCNM marked the upload failed or cancelled: confirming again answers the final error envelope with ARCNM's
-     * own reason (`upload_rejected` and its message), which is what the user needs to see.
-     */
-    async failWithReason(file, pending, status, ctx) {
-        const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, `${file.path}: confirm`, ctx);
-        if (!res.ok)
-            this.fail(res, 'confirm');
-        throw new errors/* PublishError */.S1(`ARCNM marked upload ${pending.dataSourceId} ${status}`, ARCNM_CODES[`upload_${status}`] ?? 'rejected_by_provider', { providerCode: `upload_${status}` });
-    }
-    async attach(file, pending, ctx) {
-        const { partId, revisionId } = this.settings.attach;
-        const role = CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other';
-        const origin = this.settings.origin;
-        const attributes = Object.fromEntries(Object.entries({ source_path: file.path, commit_sha: origin?.sha, ref: origin?.ref, workflow_run: origin?.runUrl }).filter(([, v]) => v));
-        const label = `${file.path}: attach to part ${partId} revision ${revisionId}`;
-        await (0,waiting/* pollUntil */.g3)(ctx, () => `${label}: upload still pending after wait-timeout-minutes`, async () => {
-            const res = await this.mutate(`/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`, { data_source_id: pending.dataSourceId, role, attributes }, label, ctx);
-            if (res.ok)
-                return { done: undefined };
-            const details = (0,answers/* tryJson */.M)(res.text)?.error?.details;
-            if (res.status === 409 && details?.reason === 'upload_pending') {
-                // ARCNM is still checking the upload; it says how long to wait.
-                const delay = (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
-                return { againInMs: delay, note: `${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s` };
-            }
-            this.fail(res, 'attach');
-        });
-    }
-    /** Cancel an upload that never got confirmed, so nothing lingers (best effort). */
-    async abandon(file, pending, ctx) {
-        if (pending.confirmed)
-            return;
-        try {
-            const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000), stop: undefined });
-            ctx.log.info(`${file.path}: pending upload ${pending.dataSourceId} ${res.ok ? 'cancelled' : `not cancelled (HTTP ${res.status})`}`);
-        }
-        catch (err) {
-            ctx.log.warn(`${file.path}: could not cancel pending upload ${pending.dataSourceId}: ${err instanceof Error ? err.message : String(err)}`);
-        }
-    }
-}
-function errorCode(res) {
-    return envelope.safeParse((0,answers/* tryJson */.M)(res.text)).data?.error.code;
-}
-const arcnm = (0,types/* defineProvider */.N)({
-    id: 'arcnm',
-    displayName: 'ARCNM',
-    tokenEnv: 'ARCNM_API_KEY',
-    defaultServerUrl: 'https://api.arcnm.io',
-    inputs: ['part-id', 'revision-id'],
-    idOutputs: [{ output: 'job-ids', field: 'jobId' }],
-    readSettings(input, common) {
-        const apiKey = (0,inputs/* requireToken */.Fw)(common, 'ARCNM_API_KEY', 'an ARCNM API key (ak_live_… or ak_test_…, with the uploads:write scope)');
-        const partId = (0,inputs/* optionalId */.ui)(input, 'part-id', 'the ARCNM part to attach uploads to');
-        const revisionId = (0,inputs/* optionalId */.ui)(input, 'revision-id', 'the revision of part-id to attach uploads to');
-        if ((partId === undefined) !== (revisionId === undefined)) {
-            throw new errors/* UsageError */.eb(partId ? 'revision-id' : 'part-id', 'part-id and revision-id go together: set both to attach uploads to a part revision, or neither');
-        }
-        return { apiKey, baseUrl: common.serverUrl, attach: partId && revisionId ? { partId, revisionId } : undefined, origin: common.origin };
-    },
-    refuse(file) {
-        if (!ACCEPTED.includes(file.ext)) {
-            return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
-        }
-        if (file.bytes > ARCNM_MAX_BYTES)
-            return `ARCNM accepts files up to ${(0,units/* formatBytes */.z)(ARCNM_MAX_BYTES)}; this one has ${(0,units/* formatBytes */.z)(file.bytes)} (${file.bytes} bytes)`;
-        return undefined;
-    },
-    async open(settings, ctx) {
-        if (ctx.dryRun) {
-            // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
-            // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
-            const res = await ctx.http.request({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' });
-            const code = errorCode(res);
-            if (res.status === 403 && code === 'insufficient_scope')
-                ctx.log.warn('ARCNM: the API key is valid but cannot list uploads (no uploads:read scope); whether it has uploads:write shows only in a real run');
-            else if (!res.ok) {
-                const parsed = envelope.safeParse((0,answers/* tryJson */.M)(res.text));
-                if (parsed.success)
-                    throw new ArcnmError(res.status, parsed.data.error.code, `list uploads: ${parsed.data.error.message}`, parsed.data.error.details ?? {}, parsed.data.request_id ?? undefined);
-                throw new errors/* PublishError */.S1(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
+        const out = [];
+        let outBytes = 0;
+        let stderr = '';
+        let tooLong = false;
+        child.stdout.on('data', (chunk) => {
+            outBytes += chunk.length;
+            if (outBytes > MAX_OUTPUT_BYTES) {
+                tooLong = true;
+                child.kill();
             }
             else
-                ctx.log.info('ARCNM: the API key is valid');
-            if (settings.attach)
-                ctx.log.info(`ARCNM: part ${settings.attach.partId} revision ${settings.attach.revisionId} is not checked: ARCNM documents no read call for a part revision`);
-        }
-        const attach = settings.attach;
-        return Object.assign(new ArcnmSession(settings, ctx.http, ctx.signal), {
-            plan: (file) => ({
-                destination: `ARCNM upload as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
-            }),
+                out.push(chunk);
         });
-    },
-    describeTarget: (s) => (s.attach ? `part ${s.attach.partId} revision ${s.attach.revisionId} (each confirmed upload is attached to it) on ${s.baseUrl}` : `uploads on ${s.baseUrl} (not attached to a part)`),
-    runFailure(err, settings, common) {
-        if (!(err instanceof errors/* PublishError */.S1))
-            return undefined;
-        const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';
-        // ARCNM's own codes decide (not every 403 is the key's scope).
-        switch (err.providerCode) {
-            case 'invalid_api_key':
-                return { input: 'token', message: err.message, fix: credential, code: err.code };
-            case 'insufficient_scope':
-                return { input: 'token', message: err.message, fix: `${credential}; create a key with that scope in ARCNM's settings`, code: err.code };
-            case 'not_found':
-            case 'http_404':
-                // Presign and the list have no ID in their route: a 404 there is server-url's; attach names the part. (A
-                // 404 to confirm may be about one upload, so it stays that file's.)
-                if (/: attach: /.test(err.message) && settings.attach) {
-                    return { input: 'part-id', message: err.message, fix: `check part-id (${settings.attach.partId}) and revision-id (${settings.attach.revisionId}): the part revision must exist in the API key's organisation`, code: err.code };
-                }
-                if (/(: | )(presign|list uploads)\b/.test(err.message))
-                    return (0,failures/* wrongServerUrl */.U)(this, common, /list uploads/.test(err.message) ? '/api/v1/uploads/' : '/api/v1/uploads/presign');
-                return undefined;
-            default:
-                return undefined;
-        }
-    },
-});
-
-;// CONCATENATED MODULE: ./src/providers/coldstream.ts
-// Coldstream (Diabatix): per file, create a file record on the file server (it answers a presigned PUT URL)
-// → the engine uploads the bytes → start the job that makes the geometry usable on the case server:
-// `convert` for a component's STEP file, `initialize` for a whole-case STEP file, none for STL. The service
-// runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
-// at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
-
-
-
-
-
-
-
-
-
-const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'];
-const FINALIZE_MODES = ['auto', 'convert', 'initialize', 'none'];
-const STEP_EXTS = new Set(['step', 'stp']);
-const coldstream_ACCEPTED = ['step', 'stp', 'stl'];
-/** The text the case server answers while a job of the same case runs (matched as the official SDK does). */
-const BUSY_TEXT = 'Job already runs for case';
-/**
- * Busy-case backoff: the SDK asks again every 2 s; we start there, grow ×2 up to 30 s, and draw each wait
- * from [½, 1] of that ceiling, so parallel runs spread out and no wait is ever shorter than 1 s.
- */
-const BUSY_BASE_MS = 2_000;
-const BUSY_MAX_MS = 30_000;
-function busyDelay(attempt, random = Math.random) {
-    const ceiling = Math.min(BUSY_MAX_MS, BUSY_BASE_MS * 2 ** Math.max(0, attempt - 1));
-    return Math.round(ceiling * (0.5 + 0.5 * random()));
-}
-function regionHosts(region) {
-    return {
-        fileserverUrl: `https://fileserver.${region}.coldstream.diabatix.com`,
-        caseUrl: `https://case.${region}.coldstream.diabatix.com`,
-    };
-}
-/** Which job a file needs: `auto` follows the upload guide; the other modes force it (STL never takes one). */
-function jobKindFor(file, settings) {
-    if (settings.finalize !== 'auto')
-        return settings.finalize;
-    if (!STEP_EXTS.has(file.ext))
-        return 'none';
-    return settings.componentId === undefined ? 'initialize' : 'convert';
-}
-/**
- * The SDK documents case, component and file IDs as ints and sends them as JSON numbers; an ID of digits is
- * sent the same way, anything else (a GUID) as a string.
- */
-function idValue(id) {
-    return /^\d{1,15}$/.test(id) ? Number(id) : id;
-}
-/** The SDK reads `id`, `preSignedUrl` and `fileUrl`; the rest of the answer is not documented. */
-const fileRecordAnswer = schemas/* object */.Ikc({
-    id: schemas/* union */.KCZ([schemas/* string */.YjP().min(1), schemas/* number */.aig().int().nonnegative()]),
-    preSignedUrl: schemas/* string */.YjP().url(),
-    fileUrl: schemas/* string */.YjP().min(1),
-});
-/**
- * The job answer. The upload guide says only "a json object with meta data for the job", and the official SDK
- * never reads it: it checks the status and nothing else. So a 2xx is the verdict (the job was accepted), and
- * the answer's body is read only for a job ID to report: under one of these fields, at the top level or in a
- * `job` or `data` object, as a string or a number. An empty body, a body that is not JSON, `{}` or an ID in
- * a shape we do not know all still mean "accepted": the file succeeds without a job ID.
- */
-const JOB_ID_FIELDS = ['id', 'jobId', 'job_id', 'jobID', 'JobId', 'Id'];
-/** What we accept as an ID: it goes into outputs and the summary, so nothing but an ID's characters. */
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._:{}-]{0,127}$/;
-function jobIdFrom(text) {
-    const body = (0,answers/* tryJson */.M)(text);
-    const asId = (v) => {
-        if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
-            return String(v);
-        if (typeof v === 'string' && JOB_ID.test(v.trim()))
-            return v.trim();
-        return undefined;
-    };
-    const inObject = (o) => {
-        if (!o || typeof o !== 'object' || Array.isArray(o))
-            return undefined;
-        for (const f of JOB_ID_FIELDS) {
-            const id = asId(o[f]);
-            if (id !== undefined)
-                return id;
-        }
-        return undefined;
-    };
-    const root = body;
-    return inObject(root) ?? inObject(root?.['job']) ?? inObject(root?.['data']);
-}
-/** One-at-a-time sections keyed by case: FIFO, and a waiter that is cancelled leaves the queue intact. */
-class KeyedMutex {
-    tails = new Map();
-    async run(key, signal, fn) {
-        const previous = this.tails.get(key) ?? Promise.resolve();
-        let release;
-        const mine = new Promise((resolve) => (release = resolve));
-        const tail = previous.then(() => mine);
-        this.tails.set(key, tail);
-        try {
-            await abortable(previous, signal);
-            return await fn();
-        }
-        finally {
-            release();
-            if (this.tails.get(key) === tail)
-                this.tails.delete(key);
-        }
-    }
-}
-function abortable(promise, signal) {
-    if (signal.aborted)
-        return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        promise.then(() => {
-            signal.removeEventListener('abort', onAbort);
-            resolve();
-        }, (err) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(err);
+        child.stderr.on('data', (chunk) => {
+            if (stderr.length < 4096)
+                stderr += chunk.toString('utf8');
+        });
+        child.on('error', (err) => {
+            if (err.code === 'ENOENT')
+                reject(new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', 'needs git, and there is no git on PATH (install git, or leave changed-since empty)'));
+            else
+                reject(err);
+        });
+        child.on('close', (code, sig) => {
+            if (signal.aborted)
+                return reject(signal.reason);
+            if (tooLong)
+                return reject(new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', `git ${args[0]} answered more than ${MAX_OUTPUT_BYTES} bytes of paths; narrow the workspace, or leave changed-since empty`));
+            if (sig)
+                return reject(new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', `git ${args[0]} did not finish within ${GIT_TIMEOUT_MS / 60_000} minutes (${sig})`));
+            resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr });
         });
     });
 }
-const UNKNOWN_OUTCOME = 'Coldstream may or may not have created it, and it is not sent again (that could make a duplicate): check the case in Coldstream before re-running';
-class ColdstreamSession {
-    settings;
-    http;
-    displayName = 'Coldstream';
-    jobLocks = new KeyedMutex();
-    constructor(settings, http) {
-        this.settings = settings;
-        this.http = http;
+/** git's first line of complaint, for a message. */
+const said = (a) => a.stderr.split('\n').find((l) => l.trim() !== '')?.trim() ?? `exit code ${a.code}`;
+/** NUL-separated paths, decoded as the walk decodes names (invalid UTF-8 becomes U+FFFD in both). */
+function paths(stdout) {
+    const found = new Set();
+    let start = 0;
+    for (let nul = stdout.indexOf(0, start); nul !== -1; nul = stdout.indexOf(0, start)) {
+        if (nul > start)
+            found.add(stdout.toString('utf8', start, nul));
+        start = nul + 1;
     }
-    async api(url, body, label, ctx) {
-        try {
-            return await this.request(url, body, label, ctx);
-        }
-        catch (err) {
-            if (err instanceof errors/* NetworkError */.Dr)
-                throw new errors/* OutcomeUnknownError */.Do(`${err.message}; ${UNKNOWN_OUTCOME}`);
-            throw err;
-        }
-    }
-    request(url, body, label, ctx) {
-        return this.http.request({
-            method: 'POST',
-            url,
-            headers: { authorization: `Bearer ${this.settings.token}` },
-            json: body,
-            // Both the file record and the jobs are created by these POSTs and carry no idempotency key: after a
-            // dropped connection or a 5xx we cannot know whether the record or job exists, and repeating could
-            // make a second one (a second job even answers "busy" for the first). Only 429, which the server sends
-            // before doing anything, is repeated (the client does that for non-idempotent requests).
-            idempotent: false,
-            signal: ctx.signal,
-            label,
-        });
-    }
-    fail(res, what, hint) {
-        const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
-        const known = res.status === 401 || res.status === 403
-            ? 'check the token: a Coldstream access token that is valid for this region and has access to the case'
-            : res.status === 404
-                ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
-                : hint;
-        // A 5xx to a POST that creates something leaves us not knowing whether it did.
-        if (res.status >= 500)
-            throw new errors/* OutcomeUnknownError */.Do(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
-        throw new errors/* PublishError */.S1(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
-    }
-    async presign(file, ctx) {
-        const { caseId, componentId } = this.settings;
-        const res = await this.api(`${this.settings.fileserverUrl}/cases/${encodeURIComponent(caseId)}/files`, 
-        // A whole-case file names the case itself as its component, as the official SDK does. When the engine
-        // finds the URL expired it comes back here for a new record; the first stays behind, without bytes
-        // (Coldstream has no documented way to delete a file record).
-        { fileName: file.name, fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) }, `${file.path}: create file record`, ctx);
-        if (!res.ok)
-            this.fail(res, `create file record for ${file.path}`);
-        const answer = (0,answers/* parseAnswer */.W)(fileRecordAnswer, res.json(), 'Coldstream create file record');
-        return {
-            // The presigned PUT is signed for this Content-Type and must carry no Authorization header: the
-            // token never goes to storage (S3 would refuse a second credential anyway).
-            target: { method: 'PUT', url: answer.preSignedUrl, headers: { 'Content-Type': 'application/octet-stream' } },
-            pending: { fileIdValue: answer.id, fileId: String(answer.id), fileUrl: answer.fileUrl },
-        };
-    }
-    async confirm(file, pending, _receipt, ctx) {
-        // Coldstream has no verdict to wait for: the file record with its bytes, and the job accepted, are all it gives.
-        const kind = jobKindFor(file, this.settings);
-        if (kind === 'none')
-            return { ids: { id: pending.fileId, fileId: pending.fileId, jobKind: 'none' }, outcome: 'accepted' };
-        const jobId = await this.jobLocks.run(this.settings.caseId, ctx.signal, () => this.startJob(file, pending, kind, ctx));
-        // Accepted either way; `jobId` (and job-ids) only when Coldstream's answer named one.
-        const ids = jobId === undefined ? { id: pending.fileId, fileId: pending.fileId, jobKind: kind } : { id: jobId, fileId: pending.fileId, jobId, jobKind: kind };
-        return { ids, outcome: 'accepted' };
-    }
-    /**
-     * Runs under the case's lock: only this file asks the case server for a job of this case right now. Answers
-     * the job's ID when Coldstream's answer has one. A 2xx is never followed by a second job request, whatever
-     * its body looks like: the job was accepted, and asking again would start a second one (or answer busy).
-     */
-    async startJob(file, pending, kind, ctx) {
-        const { caseId } = this.settings;
-        const label = `${file.path}: ${kind}`;
-        const body = { caseId: idValue(caseId), fileId: pending.fileIdValue, fileURL: pending.fileUrl };
-        const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
-        const timeout = () => `Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`;
-        return (0,waiting/* pollUntil */.g3)(ctx, timeout, async (attempt) => {
-            const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
-            if (res.ok) {
-                const jobId = jobIdFrom(res.text);
-                ctx.log.info(jobId !== undefined
-                    ? `${label}: job ${jobId} started for file ${pending.fileId}`
-                    : `${label}: Coldstream accepted the job for file ${pending.fileId} (HTTP ${res.status}); its answer names no job ID`);
-                return { done: jobId };
-            }
-            if (!res.text.includes(BUSY_TEXT))
-                this.fail(res, `${kind} ${file.path} (file ${pending.fileId} is uploaded, its job did not start)`);
-            // The case runs another job (ours or someone else's): ask again later, never in a tight loop.
-            if (!ctx.wait) {
-                throw new errors/* PublishError */.S1(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'target_busy');
-            }
-            const delay = Math.max(busyDelay(attempt), Math.min((0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']) ?? 0, BUSY_MAX_MS));
-            return { againInMs: delay, note: `${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s` };
-        });
-    }
-}
-const coldstream = (0,types/* defineProvider */.N)({
-    id: 'coldstream',
-    displayName: 'Coldstream',
-    tokenEnv: 'COLDSTREAM_TOKEN',
-    // Only for display: without server-url the two hosts come from `region` (regionHosts).
-    defaultServerUrl: regionHosts('eu1').caseUrl,
-    inputs: ['case-id', 'component-id', 'region', 'finalize'],
-    idOutputs: [{ output: 'job-ids', field: 'jobId' }],
-    readSettings(input, common) {
-        const caseId = (0,inputs/* requireId */.l4)(input, 'case-id', 'the Coldstream case to upload geometry to (the number in the case URL)');
-        const componentId = (0,inputs/* optionalId */.ui)(input, 'component-id', 'the component (region, subregion, ...) of case-id; empty for a whole-case file');
-        const region = (0,inputs/* parseInput */.CU)(input, 'region', schemas/* string */.YjP().transform((s) => (s === '' ? 'eu1' : s.toLowerCase())).pipe(schemas/* enum */.k5n(COLDSTREAM_REGIONS)), `one of ${COLDSTREAM_REGIONS.join(', ')} (the hosting region of your Coldstream account)`);
-        const finalize = (0,inputs/* parseInput */.CU)(input, 'finalize', schemas/* string */.YjP().transform((s) => (s === '' ? 'auto' : s.toLowerCase())).pipe(schemas/* enum */.k5n(FINALIZE_MODES)), FINALIZE_MODES.join(', '));
-        const token = (0,inputs/* requireToken */.Fw)(common, 'COLDSTREAM_TOKEN', 'a Coldstream access token');
-        const hosts = common.serverUrlGiven ? { fileserverUrl: common.serverUrl, caseUrl: common.serverUrl } : regionHosts(region);
-        return { token, ...hosts, region, caseId, componentId, finalize };
-    },
-    refuse(file, settings) {
-        if (!coldstream_ACCEPTED.includes(file.ext)) {
-            return `Coldstream accepts STEP (.step, .stp) and STL (.stl) geometry; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
-        }
-        // Convert and initialize read STEP; an STL is already what convert would make.
-        if (file.ext === 'stl' && settings.finalize !== 'auto' && settings.finalize !== 'none') {
-            return `finalize is ${settings.finalize}, which applies to STEP files; an STL file needs no job (set finalize to auto or none, or leave .stl files out of path)`;
-        }
-        return undefined;
-    },
-    async open(settings, ctx) {
-        if (ctx.dryRun) {
-            // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
-            const res = await ctx.http.request({
-                method: 'GET',
-                url: `${settings.fileserverUrl}/cases/${encodeURIComponent(settings.caseId)}/files`,
-                headers: { authorization: `Bearer ${settings.token}` },
-                idempotent: true,
-                signal: ctx.signal,
-                label: `Coldstream list the files of case ${settings.caseId}`,
-            });
-            if (!res.ok) {
-                const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
-                throw new errors/* PublishError */.S1(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
-            }
-            ctx.log.info(`Coldstream: the token can read case ${settings.caseId} in region ${settings.region}`);
-        }
-        const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
-        const jobs = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
-        return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file) => ({ destination: `Coldstream ${where}; ${jobs[jobKindFor(file, settings)]}` }) });
-    },
-    describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
-    runFailure(err, settings, common) {
-        if (!(err instanceof errors/* PublishError */.S1))
-            return undefined;
-        const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
-        if (err.providerCode === 'http_401' || err.providerCode === 'http_403')
-            return { input: 'token', message: err.message, fix: credential, code: err.code };
-        // Only the case's own routes (the file record, the dry run's file list) say anything about the case or the
-        // URL: a 404 to a job may be about one file.
-        if (err.providerCode !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message))
-            return undefined;
-        // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
-        // does not, on a server-url given by hand, says the URL's path is wrong.
-        if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {
-            return { input: 'case-id', message: err.message, fix: `check case-id${settings.componentId ? ' and component-id' : ''}: the case must exist in region ${settings.region} and be visible to the token's user`, code: err.code };
-        }
-        return (0,failures/* wrongServerUrl */.U)(this, common, '/cases/{case-id}/files');
-    },
-});
-
-// EXTERNAL MODULE: ./src/providers/ion/index.ts
-var ion = __nccwpck_require__(9255);
-// EXTERNAL MODULE: ./src/providers/speckle/graphql.ts
-var graphql = __nccwpck_require__(6235);
-// EXTERNAL MODULE: ./src/providers/speckle/settings.ts
-var settings = __nccwpck_require__(1233);
-;// CONCATENATED MODULE: ./src/providers/speckle/index.ts
-// Speckle: each file becomes a new version of a model. generateUploadUrl → PUT to storage with the headers
-// Speckle asks for → resolve (or create) the model → start the file's processing with the fileId and the ETag
-// exactly as storage sent it → poll until it ends in a version. How it is started and polled depends on the
-// server: the ingestion API (app.speckle.systems, ingestion.ts) or 2.x's file import (import.ts), chosen once
-// when the session opens (open.ts). This module is the light part that every run loads (inputs, refusals, the
-// run's failures); open.ts and the session code, with GraphQL (api.ts), load only when a Speckle run opens.
-// GraphQL failures: graphql.ts; the documents: operations.ts.
-
-
-
-
-
-
-
-const speckle = (0,types/* defineProvider */.N)({
-    id: 'speckle',
-    displayName: 'Speckle',
-    tokenEnv: 'SPECKLE_TOKEN',
-    defaultServerUrl: 'https://app.speckle.systems',
-    inputs: ['project-id', 'model', 'model-id'],
-    idOutputs: [{ output: 'version-ids', field: 'versionId' }],
-    readSettings: settings/* readSpeckleSettings */.Jm,
-    refuse: settings/* refuseFile */.lv,
-    // The session code (GraphQL, both protocols) loads only when a Speckle run opens: a chunk of its own.
-    open: async (settings, ctx) => (await Promise.all(/* import() */[__nccwpck_require__.e(854), __nccwpck_require__.e(658)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1658))).openSpeckle(settings, ctx),
-    describeTarget: (s) => `project ${s.projectId} on ${s.serverUrl}, ${s.modelId ? `model ${s.modelId}` : `models named by the template "${s.modelTemplate}"`}`,
-    runFailure(err, settings, common, stage) {
-        const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;
-        if (err instanceof errors/* HttpError */.j$ && err.status === 404 && stage === 'open')
-            return (0,failures/* wrongServerUrl */.U)(this, common, '/graphql');
-        if (!(err instanceof errors/* PublishError */.S1))
-            return undefined;
-        // Speckle's own reasons decide; an answer of the wrong shape may come from any layer.
-        switch (err instanceof graphql/* SpeckleError */.iv ? err.reason : err.code) {
-            case 'invalid_token':
-            case 'forbidden':
-                return { input: 'token', message: err.message, fix: credential, code: err.code };
-            case 'project_not_found':
-                return { input: 'project-id', message: err.message, fix: (0,graphql/* settingsHint */.Z)(settings).project, code: err.code };
-            case 'model_not_found':
-                return { input: 'model-id', message: err.message, fix: `set model-id to the ID in the model's URL, ${settings.serverUrl}/projects/${settings.projectId}/models/<model-id>, or leave it empty to use the model template`, code: err.code };
-            case 'invalid_response':
-                return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the Speckle server's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
-            default:
-                return undefined;
-        }
-    },
-});
-
-;// CONCATENATED MODULE: ./src/providers/index.ts
-// The provider registry: the only list of vendors. Adding one: write its folder or module (a `defineProvider`
-// definition), add it here, and document its inputs in action.yml (src/action-inputs.ts); a test checks that
-// action.yml's provider list and the command line's help name exactly these.
-
-
-
-
-const providers = [speckle, ion/* ion */.lA, coldstream, arcnm];
-const providerIds = () => providers.map((p) => p.id);
-
-
-/***/ }),
-
-/***/ 8705:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   QH: () => (/* binding */ ionTokenUrls),
-/* harmony export */   rN: () => (/* binding */ IonCredentials)
-/* harmony export */ });
-/* unused harmony exports ION_TOKEN_PATH, ION_LEGACY_TOKEN_PATH, ION_AUTH_SERVERS */
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8816);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5694);
-/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3329);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8422);
-/* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3889);
-// ION's sign-in: a ready access token, or an API key pair exchanged for one with the OAuth client-credentials
-// grant (once per run, and once more when ION answers 401). Every token fetched is masked the moment it arrives.
-
-
-
-
-
-
-/** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
-const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
-/** ...and the one older copies of that page and ION's own examples use. Tried when the first answers 404. */
-const ION_LEGACY_TOKEN_PATH = '/auth/realms/api-keys/protocol/openid-connect/token';
-/**
- * API host → auth server, from the environment table of ION's API-key docs. ION's other docs give production
- * as api.firstresonance.io, which the table does not list: it is production, so it maps to production's
- * auth server. Sandboxes get their own hosts, so they need auth-url.
- */
-const ION_AUTH_SERVERS = {
-    'api.firstresonance.io': 'auth.buildwithion.com',
-    'api.buildwithion.com': 'auth.buildwithion.com',
-    'staging-api.buildwithion.com': 'staging-auth.buildwithion.com',
-    'api-staging-gov.buildwithion.com': 'auth-staging-gov.buildwithion.com',
-    'api-production-gov.buildwithion.com': 'auth-production-gov.buildwithion.com',
-    'api-staging-aus.buildwithion.com': 'auth-staging-aus.buildwithion.com',
-    'api-production-aus.buildwithion.com': 'auth-production-aus.buildwithion.com',
-};
-const tokenAnswer = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({ access_token: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().min(1), token_type: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().nullish(), expires_in: zod__WEBPACK_IMPORTED_MODULE_5__/* .number */ .aig().nullish() });
-const oauthError = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({ error: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), error_description: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().nullish() });
-/** The token endpoints to try: auth-url as given, the standard path on a bare auth host, or the derived default. */
-function ionTokenUrls(authUrlRaw, serverUrl) {
-    if (authUrlRaw !== '') {
-        const url = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseServerUrl */ .Ep)('auth-url', authUrlRaw);
-        if (new URL(url).pathname !== '/')
-            return [url];
-        return [`${url}${ION_TOKEN_PATH}`, `${url}${ION_LEGACY_TOKEN_PATH}`];
-    }
-    const authHost = ION_AUTH_SERVERS[new URL(serverUrl).hostname.toLowerCase()];
-    if (!authHost) {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('auth-url', `is required with client-id/client-secret when server-url (${serverUrl}) is not one of ION's environments (${Object.keys(ION_AUTH_SERVERS).join(', ')}); pass your environment's token endpoint, e.g. https://<auth server>${ION_TOKEN_PATH}`);
-    }
-    return [`https://${authHost}${ION_TOKEN_PATH}`, `https://${authHost}${ION_LEGACY_TOKEN_PATH}`];
-}
-/** The client-credentials grant. Minting a token changes nothing on the server, so it is safe to repeat. */
-async function fetchToken(http, auth, signal, log) {
-    const body = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: auth.clientId,
-        client_secret: auth.clientSecret,
-        audience: auth.audience,
-    }).toString();
-    for (let i = 0;; i++) {
-        const url = auth.tokenUrls[i];
-        const res = await http.request({
-            method: 'POST',
-            url,
-            headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body,
-            idempotent: true,
-            signal,
-            label: 'ION token request',
-        });
-        if (res.status === 404 && i + 1 < auth.tokenUrls.length) {
-            log.debug(`ION token request: ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_2__/* .redactUrl */ .BO)(url)} answered 404; trying ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_2__/* .redactUrl */ .BO)(auth.tokenUrls[i + 1])}`);
-            continue;
-        }
-        const where = (0,_http_client_js__WEBPACK_IMPORTED_MODULE_2__/* .redactUrl */ .BO)(url);
-        if (!res.ok) {
-            const parsed = oauthError.safeParse((0,_answers_js__WEBPACK_IMPORTED_MODULE_4__/* .tryJson */ .M)(res.text));
-            const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
-            const hint = res.status === 404
-                ? 'check that auth-url is the token endpoint of your environment'
-                : "check client-id and client-secret, and that the API key was created in the environment server-url points at (a key works only in the environment that created it)";
-            // OAuth's invalid_client (and friends) is the key's: refused, whatever status carries it.
-            const code = res.status === 404 ? 'not_found' : res.status === 429 || res.status >= 500 ? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .codeForStatus */ .zT)(res.status) : 'auth_rejected';
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, code, { providerCode: parsed.data?.error ?? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(res.status) });
-        }
-        const parsed = tokenAnswer.safeParse(res.json());
-        if (!parsed.success)
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
-        return parsed.data.access_token;
-    }
-}
-/** The access token in use, renewed after a 401 when the run signed in with client credentials. */
-class IonCredentials {
-    auth;
-    ctx;
-    token;
-    /** Bumped on each new token, so concurrent 401s lead to one token request, not one each. */
-    generation = 0;
-    refreshing;
-    constructor(auth, ctx, token) {
-        this.auth = auth;
-        this.ctx = ctx;
-        this.token = token;
-    }
-    /** The token to start with: the one given, or the first fetched with the client credentials. */
-    static async signIn(auth, ctx) {
-        if (auth.kind === 'token')
-            return new IonCredentials(auth, ctx, auth.token);
-        const token = await fetchToken(ctx.http, auth, ctx.signal, ctx.log);
-        ctx.mask(token);
-        ctx.log.info(`ION: signed in with client credentials at ${new URL(auth.tokenUrls[0]).host}`);
-        return new IonCredentials(auth, ctx, token);
-    }
-    current() {
-        return { token: this.token, generation: this.generation };
-    }
-    /** A new token after a 401 to `generation`'s token, at most one request at a time; none for a given token. */
-    async refresh(generation, signal) {
-        const auth = this.auth;
-        if (auth.kind !== 'client' || generation !== this.generation)
-            return;
-        this.refreshing ??= (async () => {
-            try {
-                const token = await fetchToken(this.ctx.http, auth, signal, this.ctx.log);
-                this.ctx.mask(token);
-                this.token = token;
-                this.generation++;
-                this.ctx.log.info('ION refused the access token (401); fetched a new one with the client credentials');
-            }
-            finally {
-                this.refreshing = undefined;
-            }
-        })();
-        await this.refreshing;
-    }
-}
-
-
-/***/ }),
-
-/***/ 9255:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Sc: () => (/* binding */ ionId),
-/* harmony export */   _6: () => (/* binding */ unknownFields),
-/* harmony export */   lA: () => (/* binding */ ion),
-/* harmony export */   ow: () => (/* binding */ IonTargetError),
-/* harmony export */   uR: () => (/* binding */ createdDespiteErrors)
-/* harmony export */ });
-/* unused harmony export parseAttachTo */
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8816);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8422);
-/* harmony import */ var _failures_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1707);
-/* harmony import */ var _types_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2695);
-/* harmony import */ var _auth_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8705);
-/* harmony import */ var _operations_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9045);
-// First Resonance ION: attach files to a run step, run, procedure, step, part or run step field.
-// Per file: requestFileUploadUrl → (the engine PUTs the bytes with exactly the returned contentType) →
-// createFileAttachment with the ETag storage answered. Authentication is a ready access token, or an API
-// key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
-// ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
-// This module is the light part every run loads (inputs, settings, the run's failures); the session, with
-// GraphQL and the sign-in, is session.ts, loaded only when an ION run opens.
-
-
-
-
-
-
-
-
-/** ION's IDs are integers in its examples and `ID` in its schema: take either, keep a string. */
-const ionId = zod__WEBPACK_IMPORTED_MODULE_4__/* .union */ .KCZ([zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().min(1), zod__WEBPACK_IMPORTED_MODULE_4__/* .number */ .aig().int()]).transform(String);
-/** An ION object ID as attach-to takes it. */
-const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const ATTACH_FORM = `<kind>:<id> with kind one of ${_operations_js__WEBPACK_IMPORTED_MODULE_3__/* .ATTACH_KINDS */ .o1.join(', ')} (e.g. runStep:1234)`;
-function parseAttachTo(raw) {
-    const m = raw.match(/^([A-Za-z]+)\s*:\s*(\S+)$/);
-    const kind = _operations_js__WEBPACK_IMPORTED_MODULE_3__/* .ATTACH_KINDS */ .o1.find((k) => k.toLowerCase() === m?.[1]?.toLowerCase());
-    const id = m?.[2];
-    if (!kind || id === undefined || !OBJECT_ID.test(id))
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('attach-to', `got ${JSON.stringify(raw)}; expected ${ATTACH_FORM}`);
-    return { kind, id };
-}
-/**
- * Partly successful answers. A GraphQL answer may carry both `data` and `errors`: the operation ran, and
- * something else went wrong on the way (a notification, an audit hook, a field resolved after the object was
- * made). When the mutation's object came back, it exists on ION: failing the file would drop its ID, and a
- * re-run would attach the file a second time. So these fields decide, per operation, and nothing else:
- *  - createFileAttachment: `data.createFileAttachment.fileAttachment.id` is an ID → the attachment exists;
- *    the file succeeds with a warning carrying ION's errors.
- * Every other operation (the queries) with `errors` fails, whatever `data` holds: a query made nothing.
- */
-function createdDespiteErrors(op, data) {
-    if (op !== _operations_js__WEBPACK_IMPORTED_MODULE_3__/* .createFileAttachment */ .EU)
-        return undefined;
-    const id = data?.createFileAttachment?.fileAttachment?.id;
-    const parsed = ionId.safeParse(id);
-    return parsed.success ? parsed.data : undefined;
-}
-/** The fields a GraphQL validation error says the server's schema lacks: `Cannot query field "entity" on type "RunStep"`. */
-function unknownFields(messages) {
-    const found = [];
-    for (const m of messages) {
-        for (const hit of m.matchAll(/Cannot query field "([_A-Za-z][_0-9A-Za-z]*)" on type "([_A-Za-z][_0-9A-Za-z]*)"/g))
-            found.push({ field: hit[1], type: hit[2] });
-    }
+    if (start < stdout.length)
+        found.add(stdout.toString('utf8', start));
     return found;
 }
-/** The object attach-to names does not exist, or has no entity: the run's target is wrong. */
-class IonTargetError extends _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 {
-    constructor(message) {
-        super(message, 'not_found');
-    }
-}
-const ion = (0,_types_js__WEBPACK_IMPORTED_MODULE_5__/* .defineProvider */ .N)({
-    id: 'ion',
-    displayName: 'ION',
-    tokenEnv: 'ION_TOKEN',
-    defaultServerUrl: 'https://api.firstresonance.io',
-    inputs: ['entity-id', 'attach-to', 'client-id', 'client-secret', 'auth-url', 'validate-upload'],
-    idOutputs: [{ output: 'attachment-ids', field: 'attachmentId' }],
-    readSettings(input, common) {
-        const clientId = input('client-id');
-        const clientSecret = input('client-secret');
-        let auth;
-        if (clientId !== '' || clientSecret !== '') {
-            if (clientId === '')
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('client-id', "is required with client-secret: pass the ION API key's client ID");
-            if (clientSecret === '')
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('client-secret', "is required with client-id: pass the ION API key's client secret (from a secret)");
-            if (input('token') !== '')
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('token', 'give either token or client-id/client-secret, not both');
-            auth = {
-                kind: 'client',
-                clientId: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .checkCredential */ .CT)('client-id', clientId),
-                clientSecret: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .checkCredential */ .CT)('client-secret', clientSecret),
-                tokenUrls: (0,_auth_js__WEBPACK_IMPORTED_MODULE_2__/* .ionTokenUrls */ .QH)(input('auth-url'), common.serverUrl),
-                // ION's examples send the API URL as the audience.
-                audience: common.serverUrl,
-            };
-        }
-        else {
-            auth = { kind: 'token', token: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .requireToken */ .Fw)(common, 'ION_TOKEN', 'an ION access token (or client-id and client-secret of an ION API key)') };
-        }
-        const entityIdRaw = input('entity-id');
-        const attachToRaw = input('attach-to');
-        if (entityIdRaw !== '' && attachToRaw !== '')
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('attach-to', 'give exactly one of entity-id and attach-to, not both');
-        let target;
-        if (attachToRaw !== '')
-            target = parseAttachTo(attachToRaw);
-        else if (entityIdRaw !== '')
-            target = { kind: 'entity', entityId: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .parseInput */ .CU)(input, 'entity-id', _inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .idInput */ .qc, "an ION entity ID (an object's entity { id })") };
-        else
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('entity-id', `is required for ION: pass entity-id (an entity ID) or attach-to (${ATTACH_FORM})`);
-        return {
-            serverUrl: common.serverUrl,
-            auth,
-            target,
-            validateUpload: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .parseInput */ .CU)(input, 'validate-upload', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .booleanInput */ .tE)(true), 'true or false'),
-        };
-    },
-    secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
-    // ION takes any file and derives its Content-Type from the name.
-    refuse: () => undefined,
-    // The session (GraphQL, sign-in) loads only when an ION run opens: a chunk of its own.
-    open: async (settings, ctx) => (await Promise.all(/* import() */[__nccwpck_require__.e(854), __nccwpck_require__.e(479)]).then(__nccwpck_require__.bind(__nccwpck_require__, 3479))).openIon(settings, ctx),
-    describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
-    runFailure(err, settings, common, stage) {
-        if (!(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1))
-            return undefined;
-        const client = settings.auth.kind === 'client';
-        const credential = client
-            ? `client-id and client-secret must be an ION API key created in the environment at ${settings.serverUrl}, whose creator had the permissions to read the target and create file attachments on it (auth-url: that environment's auth server)`
-            : `the token input (or ION_TOKEN) must hold a current ION access token for the environment at ${settings.serverUrl}, whose role may read the target and create file attachments on it; or pass client-id and client-secret so the action fetches one`;
-        const targetInput = settings.target.kind === 'entity' ? 'entity-id' : 'attach-to';
-        if (/^ION token request/.test(err.message)) {
-            return err.providerCode === 'http_404'
-                ? { input: 'auth-url', message: err.message, fix: `set auth-url to the token endpoint of the environment's auth server`, code: err.code }
-                : { input: 'client-id', message: err.message, fix: credential, code: err.code };
-        }
-        if (err instanceof IonTargetError) {
-            return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
-        }
-        if (err.providerCode === 'http_404')
-            return (0,_failures_js__WEBPACK_IMPORTED_MODULE_6__/* .wrongServerUrl */ .U)(this, common, '/graphql');
-        switch (err.code) {
-            case 'auth_rejected':
-            case 'permission_denied':
-                return { input: client ? 'client-id' : 'token', message: err.message, fix: credential, code: err.code };
-            case 'invalid_response':
-                return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the ION API's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
-            default:
-                return undefined;
-        }
-    },
-});
-
-
-/***/ }),
-
-/***/ 9045:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   EU: () => (/* binding */ createFileAttachment),
-/* harmony export */   Se: () => (/* binding */ entityLookup),
-/* harmony export */   o1: () => (/* binding */ ATTACH_KINDS),
-/* harmony export */   oY: () => (/* binding */ requestFileUploadUrl)
-/* harmony export */ });
-// The GraphQL operations the ION provider sends, each with whether it may be repeated and why. Written from
-// ION's file-upload guide: requestFileUploadUrl → PUT to storage → createFileAttachment, and the
-// `<kind>(id) { entity { id } }` lookups that turn an object ID into the entity ID attachments hang off.
-/** The targets `attach-to` accepts, in ION's own field names. */
-const ATTACH_KINDS = ['runStep', 'run', 'procedure', 'step', 'part', 'runStepField'];
-/**
- * A query: it only reads, so repeating it is harmless.
- */
-function entityLookup(kind) {
-    const name = `${kind[0].toUpperCase()}${kind.slice(1)}Entity`;
-    return {
-        field: kind,
-        document: `query ${name}($id: ID!) { ${kind}(id: $id) { id entity { id } } }`,
-        idempotent: true,
-    };
+function changeOf(set, file) {
+    if (!file.problem && node_path__WEBPACK_IMPORTED_MODULE_2___default().relative(set.workspace, file.absolutePath).split((node_path__WEBPACK_IMPORTED_MODULE_2___default().sep)).join('/') !== file.path)
+        return 'through-link';
+    if (!set.tracked.has(file.path))
+        return 'untracked';
+    return set.changed.has(file.path) ? 'changed' : 'unchanged';
 }
 /**
- * A query that mints a fresh single-use upload URL and storage key. Repeating it only mints another URL
- * that nobody uses and that expires within minutes, so it is safe to retry.
+ * Ask git what changed in `workspace` since `since` (already validated by config.ts). Throws a UsageError naming
+ * changed-since when the workspace is not a git checkout or the commit is not in its history (a shallow clone):
+ * before anything is sent.
  */
-const requestFileUploadUrl = {
-    field: 'requestFileUploadUrl',
-    document: 'query RequestFileUploadUrl($filename: String!) { requestFileUploadUrl(filename: $filename) { uploadUrl s3Key contentType } }',
-    idempotent: true,
-    permission: 'CreateFileAttachment',
-};
-/**
- * A mutation that creates an attachment record. ION documents no idempotency key and no query that lists an
- * entity's attachments, so after a 5xx or a dropped connection we cannot tell whether the record was made:
- * sending it again could attach the file twice. It is therefore never repeated after the request may have
- * reached ION. `downloadUrl` is deliberately not selected: it is a signed URL we never need.
- */
-const createFileAttachment = {
-    field: 'createFileAttachment',
-    document: 'mutation CreateFileAttachment($input: CreateFileAttachmentInput!) { createFileAttachment(input: $input) { fileAttachment { id entityId filename } } }',
-    idempotent: false,
-    permission: 'CreateFileAttachment',
-};
-
-
-/***/ }),
-
-/***/ 6235:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Qk: () => (/* binding */ etagFailure),
-/* harmony export */   TN: () => (/* binding */ oneLine),
-/* harmony export */   X2: () => (/* binding */ isAmbiguous),
-/* harmony export */   Z: () => (/* binding */ settingsHint),
-/* harmony export */   c4: () => (/* binding */ isNotFound),
-/* harmony export */   gR: () => (/* binding */ graphqlFailure),
-/* harmony export */   iv: () => (/* binding */ SpeckleError),
-/* harmony export */   kf: () => (/* binding */ isValidationFailure),
-/* harmony export */   rG: () => (/* binding */ isAlreadyRegistered),
-/* harmony export */   tG: () => (/* binding */ httpFailure),
-/* harmony export */   uR: () => (/* binding */ createdDespiteErrors)
-/* harmony export */ });
-/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5694);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _operations_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2158);
-// Speckle's GraphQL failures, the same for both protocols: reads a partly successful answer, and words Speckle's
-// failures for the user (the token, the scope, the project, the model), keeping Speckle's own codes for the
-// provider's rules to branch on. No GraphQL client here (api.ts sends): the definition's run-failure rules use
-// this module, and it stays in the main bundle while the session code loads only when a Speckle run opens.
-
-
-
-const SPECKLE_CODES = {
-    invalid_token: 'auth_rejected',
-    forbidden: 'permission_denied',
-    project_not_found: 'not_found',
-    model_not_found: 'not_found',
-    graphql_validation_failed: 'unsupported_by_server',
-    invalid_response: 'invalid_response',
-    rate_limited: 'rate_limited',
-    ingestion_failed: 'invalid_content',
-    ingestion_invalid_input: 'invalid_content',
-    ingestion_cancelled: 'rejected_by_provider',
-    ingestion_timeout: 'rejected_by_provider',
-    ingestion_missing: 'not_found',
-    other: 'rejected_by_provider',
-};
-/**
- * A GraphQL or HTTP failure worded for the user: `reason` for this provider's rules to branch on, the shared
- * `code`, and Speckle's own code (the first GraphQL `extensions.code`, or an ingestion's status) as providerCode.
- */
-class SpeckleError extends _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1 {
-    reason;
-    graphqlCodes;
-    errors;
-    name = 'SpeckleError';
-    constructor(message, reason, graphqlCodes = [], errors = [], providerCode = graphqlCodes.find((c) => c !== '')) {
-        super(message, SPECKLE_CODES[reason], providerCode === undefined ? undefined : { providerCode });
-        this.reason = reason;
-        this.graphqlCodes = graphqlCodes;
-        this.errors = errors;
+async function changesSince(since, workspace, signal) {
+    const where = await git(['rev-parse', '--is-inside-work-tree', '--is-shallow-repository'], workspace, signal);
+    const [inside, shallow] = where.stdout.toString('utf8').split('\n');
+    if (where.code !== 0 && /dubious ownership/.test(where.stderr)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', `git refuses to read the checkout at ${workspace}: it belongs to another user than the one this step runs as (git: ${said(where)}); run git config --global --add safe.directory "$GITHUB_WORKSPACE" in a step before this one, or leave changed-since empty`);
     }
-}
-/**
- * Partly successful answers: GraphQL may answer `data` and `errors` together (a resolver after the create
- * failed, a subscription publish, a hook). When the mutation's object came back, it exists on the server:
- * failing would drop its ID, and the next attempt or run would make a second one (a second model is refused
- * as a taken name; a second start of the fileId is refused as already registered). These fields decide, and
- * nothing else:
- *  - CreateModel: `data.modelMutations.create.id`;
- *  - StartFileIngestion: `data.fileUploadMutations.startFileIngestion.id` (the ingestion, followed as usual:
- *    its own verdict still decides whether the file succeeds);
- *  - StartFileImport (2.x): `data.fileUploadMutations.startFileImport.id`.
- * Any other operation with `errors` fails, whatever `data` holds.
- */
-function createdDespiteErrors(op, data) {
-    const d = data;
-    const id = op === _operations_js__WEBPACK_IMPORTED_MODULE_2__/* .createModel */ .kQ
-        ? d?.['modelMutations']?.['create']?.['id']
-        : op === _operations_js__WEBPACK_IMPORTED_MODULE_2__/* .startFileIngestion */ .Rq
-            ? d?.['fileUploadMutations']?.['startFileIngestion']?.['id']
-            : op === _operations_js__WEBPACK_IMPORTED_MODULE_2__/* .startFileImport */ .sb
-                ? d?.['fileUploadMutations']?.['startFileImport']?.['id']
-                : undefined;
-    return typeof id === 'string' && id !== '' ? id : undefined;
-}
-/** Server text for a log line: one line, bounded. */
-function oneLine(text, max = 300) {
-    const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
-    return line.length > max ? `${line.slice(0, max)}…` : line;
-}
-function isNotFound(e) {
-    const code = String(e.extensions?.code ?? '');
-    return /NOT_FOUND/.test(code) || /not found/i.test(e.message);
-}
-function isAmbiguous(err) {
-    return err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr || (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status >= 500);
-}
-/** The server registers a fileId once; a second start of it answers this (speckle-server AlreadyRegisteredBlobError). */
-function isAlreadyRegistered(err) {
-    return err instanceof SpeckleError && err.graphqlCodes.includes('ALREADY_REGISTERED_BLOB_ERROR');
-}
-function isValidationFailure(err, field) {
-    return err instanceof SpeckleError && err.reason === 'graphql_validation_failed' && err.errors.some((e) => e.message.includes(field));
-}
-/** Speckle checks the ETag against storage: a mismatch means storage holds other bytes than we sent. */
-function etagFailure(err, etag) {
-    if (!(err instanceof SpeckleError) || !err.errors.some((e) => /etag/i.test(e.message)))
-        return undefined;
-    return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .CorruptionError */ .ib(`Speckle found different bytes in storage than were uploaded (our ETag ${etag}): ${err.errors.map((e) => e.message).join('; ')}`);
-}
-function settingsHint(settings) {
-    return {
-        scope: `The token needs the streams:write scope (with streams:read; create it under Avatar → Profile → Personal Access Tokens on ${settings.serverUrl}), and its user needs the "Can edit" role (owner or contributor) on project ${settings.projectId}.`,
-        project: `check the project-id input: it is the ID in the project's URL, ${settings.serverUrl}/projects/<project-id>, and the token's user must be a member of that project`,
-    };
-}
-function graphqlFailure(errors, what, settings) {
-    const codes = errors.map((e) => String(e.extensions?.code ?? ''));
-    const messages = [...new Set(errors.map((e) => e.message))].join('; ');
-    const hint = settingsHint(settings);
-    if (codes.includes('FORBIDDEN') || codes.includes('UNAUTHORIZED_ACCESS_ERROR')) {
-        return new SpeckleError(`Speckle refused to ${what}: ${messages}. ${hint.scope}`, 'forbidden', codes, errors);
+    if (where.code !== 0 || inside !== 'true') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', `needs a git checkout, and the workspace ${workspace} is not one (git: ${where.code !== 0 ? said(where) : 'not inside a work tree'}); check the repository out with actions/checkout (at the workspace, without path:) before this step, or leave changed-since empty`);
     }
-    if (codes.includes('UNAUTHENTICATED')) {
-        return new SpeckleError(`Speckle refused to ${what} without a valid token (${messages}): check the token input or SPECKLE_TOKEN`, 'invalid_token', codes, errors);
+    // `^{commit}`: a tag is peeled to its commit, and a tree or blob name is refused.
+    const resolved = await git(['rev-parse', '--verify', '--quiet', `${since}^{commit}`], workspace, signal);
+    const commit = resolved.stdout.toString('utf8').trim();
+    if (resolved.code !== 0 || !/^[0-9a-f]{40,64}$/.test(commit)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', shallow === 'true'
+            ? `commit ${since} is not in this checkout's history: the clone is shallow (actions/checkout fetches one commit unless told otherwise); ${FETCH_DEPTH}`
+            : `commit ${since} is not in this checkout's history (no branch or tag fetched reaches it: a force push rewrote it, or it was never fetched); ${FETCH_DEPTH}, or leave changed-since empty to publish every matched file`);
     }
-    if (codes.includes('STREAM_NOT_FOUND') || codes.includes('PROJECT_NOT_FOUND') || errors.some((e) => e.path?.length === 1 && e.path[0] === 'project' && isNotFound(e))) {
-        return new SpeckleError(`Speckle has no project "${settings.projectId}" (${messages}): ${hint.project}`, 'project_not_found', codes, errors);
+    const [diff, listed] = await Promise.all([
+        // --relative: paths relative to the workspace (a subfolder of the repository too), and only below it.
+        git(['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', '--no-textconv', '--relative', commit, '--'], workspace, signal),
+        git(['ls-files', '-z', '--cached'], workspace, signal),
+    ]);
+    for (const answer of [diff, listed]) {
+        if (answer.code !== 0)
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UsageError */ .eb('changed-since', `git could not compare the workspace with ${since} (${commit}): ${said(answer)}`);
     }
-    if (settings.modelId && (codes.includes('BRANCH_NOT_FOUND') || codes.includes('MODEL_NOT_FOUND'))) {
-        return new SpeckleError(`Speckle has no model "${settings.modelId}" in project ${settings.projectId} (${messages}): check the model-id input; it is the ID in the model's URL, ${settings.serverUrl}/projects/${settings.projectId}/models/<model-id>`, 'model_not_found', codes, errors);
-    }
-    if (codes.includes('GRAPHQL_VALIDATION_FAILED')) {
-        return new SpeckleError(`Speckle rejected the request to ${what} as invalid for this server's schema: ${messages}`, 'graphql_validation_failed', codes, errors);
-    }
-    return new SpeckleError(`Speckle could not ${what}: ${messages}`, 'other', codes, errors);
-}
-/** HTTP-level failures: the token check (403 before GraphQL runs), schema validation (400), the rest. */
-function httpFailure(err, what, settings) {
-    if (!(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$))
-        return err;
-    let body;
-    try {
-        body = JSON.parse(err.body);
-    }
-    catch {
-        body = undefined;
-    }
-    if ((err.status === 401 || err.status === 403) && (typeof body?.error === 'string' || /token/i.test(err.body))) {
-        const said = typeof body?.error === 'string' ? body.error : err.body.slice(0, 100);
-        return new SpeckleError(`Speckle did not accept the token (HTTP ${err.status}: "${said}"): the token input (or SPECKLE_TOKEN) must hold a current personal access token issued by ${settings.serverUrl}; it may be revoked, expired, or from another server`, 'invalid_token', [], [], (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_0__/* .statusCode */ .se)(err.status));
-    }
-    if (Array.isArray(body?.errors) && body.errors.length > 0)
-        return graphqlFailure(body.errors, what, settings);
-    if (err.status === 429)
-        return new SpeckleError(`Speckle kept answering HTTP 429 (rate limited) to ${what} after every attempt; lower concurrency or raise max-attempts`, 'rate_limited', [], [], (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_0__/* .statusCode */ .se)(429));
-    return err;
+    return { since, commit, changed: paths(diff.stdout), tracked: paths(listed.stdout), workspace: await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.realpath)(workspace) };
 }
 
 
 /***/ }),
 
-/***/ 2158:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   MN: () => (/* binding */ serverAndProject),
-/* harmony export */   Mj: () => (/* binding */ modelUploads),
-/* harmony export */   P_: () => (/* binding */ updateVersionMessage),
-/* harmony export */   Py: () => (/* binding */ ingestionApiProbe),
-/* harmony export */   Rq: () => (/* binding */ startFileIngestion),
-/* harmony export */   UC: () => (/* binding */ generateUploadUrlLive),
-/* harmony export */   f0: () => (/* binding */ ingestionStatus),
-/* harmony export */   fC: () => (/* binding */ ingestionHistory),
-/* harmony export */   fm: () => (/* binding */ generateUploadUrlLegacy),
-/* harmony export */   gD: () => (/* binding */ serverCapabilities),
-/* harmony export */   kQ: () => (/* binding */ createModel),
-/* harmony export */   qe: () => (/* binding */ modelByName),
-/* harmony export */   sb: () => (/* binding */ startFileImport),
-/* harmony export */   ue: () => (/* binding */ latestIngestion)
-/* harmony export */ });
-/* unused harmony export SPECKLE_OPERATIONS */
-// Every GraphQL document the Speckle provider sends, each with the server generation it is written for and
-// whether it may be sent again after a 5xx or a dropped connection (a 429 is refused before any work, so
-// the HTTP client repeats that whatever this says). test/unit/speckle-operations.test.ts validates each
-// document against the real schema: `live` ones against the public SDL plus the ingestion-API supplement
-// (app.speckle.systems), `2.x` ones against the public SDL alone, `both` against both.
-/**
- * Read once in open(): the blob size limit, the caller's role on the project (a missing project fails here,
- * before any upload), and whether the server has the ingestion API. Introspection of two types answers the
- * last question without sending an operation the server might reject.
- */
-const serverCapabilities = {
-    name: 'ServerCapabilities',
-    servers: 'both',
-    idempotent: true,
-    document: `query ServerCapabilities($projectId: String!) {
-  serverInfo { version configuration { blobSizeLimitBytes } }
-  project(id: $projectId) { id name role }
-  fileUploadMutationsType: __type(name: "FileUploadMutations") { fields { name } }
-  projectType: __type(name: "Project") { fields { name } }
-}`,
-};
-/**
- * ServerCapabilities without the introspection, for servers that refuse introspection: which generation the
- * server is is then asked with IngestionApiProbe.
- */
-const serverAndProject = {
-    name: 'ServerAndProject',
-    servers: 'both',
-    idempotent: true,
-    document: `query ServerAndProject($projectId: String!) {
-  serverInfo { version configuration { blobSizeLimitBytes } }
-  project(id: $projectId) { id name role }
-}`,
-};
-/**
- * For servers that refuse introspection, asked once when the session opens: does project.ingestion exist? A
- * query for an ingestion that does not exist: a server with the ingestion API answers null (or not found), a
- * 2.x server rejects the field as invalid. Read-only, so a dry run asks it too.
- */
-const ingestionApiProbe = {
-    name: 'IngestionApiProbe',
-    servers: 'live',
-    idempotent: true,
-    document: `query IngestionApiProbe($projectId: String!, $ingestionId: ID!) {
-  project(id: $projectId) { ingestion(id: $ingestionId) { id } }
-}`,
-};
-/**
- * Mints a presigned URL and a fileId. Repeating it only mints another URL that nobody uses (and a fileId
- * nobody starts), which storage forgets when it expires: safe to retry. The live server also answers the
- * headers storage requires on the PUT (`additionalRequestHeaders`); 2.x has no such field.
- */
-const generateUploadUrlLive = {
-    name: 'GenerateFileUploadUrl',
-    servers: 'live',
-    idempotent: true,
-    document: `mutation GenerateFileUploadUrl($input: GenerateFileUploadUrlInput!) {
-  fileUploadMutations {
-    generateUploadUrl(input: $input) { url fileId additionalRequestHeaders { header value } }
-  }
-}`,
-};
-const generateUploadUrlLegacy = {
-    name: 'GenerateFileUploadUrlLegacy',
-    servers: '2.x',
-    idempotent: true,
-    document: `mutation GenerateFileUploadUrlLegacy($input: GenerateFileUploadUrlInput!) {
-  fileUploadMutations { generateUploadUrl(input: $input) { url fileId } }
-}`,
-};
-/** A query: repeating it is harmless. A missing model answers an error (BRANCH_NOT_FOUND), not null. */
-const modelByName = {
-    name: 'ModelByName',
-    servers: 'both',
-    idempotent: true,
-    document: `query ModelByName($projectId: String!, $name: String!) {
-  project(id: $projectId) { modelByName(name: $name) { id name } }
-}`,
-};
-/**
- * Creates a model. Not repeated blindly: after a 5xx or a dropped connection the model may exist, and a
- * second create would fail on the taken name. The provider instead looks the name up again and creates
- * only when it is still missing, which reaches the same end without a duplicate.
- */
-const createModel = {
-    name: 'CreateModel',
-    servers: 'both',
-    idempotent: false,
-    document: `mutation CreateModel($input: CreateModelInput!) {
-  modelMutations { create(input: $input) { id name } }
-}`,
-};
-/**
- * Starts the ingestion that ends in a new version. Not idempotent: the server registers the fileId once and
- * refuses a second start of it (ALREADY_REGISTERED_BLOB_ERROR), so a blind repeat after the first went
- * through fails instead of following the ingestion that exists. After an ambiguous failure the provider
- * looks the ingestion of its fileId up (`model.latestIngestion`, then `model.ingestionHistory`) instead.
- */
-const startFileIngestion = {
-    name: 'StartFileIngestion',
-    servers: 'live',
-    idempotent: false,
-    document: `mutation StartFileIngestion($input: StartFileImportInput!) {
-  fileUploadMutations {
-    startFileIngestion(input: $input) {
-      id
-      modelId
-      statusData { __typename ... on HasModelIngestionStatus { status } }
-    }
-  }
-}`,
-};
-/** After an ambiguous failure of startFileIngestion: did the server take our fileId? A query. */
-const latestIngestion = {
-    name: 'LatestIngestion',
-    servers: 'live',
-    idempotent: true,
-    document: `query LatestIngestion($projectId: String!, $modelId: String!) {
-  project(id: $projectId) {
-    model(id: $modelId) {
-      latestIngestion {
-        id
-        handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
-      }
-    }
-  }
-}`,
-};
-/**
- * After an ambiguous failure of startFileIngestion, when the model's latest ingestion is another one (another
- * file or run started one since): the model's ingestions, page by page, searched for our fileId. A query.
- * The field is on app.speckle.systems (see test/fixtures/speckle-live-extra); a server without it answers a
- * validation error, and the provider then knows only what latestIngestion told it.
- */
-const ingestionHistory = {
-    name: 'IngestionHistory',
-    servers: 'live',
-    idempotent: true,
-    document: `query IngestionHistory($projectId: String!, $modelId: String!, $cursor: String) {
-  project(id: $projectId) {
-    model(id: $modelId) {
-      ingestionHistory(input: { limit: 50, cursor: $cursor }) {
-        cursor
-        items {
-          id
-          handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
-        }
-      }
-    }
-  }
-}`,
-};
-/**
- * Polled until the ingestion ends. `status` is read through the HasModelIngestionStatus interface (every
- * member of the union implements it); the details through each status type.
- */
-const ingestionStatus = {
-    name: 'IngestionStatus',
-    servers: 'live',
-    idempotent: true,
-    document: `query IngestionStatus($projectId: String!, $ingestionId: ID!) {
-  project(id: $projectId) {
-    ingestion(id: $ingestionId) {
-      id
-      modelId
-      statusData {
-        __typename
-        ... on HasModelIngestionStatus { status }
-        ... on HasProgressMessage { progressMessage }
-        ... on ModelIngestionProcessingStatus { progress }
-        ... on ModelIngestionSuccessStatus { versionId }
-        ... on ModelIngestionFailedStatus { errorReason }
-        ... on ModelIngestionCancelledStatus { cancellationMessage }
-        ... on ModelIngestionInvalidStatus { validationMessage }
-      }
-    }
-  }
-}`,
-};
-/**
- * 2.x: registers the uploaded file and queues its import. Not idempotent, for the same reason as
- * startFileIngestion; after an ambiguous failure the provider looks for its fileId in the model's uploads.
- */
-const startFileImport = {
-    name: 'StartFileImport',
-    servers: '2.x',
-    idempotent: false,
-    document: `mutation StartFileImport($input: StartFileImportInput!) {
-  fileUploadMutations {
-    startFileImport(input: $input) { id modelId convertedStatus convertedMessage convertedVersionId }
-  }
-}`,
-};
-/**
- * 2.x: the model's file uploads, newest first, paged. Polled until our upload's `convertedStatus` is 2
- * (success, with `convertedVersionId`) or 3 (error, with `convertedMessage`). A query.
- */
-const modelUploads = {
-    name: 'ModelUploads',
-    servers: '2.x',
-    idempotent: true,
-    document: `query ModelUploads($projectId: String!, $modelId: String!, $cursor: String) {
-  project(id: $projectId) {
-    model(id: $modelId) {
-      uploads(input: { limit: 25, cursor: $cursor }) {
-        cursor
-        items { id convertedStatus convertedMessage convertedVersionId }
-      }
-    }
-  }
-}`,
-};
-/**
- * Writes the version message (commit, ref, run) for traceability: StartFileImportInput has no message
- * field, so this is the one place a version can carry it. Setting the same message twice is harmless.
- */
-const updateVersionMessage = {
-    name: 'UpdateVersionMessage',
-    servers: 'both',
-    idempotent: true,
-    document: `mutation UpdateVersionMessage($input: UpdateVersionInput!) {
-  versionMutations { update(input: $input) { id message } }
-}`,
-};
-const SPECKLE_OPERATIONS = [
-    serverCapabilities,
-    serverAndProject,
-    ingestionApiProbe,
-    generateUploadUrlLive,
-    generateUploadUrlLegacy,
-    modelByName,
-    createModel,
-    startFileIngestion,
-    latestIngestion,
-    ingestionHistory,
-    ingestionStatus,
-    startFileImport,
-    modelUploads,
-    updateVersionMessage,
-];
-
-
-/***/ }),
-
-/***/ 1233:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Jm: () => (/* binding */ readSpeckleSettings),
-/* harmony export */   lv: () => (/* binding */ refuseFile),
-/* harmony export */   m4: () => (/* binding */ modelNameFor)
-/* harmony export */ });
-/* unused harmony exports expandModelTemplate, normaliseModelName, modelNameProblem */
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8422);
-// Speckle's settings, read once from the inputs, and the rules that need no server: model names from the
-// template, and what Speckle would refuse without asking.
-
-
-
-const PLACEHOLDERS = ['path', 'dir', 'name', 'stem', 'ext'];
-/** The template filled in for one file: {path} is the workspace-relative path without its extension. */
-function expandModelTemplate(template, file) {
-    const dot = file.name.lastIndexOf('.');
-    const stem = dot > 0 ? file.name.slice(0, dot) : file.name;
-    const ext = dot > 0 ? file.name.slice(dot + 1) : '';
-    const dir = node_path__WEBPACK_IMPORTED_MODULE_0___default().posix.dirname(file.path) === '.' ? '' : node_path__WEBPACK_IMPORTED_MODULE_0___default().posix.dirname(file.path);
-    const values = { path: dir ? `${dir}/${stem}` : stem, dir, name: file.name, stem, ext };
-    return template.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? values[key] : whole));
-}
-/**
- * Speckle keeps model names lowercased, with `/` between nesting levels, and refuses empty levels and
- * leading or trailing slashes. Normalising the same way means the name we look up is the name the server
- * stores, so a second run finds the model the first one created.
- */
-function normaliseModelName(raw) {
-    return raw
-        .replace(/\\/g, '/')
-        .split('/')
-        .map((segment) => segment.trim().replace(/\s+/g, ' '))
-        .filter((segment) => segment !== '')
-        .join('/')
-        .toLowerCase();
-}
-/** Why Speckle would refuse this model name (its validation rules), or undefined. */
-function modelNameProblem(name) {
-    if (name === '')
-        return 'the model name is empty';
-    if (/^[#$]/.test(name))
-        return `Speckle model names cannot start with # or $ (got "${name}")`;
-    if (name.includes(','))
-        return `Speckle model names cannot contain commas (got "${name}")`;
-    if (name.length > 512)
-        return `the model name is longer than 512 characters`;
-    return undefined;
-}
-function modelNameFor(settings, file) {
-    return normaliseModelName(expandModelTemplate(settings.modelTemplate, file));
-}
-/** The inputs, checked: a UsageError names the one that is wrong. No network. */
-function readSpeckleSettings(input, common) {
-    const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .requireToken */ .Fw)(common, 'SPECKLE_TOKEN', 'a Speckle personal access token (scopes streams:read and streams:write)');
-    const projectId = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .requireId */ .l4)(input, 'project-id', "the ID in the project's URL, .../projects/<project-id>");
-    const modelId = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .optionalId */ .ui)(input, 'model-id', "the ID in the model's URL, .../models/<model-id>");
-    const modelTemplate = input('model') || '{path}';
-    for (const [, key] of modelTemplate.matchAll(/\{([^}]*)\}/g)) {
-        if (!PLACEHOLDERS.includes(key)) {
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('model', `has an unknown placeholder {${key}}; use {path}, {dir}, {name}, {stem} and {ext} (e.g. "ci/{path}")`);
-        }
-    }
-    if (!modelId && normaliseModelName(modelTemplate.replace(/\{\w+\}/g, 'x')) === '') {
-        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('model', `got ${JSON.stringify(modelTemplate)}; expected a model name template such as {path} or "ci/{dir}/{stem}"`);
-    }
-    return { token, serverUrl: common.serverUrl, projectId, modelTemplate, ...(modelId ? { modelId } : {}), origin: common.origin };
-}
-/** Why Speckle would refuse this file, known without asking it. */
-function refuseFile(file, settings) {
-    if (file.ext === '') {
-        return 'Speckle picks its importer by the file extension, and this file has none (rename it, e.g. to model.ifc, or leave it out of path)';
-    }
-    if (!settings.modelId) {
-        const problem = modelNameProblem(modelNameFor(settings, file));
-        if (problem)
-            return `${problem}; change the model template (input model) or use model-id`;
-    }
-    return undefined;
-}
-
-
-/***/ }),
-
-/***/ 2695:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   N: () => (/* binding */ defineProvider)
-/* harmony export */ });
-/** The registry's view of a vendor's definition: its settings are read once and stay inside. */
-function defineProvider(def) {
-    const info = {
-        id: def.id,
-        displayName: def.displayName,
-        tokenEnv: def.tokenEnv,
-        defaultServerUrl: def.defaultServerUrl,
-        inputs: def.inputs,
-        idOutputs: def.idOutputs,
-    };
-    return {
-        ...info,
-        configure(input, common) {
-            const settings = def.readSettings(input, common);
-            return {
-                ...info,
-                secrets: def.secrets?.(settings) ?? [],
-                target: def.describeTarget(settings),
-                refuse: (file) => def.refuse(file, settings),
-                open: (ctx) => def.open(settings, ctx),
-                runFailure: (err, stage) => def.runFailure?.(err, settings, common, stage),
-            };
-        },
-    };
-}
-
-
-/***/ }),
-
-/***/ 9385:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   C9: () => (/* binding */ failedByRun),
-/* harmony export */   JZ: () => (/* binding */ buildOutputs),
-/* harmony export */   mV: () => (/* binding */ idKind)
-/* harmony export */ });
-/* unused harmony export toRecord */
-function toRecord(r) {
-    const { id, url, ...vendorIds } = r.ids ?? { id: undefined };
-    return {
-        path: r.path,
-        bytes: r.bytes,
-        sha256: r.sha256,
-        status: r.status,
-        ...(id !== undefined ? { id } : {}),
-        ...Object.fromEntries(Object.entries(vendorIds).filter(([, v]) => v !== undefined)),
-        ...(url ? { url } : {}),
-        ...(r.verifiedBy ? { verifiedBy: r.verifiedBy } : {}),
-        ...(r.error ? { error: r.error } : {}),
-        durationMs: r.durationMs,
-    };
-}
-function buildOutputs(results, provider) {
-    const records = results.map(toRecord);
-    const succeeded = results.filter((r) => r.status === 'succeeded');
-    // Submitted files (wait: false) have real IDs too: a later step can follow them up.
-    const handedOver = results.filter((r) => r.status === 'succeeded' || r.status === 'submitted');
-    const idsOf = (output) => JSON.stringify(provider.idOutputs
-        .filter((o) => o.output === output)
-        .flatMap((o) => handedOver.map((r) => r.ids?.[o.field]).filter((v) => typeof v === 'string')));
-    return {
-        results: JSON.stringify(records),
-        'version-ids': idsOf('version-ids'),
-        'attachment-ids': idsOf('attachment-ids'),
-        'job-ids': idsOf('job-ids'),
-        ids: JSON.stringify(handedOver.map((r) => r.ids.id)),
-        'succeeded-count': String(succeeded.length),
-        'submitted-count': String(results.filter((r) => r.status === 'submitted').length),
-        'failed-count': String(results.filter((r) => r.status === 'failed').length),
-    };
-}
-/** What kind of ID a result's `id` is, from the vendor field that holds the same value. */
-const ID_KINDS = [
-    ['versionId', 'version'],
-    ['attachmentId', 'attachment'],
-    ['jobId', 'job'],
-    ['dataSourceId', 'data source'],
-    ['fileId', 'file'],
-    ['ingestionId', 'ingestion'],
-];
-function idKind(ids) {
-    if (!ids)
-        return undefined;
-    return ID_KINDS.find(([field]) => ids[field] !== undefined && ids[field] === ids.id)?.[1];
-}
-/** Whether a file failed with the run's own failure (reported once, not per file). */
-function failedByRun(r, failure) {
-    return failure !== undefined && r.status === 'failed' && r.error?.code === failure.code && r.error.message === failure.message;
-}
-
-
-/***/ }),
-
-/***/ 793:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   BY: () => (/* binding */ OpenFailure),
-/* harmony export */   Oz: () => (/* binding */ classifyRunFailure),
-/* harmony export */   rh: () => (/* binding */ describeRunFailure)
-/* harmony export */ });
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
-/* harmony import */ var _action_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8683);
-// Failures that are the whole run's, not one file's: the provider refused the credential, the target does not
-// exist, server-url points at no API. The provider says which of its errors these are (ConfiguredProvider.runFailure);
-// what any provider means by a 401/403, an unreachable server or bad input is said here, vendor-free.
-
-
-function classifyRunFailure(err, provider, common, stage) {
-    const own = provider.runFailure(err, stage);
-    // The vendor's own code goes with the run's failure as it goes with a file's.
-    if (own)
-        return own.providerCode === undefined && err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 && err.providerCode !== undefined ? { ...own, providerCode: err.providerCode } : own;
-    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb)
-        return { input: err.input, message: err.message.replace(/^Input '[^']*': /, ''), fix: `change the ${err.input} input`, code: 'invalid_input' };
-    // Past opening, a bare 401/403 or a dropped connection may be storage's or one file's (a presigned URL, a
-    // flaky link): only the provider's own rules above make a file's failure the run's.
-    if (stage !== 'open')
-        return undefined;
-    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && (err.status === 401 || err.status === 403)) {
-        return {
-            input: 'token',
-            message: `${provider.displayName} refused the credential (HTTP ${err.status}): ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err)}`,
-            fix: `pass a current ${provider.displayName} credential as the token input (from a secret) or in ${provider.tokenEnv}, with the permissions the provider's section of the README lists`,
-            code: err.status === 401 ? 'auth_rejected' : 'permission_denied',
-            ...(err.providerCode ? { providerCode: err.providerCode } : {}),
-        };
-    }
-    if (err instanceof OpenFailure)
-        return err.failure;
-    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .NetworkError */ .Dr) {
-        return { input: 'server-url', message: `could not reach ${provider.displayName} at ${common.serverUrl}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err)}`, fix: `check server-url (default ${provider.defaultServerUrl}) and the network or proxy between the runner and it`, code: 'network' };
-    }
-    return undefined;
-}
-/** One line for logs and annotations: the input, what happened and the fix. */
-function describeRunFailure(f) {
-    return `Input '${f.input}': ${f.message}. Fix: ${f.fix}`;
-}
-/** An error opening the provider that no rule above recognises: still the whole run's, since no file can go anywhere. */
-class OpenFailure extends Error {
-    failure;
-    constructor(err, displayName) {
-        const message = (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err);
-        super(message);
-        const named = _action_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .INPUTS */ .m.map((i) => i.name)
-            .filter((name) => name.includes('-') || name === 'token' || name === 'region')
-            .find((name) => new RegExp(`(^|[^\\w-])${name}([^\\w-]|$)`).test(message));
-        this.failure = {
-            input: named ?? 'server-url',
-            message: `${displayName} could not be opened for this run: ${message}`,
-            fix: named ? `check the ${named} input` : `check server-url and that ${displayName} is up; re-run when it is`,
-            code: err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 ? err.code : 'open_failed',
-            ...(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 && err.providerCode ? { providerCode: err.providerCode } : {}),
-        };
-    }
-}
-
-
-/***/ }),
-
-/***/ 13:
+/***/ 2025:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  m: () => (/* binding */ publish)
+  BM: () => (/* binding */ matchPatterns),
+  IS: () => (/* binding */ shardOf)
 });
 
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __nccwpck_require__(4296);
-// EXTERNAL MODULE: ./src/core/units.ts
-var units = __nccwpck_require__(2184);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-// EXTERNAL MODULE: ./src/core/retry.ts
-var retry = __nccwpck_require__(7253);
-// EXTERNAL MODULE: ./src/core/error-codes.ts
-var error_codes = __nccwpck_require__(5694);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(5919);
-;// CONCATENATED MODULE: ./src/http/hasher.ts
-// Reads a file once for upload and hashes (MD5 and SHA-256) exactly the bytes that go to the socket, in the
-// same read. Hashing costs ~2.2 CPU-seconds per GiB (MD5 ~1.5, SHA-256 ~0.75): on the event loop it would pace a
-// large upload well below the wire (npm run bench).
-//
-// Every read is of exactly the size the file had when it was matched, never one past its end: the last chunk is
-// handed over with the file already closed and its size checked, so the body ends the moment its last byte is
-// written. (An extra read for end-of-file would let storage answer before the body ended, and undici then closes
-// the connection instead of keeping it for the next upload: a new TCP and TLS handshake per file.)
-//
-// Small files are read into one buffer sized to them and hashed inline, where starting a worker would cost more
-// than it saves. Large files are read into a ring of shared memory: each slot is filled by one read, handed to
-// the socket as it is, and hashed in place by two worker threads at once, one per algorithm (they are
-// independent, and MD5, which cannot be split, is the slowest: the upload runs at the speed of its thread).
-// Nothing is copied or allocated per chunk, which also spares the garbage collector a gigabyte of buffers. A slot
-// is read into again only when
-//   - both workers have said they are done with it, and
-//   - the socket is done with it: undici pulls the next chunk of an iterable body only once the last one was
-//     written and the socket drained (client-h1 writeIterable), so by the time we come back to a slot, SLOTS - 1
-//     later chunks have been pulled and it is long sent. The storage's MD5 check (upload.ts) would catch it
-//     if that ever stopped holding.
-// The ring bounds memory and is the backpressure: when a worker falls behind, the read waits.
-
-
-
-/** The file is not the size it had when it was matched: it changed while it was being uploaded. */
-class FileChangedError extends Error {
-    name = 'FileChangedError';
-}
-/** From this size two workers hash. */
-const WORKER_MIN_BYTES = 32 * 1024 * 1024;
-/** Largest read of a small file (smaller files are read at once, into a buffer of their own size). */
-const CHUNK_BYTES = 1024 * 1024;
-/** Read size of a large file, and the ring's slots: how far a worker may fall behind the read. */
-const SLOT_BYTES = 4 * 1024 * 1024;
-const SLOTS = 4;
-const ALGORITHMS = ['md5', 'sha256'];
-/** Read `absolutePath` once, hashing as it goes; `bytes` (its size when matched) is exactly what is read. */
-function readAndHash(absolutePath, bytes) {
-    return bytes >= WORKER_MIN_BYTES ? new RingRead(absolutePath, bytes) : new InlineRead(absolutePath, bytes);
-}
-/**
- * Reads exactly `expected` bytes in reads of at most `maxRead`, each into `bufferFor(length)`; before the last
- * chunk is handed over, checks the file's size and closes it, so nothing is awaited after the last byte.
- */
-async function* exactReads(absolutePath, expected, maxRead, bufferFor, onChunk) {
-    const handle = await (0,promises_.open)(absolutePath, 'r');
-    let isOpen = true;
-    try {
-        let done = 0;
-        while (done < expected) {
-            const length = Math.min(maxRead, expected - done);
-            const buffer = await bufferFor(length);
-            let filled = 0;
-            while (filled < length) {
-                const { bytesRead } = await handle.read(buffer, filled, length - filled, done + filled);
-                if (bytesRead === 0)
-                    throw new FileChangedError(`the file shrank to ${done + filled} bytes while it was being uploaded (it had ${expected})`);
-                filled += bytesRead;
-            }
-            done += length;
-            onChunk(buffer);
-            if (done === expected) {
-                const { size } = await handle.stat();
-                if (size !== expected)
-                    throw new FileChangedError(`the file is ${size} bytes now, ${expected} when the upload began: it changed while it was being uploaded`);
-                isOpen = false;
-                await handle.close();
-            }
-            yield buffer;
-        }
-    }
-    finally {
-        if (isOpen)
-            await handle.close();
-    }
-}
-class InlineRead {
-    absolutePath;
-    bytes;
-    md5 = (0,external_node_crypto_.createHash)('md5');
-    sha256 = (0,external_node_crypto_.createHash)('sha256');
-    constructor(absolutePath, bytes) {
-        this.absolutePath = absolutePath;
-        this.bytes = bytes;
-    }
-    chunks() {
-        // A fresh buffer per read: a small file takes one read into a buffer of its own size.
-        return exactReads(this.absolutePath, this.bytes, CHUNK_BYTES, async (length) => Buffer.allocUnsafe(length), (chunk) => {
-            this.md5.update(chunk);
-            this.sha256.update(chunk);
-        });
-    }
-    async digest() {
-        return { md5Hex: this.md5.digest('hex'), sha256Hex: this.sha256.digest('hex') };
-    }
-    abort() { }
-}
-// To a worker: [slot, length] to hash, or 'end'. From it: the slot it is done with, or its hex digest.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const hash = require('node:crypto').createHash(workerData.algorithm);
-const ring = new Uint8Array(workerData.ring);
-parentPort.on('message', (m) => {
-  if (m === 'end') return parentPort.postMessage(hash.digest('hex'));
-  const [slot, length] = m;
-  hash.update(ring.subarray(slot * workerData.slotBytes, slot * workerData.slotBytes + length));
-  parentPort.postMessage(slot);
-});`;
-class RingRead {
-    absolutePath;
-    bytes;
-    ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
-    /** Per slot, how many workers have not yet hashed it. */
-    hashing = new Array(SLOTS).fill(0);
-    slotFreed;
-    error;
-    workers;
-    digests = new Map();
-    settle;
-    constructor(absolutePath, bytes) {
-        this.absolutePath = absolutePath;
-        this.bytes = bytes;
-        this.workers = ALGORITHMS.map((algorithm) => {
-            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, slotBytes: SLOT_BYTES, algorithm } });
-            worker.on('message', (m) => {
-                if (typeof m === 'number') {
-                    if (--this.hashing[m] === 0)
-                        this.slotFreed?.();
-                }
-                else {
-                    this.digests.set(algorithm, m);
-                    if (this.digests.size === ALGORITHMS.length)
-                        this.finish();
-                }
-            });
-            worker.on('error', (e) => {
-                this.error ??= e;
-                this.settle?.reject(e);
-                this.slotFreed?.();
-            });
-            return worker;
-        });
-    }
-    chunks() {
-        let slot = -1;
-        return exactReads(this.absolutePath, this.bytes, SLOT_BYTES, async (length) => {
-            // Slots are filled and hashed in order, so the one we come back to is the oldest.
-            slot = (slot + 1) % SLOTS;
-            while (this.hashing[slot] > 0 && !this.error)
-                await new Promise((resolve) => (this.slotFreed = resolve));
-            this.slotFreed = undefined;
-            if (this.error)
-                throw this.error;
-            return Buffer.from(this.ring, slot * SLOT_BYTES, length);
-        }, (chunk) => {
-            this.hashing[slot] = this.workers.length;
-            for (const worker of this.workers)
-                worker.postMessage([slot, chunk.length]);
-        });
-    }
-    digest() {
-        return new Promise((resolve, reject) => {
-            if (this.error)
-                return reject(this.error);
-            this.settle = { resolve, reject };
-            for (const worker of this.workers)
-                worker.postMessage('end');
-        });
-    }
-    finish() {
-        for (const worker of this.workers)
-            void worker.terminate();
-        this.settle?.resolve({ md5Hex: this.digests.get('md5'), sha256Hex: this.digests.get('sha256') });
-    }
-    abort() {
-        // Wake a read waiting for a slot, so it closes the file rather than wait for a worker that is gone.
-        this.error ??= new Error('the upload was stopped');
-        this.slotFreed?.();
-        for (const worker of this.workers)
-            void worker.terminate();
-    }
-}
-
-// EXTERNAL MODULE: ./src/http/bounded.ts
-var bounded = __nccwpck_require__(8245);
-// EXTERNAL MODULE: ./src/http/deadline.ts
-var deadline = __nccwpck_require__(2378);
-// EXTERNAL MODULE: ./src/http/client.ts
-var client = __nccwpck_require__(3329);
-;// CONCATENATED MODULE: ./src/http/upload.ts
-// Streams a file from disk to a presigned URL: a PUT of the raw bytes, or a multipart POST with the form
-// fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
-// feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
-// hashes before the file can be reported as uploaded.
-
-
-
-
-
-
-
-
-
-
-const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
-const PROGRESS_EVERY_MS = 5_000;
-/** The bytes around the file in a multipart/form-data body: every field first, then `file`. */
-function multipartLayout(fields, fileName, contentType, fileBytes, boundary) {
-    const b = boundary ?? `----model-publisher-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
-    const quote = (s) => s.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
-    let head = '';
-    for (const [name, value] of Object.entries(fields)) {
-        head += `--${b}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`;
-    }
-    head += `--${b}\r\nContent-Disposition: form-data; name="file"; filename="${quote(fileName)}"\r\nContent-Type: ${contentType}\r\n\r\n`;
-    const headBuf = Buffer.from(head, 'utf8');
-    const tailBuf = Buffer.from(`\r\n--${b}--\r\n`, 'utf8');
-    return { boundary: b, head: headBuf, tail: tailBuf, contentLength: headBuf.length + fileBytes + tailBuf.length };
-}
-/**
- * What storage's answer proves about the bytes it stored, checked against our MD5. An ETag is the MD5 of the
- * bytes only for a single-part upload to an S3-style store without SSE-KMS or SSE-C: S3 then gives another
- * value (so does a multipart upload, `"…-N"`, and Azure, `"0x…"`). Such ETags are no evidence either way:
- * they never fail an intact upload and never verify one. A mismatch of real evidence is corruption.
- */
-function verifyStoredDigest(headers, md5Hex, where) {
-    const evidence = [];
-    const etag = headers['etag'];
-    const encrypted = /^aws:kms/i.test(headers['x-amz-server-side-encryption'] ?? '') || headers['x-amz-server-side-encryption-customer-algorithm'] !== undefined;
-    // A weak ETag (W/) promises only equivalence, not the bytes: no evidence.
-    const md5Form = etag?.match(/^"?([0-9a-fA-F]{32})"?$/);
-    if (md5Form && !encrypted) {
-        if (md5Form[1].toLowerCase() !== md5Hex) {
-            throw new errors/* CorruptionError */.ib(`${where}: storage holds different bytes (ETag ${etag}, our MD5 ${md5Hex}); the file was corrupted in transit`);
-        }
-        evidence.push('etag-md5');
-    }
-    const contentMd5 = headers['content-md5'];
-    if (contentMd5) {
-        const theirs = Buffer.from(contentMd5, 'base64').toString('hex');
-        if (theirs !== md5Hex) {
-            throw new errors/* CorruptionError */.ib(`${where}: storage reports Content-MD5 ${theirs}, our MD5 is ${md5Hex}; the file was corrupted in transit`);
-        }
-        evidence.push('content-md5');
-    }
-    return evidence;
-}
-/** The error of our own read of the file, wherever undici put it (as it is, or as the cause). */
-function localReadFailure(err, label) {
-    for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-        if (e instanceof FileChangedError)
-            return new errors/* PublishError */.S1(`${label}: ${e.message}`, 'file_changed');
-        // A file system error names the path it failed on; a socket's (ECONNRESET on read) does not.
-        const { code, syscall, path } = e;
-        if (code && syscall && typeof path === 'string')
-            return new errors/* PublishError */.S1(`${label}: the file cannot be read: ${code}`, 'unreadable');
-    }
-    return undefined;
-}
-/** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
-const EXPIRED = /request has expired|expired|already used|AuthenticationFailed[\s\S]*(?:expir|Signed expiry|not valid in the specified time frame)/i;
-/** Upload `file` to `target`, retrying dropped connections, 429 and 5xx with a fresh read each time. */
-async function uploadFile(http, file, target, options) {
-    const where = `${target.method} ${(0,client/* redactUrl */.BO)(target.url)}`;
-    // A presigned PUT or POST writes one object key: repeating it replaces the same object, so it is safe.
-    return (0,retry/* withRetry */.bD)(() => uploadOnce(http, file, target, options, where), (outcome) => {
-        if (outcome.error instanceof errors/* NetworkError */.Dr)
-            return { retry: true, reason: outcome.error.message };
-        if (outcome.error instanceof errors/* HttpError */.j$ && (0,client/* isRetryableStatus */.PS)(outcome.error.status)) {
-            return { retry: true, retryAfterMs: outcome.error.retryAfterMs, reason: `HTTP ${outcome.error.status}` };
-        }
-        return { retry: false, reason: 'final' };
-    }, {
-        policy: http.settings.policy,
-        signal: options.signal,
-        onRetry: ({ attempt, delayMs, reason }) => http.settings.log.info(`${options.label}: upload ${reason}, retry ${attempt + 1}/${http.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
-    });
-}
-/** The errno code of a failed read of the local file (ENOENT, EACCES, EISDIR, EIO...), found in the cause chain. */
-async function uploadOnce(http, file, target, options, where) {
-    const hashed = readAndHash(file.absolutePath, file.bytes);
-    const headers = { 'user-agent': http.settings.userAgent };
-    for (const [k, v] of Object.entries(target.headers))
-        headers[k.toLowerCase()] = v;
-    let layout;
-    if (target.method === 'POST') {
-        const contentType = headers['content-type'] ?? target.fields?.['Content-Type'] ?? 'application/octet-stream';
-        layout = multipartLayout(target.fields ?? {}, file.name, contentType, file.bytes);
-        headers['content-type'] = `multipart/form-data; boundary=${layout.boundary}`;
-        headers['content-length'] = String(layout.contentLength);
-    }
-    else {
-        headers['content-length'] = String(file.bytes);
-    }
-    // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs.
-    const stall = new AbortController();
-    let timer;
-    const kick = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => stall.abort(new errors/* NetworkError */.Dr(`${options.label}: upload stalled for ${http.settings.stallTimeoutMs / 1000}s`)), http.settings.stallTimeoutMs);
-    };
-    let sent = 0;
-    const started = Date.now();
-    let lastReport = started;
-    const report = file.bytes >= PROGRESS_MIN_BYTES && options.onProgress;
-    async function* body() {
-        if (layout)
-            yield layout.head;
-        for await (const chunk of hashed.chunks()) {
-            sent += chunk.length;
-            kick();
-            if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
-                lastReport = Date.now();
-                report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% of ${(0,units/* formatBytes */.z)(file.bytes)} (${(0,units/* formatRate */.C)(sent, (lastReport - started) / 1000)})`);
-            }
-            yield chunk;
-        }
-        if (layout)
-            yield layout.tail;
-    }
-    kick();
-    let statusCode;
-    let resHeaders;
-    let text;
-    try {
-        const signal = (0,client/* anySignal */.JG)(options.signal, stall.signal);
-        // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
-        const res = await (0,deadline/* untilAborted */.Eu)((0,undici/* request */.Em)(target.url, {
-            method: target.method,
-            headers,
-            // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
-            // undici takes iterables (core/request.js) though its types do not say so.
-            body: body(),
-            dispatcher: http.dispatcher,
-            signal,
-            // Time limits are the stall watchdog's: a large body can take long, but never sit still.
-            headersTimeout: 0,
-            bodyTimeout: 0,
-        }), signal, (late) => late.body.destroy());
-        statusCode = res.statusCode;
-        resHeaders = (0,client/* flattenHeaders */.N4)(res.headers);
-        // Storage answers are small; an endless one is cut (bounded.ts) instead of filling memory.
-        text = (await (0,bounded/* readCapped */.EF)(res.body, bounded/* ERROR_BODY_CAP */.Nw)).text;
-    }
-    catch (err) {
-        hashed.abort();
-        if (options.signal.aborted)
-            throw err;
-        if (stall.signal.aborted)
-            throw stall.signal.reason;
-        // Our own read failed (the file changed, vanished or cannot be read): a local error, which another attempt
-        // would not change.
-        const local = localReadFailure(err, options.label);
-        if (local)
-            throw local;
-        throw (0,client/* transportError */.WQ)(err, options.label, where);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-    if (statusCode < 200 || statusCode >= 300) {
-        hashed.abort();
-        // S3 and Azure put the code in the XML body, and Azure (or an empty body) in a header too.
-        const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? resHeaders['x-ms-error-code'] ?? resHeaders['x-amz-error-code'];
-        const message = (text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200)).trim() || '(no body)';
-        if (statusCode === 403 && EXPIRED.test(text)) {
-            throw new errors/* UploadUrlExpiredError */.CW(`${options.label}: the upload URL expired or was already used (${message})`);
-        }
-        throw new errors/* HttpError */.j$(`${options.label}: storage refused the upload: HTTP ${statusCode}${code ? ` ${code}` : ''}: ${message}`, statusCode, text.slice(0, 500), {
-            // Storage's own refusal (a signature, a policy) is storage's; throttling and outages are the usual ones.
-            code: statusCode === 429 || statusCode >= 500 ? (0,error_codes/* codeForStatus */.zT)(statusCode) : 'rejected_by_storage',
-            ...(code ? { providerCode: code } : {}),
-            retryAfterMs: (0,retry/* parseRetryAfter */.mu)(resHeaders['retry-after']),
-        });
-    }
-    if (sent !== file.bytes) {
-        hashed.abort();
-        throw new errors/* CorruptionError */.ib(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
-    }
-    const { md5Hex, sha256Hex } = await hashed.digest();
-    const evidence = verifyStoredDigest(resHeaders, md5Hex, options.label);
-    if (report) {
-        const secs = (Date.now() - started) / 1000;
-        report(`${options.label}: 100% of ${(0,units/* formatBytes */.z)(file.bytes)} (${(0,units/* formatRate */.C)(file.bytes, secs)})`);
-    }
-    return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders, evidence };
-}
-
-;// CONCATENATED MODULE: ./src/core/pool.ts
-/**
- * Run `work` over `items` with at most `limit` in flight: N workers share one iterator, every item is
- * attempted, results keep the items' order. `work` must not throw: it answers each item's result.
- */
-async function inParallel(items, limit, work) {
-    const results = new Array(items.length);
-    const queue = items.entries();
-    const worker = async () => {
-        for (const [index, item] of queue)
-            results[index] = await work(item, index);
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    return results;
-}
-
-;// CONCATENATED MODULE: ./src/engine/engine.ts
-// The engine: runs each file's chain (presign → upload → confirm, with the wait inside confirm) in a bounded
-// pool and collects a result per file, so one failure never hides the others. It knows the chain, not vendors.
-
-
-
-/** Mask a presigned URL's query string, and each signature in it on its own, raw and decoded. */
-function maskSignatures(url, mask) {
-    const { search, searchParams } = new URL(url);
-    if (search.length > 1)
-        mask(search.slice(1));
-    for (const [name, value] of searchParams) {
-        if (/^(x-amz-signature|sig|signature|x-goog-signature)$/i.test(name) && value) {
-            mask(value);
-            mask(encodeURIComponent(value));
-        }
-    }
-}
-/** Publish every file; never throws for a file's failure. */
-async function publishAll(files, session, http, options) {
-    return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
-}
-async function publishOne(file, session, http, options) {
-    const started = Date.now();
-    const ctx = {
-        signal: options.signal,
-        log: options.log,
-        wait: options.wait,
-        waitDeadline: started + options.waitTimeoutMs,
-    };
-    const maxPresigns = options.maxPresigns ?? 3;
-    const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
-    ctx.stop = stop;
-    if (stop.aborted) {
-        return { path: file.path, bytes: file.bytes, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
-    }
-    let sha256;
-    try {
-        for (let round = 1;; round++) {
-            stop.throwIfAborted();
-            const { target, pending } = await session.presign(file, ctx);
-            maskSignatures(target.url, options.mask);
-            options.log.info(`${file.path}: presigned (${target.method})`);
-            try {
-                stop.throwIfAborted();
-                const receipt = await uploadFile(http, file, target, {
-                    signal: stop,
-                    label: file.path,
-                    onProgress: (line) => options.log.info(line),
-                });
-                sha256 = receipt.sha256Hex;
-                options.log.info(`${file.path}: uploaded ${file.bytes} bytes, sha256 ${receipt.sha256Hex.slice(0, 12)}…`);
-                stop.throwIfAborted();
-                const { ids, outcome, evidence = [] } = await session.confirm(file, pending, receipt, ctx);
-                const verifiedBy = [...new Set([...receipt.evidence, ...evidence])];
-                if (outcome === 'submitted') {
-                    options.log.info(`${file.path}: submitted, id ${ids.id}; ${session.displayName}'s verdict not awaited`);
-                }
-                else {
-                    options.log.info(`${file.path}: done, id ${ids.id}${verifiedBy.length ? `, verified by ${verifiedBy.join(', ')}` : ''}`);
-                    if (verifiedBy.length === 0)
-                        options.log.warn(`${file.path}: ${session.displayName} accepted it, but neither storage nor ${session.displayName} gave a checksum that could verify its bytes`);
-                }
-                const status = outcome === 'submitted' ? 'submitted' : 'succeeded';
-                return { path: file.path, bytes: file.bytes, sha256, status, ids, verifiedBy, durationMs: Date.now() - started };
-            }
-            catch (err) {
-                if (session.abandon)
-                    await session.abandon(file, pending, ctx);
-                // An expired or used URL says nothing about the file: ask for a new one and send it again.
-                if (err instanceof errors/* UploadUrlExpiredError */.CW && round < maxPresigns && !stop.aborted) {
-                    options.log.info(`${file.path}: ${err.message}; starting again from presign`);
-                    continue;
-                }
-                throw err;
-            }
-        }
-    }
-    catch (err) {
-        // Messages from deeper layers may start with the file's path; say it once.
-        const raw = stop.aborted ? `cancelled: ${(0,errors/* errorMessage */.gJ)(stop.reason ?? err)}` : (0,errors/* errorMessage */.gJ)(err);
-        const message = raw.startsWith(`${file.path}: `) ? raw.slice(file.path.length + 2) : raw;
-        const code = stop.aborted ? 'cancelled' : err instanceof errors/* PublishError */.S1 ? err.code : 'unexpected';
-        const providerCode = !stop.aborted && err instanceof errors/* PublishError */.S1 ? err.providerCode : undefined;
-        if (!stop.aborted)
-            options.onFailure?.(file, err);
-        options.log.info(`${file.path}: failed: ${message}`);
-        return {
-            path: file.path,
-            bytes: file.bytes,
-            sha256,
-            status: 'failed',
-            error: providerCode === undefined ? { message, code } : { message, code, providerCode },
-            durationMs: Date.now() - started,
-        };
-    }
-}
+// UNUSED EXPORTS: anchorPatterns, matchFiles
 
 // EXTERNAL MODULE: external "node:buffer"
 var external_node_buffer_ = __nccwpck_require__(4573);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-;// CONCATENATED MODULE: ./src/files/odd.ts
-// Odd but legal files: names that are not UTF-8, links that point nowhere or at themselves. The walk
-// (match.ts) turns each into a file entry with a `problem`, reported as failed for that file alone, never
-// dropped (the @actions/glob listing used before dropped the first two silently and threw on a link loop).
-
-/** Whether `candidate` is `root` or below it. `..data/m.step` is below it: only a `..` segment climbs out. */
-function inside(root, candidate) {
-    const rel = external_node_path_default().relative(root, candidate);
-    return rel === '' || (rel !== '..' && !rel.startsWith(`..${(external_node_path_default()).sep}`) && !external_node_path_default().isAbsolute(rel));
-}
-/** A matched entry that cannot be published, with the reason, for the report. */
-function problemFile(workspace, found, problem) {
-    const name = external_node_path_default().basename(found);
-    const dot = name.lastIndexOf('.');
-    return {
-        absolutePath: found,
-        path: external_node_path_default().relative(workspace, found).split((external_node_path_default()).sep).join('/'),
-        name,
-        ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '',
-        bytes: 0,
-        problem,
-    };
-}
-const reasons = {
-    notUtf8: 'the file name is not valid UTF-8 (shown with \uFFFD); rename the file',
-    /** Why a symbolic link cannot be followed, from the error its stat gave. */
-    ofLink(code) {
-        if (code === 'ELOOP')
-            return 'the symbolic link loops (it points at itself, or a chain of links comes back to it)';
-        if (code === 'ENOENT' || code === 'ENOTDIR')
-            return 'the symbolic link is dangling: its target does not exist';
-        return `the file cannot be read (${code ?? 'unknown error'})`;
-    },
-};
-
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/files/odd.ts
+var odd = __nccwpck_require__(2202);
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
@@ -46175,7 +43656,7 @@ function anchorPatterns(patterns, workspace) {
         const negate = line.startsWith('!');
         const pattern = negate ? line.slice(1).trim() : line;
         const absolute = external_node_path_default().resolve(workspace, pattern);
-        if (!inside(workspace, absolute)) {
+        if (!(0,odd/* inside */.nx)(workspace, absolute)) {
             throw new errors/* UsageError */.eb('path', `pattern ${JSON.stringify(line)} leads outside the workspace (${workspace}); use paths relative to the repository`);
         }
         return `${negate ? '!' : ''}${absolute}`;
@@ -46354,13 +43835,13 @@ class Walk {
             }
             catch (err) {
                 if (taken & MATCH_FILE)
-                    this.record(problemFile(this.workspace, itemPath, reasons.ofLink(err.code)), itemPath, name, parent);
+                    this.record((0,odd/* problemFile */.YA)(this.workspace, itemPath, odd/* reasons */.Ot.ofLink(err.code)), itemPath, name, parent);
                 return;
             }
             if (!info.isDirectory() && !(info.isFile() && taken & MATCH_FILE))
                 return;
             const real = await (0,promises_.realpath)(itemPath);
-            if (!inside(this.workspace, real)) {
+            if (!(0,odd/* inside */.nx)(this.workspace, real)) {
                 if (this.main)
                     this.refuseLink(itemPath, real);
                 return;
@@ -46405,7 +43886,7 @@ class Walk {
             if (!this.includeHiddenFiles && name.startsWith('.'))
                 continue;
             if (matchAllName(this.patterns, name, tests) & MATCH_FILE)
-                this.record(problemFile(this.workspace, child, reasons.notUtf8), child, name, folder, tests);
+                this.record((0,odd/* problemFile */.YA)(this.workspace, child, odd/* reasons */.Ot.notUtf8), child, name, folder, tests);
         }
         await this.statFiles(folder, files, tests);
     }
@@ -46425,7 +43906,7 @@ class Walk {
                 const file = `${folder.path}/${name}`;
                 let info;
                 try {
-                    info = (0,external_node_fs_namespaceObject.statSync)(file, { throwIfNoEntry: false });
+                    info = (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false });
                 }
                 catch {
                     info = undefined;
@@ -46467,16 +43948,3754 @@ async function matchPatterns(patterns, options) {
     }
     // Sorted by path in UTF-16 code unit order: the default sort of the keys (no comparator called per pair).
     let files = [...walk.files.keys()].sort().map((key) => walk.files.get(key));
+    const matched = files.length;
     if (options.shard) {
         const { index, total } = options.shard;
         files = files.filter((f) => shardOf(f.path, total) === index);
     }
-    return { files, unmatched };
+    return { files, unmatched, matched };
 }
 async function matchFiles(patterns, options) {
     return (await matchPatterns(patterns, options)).files;
 }
 
+
+/***/ }),
+
+/***/ 9827:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   FJ: () => (/* binding */ firstCollision),
+/* harmony export */   Ly: () => (/* binding */ expandTemplate),
+/* harmony export */   Vb: () => (/* binding */ nameOf),
+/* harmony export */   nV: () => (/* binding */ checkPlaceholders),
+/* harmony export */   rH: () => (/* binding */ nameProblem),
+/* harmony export */   s5: () => (/* binding */ readNameTemplate)
+/* harmony export */ });
+/* unused harmony exports PLACEHOLDERS, fileNameFor */
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+// What a file is called at its destination: the name templates of the `model` (Speckle) and `name` (ION,
+// Coldstream, ARCNM) inputs, filled in per file, and the refusal of two files that would share one name. Vendor-free:
+// each provider says what it does with the result (Speckle lowercases model names, ION and Coldstream take no `/`).
+
+
+const PLACEHOLDERS = ['path', 'dir', 'name', 'stem', 'ext'];
+/**
+ * The template filled in for one file: {path} is the workspace-relative path without its extension, {dir} the
+ * folder part ('' at the top), {name} the base name, {stem} the name without its extension, {ext} the extension.
+ */
+function expandTemplate(template, file) {
+    const dot = file.name.lastIndexOf('.');
+    const stem = dot > 0 ? file.name.slice(0, dot) : file.name;
+    const ext = dot > 0 ? file.name.slice(dot + 1) : '';
+    const dir = node_path__WEBPACK_IMPORTED_MODULE_0___default().posix.dirname(file.path) === '.' ? '' : node_path__WEBPACK_IMPORTED_MODULE_0___default().posix.dirname(file.path);
+    const values = { path: dir ? `${dir}/${stem}` : stem, dir, name: file.name, stem, ext };
+    return template.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? values[key] : whole));
+}
+/** A UsageError naming `input` when the template has a placeholder other than the five. */
+function checkPlaceholders(input, template, example) {
+    for (const [, key] of template.matchAll(/\{([^}]*)\}/g)) {
+        if (!PLACEHOLDERS.includes(key)) {
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb(input, `has an unknown placeholder {${key}}; use {path}, {dir}, {name}, {stem} and {ext} (e.g. ${JSON.stringify(example)})`);
+        }
+    }
+}
+/**
+ * The `name` template read: `{name}` when empty; a UsageError naming `name` for an unknown placeholder or a
+ * template that names nothing.
+ */
+function readNameTemplate(raw) {
+    const template = raw === '' ? '{name}' : raw;
+    checkPlaceholders('name', template, '{path}');
+    if (template.replace(/\{\w+\}/g, 'x').replace(/[/\\\s]/g, '') === '') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('name', `got ${JSON.stringify(raw)}; expected a file name template such as {name} or {path}`);
+    }
+    return template;
+}
+/**
+ * The name a file is given at the destination (the `name` template), or why it cannot have one. Empty levels are
+ * dropped (so `{dir}/{name}` is `tower.step` at the top, not `/tower.step`); the name
+ * keeps the file's extension, added when the template leaves it out (`{path}` is `a/sheet.pdf`), because ION
+ * and ARCNM read the file's type from the name's extension and Coldstream converts only names ending in .step/.stp.
+ */
+function fileNameFor(template, file, rules) {
+    // Where folders are kept, only `/` separates them (a `\` is a legal character of a Linux file name); where the
+    // vendor takes a bare file name, a `\` is a separator too (Windows-minded services read it as one).
+    const levels = expandTemplate(template, file)
+        .split(rules.separator === '/' ? '/' : /[/\\]/)
+        .filter((level) => level !== '');
+    if (levels.length === 0)
+        return { problem: `the name template ${JSON.stringify(template)} gives an empty name for this file (set name to a template such as {name} or {path})` };
+    if (levels.some((level) => level === '.' || level === '..')) {
+        return { problem: `the name template ${JSON.stringify(template)} gives ${JSON.stringify(levels.join('/'))}, with a "." or ".." level (set name to a template such as {name} or {path})` };
+    }
+    let name = levels.join(rules.separator);
+    if (file.ext !== '' && !name.toLowerCase().endsWith(`.${file.ext}`))
+        name = `${name}.${file.name.slice(file.name.length - file.ext.length)}`;
+    return { name };
+}
+/**
+ * Two files that would land under one name at one target: the first such pair (in path order), or none. Refused
+ * before any request, because the second would sit beside the first under the same name (two attachments both
+ * called sheet.pdf) and nobody could tell them apart.
+ */
+function firstCollision(files, nameOf) {
+    const seen = new Map();
+    for (const file of files) {
+        const name = nameOf(file);
+        if (name === undefined)
+            continue;
+        const first = seen.get(name);
+        if (first)
+            return { a: first, b: file, name };
+        seen.set(name, file);
+    }
+    return undefined;
+}
+/** The name of a file the provider has not refused (its `refuse` returned fileNameFor's problem). */
+function nameOf(setting, file) {
+    const named = fileNameFor(setting.template, file, setting.rules);
+    if ('problem' in named)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('name', `${file.path}: ${named.problem}`);
+    return named.name;
+}
+/** Why the file cannot be named (for the provider's `refuse`), or undefined. */
+function nameProblem(setting, file) {
+    const named = fileNameFor(setting.template, file, setting.rules);
+    return 'problem' in named ? named.problem : undefined;
+}
+
+
+/***/ }),
+
+/***/ 2202:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ot: () => (/* binding */ reasons),
+/* harmony export */   YA: () => (/* binding */ problemFile),
+/* harmony export */   nx: () => (/* binding */ inside)
+/* harmony export */ });
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
+// Odd but legal files: names that are not UTF-8, links that point nowhere or at themselves. The walk
+// (match.ts) turns each into a file entry with a `problem`, reported as failed for that file alone, never
+// dropped (the @actions/glob listing used before dropped the first two silently and threw on a link loop).
+
+/** Whether `candidate` is `root` or below it. `..data/m.step` is below it: only a `..` segment climbs out. */
+function inside(root, candidate) {
+    const rel = node_path__WEBPACK_IMPORTED_MODULE_0___default().relative(root, candidate);
+    return rel === '' || (rel !== '..' && !rel.startsWith(`..${(node_path__WEBPACK_IMPORTED_MODULE_0___default().sep)}`) && !node_path__WEBPACK_IMPORTED_MODULE_0___default().isAbsolute(rel));
+}
+/** A matched entry that cannot be published, with the reason, for the report. */
+function problemFile(workspace, found, problem) {
+    const name = node_path__WEBPACK_IMPORTED_MODULE_0___default().basename(found);
+    const dot = name.lastIndexOf('.');
+    return {
+        absolutePath: found,
+        path: node_path__WEBPACK_IMPORTED_MODULE_0___default().relative(workspace, found).split((node_path__WEBPACK_IMPORTED_MODULE_0___default().sep)).join('/'),
+        name,
+        ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '',
+        bytes: 0,
+        problem,
+    };
+}
+const reasons = {
+    notUtf8: 'the file name is not valid UTF-8 (shown with \uFFFD); rename the file',
+    /** Why a symbolic link cannot be followed, from the error its stat gave. */
+    ofLink(code) {
+        if (code === 'ELOOP')
+            return 'the symbolic link loops (it points at itself, or a chain of links comes back to it)';
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+            return 'the symbolic link is dangling: its target does not exist';
+        return `the file cannot be read (${code ?? 'unknown error'})`;
+    },
+};
+
+
+/***/ }),
+
+/***/ 8245:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   EF: () => (/* binding */ readCapped),
+/* harmony export */   Nw: () => (/* binding */ ERROR_BODY_CAP),
+/* harmony export */   _P: () => (/* binding */ SUCCESS_BODY_CAP)
+/* harmony export */ });
+/** Enough of an error body for the message in it; the rest is discarded with the connection. */
+const ERROR_BODY_CAP = 8 * 1024;
+/** No API answer the providers give comes near this; a bigger one is refused rather than held. */
+const SUCCESS_BODY_CAP = 16 * 1024 * 1024;
+/**
+ * Read at most `cap` bytes of a body as UTF-8. Past the cap the body is destroyed (the socket closed), so the
+ * sender stops and nothing more is buffered.
+ */
+async function readCapped(body, cap) {
+    const chunks = [];
+    let size = 0;
+    let truncated = false;
+    for await (const chunk of body) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (size + buf.length > cap) {
+            chunks.push(buf.subarray(0, cap - size));
+            size = cap;
+            truncated = true;
+            break;
+        }
+        chunks.push(buf);
+        size += buf.length;
+    }
+    if (truncated)
+        body.destroy();
+    return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+}
+
+
+/***/ }),
+
+/***/ 3329:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BO: () => (/* binding */ redactUrl),
+/* harmony export */   JG: () => (/* binding */ anySignal),
+/* harmony export */   Ku: () => (/* binding */ describeNetworkFailure),
+/* harmony export */   N4: () => (/* binding */ flattenHeaders),
+/* harmony export */   NQ: () => (/* binding */ isNetworkFailure),
+/* harmony export */   PS: () => (/* binding */ isRetryableStatus),
+/* harmony export */   WQ: () => (/* binding */ transportError),
+/* harmony export */   lw: () => (/* binding */ Http)
+/* harmony export */ });
+/* unused harmony export makeResponse */
+/* harmony import */ var undici__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6752);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7253);
+/* harmony import */ var _bounded_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8245);
+/* harmony import */ var _deadline_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2378);
+// One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
+// dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
+// policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+
+
+
+
+
+/** Origin and path only: presigned query strings (signatures) never reach a message or a log. */
+function redactUrl(url) {
+    try {
+        const u = new URL(url);
+        return `${u.origin}${u.pathname}`;
+    }
+    catch {
+        return '<invalid url>';
+    }
+}
+function flattenHeaders(headers) {
+    const out = {};
+    for (const [k, v] of Object.entries(headers)) {
+        if (v !== undefined)
+            out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    return out;
+}
+const NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_CLOSED',
+]);
+/** A dropped connection, a reset or a timeout: the request may or may not have been processed. */
+function isNetworkFailure(err) {
+    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr)
+        return true;
+    if (!(err instanceof Error))
+        return false;
+    const code = err.code ?? err.cause?.code;
+    if (code && NETWORK_CODES.has(code))
+        return true;
+    return err.name === 'TimeoutError' || err.name === 'SocketError';
+}
+/** 429 and 5xx (but 501, which will not change) are worth another attempt. */
+function isRetryableStatus(status) {
+    return status === 429 || (status >= 500 && status !== 501);
+}
+/**
+ * What undici threw, as our error: a proxy that refused the tunnel (407 and friends) is final and says where
+ * to look; anything else is a network failure, retryable where the request is safe to repeat.
+ */
+function transportError(err, label, where) {
+    const proxy = err instanceof Error ? err.message.match(/Proxy response \((\d+)\)/) : null;
+    if (proxy) {
+        const status = proxy[1];
+        const hint = status === '407' ? 'check the user:password in HTTPS_PROXY/HTTP_PROXY' : 'check HTTPS_PROXY/HTTP_PROXY, or list the host in NO_PROXY';
+        return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${label}: the proxy answered ${status} to ${where}; ${hint}`, 'proxy_error');
+    }
+    return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr(`${label}: ${where} failed: ${describeNetworkFailure(err)}`, { cause: err });
+}
+function describeNetworkFailure(err) {
+    if (!(err instanceof Error))
+        return String(err);
+    const code = err.code ?? err.cause?.code;
+    if (err.name === 'TimeoutError')
+        return 'request timed out';
+    return code ? `${code}: ${err.message}` : err.message;
+}
+class Http {
+    settings;
+    dispatcher;
+    constructor(settings, dispatcher) {
+        this.settings = settings;
+        // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
+        this.dispatcher = dispatcher ?? new undici__WEBPACK_IMPORTED_MODULE_0__/* .EnvHttpProxyAgent */ .J2({ keepAliveTimeout: 10_000, connections: 64 });
+    }
+    /** Retry classification shared by API requests and uploads. */
+    classify(idempotent, outcome) {
+        if (outcome.error !== undefined) {
+            // A dropped connection may have been processed: repeat only what is safe to repeat.
+            if (isNetworkFailure(outcome.error))
+                return { retry: idempotent, reason: describeNetworkFailure(outcome.error) };
+            return { retry: false, reason: String(outcome.error) };
+        }
+        const res = outcome.value;
+        if (!isRetryableStatus(res.status))
+            return { retry: false, reason: `HTTP ${res.status}` };
+        const retryAfterMs = (0,_core_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .parseRetryAfter */ .mu)(res.headers['retry-after']);
+        // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated.
+        return { retry: res.status === 429 || idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
+    }
+    async request(req) {
+        const headers = { 'user-agent': this.settings.userAgent, ...lower(req.headers ?? {}) };
+        let body = req.body;
+        if (req.json !== undefined) {
+            body = JSON.stringify(req.json);
+            headers['content-type'] ??= 'application/json';
+        }
+        headers['accept'] ??= 'application/json';
+        const where = `${req.method} ${redactUrl(req.url)}`;
+        return (0,_core_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .withRetry */ .bD)(async () => {
+            const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
+            let res;
+            try {
+                // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
+                res = await (0,_deadline_js__WEBPACK_IMPORTED_MODULE_3__/* .untilAborted */ .Eu)((0,undici__WEBPACK_IMPORTED_MODULE_0__/* .request */ .Em)(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
+            }
+            catch (err) {
+                if (req.signal?.aborted)
+                    throw err;
+                throw transportError(err, req.label, where);
+            }
+            // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+            const ok = res.statusCode >= 200 && res.statusCode < 300;
+            const { text, truncated } = await (0,_bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .readCapped */ .EF)(res.body, ok ? _bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .SUCCESS_BODY_CAP */ ._P : _bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .ERROR_BODY_CAP */ .Nw).catch((err) => {
+                if (req.signal?.aborted)
+                    throw err;
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
+            });
+            if (ok && truncated) {
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$(`${req.label}: ${where} answered more than ${_bounded_js__WEBPACK_IMPORTED_MODULE_4__/* .SUCCESS_BODY_CAP */ ._P / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
+            }
+            return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
+        }, (outcome) => this.classify(req.idempotent, outcome), {
+            policy: this.settings.policy,
+            signal: req.signal,
+            onRetry: ({ attempt, delayMs, reason }) => this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+            onWaitRefused: ({ retryAfterMs, limitMs, reason }) => this.settings.log.info(`${req.label}: ${reason}, and the server asks to wait ${Math.round(retryAfterMs / 1000)}s, more than the ${Math.round(limitMs / 1000)}s this run allows: not retried`),
+        });
+    }
+    async close() {
+        await (0,_deadline_js__WEBPACK_IMPORTED_MODULE_3__/* .closeWithin */ .YP)(this.dispatcher);
+    }
+}
+function makeResponse(status, headers, text, where) {
+    return {
+        status,
+        ok: status >= 200 && status < 300,
+        headers,
+        text,
+        json() {
+            try {
+                return JSON.parse(text);
+            }
+            catch {
+                const kind = /^\s*</.test(text) ? 'HTML or XML' : 'text that is not JSON';
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$(`${where} answered HTTP ${status} with ${kind} where JSON was expected; check that server-url points at the API (first bytes: ${JSON.stringify(text.slice(0, 80))})`, status, text.slice(0, 500), { code: 'invalid_response' });
+            }
+        },
+    };
+}
+function lower(headers) {
+    return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+/** An AbortSignal that fires when any of the given ones does. */
+function anySignal(...signals) {
+    return AbortSignal.any(signals.filter((s) => s !== undefined));
+}
+
+
+/***/ }),
+
+/***/ 2378:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Eu: () => (/* binding */ untilAborted),
+/* harmony export */   YP: () => (/* binding */ closeWithin)
+/* harmony export */ });
+/* unused harmony export CLOSE_GRACE_MS */
+// Deadlines the action owns, whatever the HTTP library does. undici honours an AbortSignal on a direct
+// connection, but a proxy that accepts the connection and never answers the CONNECT leaves the request
+// pending forever (undici 7.x, through EnvHttpProxyAgent): the signal fires and nothing happens. So every
+// request is also raced against its own signal here, and the pool is destroyed when closing it stalls.
+/**
+ * `work`, or the signal's reason the moment it aborts, even when `work` ignores the signal. Abandoned work is
+ * left to fail on its own: its rejection is swallowed and an answer arriving late is handed to `discard`.
+ */
+function untilAborted(work, signal, discard) {
+    const abandon = () => void work.then((late) => discard?.(late), () => { });
+    if (signal.aborted) {
+        abandon();
+        return Promise.reject(signal.reason);
+    }
+    return new Promise((resolve, reject) => {
+        const onAbort = () => {
+            abandon();
+            reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then((value) => {
+            signal.removeEventListener('abort', onAbort);
+            if (signal.aborted)
+                return;
+            resolve(value);
+        }, (err) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(err);
+        });
+    });
+}
+/** How long closing the connection pool may take before its sockets are destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+/** Close gracefully, or destroy after `graceMs`: a stuck socket never keeps a finished run alive. */
+async function closeWithin(pool, graceMs = CLOSE_GRACE_MS) {
+    let timer;
+    const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+        timer.unref();
+    });
+    const outcome = await Promise.race([pool.close().then(() => 'closed', () => 'late'), late]);
+    clearTimeout(timer);
+    if (outcome === 'late')
+        await pool.destroy().catch(() => { });
+}
+
+
+/***/ }),
+
+/***/ 8422:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   CT: () => (/* binding */ checkCredential),
+/* harmony export */   CU: () => (/* binding */ parseInput),
+/* harmony export */   Ep: () => (/* binding */ parseServerUrl),
+/* harmony export */   Fw: () => (/* binding */ requireToken),
+/* harmony export */   O1: () => (/* binding */ intInput),
+/* harmony export */   cN: () => (/* binding */ inputReader),
+/* harmony export */   l4: () => (/* binding */ requireId),
+/* harmony export */   qc: () => (/* binding */ idInput),
+/* harmony export */   tE: () => (/* binding */ booleanInput),
+/* harmony export */   ui: () => (/* binding */ optionalId)
+/* harmony export */ });
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8816);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+// Input helpers shared by the configuration and the provider modules: each parses one input and, when it
+// is wrong, throws a UsageError that names it and says what is accepted.
+
+
+/** Inputs as the runner passes them: `INPUT_<NAME>`, upper-cased, spaces as underscores, hyphens kept. */
+function inputReader(env) {
+    return (name) => (env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
+}
+/** Parse one input with a zod schema; the message names the input and the accepted form. */
+function parseInput(input, name, schema, accepted) {
+    const raw = input(name);
+    const result = schema.safeParse(raw);
+    if (!result.success)
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `got ${JSON.stringify(raw)}; expected ${accepted}`);
+    return result.data;
+}
+const booleanInput = (fallback) => zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP()
+    .transform((s) => (s === '' ? String(fallback) : s.toLowerCase()))
+    .pipe(zod__WEBPACK_IMPORTED_MODULE_1__/* ["enum"] */ .k5n(['true', 'false']))
+    .transform((s) => s === 'true');
+const intInput = (fallback, min, max) => zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP()
+    .transform((s) => (s === '' ? String(fallback) : s))
+    .pipe(zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().regex(/^\d+$/))
+    .transform(Number)
+    .pipe(zod__WEBPACK_IMPORTED_MODULE_1__/* .number */ .aig().int().min(min).max(max));
+/** An ID as the vendors issue them: letters, digits, `-` and `_` (no spaces, slashes or quotes). */
+const idInput = zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/);
+/** Require an ID input; the message says where to find it. */
+function requireId(input, name, where) {
+    const raw = input(name);
+    if (raw === '')
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `is required: ${where}`);
+    return parseInput(input, name, idInput, `an ID of letters, digits, '-', '_', '.' or ':' (${where})`);
+}
+function optionalId(input, name, where) {
+    return input(name) === '' ? undefined : requireId(input, name, where);
+}
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+/** An API base URL: https, or http for a loopback host (emulators, local servers). */
+function parseServerUrl(name, raw) {
+    let url;
+    try {
+        url = new URL(raw);
+    }
+    catch {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `got ${JSON.stringify(raw)}; expected an absolute URL such as https://example.com`);
+    }
+    if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `http:// is accepted only for loopback hosts (localhost, 127.0.0.1, [::1]); use https://${url.host}${url.pathname === '/' ? '' : url.pathname}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, `expected an https:// URL, got ${url.protocol}`);
+    if (url.search || url.hash || url.username || url.password) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, 'expected a base URL without query, fragment or credentials');
+    }
+    return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+/** A credential must be one line of printable characters (a pasted secret with a newline in it is broken). */
+function checkCredential(name, value) {
+    if (/[\s]/.test(value)) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb(name, 'contains whitespace or a line break; store the secret as a single line without spaces');
+    }
+    return value;
+}
+/** The credential, or a UsageError saying where it can come from. */
+function requireToken(common, envName, what) {
+    if (common.token === '')
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('token', `is required: pass ${what} as the token input (from a secret) or set ${envName}`);
+    return common.token;
+}
+
+
+/***/ }),
+
+/***/ 9107:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Kt: () => (/* binding */ shardsLine),
+/* harmony export */   n0: () => (/* binding */ mergeResults),
+/* harmony export */   pM: () => (/* binding */ fileOutcome)
+/* harmony export */ });
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+/* harmony import */ var _files_match_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2025);
+/* harmony import */ var _providers_index_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3660);
+/* harmony import */ var _results_file_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6024);
+// The merge step (`merge-results`): the results files of a matrix's shards, read and checked as one set, become
+// one report. It publishes nothing and needs no credential. The set is checked before it is believed: every
+// shard 1..N present exactly once, the same provider, target, commit, patterns and match on every shard, no
+// file in two shards (nor in a shard it does not belong to), and the files together equal to what was matched.
+// Whatever is wrong is a problem that names the shard and its file; the report still shows what it has.
+// Vendor-free and GitHub-free: the action's edge (main.ts) and the command line render it.
+
+
+
+
+const shardName = (s) => (s ? `shard ${s.index}/${s.total}` : 'the run (not sharded)');
+const describe = (f) => `${shardName(f.shard)} (${f.file})`;
+/** A run that stopped with an error before it had a result for any file. */
+const stoppedEarly = (d) => d.error !== undefined && d.results.length === 0;
+/** The fields every shard of one matrix run shares, and how a difference reads. */
+const AGREE = [
+    { field: 'provider', differs: (a, b) => a.provider !== b.provider, show: (d) => d.provider },
+    { field: 'target', differs: (a, b) => a.target !== b.target, show: (d) => JSON.stringify(d.target) },
+    { field: 'commit', differs: (a, b) => a.commit !== b.commit, show: (d) => d.commit ?? 'unknown' },
+    { field: 'shard count', differs: (a, b) => (a.shard?.total ?? 1) !== (b.shard?.total ?? 1), show: (d) => String(d.shard?.total ?? 'not sharded') },
+    { field: 'patterns', differs: (a, b) => JSON.stringify(a.patterns) !== JSON.stringify(b.patterns), show: (d) => JSON.stringify(d.patterns) },
+    { field: 'dry run', differs: (a, b) => a.dryRun !== b.dryRun, show: (d) => String(d.dryRun) },
+    // A run that stopped before it had its files may have stopped before matching: its count says nothing.
+    { field: 'matched file count', differs: (a, b) => a.matched !== b.matched && !stoppedEarly(a) && !stoppedEarly(b), show: (d) => String(d.matched) },
+];
+async function mergeResults(settings) {
+    const found = await (0,_files_match_js__WEBPACK_IMPORTED_MODULE_1__/* .matchPatterns */ .BM)(settings.patterns, { workspace: settings.workspace, includeHiddenFiles: settings.includeHiddenFiles }).then((m) => m.files, (err) => {
+        // The walk names `path`, the input it usually reads; here the patterns are merge-results'.
+        if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb)
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('merge-results', err.message.replace(/^Input 'path': /, ''));
+        throw err;
+    });
+    if (found.length === 0) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('merge-results', `no results file matched ${settings.patterns.map((p) => JSON.stringify(p)).join(', ')} in ${settings.workspace}; check that every shard wrote its results-file and uploaded it, and that the download step put them there`);
+    }
+    const problems = [];
+    const files = [];
+    const docs = new Map();
+    for (const f of found) {
+        if (f.problem) {
+            files.push({ file: f.path, used: false, count: 0, problem: f.problem });
+            continue;
+        }
+        try {
+            const doc = await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_3__/* .readResultsFile */ .B9)(f.absolutePath, f.path);
+            const entry = {
+                file: f.path,
+                ...(doc.shard ? { shard: doc.shard } : {}),
+                used: true,
+                outcome: doc.outcome,
+                count: doc.results.length,
+                ...(doc.failure ? { failure: doc.failure } : {}),
+                ...(doc.error !== undefined ? { error: doc.error } : {}),
+            };
+            files.push(entry);
+            docs.set(entry, doc);
+        }
+        catch (err) {
+            if (!(err instanceof _results_file_js__WEBPACK_IMPORTED_MODULE_3__/* .ResultsFileError */ .dL))
+                throw err;
+            files.push({ file: f.path, used: false, count: 0, problem: err.problem });
+        }
+    }
+    for (const f of files)
+        if (f.problem)
+            problems.push(`${f.file}: ${f.problem}`);
+    // Shard order, then path: the reference is the lowest shard's first file.
+    files.sort((a, b) => (a.shard?.index ?? 0) - (b.shard?.index ?? 0) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const readable = files.filter((f) => docs.has(f));
+    const reference = readable[0];
+    const ref = reference ? docs.get(reference) : undefined;
+    const reject = (f, problem) => {
+        f.used = false;
+        f.problem = problem;
+        problems.push(problem);
+    };
+    if (reference && ref) {
+        if (settings.provider !== undefined && settings.provider !== ref.provider) {
+            for (const f of readable)
+                reject(f, `${describe(f)} was published to ${docs.get(f).provider}, but the provider input says ${settings.provider}`);
+        }
+        for (const f of readable.slice(1)) {
+            if (!f.used)
+                continue;
+            const doc = docs.get(f);
+            const d = AGREE.find((a) => a.differs(doc, ref));
+            if (d)
+                reject(f, `${describe(f)} has ${d.field} ${d.show(doc)}, but ${describe(reference)} has ${d.show(ref)}: the files are not from one matrix run`);
+        }
+        // A run that was not sharded is a set of one: a second such file is a duplicate (below), and beside shards
+        // its shard count differs (above).
+    }
+    const total = ref?.shard?.total ?? 1;
+    // Each shard exactly once: a second file for a shard is named with the first.
+    const byShard = new Map();
+    for (const f of files) {
+        if (!f.used)
+            continue;
+        const index = f.shard?.index ?? 1;
+        const first = byShard.get(index);
+        if (first)
+            reject(f, `${shardName(f.shard)} appears twice: ${first.file} and ${f.file} (give each shard's artifact a name of its own, and run the merge on one run's files)`);
+        else
+            byShard.set(index, f);
+    }
+    const missing = [];
+    if (ref) {
+        for (let k = 1; k <= total; k++) {
+            if (byShard.has(k))
+                continue;
+            missing.push(k);
+            const rejected = files.filter((f) => !f.used && f.shard?.index === k && f.shard.total === total);
+            problems.push(rejected.length > 0
+                ? `shard ${k}/${total} has no usable results file (${rejected.map((f) => f.file).join(', ')} left out, above): its files are not in this report`
+                : `shard ${k}/${total} is missing: no results file for it was found (its job failed before writing results-file, or its artifact was not uploaded or downloaded): its files are not in this report`);
+        }
+    }
+    // Every file once, in the shard it belongs to.
+    const owner = new Map();
+    const results = [];
+    for (const f of files) {
+        if (!f.used)
+            continue;
+        const doc = docs.get(f);
+        for (const r of doc.results) {
+            const other = owner.get(r.path);
+            if (other) {
+                problems.push(`${JSON.stringify(r.path)} is in ${describe(other)} and in ${describe(f)}: a file belongs to one shard`);
+                continue;
+            }
+            if (f.shard && (0,_files_match_js__WEBPACK_IMPORTED_MODULE_1__/* .shardOf */ .IS)(r.path, f.shard.total) !== f.shard.index) {
+                problems.push(`${JSON.stringify(r.path)} is listed by ${describe(f)} but belongs to shard ${(0,_files_match_js__WEBPACK_IMPORTED_MODULE_1__/* .shardOf */ .IS)(r.path, f.shard.total)}/${f.shard.total}`);
+            }
+            owner.set(r.path, f);
+            results.push((0,_results_file_js__WEBPACK_IMPORTED_MODULE_3__/* .fromRecord */ .iA)(r));
+        }
+    }
+    results.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    // The union equals what was matched: a shard that stopped early (or lost files) is named.
+    const matched = [...docs.entries()].find(([f, d]) => f.used && !stoppedEarly(d))?.[1].matched ?? ref?.matched;
+    // Files changed-since left out are counted by their shard, not listed: together with the results they are the match.
+    const usedDocs = files.filter((f) => f.used).map((f) => docs.get(f));
+    const sinceDoc = usedDocs.find((d) => d.unchanged);
+    const unchanged = sinceDoc?.unchanged ? { since: sinceDoc.unchanged.since, commit: sinceDoc.unchanged.commit, count: usedDocs.reduce((n, d) => n + (d.unchanged?.count ?? 0), 0) } : undefined;
+    if (ref && matched !== undefined && missing.length === 0 && results.length + (unchanged?.count ?? 0) !== matched) {
+        const stopped = files.filter((f) => f.used && f.error !== undefined);
+        const names = stopped.map((f) => `${describe(f)} stopped with: ${f.error}`);
+        problems.push(`the shards report ${results.length} file(s)${unchanged ? ` and ${unchanged.count} left out as unchanged since ${unchanged.since}` : ''}, but ${matched} were matched${names.length ? `; ${names.join('; ')}` : ': a shard left files out'}`);
+    }
+    const provider = ref ? _providers_index_js__WEBPACK_IMPORTED_MODULE_2__/* .providers */ .r.find((p) => p.id === ref.provider) : undefined;
+    return {
+        ...(provider ? { provider } : {}),
+        ...(ref ? { target: ref.target, commit: ref.commit } : {}),
+        ...(matched !== undefined ? { matched } : {}),
+        ...(unchanged ? { unchanged } : {}),
+        total,
+        dryRun: ref?.dryRun ?? false,
+        files,
+        results,
+        missing,
+        problems,
+    };
+}
+/** The merged report's first line about the shards: how many files from how many shards, and what is missing. */
+function shardsLine(m) {
+    const used = m.files.filter((f) => f.used).length;
+    const base = m.total > 1 ? `Merged ${used} of ${m.total} shards' results` : `Read ${used} results file(s)`;
+    const missing = m.missing.length > 0 ? `; missing: ${m.missing.map((k) => `shard ${k}/${m.total}`).join(', ')}` : '';
+    const listed = m.results.length + (m.unchanged?.count ?? 0);
+    const files = m.matched !== undefined && listed !== m.matched ? ` (${listed} of the ${m.matched} files matched)` : '';
+    return `${base}${m.commit ? ` for commit ${m.commit.slice(0, 12)}` : ''}${files}${missing}`;
+}
+/** How a results file reads in the shards table. */
+function fileOutcome(f) {
+    if (f.problem)
+        return `left out: ${f.problem}`;
+    if (f.outcome === 'cancelled')
+        return `cancelled, ${f.count} file(s)`;
+    if (f.failure)
+        return `the run failed: ${f.failure.message}`;
+    if (f.error !== undefined)
+        return `the run stopped: ${f.error}`;
+    return `completed, ${f.count} file(s)`;
+}
+
+
+/***/ }),
+
+/***/ 3889:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   M: () => (/* binding */ tryJson),
+/* harmony export */   W: () => (/* binding */ parseAnswer)
+/* harmony export */ });
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+
+/** `value` as `schema` describes it, or a PublishError (`invalid_response`) naming `what` and every difference. */
+function parseAnswer(schema, value, what) {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${what}: unexpected answer shape (${issues})`, 'invalid_response');
+    }
+    return parsed.data;
+}
+/** The body as JSON, or undefined when it is not JSON. */
+function tryJson(text) {
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+}
+
+
+/***/ }),
+
+/***/ 1707:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   U: () => (/* binding */ wrongServerUrl)
+/* harmony export */ });
+/** A 404 on the API's own route (not on a named object): server-url's path is wrong. */
+function wrongServerUrl(provider, common, route) {
+    return {
+        input: 'server-url',
+        message: `${provider.displayName} at ${common.serverUrl} answered 404 Not Found on ${route}, the API's own route: server-url does not point at the ${provider.displayName} API`,
+        fix: `set server-url to the API's base URL (for the public service ${provider.defaultServerUrl}, or leave it empty), without a path the API does not have`,
+        code: 'wrong_server_url',
+    };
+}
+
+
+/***/ }),
+
+/***/ 3660:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  w: () => (/* binding */ providerIds),
+  r: () => (/* binding */ providers)
+});
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
+var schemas = __nccwpck_require__(8816);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/retry.ts
+var retry = __nccwpck_require__(7253);
+// EXTERNAL MODULE: ./src/core/error-codes.ts
+var error_codes = __nccwpck_require__(5694);
+// EXTERNAL MODULE: ./src/core/waiting.ts
+var waiting = __nccwpck_require__(8876);
+// EXTERNAL MODULE: ./src/core/units.ts
+var units = __nccwpck_require__(2184);
+;// CONCATENATED MODULE: ./src/files/content-type.ts
+// MIME types by extension for the engineering files we publish. Providers that sign a Content-Type into an
+// upload URL must send exactly this value, so one table serves them all.
+const TYPES = {
+    ifc: 'application/x-step',
+    ifczip: 'application/zip',
+    step: 'application/step',
+    stp: 'application/step',
+    iges: 'model/iges',
+    igs: 'model/iges',
+    stl: 'model/stl',
+    obj: 'model/obj',
+    '3dm': 'model/vnd.3dm',
+    dxf: 'image/vnd.dxf',
+    dwg: 'image/vnd.dwg',
+    pdf: 'application/pdf',
+    png: 'image/png',
+    jpg: 'image/jpeg',
+    jpeg: 'image/jpeg',
+    tif: 'image/tiff',
+    tiff: 'image/tiff',
+    json: 'application/json',
+    csv: 'text/csv',
+    txt: 'text/plain',
+    zip: 'application/zip',
+};
+function contentTypeFor(ext) {
+    return TYPES[ext.toLowerCase()] ?? 'application/octet-stream';
+}
+
+// EXTERNAL MODULE: ./src/files/names.ts
+var names = __nccwpck_require__(9827);
+// EXTERNAL MODULE: ./src/inputs.ts
+var inputs = __nccwpck_require__(8422);
+// EXTERNAL MODULE: ./src/providers/failures.ts
+var failures = __nccwpck_require__(1707);
+// EXTERNAL MODULE: ./src/providers/types.ts
+var types = __nccwpck_require__(2695);
+// EXTERNAL MODULE: ./src/providers/answers.ts
+var answers = __nccwpck_require__(3889);
+;// CONCATENATED MODULE: ./src/providers/arcnm.ts
+// ARCNM Uploads API: presign (PUT, or POST with form fields) → upload → confirm, then optionally attach the
+// confirmed upload to a part revision. Every mutating request carries an Idempotency-Key that stays the same
+// when that request is retried, so a retry is replayed by ARCNM instead of creating a second upload; presign and
+// attach derive theirs from the workflow run (`runKey`), so a re-run attempt of the same run replays them too.
+// skip-unchanged: one `GET /api/v1/uploads/` for the whole run finds the confirmed uploads of the same name and
+// SHA-256, which are skipped (and still attached to part-id/revision-id).
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** "Up to 512 MB each" (ARCNM uploads guide): 512 MiB, shown as such. */
+const ARCNM_MAX_BYTES = 512 * 1024 * 1024;
+const ACCEPTED = ['step', 'stp', 'iges', 'igs', 'stl', 'pdf', 'dxf', 'png', 'jpg', 'jpeg'];
+const CAD_3D = new Set(['step', 'stp', 'iges', 'igs', 'stl']);
+const DRAWING_2D = new Set(['pdf', 'dxf']);
+/** ARCNM's upload `name` may hold a `/` (its key is `uploads/<id>/<name>`): `{path}` is sent as a/sheet.pdf. */
+const ARCNM_NAME_RULES = { separator: '/' };
+const envelope = schemas/* object */.Ikc({
+    error: schemas/* object */.Ikc({ code: schemas/* string */.YjP(), message: schemas/* string */.YjP(), details: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* unknown */.L5J()).nullish() }),
+    request_id: schemas/* string */.YjP().nullish(),
+});
+const presignAnswer = schemas/* object */.Ikc({
+    data_source_id: schemas/* string */.YjP().min(1),
+    url: schemas/* string */.YjP().url(),
+    method: schemas/* string */.YjP().transform((m) => m.toUpperCase()).pipe(schemas/* enum */.k5n(['PUT', 'POST'])),
+    headers: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()).nullish(),
+    fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()).nullish(),
+    expires_in: schemas/* number */.aig().nullish(),
+});
+/** ARCNM's IDs are strings in its docs; take numbers too, and keep a string. */
+const arcnmId = schemas/* union */.KCZ([schemas/* string */.YjP().min(1), schemas/* number */.aig()]).transform(String);
+/**
+ * Confirm's answer. The seed documents `{job_id}` (the background job checking the file: not a verdict); the
+ * live service was seen answering the upload's `status` instead (`pending` first). Either, or both, may come.
+ */
+const confirmAnswer = schemas/* object */.Ikc({
+    job_id: arcnmId.nullish(),
+    status: schemas/* string */.YjP().nullish(),
+    sha256: schemas/* string */.YjP().nullish(),
+    size_bytes: schemas/* number */.aig().nullish(),
+})
+    .refine((a) => (a.job_id ?? a.status) != null, 'neither job_id nor status');
+/** A row of `GET /api/v1/uploads/`: where the upload's state lives. `sha256` and `size_bytes` are null until confirmed. */
+const uploadRow = schemas/* object */.Ikc({
+    id: arcnmId,
+    status: schemas/* string */.YjP(),
+    sha256: schemas/* string */.YjP().nullish(),
+    size_bytes: schemas/* number */.aig().nullish(),
+});
+/** What skip-unchanged reads of a row besides: the name it was uploaded under, and when. */
+const namedRow = uploadRow.extend({ name: schemas/* string */.YjP(), created_at: schemas/* string */.YjP().nullish() });
+const uploadList = schemas/* array */.YOg(schemas/* unknown */.L5J());
+/** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
+const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
+/** ARCNM's codes in the shared vocabulary; any other follows the status. */
+const ARCNM_CODES = {
+    invalid_api_key: 'auth_rejected',
+    insufficient_scope: 'permission_denied',
+    not_found: 'not_found',
+    rate_limited: 'rate_limited',
+    // ARCNM's magic-byte check refused the bytes.
+    upload_rejected: 'invalid_content',
+    upload_failed: 'rejected_by_provider',
+    upload_cancelled: 'rejected_by_provider',
+};
+/** ARCNM's failure, with its code (as providerCode), message and request ID. */
+class ArcnmError extends errors/* PublishError */.S1 {
+    status;
+    details;
+    requestId;
+    retryAfterMs;
+    constructor(status, arcnmCode, message, details, requestId, retryAfterMs) {
+        super(`ARCNM ${status} ${arcnmCode}: ${message}${requestId ? ` (request_id ${requestId})` : ''}`, ARCNM_CODES[arcnmCode] ?? (0,error_codes/* codeForStatus */.zT)(status), { providerCode: arcnmCode });
+        this.status = status;
+        this.details = details;
+        this.requestId = requestId;
+        this.retryAfterMs = retryAfterMs;
+    }
+}
+/**
+ * An Idempotency-Key derived from the workflow run and the logical operation, so that every attempt of one
+ * workflow run (a re-run, "re-run failed jobs") sends the same key for the same operation and ARCNM replays its
+ * stored answer (for 24 hours) instead of acting again. The run ID is the same for every attempt of a run (the
+ * attempt number is left out on purpose); the repository and commit keep runs of other repositories apart.
+ * Shaped as a UUIDv4 (ARCNM asks for one per logical operation): SHA-256 of the parts, version and variant
+ * bits set. Undefined without a run ID (the command line outside a workflow): each invocation is then a run
+ * of its own and its keys are random, as a retry within the invocation still reuses them.
+ */
+function runKey(origin, operation, parts) {
+    if (!origin?.runId)
+        return undefined;
+    const hex = (0,external_node_crypto_.createHash)('sha256')
+        .update(['model-publisher/arcnm', origin.repository ?? '', origin.runId, origin.sha ?? '', operation, ...parts.map((p) => String(p ?? ''))].join('\u0000'))
+        .digest('hex');
+    const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+/**
+ * ARCNM's confirmed row against what we sent: a different SHA-256 or size means ARCNM holds other bytes.
+ * Answers what verified the file; nothing when ARCNM reported neither (both are null until confirmed).
+ */
+function checkRow(row, file, receipt) {
+    const sha256 = row.sha256?.toLowerCase();
+    if ((row.size_bytes != null && row.size_bytes !== receipt.bytes) || (sha256 && sha256 !== receipt.sha256Hex)) {
+        throw new errors/* CorruptionError */.ib(`ARCNM holds different bytes for upload ${row.id} (${row.size_bytes ?? '?'} bytes, sha256 ${sha256 ?? '?'}) than were uploaded from ${file.path} (${receipt.bytes} bytes, sha256 ${receipt.sha256Hex})`);
+    }
+    if (sha256)
+        return ['arcnm-sha256'];
+    return row.size_bytes != null ? ['arcnm-size'] : [];
+}
+/**
+ * Waits for ARCNM's verdict on every upload of the run that is waiting, with one `GET /api/v1/uploads/` per
+ * round for all of them, not one request per file. Rounds start quickly (ARCNM's check usually takes moments)
+ * and slow down to one every few seconds; each file's wait ends at its own deadline or cancellation.
+ */
+class VerdictWatcher {
+    list;
+    signal;
+    waiting = new Map();
+    polling = false;
+    /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
+    idle = new AbortController();
+    constructor(list, signal) {
+        this.list = list;
+        this.signal = signal;
+    }
+    verdict(dataSourceId, ctx) {
+        const id = dataSourceId.toLowerCase();
+        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+        const signal = ctx.stop ?? ctx.signal;
+        return new Promise((resolve, reject) => {
+            const waiter = {
+                settle: (err, row) => {
+                    clearTimeout(timer);
+                    signal.removeEventListener('abort', onAbort);
+                    this.waiting.delete(id);
+                    if (this.waiting.size === 0)
+                        this.idle.abort();
+                    if (row)
+                        resolve(row);
+                    else
+                        reject(err);
+                },
+            };
+            const onAbort = () => waiter.settle(signal.reason);
+            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)), Math.max(0, ctx.waitDeadline - Date.now()));
+            timer.unref();
+            if (signal.aborted)
+                return onAbort();
+            signal.addEventListener('abort', onAbort, { once: true });
+            this.waiting.set(id, waiter);
+            void this.poll();
+        });
+    }
+    async poll() {
+        if (this.polling)
+            return; // the running rounds answer for this file too
+        this.polling = true;
+        this.idle = new AbortController();
+        try {
+            for (let round = 0; this.waiting.size > 0; round++) {
+                await (0,retry/* sleep */.yy)(Math.min(3_000, 100 * 1.5 ** round), AbortSignal.any([this.signal, this.idle.signal]));
+                if (this.waiting.size === 0)
+                    break;
+                let rows;
+                try {
+                    rows = await this.list();
+                }
+                catch (err) {
+                    for (const waiter of [...this.waiting.values()])
+                        waiter.settle(err);
+                    break;
+                }
+                for (const raw of rows) {
+                    // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
+                    const rawId = raw?.id;
+                    if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !this.waiting.has(String(rawId).toLowerCase()))
+                        continue;
+                    const parsed = uploadRow.safeParse(raw);
+                    if (!parsed.success)
+                        continue;
+                    const waiter = this.waiting.get(parsed.data.id.toLowerCase());
+                    if (!waiter)
+                        continue;
+                    const status = parsed.data.status.toLowerCase();
+                    waiter.lastStatus = status;
+                    if (status === 'confirmed' || FINAL_FAILURES.has(status))
+                        waiter.settle(undefined, parsed.data);
+                }
+            }
+        }
+        catch (err) {
+            // The run was aborted while waiting between rounds (waking because no file is left waiting is no error).
+            if (this.signal.aborted)
+                for (const waiter of [...this.waiting.values()])
+                    waiter.settle(err);
+        }
+        finally {
+            this.polling = false;
+            // A file that began waiting as the rounds were ending starts them again.
+            if (this.waiting.size > 0 && !this.signal.aborted)
+                void this.poll();
+        }
+    }
+}
+class ArcnmSession {
+    settings;
+    http;
+    displayName = 'ARCNM';
+    watcher;
+    /** Each file's presigns so far in this run (the engine presigns again after an expired URL): part of the key. */
+    presigns = new Map();
+    /** The SHA-256 of each file the lookup hashed: part of the presign key. */
+    sha256s = new Map();
+    /**
+     * Status of the uploads of our files' names, as the run's one list showed them (skip-unchanged) or as listed
+     * when a presign was replayed: whether a replayed upload is still pending and usable.
+     */
+    statuses;
+    /** The same, as the lookup found them before this run presigned anything: what earlier attempts left. */
+    before;
+    constructor(settings, http, signal) {
+        this.settings = settings;
+        this.http = http;
+        this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal);
+    }
+    /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
+    async listUploads(signal) {
+        const res = await this.http.request({
+            method: 'GET',
+            url: `${this.settings.baseUrl}/api/v1/uploads/?include_cancelled=true`,
+            headers: { 'x-api-key': this.settings.apiKey },
+            idempotent: true,
+            signal,
+            label: 'list uploads',
+        });
+        if (!res.ok)
+            this.fail(res, 'list uploads');
+        return (0,answers/* parseAnswer */.W)(uploadList, res.json(), 'ARCNM list uploads');
+    }
+    /** The name an upload of this file carries at ARCNM (presign's `name`), which the lookup matches. */
+    nameOf(file) {
+        return (0,names/* nameOf */.Vb)(this.settings.name, file);
+    }
+    /**
+     * skip-unchanged: one `GET /api/v1/uploads/` for the whole run. A file is held when a **confirmed** upload
+     * (ARCNM's check accepted it) has its name and its SHA-256 (and size): the newest such upload's ID is reused.
+     * Pending, failed and cancelled uploads never count. The list shows no attachments, so with part-id the held
+     * upload is still attached (`keep`), where ARCNM refuses a second link of the same upload.
+     */
+    async lookup(files, ctx) {
+        for (const { file, sha256 } of files)
+            this.sha256s.set(file.path, sha256);
+        let rows;
+        try {
+            rows = await this.listUploads(ctx.signal);
+        }
+        catch (err) {
+            // A key with uploads:write but not uploads:read: publishing still works, only the lookup cannot.
+            if (err instanceof ArcnmError && err.providerCode === 'insufficient_scope') {
+                ctx.log.warn(`skip-unchanged: the ARCNM API key cannot list uploads (no uploads:read scope), so unchanged files cannot be found; every file is published`);
+                return new Map();
+            }
+            throw err;
+        }
+        const names = new Set(files.map((f) => this.nameOf(f.file)));
+        const ours = this.rowsNamed(rows, names);
+        this.before = new Map(ours.map((r) => [r.id.toLowerCase(), r.status.toLowerCase()]));
+        this.statuses = Promise.resolve(this.before);
+        const held = new Map();
+        for (const { file, sha256 } of files) {
+            const name = this.nameOf(file);
+            const match = ours
+                .filter((r) => r.name === name && r.status.toLowerCase() === 'confirmed' && r.sha256?.toLowerCase() === sha256 && (r.size_bytes == null || r.size_bytes === file.bytes))
+                .sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''))[0];
+            if (!match)
+                continue;
+            const attach = this.settings.attach;
+            held.set(file, {
+                ids: { id: match.id, dataSourceId: match.id },
+                held: `ARCNM upload ${match.id} (confirmed, same name and SHA-256)`,
+                ...(attach ? { toDo: `attach it to part ${attach.partId} revision ${attach.revisionId} unless it is attached there already` } : {}),
+            });
+        }
+        return held;
+    }
+    /** The rows of the list with one of these names, shape-checked; others are not looked at. */
+    rowsNamed(rows, names) {
+        const out = [];
+        for (const raw of rows) {
+            const name = raw?.name;
+            if (typeof name !== 'string' || !names.has(name))
+                continue;
+            const parsed = namedRow.safeParse(raw);
+            if (parsed.success)
+                out.push(parsed.data);
+        }
+        return out;
+    }
+    /**
+     * A held upload: attach it to the part revision when asked (ARCNM's list does not say whether it is attached
+     * there already). The attach key is derived from the run (a re-run replays it), and ARCNM's `409 conflict` to
+     * an attach means this upload is linked to the revision already: nothing to do, no second link.
+     */
+    async keep(file, held, ctx) {
+        const attach = this.settings.attach;
+        if (!attach)
+            return held.ids;
+        const dataSourceId = held.ids['dataSourceId'] ?? held.ids.id;
+        await this.attach(file, dataSourceId, ctx, true);
+        ctx.log.info(`${file.path}: upload ${dataSourceId} is attached to part ${attach.partId} revision ${attach.revisionId}`);
+        return { ...held.ids, partId: attach.partId, revisionId: attach.revisionId };
+    }
+    /**
+     * One logical mutating operation: the same Idempotency-Key on every retry of it, so ARCNM replays the
+     * stored answer instead of acting twice. That is what makes a 5xx or a dropped connection safe to retry.
+     * `derived`: a key from `runKey` (the same in every attempt of the workflow run); should ARCNM answer that it
+     * was used with another body (`idempotency_conflict`: nothing was done for ours), the operation is sent once
+     * more under a random key.
+     */
+    async mutate(path, body, label, ctx, derived) {
+        const res = await this.mutateWithKey(path, body, label, ctx, derived ?? (0,external_node_crypto_.randomUUID)());
+        if (derived && res.status === 409 && errorCode(res) === 'idempotency_conflict') {
+            ctx.log.info(`${label}: ARCNM holds another request under this run's key; sending it under a new key`);
+            return this.mutateWithKey(path, body, label, ctx, (0,external_node_crypto_.randomUUID)());
+        }
+        return res;
+    }
+    mutateWithKey(path, body, label, ctx, key) {
+        return (0,waiting/* pollUntil */.g3)(ctx, () => `${label}: ARCNM was still processing the request after wait-timeout-minutes`, async (attempt) => {
+            const res = await this.http.request({
+                method: 'POST',
+                url: `${this.settings.baseUrl}${path}`,
+                headers: { 'x-api-key': this.settings.apiKey, 'idempotency-key': key },
+                json: body,
+                idempotent: true,
+                signal: ctx.signal,
+                label,
+            });
+            // The first request under this key is still running on ARCNM's side (or its lock after a 5xx is still held):
+            // it may yet be carried out, so ask again with the same key until it finishes, never under a new key, for
+            // as long as the run may wait. The replay then answers what that first request did.
+            if (res.status === 409 && errorCode(res) === 'idempotency_in_flight') {
+                const delay = (0,retry/* backoffDelay */.EY)(Math.min(attempt, 6), { ...this.http.settings.policy, baseDelayMs: 500, maxDelayMs: 5_000 }, (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']));
+                return { againInMs: delay, note: `${label}: ARCNM is still processing the first attempt; asking again in ${(delay / 1000).toFixed(1)}s` };
+            }
+            return { done: res };
+        });
+    }
+    fail(res, label) {
+        const parsed = envelope.safeParse((0,answers/* tryJson */.M)(res.text));
+        if (parsed.success) {
+            const { code, message, details } = parsed.data.error;
+            throw new ArcnmError(res.status, code, `${label}: ${message}`, details ?? {}, parsed.data.request_id ?? res.headers['x-request-id'] ?? undefined, (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']));
+        }
+        res.json(); // throws a clear error when the answer is not JSON at all (an HTML error page)
+        throw new errors/* PublishError */.S1(`ARCNM ${label}: HTTP ${res.status}: ${res.text.slice(0, 200)}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
+    }
+    async presign(file, ctx) {
+        const contentType = contentTypeFor(file.ext);
+        const body = { name: this.nameOf(file), content_type: contentType, size_bytes: file.bytes };
+        const round = (this.presigns.get(file.path) ?? 0) + 1;
+        this.presigns.set(file.path, round);
+        // Why this key is safe: it covers everything the body holds (name, content type, size) and more (path,
+        // SHA-256 when known, which presign of the file this is), so one key never carries two bodies; a replay
+        // answers an upload slot an earlier attempt of this run was given, which is used only while it is still
+        // pending (checked below), else a new slot is asked for under a key naming the old one.
+        const parts = [file.path, this.sha256s.get(file.path), body.name, contentType, file.bytes, round];
+        let answer;
+        let replayed = false;
+        // Each earlier attempt that failed this file left a slot (cancelled, or failed): the next key names the last one,
+        // so every attempt finds the slots before it in order and then gets a new one. Bounded: a run has few attempts.
+        for (let hop = 0;; hop++) {
+            const res = await this.mutate('/api/v1/uploads/presign', body, `${file.path}: presign`, ctx, runKey(this.settings.origin, 'presign', parts));
+            if (!res.ok)
+                this.fail(res, 'presign');
+            answer = (0,answers/* parseAnswer */.W)(presignAnswer, res.json(), 'ARCNM presign');
+            if (!/^true$/i.test(res.headers['idempotent-replayed'] ?? '') || hop >= 20)
+                break;
+            // ARCNM replays an answer it gave before: to this process (a retry after a lost answer: the slot is ours) or
+            // to an earlier attempt of the run (then it was in the list the lookup read before this run presigned).
+            const earlier = this.before?.get(answer.data_source_id.toLowerCase());
+            const status = earlier ?? (await this.statusOf(answer.data_source_id, ctx)) ?? 'unknown';
+            if (status === 'pending') {
+                if (earlier) {
+                    replayed = true;
+                    ctx.log.info(`${file.path}: continuing upload ${answer.data_source_id}, which an earlier attempt of this run presigned`);
+                }
+                break;
+            }
+            ctx.log.info(`${file.path}: an earlier attempt of this run was given upload ${answer.data_source_id}, now ${status}; asking for a new one`);
+            parts.push(answer.data_source_id);
+        }
+        const target = answer.method === 'POST'
+            ? { method: 'POST', url: answer.url, headers: answer.headers ?? {}, fields: answer.fields ?? {} }
+            : { method: 'PUT', url: answer.url, headers: answer.headers ?? { 'Content-Type': contentType } };
+        return { target, pending: { dataSourceId: answer.data_source_id, confirmed: false, ...(replayed ? { replayed } : {}) } };
+    }
+    async confirm(file, pending, receipt, ctx) {
+        const answer = await this.confirmReceived(file, pending, ctx);
+        // The bytes are with ARCNM and its check is under way: the upload must not be cancelled from here on.
+        pending.confirmed = true;
+        const ids = { id: answer.job_id ?? pending.dataSourceId, ...(answer.job_id ? { jobId: answer.job_id } : {}), dataSourceId: pending.dataSourceId };
+        const status = answer.status?.toLowerCase();
+        if (status && FINAL_FAILURES.has(status))
+            await this.failWithReason(file, pending, status, ctx);
+        // Attaching needs a confirmed upload, so a part revision makes the run wait for the verdict whatever `wait` says.
+        if (!ctx.wait && !this.settings.attach) {
+            ctx.log.info(`${file.path}: confirmed${answer.job_id ? ` (job ${answer.job_id})` : ''}; ARCNM's check is under way`);
+            return { ids, outcome: 'submitted' };
+        }
+        const row = status === 'confirmed' && answer.sha256 && answer.size_bytes != null
+            ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
+            : await (0,waiting/* verdictUnlessCancelled */.tT)(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
+        // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
+        if (!row)
+            return { ids, outcome: 'submitted' };
+        const rowStatus = row.status.toLowerCase();
+        if (rowStatus !== 'confirmed')
+            await this.failWithReason(file, pending, rowStatus, ctx);
+        const evidence = checkRow(row, file, receipt);
+        if (!this.settings.attach)
+            return { ids, outcome: 'accepted', evidence };
+        // Attaching is a new stage: none starts after the run was cancelled.
+        ctx.stop?.throwIfAborted();
+        await this.attach(file, pending.dataSourceId, ctx);
+        // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
+        return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };
+    }
+    /**
+     * Confirm until ARCNM has the bytes: `409 upload_not_received` means storage is not consistent yet, so confirm
+     * again, never upload again. Each confirm is its own logical operation (a new key): repeating confirm is safe and
+     * answers the current state, whereas reusing one key would only replay the first answer.
+     */
+    confirmReceived(file, pending, ctx) {
+        const label = `${file.path}: confirm`;
+        return (0,waiting/* pollUntil */.g3)(ctx, () => `ARCNM confirm: upload ${pending.dataSourceId} not received after wait-timeout-minutes`, async (round) => {
+            const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, label, ctx);
+            if (res.ok)
+                return { done: (0,answers/* parseAnswer */.W)(confirmAnswer, res.json(), 'ARCNM confirm') };
+            // upload_rejected, upload_failed, upload_cancelled and the rest are final.
+            if (!(res.status === 409 && errorCode(res) === 'upload_not_received') || round >= this.http.settings.policy.maxAttempts)
+                this.fail(res, 'confirm');
+            return { againInMs: (0,retry/* backoffDelay */.EY)(round, { ...this.http.settings.policy, baseDelayMs: 250, maxDelayMs: 5_000 }), note: `${label}: ARCNM has not received the bytes yet; confirming again` };
+        });
+    }
+    /**
+     * ARCNM marked the upload failed or cancelled: confirming again answers the final error envelope with ARCNM's
+     * own reason (`upload_rejected` and its message), which is what the user needs to see.
+     */
+    async failWithReason(file, pending, status, ctx) {
+        const res = await this.mutate('/api/v1/uploads/confirm', { data_source_id: pending.dataSourceId }, `${file.path}: confirm`, ctx);
+        if (!res.ok)
+            this.fail(res, 'confirm');
+        throw new errors/* PublishError */.S1(`ARCNM marked upload ${pending.dataSourceId} ${status}`, ARCNM_CODES[`upload_${status}`] ?? 'rejected_by_provider', { providerCode: `upload_${status}` });
+    }
+    /** The status of an upload as the run's list showed it; listed once more if the lookup did not run. */
+    async statusOf(dataSourceId, ctx) {
+        const id = dataSourceId.toLowerCase();
+        const known = this.statuses ? await this.statuses.catch(() => undefined) : undefined;
+        if (known?.has(id))
+            return known.get(id);
+        // Not in the lookup's list (or no lookup): list once now, for this and any later replayed presign.
+        this.statuses = this.listUploads(ctx.signal).then((rows) => {
+            const map = new Map();
+            for (const raw of rows) {
+                const parsed = uploadRow.safeParse(raw);
+                if (parsed.success)
+                    map.set(parsed.data.id.toLowerCase(), parsed.data.status.toLowerCase());
+            }
+            return map;
+        });
+        return (await this.statuses.catch(() => undefined))?.get(id);
+    }
+    async attach(file, dataSourceId, ctx, alreadyAttachedIsDone = false) {
+        const { partId, revisionId } = this.settings.attach;
+        const role = CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other';
+        const origin = this.settings.origin;
+        const attributes = Object.fromEntries(Object.entries({ source_path: file.path, commit_sha: origin?.sha, ref: origin?.ref, workflow_run: origin?.runUrl }).filter(([, v]) => v));
+        const label = `${file.path}: attach to part ${partId} revision ${revisionId}`;
+        const body = { data_source_id: dataSourceId, role, attributes };
+        // Why this key is safe: within one workflow run the body is a function of what the key covers (the upload, the
+        // part revision, the file's path; the commit, ref and run URL are the run's), so a re-run attempt that attaches
+        // the same upload again replays the first link instead of asking for a second one.
+        const key = runKey(origin, 'attach', [partId, revisionId, dataSourceId, file.path, role]);
+        await (0,waiting/* pollUntil */.g3)(ctx, () => `${label}: upload still pending after wait-timeout-minutes`, async () => {
+            const res = await this.mutate(`/api/v1/parts/${encodeURIComponent(partId)}/revisions/${encodeURIComponent(revisionId)}/datasets`, body, label, ctx, key);
+            if (res.ok)
+                return { done: undefined };
+            // A held upload (skip-unchanged) may be linked to the revision already: ARCNM refuses a second link.
+            if (alreadyAttachedIsDone && res.status === 409 && errorCode(res) === 'conflict') {
+                ctx.log.info(`${label}: ARCNM answers that upload ${dataSourceId} is attached there already`);
+                return { done: undefined };
+            }
+            const details = (0,answers/* tryJson */.M)(res.text)?.error?.details;
+            if (res.status === 409 && details?.reason === 'upload_pending') {
+                // ARCNM is still checking the upload; it says how long to wait.
+                const delay = (0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']) ?? (details.retry_after_s ?? 1) * 1000;
+                return { againInMs: delay, note: `${label}: upload pending, attaching again in ${(delay / 1000).toFixed(1)}s` };
+            }
+            this.fail(res, 'attach');
+        });
+    }
+    /** Cancel an upload that never got confirmed, so nothing lingers (best effort). */
+    async abandon(file, pending, ctx) {
+        if (pending.confirmed)
+            return;
+        // An earlier attempt may have confirmed this slot, its check still under way (the row still says pending):
+        // cancelling it could undo that attempt's upload. ARCNM releases the slot itself if it was never used.
+        if (pending.replayed) {
+            ctx.log.info(`${file.path}: upload ${pending.dataSourceId} came from an earlier attempt of this run; left as it is, not cancelled`);
+            return;
+        }
+        try {
+            const res = await this.mutate(`/api/v1/uploads/${encodeURIComponent(pending.dataSourceId)}/cancel`, {}, `${file.path}: cancel`, { ...ctx, signal: AbortSignal.timeout(15_000), stop: undefined });
+            ctx.log.info(`${file.path}: pending upload ${pending.dataSourceId} ${res.ok ? 'cancelled' : `not cancelled (HTTP ${res.status})`}`);
+        }
+        catch (err) {
+            ctx.log.warn(`${file.path}: could not cancel pending upload ${pending.dataSourceId}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+    }
+}
+function errorCode(res) {
+    return envelope.safeParse((0,answers/* tryJson */.M)(res.text)).data?.error.code;
+}
+const arcnm = (0,types/* defineProvider */.N)({
+    id: 'arcnm',
+    displayName: 'ARCNM',
+    tokenEnv: 'ARCNM_API_KEY',
+    defaultServerUrl: 'https://api.arcnm.io',
+    inputs: ['part-id', 'revision-id', 'name'],
+    idOutputs: [{ output: 'job-ids', field: 'jobId' }],
+    readSettings(input, common) {
+        const apiKey = (0,inputs/* requireToken */.Fw)(common, 'ARCNM_API_KEY', 'an ARCNM API key (ak_live_… or ak_test_…, with the uploads:write scope)');
+        const partId = (0,inputs/* optionalId */.ui)(input, 'part-id', 'the ARCNM part to attach uploads to');
+        const revisionId = (0,inputs/* optionalId */.ui)(input, 'revision-id', 'the revision of part-id to attach uploads to');
+        if ((partId === undefined) !== (revisionId === undefined)) {
+            throw new errors/* UsageError */.eb(partId ? 'revision-id' : 'part-id', 'part-id and revision-id go together: set both to attach uploads to a part revision, or neither');
+        }
+        return { apiKey, baseUrl: common.serverUrl, attach: partId && revisionId ? { partId, revisionId } : undefined, origin: common.origin, name: { template: (0,names/* readNameTemplate */.s5)(input('name')), rules: ARCNM_NAME_RULES } };
+    },
+    refuse(file, settings) {
+        if (!ACCEPTED.includes(file.ext)) {
+            return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
+        }
+        if (file.bytes > ARCNM_MAX_BYTES)
+            return `ARCNM accepts files up to ${(0,units/* formatBytes */.z)(ARCNM_MAX_BYTES)}; this one has ${(0,units/* formatBytes */.z)(file.bytes)} (${file.bytes} bytes)`;
+        return (0,names/* nameProblem */.rH)(settings.name, file);
+    },
+    fileName: (file, settings) => (0,names/* nameOf */.Vb)(settings.name, file),
+    async open(settings, ctx) {
+        if (ctx.dryRun) {
+            // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
+            // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
+            const res = await ctx.http.request({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' });
+            const code = errorCode(res);
+            if (res.status === 403 && code === 'insufficient_scope')
+                ctx.log.warn('ARCNM: the API key is valid but cannot list uploads (no uploads:read scope); whether it has uploads:write shows only in a real run');
+            else if (!res.ok) {
+                const parsed = envelope.safeParse((0,answers/* tryJson */.M)(res.text));
+                if (parsed.success)
+                    throw new ArcnmError(res.status, parsed.data.error.code, `list uploads: ${parsed.data.error.message}`, parsed.data.error.details ?? {}, parsed.data.request_id ?? undefined);
+                throw new errors/* PublishError */.S1(`ARCNM list uploads: HTTP ${res.status}: ${res.text.slice(0, 200)}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
+            }
+            else
+                ctx.log.info('ARCNM: the API key is valid');
+            if (settings.attach)
+                ctx.log.info(`ARCNM: part ${settings.attach.partId} revision ${settings.attach.revisionId} is not checked: ARCNM documents no read call for a part revision`);
+        }
+        const attach = settings.attach;
+        return Object.assign(new ArcnmSession(settings, ctx.http, ctx.signal), {
+            plan: (file) => ({
+                destination: `ARCNM upload "${(0,names/* nameOf */.Vb)(settings.name, file)}" as ${contentTypeFor(file.ext)}, confirmed${attach ? `, then attached to part ${attach.partId} revision ${attach.revisionId} as ${CAD_3D.has(file.ext) ? 'cad_3d' : DRAWING_2D.has(file.ext) ? 'drawing_2d' : 'other'}` : ''}`,
+            }),
+        });
+    },
+    describeTarget: (s) => (s.attach ? `part ${s.attach.partId} revision ${s.attach.revisionId} (each confirmed upload is attached to it) on ${s.baseUrl}` : `uploads on ${s.baseUrl} (not attached to a part)`),
+    runFailure(err, settings, common) {
+        if (!(err instanceof errors/* PublishError */.S1))
+            return undefined;
+        const credential = 'the token input (or ARCNM_API_KEY) must hold a current ARCNM API key (ak_live_… or ak_test_…) with the uploads:write scope';
+        // ARCNM's own codes decide (not every 403 is the key's scope).
+        switch (err.providerCode) {
+            case 'invalid_api_key':
+                return { input: 'token', message: err.message, fix: credential, code: err.code };
+            case 'insufficient_scope':
+                return { input: 'token', message: err.message, fix: `${credential}; create a key with that scope in ARCNM's settings`, code: err.code };
+            case 'not_found':
+            case 'http_404':
+                // Presign and the list have no ID in their route: a 404 there is server-url's; attach names the part. (A
+                // 404 to confirm may be about one upload, so it stays that file's.)
+                if (/: attach: /.test(err.message) && settings.attach) {
+                    return { input: 'part-id', message: err.message, fix: `check part-id (${settings.attach.partId}) and revision-id (${settings.attach.revisionId}): the part revision must exist in the API key's organisation`, code: err.code };
+                }
+                if (/(: | )(presign|list uploads)\b/.test(err.message))
+                    return (0,failures/* wrongServerUrl */.U)(this, common, /list uploads/.test(err.message) ? '/api/v1/uploads/' : '/api/v1/uploads/presign');
+                return undefined;
+            default:
+                return undefined;
+        }
+    },
+});
+
+;// CONCATENATED MODULE: ./src/providers/coldstream.ts
+// Coldstream (Diabatix): per file, create a file record on the file server (it answers a presigned PUT URL)
+// → the engine uploads the bytes → start the job that makes the geometry usable on the case server:
+// `convert` for a component's STEP file, `initialize` for a whole-case STEP file, none for STL. The service
+// runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
+// at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
+
+
+
+
+
+
+
+
+
+
+const COLDSTREAM_REGIONS = ['eu1', 'us1', 'ap1'];
+const FINALIZE_MODES = ['auto', 'convert', 'initialize', 'none'];
+const STEP_EXTS = new Set(['step', 'stp']);
+const coldstream_ACCEPTED = ['step', 'stp', 'stl'];
+/** The text the case server answers while a job of the same case runs (matched as the official SDK does). */
+const BUSY_TEXT = 'Job already runs for case';
+/**
+ * Busy-case backoff: the SDK asks again every 2 s; we start there, grow ×2 up to 30 s, and draw each wait
+ * from [½, 1] of that ceiling, so parallel runs spread out and no wait is ever shorter than 1 s.
+ */
+const BUSY_BASE_MS = 2_000;
+const BUSY_MAX_MS = 30_000;
+function busyDelay(attempt, random = Math.random) {
+    const ceiling = Math.min(BUSY_MAX_MS, BUSY_BASE_MS * 2 ** Math.max(0, attempt - 1));
+    return Math.round(ceiling * (0.5 + 0.5 * random()));
+}
+function regionHosts(region) {
+    return {
+        fileserverUrl: `https://fileserver.${region}.coldstream.diabatix.com`,
+        caseUrl: `https://case.${region}.coldstream.diabatix.com`,
+    };
+}
+/**
+ * Coldstream's fileName is a file name (the SDK passes a base name): a `/` of the
+ * rendered name is sent as `_`, so `{path}` keeps a/part.step and b/part.step apart as a_part.step and b_part.step.
+ */
+const COLDSTREAM_NAME_RULES = { separator: '_' };
+/** Which job a file needs: `auto` follows the upload guide; the other modes force it (STL never takes one). */
+function jobKindFor(file, settings) {
+    if (settings.finalize !== 'auto')
+        return settings.finalize;
+    if (!STEP_EXTS.has(file.ext))
+        return 'none';
+    return settings.componentId === undefined ? 'initialize' : 'convert';
+}
+/**
+ * The SDK documents case, component and file IDs as ints and sends them as JSON numbers; an ID of digits is
+ * sent the same way, anything else (a GUID) as a string.
+ */
+function idValue(id) {
+    return /^\d{1,15}$/.test(id) ? Number(id) : id;
+}
+/** The SDK reads `id`, `preSignedUrl` and `fileUrl`; the rest of the answer is not documented. */
+const fileRecordAnswer = schemas/* object */.Ikc({
+    id: schemas/* union */.KCZ([schemas/* string */.YjP().min(1), schemas/* number */.aig().int().nonnegative()]),
+    preSignedUrl: schemas/* string */.YjP().url(),
+    fileUrl: schemas/* string */.YjP().min(1),
+});
+/**
+ * The job answer. The upload guide says only "a json object with meta data for the job", and the official SDK
+ * never reads it: it checks the status and nothing else. So a 2xx is the verdict (the job was accepted), and
+ * the answer's body is read only for a job ID to report: under one of these fields, at the top level or in a
+ * `job` or `data` object, as a string or a number. An empty body, a body that is not JSON, `{}` or an ID in
+ * a shape we do not know all still mean "accepted": the file succeeds without a job ID.
+ */
+const JOB_ID_FIELDS = ['id', 'jobId', 'job_id', 'jobID', 'JobId', 'Id'];
+/** What we accept as an ID: it goes into outputs and the summary, so nothing but an ID's characters. */
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._:{}-]{0,127}$/;
+function jobIdFrom(text) {
+    const body = (0,answers/* tryJson */.M)(text);
+    const asId = (v) => {
+        if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+            return String(v);
+        if (typeof v === 'string' && JOB_ID.test(v.trim()))
+            return v.trim();
+        return undefined;
+    };
+    const inObject = (o) => {
+        if (!o || typeof o !== 'object' || Array.isArray(o))
+            return undefined;
+        for (const f of JOB_ID_FIELDS) {
+            const id = asId(o[f]);
+            if (id !== undefined)
+                return id;
+        }
+        return undefined;
+    };
+    const root = body;
+    return inObject(root) ?? inObject(root?.['job']) ?? inObject(root?.['data']);
+}
+/** One-at-a-time sections keyed by case: FIFO, and a waiter that is cancelled leaves the queue intact. */
+class KeyedMutex {
+    tails = new Map();
+    async run(key, signal, fn) {
+        const previous = this.tails.get(key) ?? Promise.resolve();
+        let release;
+        const mine = new Promise((resolve) => (release = resolve));
+        const tail = previous.then(() => mine);
+        this.tails.set(key, tail);
+        try {
+            await abortable(previous, signal);
+            return await fn();
+        }
+        finally {
+            release();
+            if (this.tails.get(key) === tail)
+                this.tails.delete(key);
+        }
+    }
+}
+function abortable(promise, signal) {
+    if (signal.aborted)
+        return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+        }, (err) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(err);
+        });
+    });
+}
+const UNKNOWN_OUTCOME = 'Coldstream may or may not have created it, and it is not sent again (that could make a duplicate): check the case in Coldstream before re-running';
+class ColdstreamSession {
+    settings;
+    http;
+    displayName = 'Coldstream';
+    jobLocks = new KeyedMutex();
+    constructor(settings, http) {
+        this.settings = settings;
+        this.http = http;
+    }
+    async api(url, body, label, ctx) {
+        try {
+            return await this.request(url, body, label, ctx);
+        }
+        catch (err) {
+            if (err instanceof errors/* NetworkError */.Dr)
+                throw new errors/* OutcomeUnknownError */.Do(`${err.message}; ${UNKNOWN_OUTCOME}`);
+            throw err;
+        }
+    }
+    request(url, body, label, ctx) {
+        return this.http.request({
+            method: 'POST',
+            url,
+            headers: { authorization: `Bearer ${this.settings.token}` },
+            json: body,
+            // Both the file record and the jobs are created by these POSTs and carry no idempotency key: after a
+            // dropped connection or a 5xx we cannot know whether the record or job exists, and repeating could
+            // make a second one (a second job even answers "busy" for the first). Only 429, which the server sends
+            // before doing anything, is repeated (the client does that for non-idempotent requests).
+            idempotent: false,
+            signal: ctx.signal,
+            label,
+        });
+    }
+    fail(res, what, hint) {
+        const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
+        const known = res.status === 401 || res.status === 403
+            ? 'check the token: a Coldstream access token that is valid for this region and has access to the case'
+            : res.status === 404
+                ? `check case-id${this.settings.componentId ? ' and component-id' : ''} and region (${this.settings.region})`
+                : hint;
+        // A 5xx to a POST that creates something leaves us not knowing whether it did.
+        if (res.status >= 500)
+            throw new errors/* OutcomeUnknownError */.Do(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}; ${UNKNOWN_OUTCOME}`, { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
+        throw new errors/* PublishError */.S1(`Coldstream ${what}: HTTP ${res.status}${text ? `: ${text}` : ''}${known ? ` (${known})` : ''}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
+    }
+    async presign(file, ctx) {
+        const { caseId, componentId } = this.settings;
+        const res = await this.api(`${this.settings.fileserverUrl}/cases/${encodeURIComponent(caseId)}/files`, 
+        // A whole-case file names the case itself as its component, as the official SDK does. When the engine
+        // finds the URL expired it comes back here for a new record; the first stays behind, without bytes
+        // (Coldstream has no documented way to delete a file record).
+        { fileName: (0,names/* nameOf */.Vb)(this.settings.name, file), fileSize: file.bytes, caseComponentId: idValue(componentId ?? caseId) }, `${file.path}: create file record`, ctx);
+        if (!res.ok)
+            this.fail(res, `create file record for ${file.path}`);
+        const answer = (0,answers/* parseAnswer */.W)(fileRecordAnswer, res.json(), 'Coldstream create file record');
+        return {
+            // The presigned PUT is signed for this Content-Type and must carry no Authorization header: the
+            // token never goes to storage (S3 would refuse a second credential anyway).
+            target: { method: 'PUT', url: answer.preSignedUrl, headers: { 'Content-Type': 'application/octet-stream' } },
+            pending: { fileIdValue: answer.id, fileId: String(answer.id), fileUrl: answer.fileUrl },
+        };
+    }
+    async confirm(file, pending, _receipt, ctx) {
+        // Coldstream has no verdict to wait for: the file record with its bytes, and the job accepted, are all it gives.
+        const kind = jobKindFor(file, this.settings);
+        if (kind === 'none')
+            return { ids: { id: pending.fileId, fileId: pending.fileId, jobKind: 'none' }, outcome: 'accepted' };
+        const jobId = await this.jobLocks.run(this.settings.caseId, ctx.signal, () => this.startJob(file, pending, kind, ctx));
+        // Accepted either way; `jobId` (and job-ids) only when Coldstream's answer named one.
+        const ids = jobId === undefined ? { id: pending.fileId, fileId: pending.fileId, jobKind: kind } : { id: jobId, fileId: pending.fileId, jobId, jobKind: kind };
+        return { ids, outcome: 'accepted' };
+    }
+    /**
+     * Runs under the case's lock: only this file asks the case server for a job of this case right now. Answers
+     * the job's ID when Coldstream's answer has one. A 2xx is never followed by a second job request, whatever
+     * its body looks like: the job was accepted, and asking again would start a second one (or answer busy).
+     */
+    async startJob(file, pending, kind, ctx) {
+        const { caseId } = this.settings;
+        const label = `${file.path}: ${kind}`;
+        const body = { caseId: idValue(caseId), fileId: pending.fileIdValue, fileURL: pending.fileUrl };
+        const notStarted = `${file.path} is uploaded as file ${pending.fileId} but its ${kind} job did not start`;
+        const timeout = () => `Coldstream case ${caseId} was still running another job after wait-timeout-minutes, so ${notStarted}`;
+        return (0,waiting/* pollUntil */.g3)(ctx, timeout, async (attempt) => {
+            const res = await this.api(`${this.settings.caseUrl}/jobs/${kind}`, body, label, ctx);
+            if (res.ok) {
+                const jobId = jobIdFrom(res.text);
+                ctx.log.info(jobId !== undefined
+                    ? `${label}: job ${jobId} started for file ${pending.fileId}`
+                    : `${label}: Coldstream accepted the job for file ${pending.fileId} (HTTP ${res.status}); its answer names no job ID`);
+                return { done: jobId };
+            }
+            if (!res.text.includes(BUSY_TEXT))
+                this.fail(res, `${kind} ${file.path} (file ${pending.fileId} is uploaded, its job did not start)`);
+            // The case runs another job (ours or someone else's): ask again later, never in a tight loop.
+            if (!ctx.wait) {
+                throw new errors/* PublishError */.S1(`Coldstream case ${caseId} is running another job and wait is false, so ${notStarted}; set wait: true to wait for the case`, 'target_busy');
+            }
+            const delay = Math.max(busyDelay(attempt), Math.min((0,retry/* parseRetryAfter */.mu)(res.headers['retry-after']) ?? 0, BUSY_MAX_MS));
+            return { againInMs: delay, note: `${label}: case ${caseId} is running another job; asking again in ${(delay / 1000).toFixed(1)}s` };
+        });
+    }
+}
+const coldstream = (0,types/* defineProvider */.N)({
+    id: 'coldstream',
+    displayName: 'Coldstream',
+    tokenEnv: 'COLDSTREAM_TOKEN',
+    // Only for display: without server-url the two hosts come from `region` (regionHosts).
+    defaultServerUrl: regionHosts('eu1').caseUrl,
+    inputs: ['case-id', 'component-id', 'region', 'finalize', 'name'],
+    idOutputs: [{ output: 'job-ids', field: 'jobId' }],
+    readSettings(input, common) {
+        const caseId = (0,inputs/* requireId */.l4)(input, 'case-id', 'the Coldstream case to upload geometry to (the number in the case URL)');
+        const componentId = (0,inputs/* optionalId */.ui)(input, 'component-id', 'the component (region, subregion, ...) of case-id; empty for a whole-case file');
+        const region = (0,inputs/* parseInput */.CU)(input, 'region', schemas/* string */.YjP().transform((s) => (s === '' ? 'eu1' : s.toLowerCase())).pipe(schemas/* enum */.k5n(COLDSTREAM_REGIONS)), `one of ${COLDSTREAM_REGIONS.join(', ')} (the hosting region of your Coldstream account)`);
+        const finalize = (0,inputs/* parseInput */.CU)(input, 'finalize', schemas/* string */.YjP().transform((s) => (s === '' ? 'auto' : s.toLowerCase())).pipe(schemas/* enum */.k5n(FINALIZE_MODES)), FINALIZE_MODES.join(', '));
+        const token = (0,inputs/* requireToken */.Fw)(common, 'COLDSTREAM_TOKEN', 'a Coldstream access token');
+        const hosts = common.serverUrlGiven ? { fileserverUrl: common.serverUrl, caseUrl: common.serverUrl } : regionHosts(region);
+        return { token, ...hosts, region, caseId, componentId, finalize, name: { template: (0,names/* readNameTemplate */.s5)(input('name')), rules: COLDSTREAM_NAME_RULES } };
+    },
+    refuse(file, settings) {
+        if (!coldstream_ACCEPTED.includes(file.ext)) {
+            return `Coldstream accepts STEP (.step, .stp) and STL (.stl) geometry; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
+        }
+        // Convert and initialize read STEP; an STL is already what convert would make.
+        if (file.ext === 'stl' && settings.finalize !== 'auto' && settings.finalize !== 'none') {
+            return `finalize is ${settings.finalize}, which applies to STEP files; an STL file needs no job (set finalize to auto or none, or leave .stl files out of path)`;
+        }
+        return (0,names/* nameProblem */.rH)(settings.name, file);
+    },
+    fileName: (file, settings) => (0,names/* nameOf */.Vb)(settings.name, file),
+    async open(settings, ctx) {
+        if (ctx.dryRun) {
+            // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
+            const res = await ctx.http.request({
+                method: 'GET',
+                url: `${settings.fileserverUrl}/cases/${encodeURIComponent(settings.caseId)}/files`,
+                headers: { authorization: `Bearer ${settings.token}` },
+                idempotent: true,
+                signal: ctx.signal,
+                label: `Coldstream list the files of case ${settings.caseId}`,
+            });
+            if (!res.ok) {
+                const text = res.text.trim().replace(/\s+/g, ' ').slice(0, 300);
+                throw new errors/* PublishError */.S1(`Coldstream list the files of case ${settings.caseId}: HTTP ${res.status}${text ? `: ${text}` : ''}`, (0,error_codes/* codeForStatus */.zT)(res.status), { providerCode: (0,error_codes/* statusCode */.se)(res.status) });
+            }
+            ctx.log.info(`Coldstream: the token can read case ${settings.caseId} in region ${settings.region}`);
+        }
+        const where = `case ${settings.caseId}${settings.componentId ? `, component ${settings.componentId}` : ' (a whole-case file)'}`;
+        const jobs = { convert: 'then a convert job (builds the STL for viewing)', initialize: 'then an initialize job', none: 'no job' };
+        return Object.assign(new ColdstreamSession(settings, ctx.http), { plan: (file) => ({ destination: `Coldstream ${where}, file "${(0,names/* nameOf */.Vb)(settings.name, file)}"; ${jobs[jobKindFor(file, settings)]}` }) });
+    },
+    describeTarget: (s) => `case ${s.caseId}, ${s.componentId ? `component ${s.componentId}` : 'whole-case files'} (region ${s.region}, finalize ${s.finalize})`,
+    runFailure(err, settings, common) {
+        if (!(err instanceof errors/* PublishError */.S1))
+            return undefined;
+        const credential = `the token input (or COLDSTREAM_TOKEN) must hold a current Coldstream access token for region ${settings.region} whose user has access to case ${settings.caseId}`;
+        if (err.providerCode === 'http_401' || err.providerCode === 'http_403')
+            return { input: 'token', message: err.message, fix: credential, code: err.code };
+        // Only the case's own routes (the file record, the dry run's file list) say anything about the case or the
+        // URL: a 404 to a job may be about one file.
+        if (err.providerCode !== 'http_404' || !/^Coldstream (create file record|list the files)/.test(err.message))
+            return undefined;
+        // The file-record route names the case: a 404 whose answer names it says the case is missing; one that
+        // does not, on a server-url given by hand, says the URL's path is wrong.
+        if (/\bcase\b/i.test(err.message.replace(/ \(check case-id.*$/s, '')) || !common.serverUrlGiven) {
+            return { input: 'case-id', message: err.message, fix: `check case-id${settings.componentId ? ' and component-id' : ''}: the case must exist in region ${settings.region} and be visible to the token's user`, code: err.code };
+        }
+        return (0,failures/* wrongServerUrl */.U)(this, common, '/cases/{case-id}/files');
+    },
+});
+
+// EXTERNAL MODULE: ./src/providers/ion/index.ts
+var ion = __nccwpck_require__(9255);
+// EXTERNAL MODULE: ./src/providers/speckle/graphql.ts
+var graphql = __nccwpck_require__(6235);
+// EXTERNAL MODULE: ./src/providers/speckle/settings.ts
+var settings = __nccwpck_require__(1233);
+;// CONCATENATED MODULE: ./src/providers/speckle/index.ts
+// Speckle: each file becomes a new version of a model. generateUploadUrl → PUT to storage with the headers
+// Speckle asks for → resolve (or create) the model → start the file's processing with the fileId and the ETag
+// exactly as storage sent it → poll until it ends in a version. How it is started and polled depends on the
+// server: the ingestion API (app.speckle.systems, ingestion.ts) or 2.x's file import (import.ts), chosen once
+// when the session opens (open.ts). This module is the light part that every run loads (inputs, refusals, the
+// run's failures); open.ts and the session code, with GraphQL (api.ts), load only when a Speckle run opens.
+// GraphQL failures: graphql.ts; the documents: operations.ts.
+
+
+
+
+
+
+
+const speckle = (0,types/* defineProvider */.N)({
+    id: 'speckle',
+    displayName: 'Speckle',
+    tokenEnv: 'SPECKLE_TOKEN',
+    defaultServerUrl: 'https://app.speckle.systems',
+    inputs: ['project-id', 'model', 'model-id'],
+    idOutputs: [{ output: 'version-ids', field: 'versionId' }],
+    readSettings: settings/* readSpeckleSettings */.Jm,
+    refuse: settings/* refuseFile */.lv,
+    // The session code (GraphQL, both protocols) loads only when a Speckle run opens: a chunk of its own.
+    open: async (settings, ctx) => (await Promise.all(/* import() */[__nccwpck_require__.e(854), __nccwpck_require__.e(658)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1658))).openSpeckle(settings, ctx),
+    describeTarget: (s) => `project ${s.projectId} on ${s.serverUrl}, ${s.modelId ? `model ${s.modelId}` : `models named by the template "${s.modelTemplate}"`}`,
+    runFailure(err, settings, common, stage) {
+        const credential = `the token input (or SPECKLE_TOKEN) must hold a personal access token issued by ${settings.serverUrl} with the streams:read and streams:write scopes, whose user has the "Can edit" role on project ${settings.projectId}`;
+        if (err instanceof errors/* HttpError */.j$ && err.status === 404 && stage === 'open')
+            return (0,failures/* wrongServerUrl */.U)(this, common, '/graphql');
+        if (!(err instanceof errors/* PublishError */.S1))
+            return undefined;
+        // Speckle's own reasons decide; an answer of the wrong shape may come from any layer.
+        switch (err instanceof graphql/* SpeckleError */.iv ? err.reason : err.code) {
+            case 'invalid_token':
+            case 'forbidden':
+                return { input: 'token', message: err.message, fix: credential, code: err.code };
+            case 'project_not_found':
+                return { input: 'project-id', message: err.message, fix: (0,graphql/* settingsHint */.Z)(settings).project, code: err.code };
+            case 'model_not_found':
+                return { input: 'model-id', message: err.message, fix: `set model-id to the ID in the model's URL, ${settings.serverUrl}/projects/${settings.projectId}/models/<model-id>, or leave it empty to use the model template`, code: err.code };
+            case 'invalid_response':
+                return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the Speckle server's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
+            default:
+                return undefined;
+        }
+    },
+});
+
+;// CONCATENATED MODULE: ./src/providers/index.ts
+// The provider registry: the only list of vendors. Adding one: write its folder or module (a `defineProvider`
+// definition), add it here, and document its inputs in action.yml (src/action-inputs.ts); a test checks that
+// action.yml's provider list and the command line's help name exactly these.
+
+
+
+
+const providers = [speckle, ion/* ion */.lA, coldstream, arcnm];
+const providerIds = () => providers.map((p) => p.id);
+
+
+/***/ }),
+
+/***/ 8705:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   QH: () => (/* binding */ ionTokenUrls),
+/* harmony export */   rN: () => (/* binding */ IonCredentials)
+/* harmony export */ });
+/* unused harmony exports ION_TOKEN_PATH, ION_LEGACY_TOKEN_PATH, ION_AUTH_SERVERS */
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8816);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5694);
+/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3329);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8422);
+/* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3889);
+// ION's sign-in: a ready access token, or an API key pair exchanged for one with the OAuth client-credentials
+// grant (once per run, and once more when ION answers 401). Every token fetched is masked the moment it arrives.
+
+
+
+
+
+
+/** The token endpoint path on ION's auth servers (the access-tokens page of ION's manual)... */
+const ION_TOKEN_PATH = '/realms/api-keys/protocol/openid-connect/token';
+/** ...and the one older copies of that page and ION's own examples use. Tried when the first answers 404. */
+const ION_LEGACY_TOKEN_PATH = '/auth/realms/api-keys/protocol/openid-connect/token';
+/**
+ * API host → auth server, from the environment table of ION's API-key docs. ION's other docs give production
+ * as api.firstresonance.io, which the table does not list: it is production, so it maps to production's
+ * auth server. Sandboxes get their own hosts, so they need auth-url.
+ */
+const ION_AUTH_SERVERS = {
+    'api.firstresonance.io': 'auth.buildwithion.com',
+    'api.buildwithion.com': 'auth.buildwithion.com',
+    'staging-api.buildwithion.com': 'staging-auth.buildwithion.com',
+    'api-staging-gov.buildwithion.com': 'auth-staging-gov.buildwithion.com',
+    'api-production-gov.buildwithion.com': 'auth-production-gov.buildwithion.com',
+    'api-staging-aus.buildwithion.com': 'auth-staging-aus.buildwithion.com',
+    'api-production-aus.buildwithion.com': 'auth-production-aus.buildwithion.com',
+};
+const tokenAnswer = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({ access_token: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().min(1), token_type: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().nullish(), expires_in: zod__WEBPACK_IMPORTED_MODULE_5__/* .number */ .aig().nullish() });
+const oauthError = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({ error: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), error_description: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().nullish() });
+/** The token endpoints to try: auth-url as given, the standard path on a bare auth host, or the derived default. */
+function ionTokenUrls(authUrlRaw, serverUrl) {
+    if (authUrlRaw !== '') {
+        const url = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_3__/* .parseServerUrl */ .Ep)('auth-url', authUrlRaw);
+        if (new URL(url).pathname !== '/')
+            return [url];
+        return [`${url}${ION_TOKEN_PATH}`, `${url}${ION_LEGACY_TOKEN_PATH}`];
+    }
+    const authHost = ION_AUTH_SERVERS[new URL(serverUrl).hostname.toLowerCase()];
+    if (!authHost) {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('auth-url', `is required with client-id/client-secret when server-url (${serverUrl}) is not one of ION's environments (${Object.keys(ION_AUTH_SERVERS).join(', ')}); pass your environment's token endpoint, e.g. https://<auth server>${ION_TOKEN_PATH}`);
+    }
+    return [`https://${authHost}${ION_TOKEN_PATH}`, `https://${authHost}${ION_LEGACY_TOKEN_PATH}`];
+}
+/** The client-credentials grant. Minting a token changes nothing on the server, so it is safe to repeat. */
+async function fetchToken(http, auth, signal, log) {
+    const body = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: auth.clientId,
+        client_secret: auth.clientSecret,
+        audience: auth.audience,
+    }).toString();
+    for (let i = 0;; i++) {
+        const url = auth.tokenUrls[i];
+        const res = await http.request({
+            method: 'POST',
+            url,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body,
+            idempotent: true,
+            signal,
+            label: 'ION token request',
+        });
+        if (res.status === 404 && i + 1 < auth.tokenUrls.length) {
+            log.debug(`ION token request: ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_2__/* .redactUrl */ .BO)(url)} answered 404; trying ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_2__/* .redactUrl */ .BO)(auth.tokenUrls[i + 1])}`);
+            continue;
+        }
+        const where = (0,_http_client_js__WEBPACK_IMPORTED_MODULE_2__/* .redactUrl */ .BO)(url);
+        if (!res.ok) {
+            const parsed = oauthError.safeParse((0,_answers_js__WEBPACK_IMPORTED_MODULE_4__/* .tryJson */ .M)(res.text));
+            const reason = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ''}` : res.text.slice(0, 120).replace(/\s+/g, ' ');
+            const hint = res.status === 404
+                ? 'check that auth-url is the token endpoint of your environment'
+                : "check client-id and client-secret, and that the API key was created in the environment server-url points at (a key works only in the environment that created it)";
+            // OAuth's invalid_client (and friends) is the key's: refused, whatever status carries it.
+            const code = res.status === 404 ? 'not_found' : res.status === 429 || res.status >= 500 ? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .codeForStatus */ .zT)(res.status) : 'auth_rejected';
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`ION token request to ${where} failed: HTTP ${res.status} ${reason}; ${hint}`, code, { providerCode: parsed.data?.error ?? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(res.status) });
+        }
+        const parsed = tokenAnswer.safeParse(res.json());
+        if (!parsed.success)
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`ION token request to ${where} answered HTTP ${res.status} without an access_token`, 'invalid_response');
+        return parsed.data.access_token;
+    }
+}
+/** The access token in use, renewed after a 401 when the run signed in with client credentials. */
+class IonCredentials {
+    auth;
+    ctx;
+    token;
+    /** Bumped on each new token, so concurrent 401s lead to one token request, not one each. */
+    generation = 0;
+    refreshing;
+    constructor(auth, ctx, token) {
+        this.auth = auth;
+        this.ctx = ctx;
+        this.token = token;
+    }
+    /** The token to start with: the one given, or the first fetched with the client credentials. */
+    static async signIn(auth, ctx) {
+        if (auth.kind === 'token')
+            return new IonCredentials(auth, ctx, auth.token);
+        const token = await fetchToken(ctx.http, auth, ctx.signal, ctx.log);
+        ctx.mask(token);
+        ctx.log.info(`ION: signed in with client credentials at ${new URL(auth.tokenUrls[0]).host}`);
+        return new IonCredentials(auth, ctx, token);
+    }
+    current() {
+        return { token: this.token, generation: this.generation };
+    }
+    /** A new token after a 401 to `generation`'s token, at most one request at a time; none for a given token. */
+    async refresh(generation, signal) {
+        const auth = this.auth;
+        if (auth.kind !== 'client' || generation !== this.generation)
+            return;
+        this.refreshing ??= (async () => {
+            try {
+                const token = await fetchToken(this.ctx.http, auth, signal, this.ctx.log);
+                this.ctx.mask(token);
+                this.token = token;
+                this.generation++;
+                this.ctx.log.info('ION refused the access token (401); fetched a new one with the client credentials');
+            }
+            finally {
+                this.refreshing = undefined;
+            }
+        })();
+        await this.refreshing;
+    }
+}
+
+
+/***/ }),
+
+/***/ 9255:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Sc: () => (/* binding */ ionId),
+/* harmony export */   _6: () => (/* binding */ unknownFields),
+/* harmony export */   lA: () => (/* binding */ ion),
+/* harmony export */   ow: () => (/* binding */ IonTargetError),
+/* harmony export */   uR: () => (/* binding */ createdDespiteErrors)
+/* harmony export */ });
+/* unused harmony exports ION_NAME_RULES, parseAttachTo */
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8816);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+/* harmony import */ var _files_names_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9827);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8422);
+/* harmony import */ var _failures_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(1707);
+/* harmony import */ var _types_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2695);
+/* harmony import */ var _auth_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8705);
+/* harmony import */ var _operations_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9045);
+// First Resonance ION: attach files to a run step, run, procedure, step, part or run step field.
+// Per file: requestFileUploadUrl → (the engine PUTs the bytes with exactly the returned contentType) →
+// createFileAttachment with the ETag storage answered. Authentication is a ready access token, or an API
+// key pair exchanged once per run for a token with the OAuth client-credentials grant, renewed once when
+// ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
+// This module is the light part every run loads (inputs, settings, the run's failures); the session, with
+// GraphQL and the sign-in, is session.ts, loaded only when an ION run opens.
+
+
+
+
+
+
+
+
+
+/**
+ * ION's `filename` is a file name (its documented storage key ends with it, `uploads/<id>/<filename>`): a `/` of the
+ * rendered name is sent as `_`, so `{path}` keeps a/sheet.pdf and b/sheet.pdf apart as a_sheet.pdf and b_sheet.pdf.
+ */
+const ION_NAME_RULES = { separator: '_' };
+/** ION's IDs are integers in its examples and `ID` in its schema: take either, keep a string. */
+const ionId = zod__WEBPACK_IMPORTED_MODULE_5__/* .union */ .KCZ([zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().min(1), zod__WEBPACK_IMPORTED_MODULE_5__/* .number */ .aig().int()]).transform(String);
+/** An ION object ID as attach-to takes it. */
+const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const ATTACH_FORM = `<kind>:<id> with kind one of ${_operations_js__WEBPACK_IMPORTED_MODULE_4__/* .ATTACH_KINDS */ .o1.join(', ')} (e.g. runStep:1234)`;
+function parseAttachTo(raw) {
+    const m = raw.match(/^([A-Za-z]+)\s*:\s*(\S+)$/);
+    const kind = _operations_js__WEBPACK_IMPORTED_MODULE_4__/* .ATTACH_KINDS */ .o1.find((k) => k.toLowerCase() === m?.[1]?.toLowerCase());
+    const id = m?.[2];
+    if (!kind || id === undefined || !OBJECT_ID.test(id))
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('attach-to', `got ${JSON.stringify(raw)}; expected ${ATTACH_FORM}`);
+    return { kind, id };
+}
+/**
+ * Partly successful answers. A GraphQL answer may carry both `data` and `errors`: the operation ran, and
+ * something else went wrong on the way (a notification, an audit hook, a field resolved after the object was
+ * made). When the mutation's object came back, it exists on ION: failing the file would drop its ID, and a
+ * re-run would attach the file a second time. So these fields decide, per operation, and nothing else:
+ *  - createFileAttachment: `data.createFileAttachment.fileAttachment.id` is an ID → the attachment exists;
+ *    the file succeeds with a warning carrying ION's errors.
+ * Every other operation (the queries) with `errors` fails, whatever `data` holds: a query made nothing.
+ */
+function createdDespiteErrors(op, data) {
+    if (op !== _operations_js__WEBPACK_IMPORTED_MODULE_4__/* .createFileAttachment */ .EU)
+        return undefined;
+    const id = data?.createFileAttachment?.fileAttachment?.id;
+    const parsed = ionId.safeParse(id);
+    return parsed.success ? parsed.data : undefined;
+}
+/** The fields a GraphQL validation error says the server's schema lacks: `Cannot query field "entity" on type "RunStep"`. */
+function unknownFields(messages) {
+    const found = [];
+    for (const m of messages) {
+        for (const hit of m.matchAll(/Cannot query field "([_A-Za-z][_0-9A-Za-z]*)" on type "([_A-Za-z][_0-9A-Za-z]*)"/g))
+            found.push({ field: hit[1], type: hit[2] });
+    }
+    return found;
+}
+/** The object attach-to names does not exist, or has no entity: the run's target is wrong. */
+class IonTargetError extends _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 {
+    constructor(message) {
+        super(message, 'not_found');
+    }
+}
+const ion = (0,_types_js__WEBPACK_IMPORTED_MODULE_6__/* .defineProvider */ .N)({
+    id: 'ion',
+    displayName: 'ION',
+    tokenEnv: 'ION_TOKEN',
+    defaultServerUrl: 'https://api.firstresonance.io',
+    inputs: ['entity-id', 'attach-to', 'client-id', 'client-secret', 'auth-url', 'validate-upload', 'name'],
+    idOutputs: [{ output: 'attachment-ids', field: 'attachmentId' }],
+    readSettings(input, common) {
+        const clientId = input('client-id');
+        const clientSecret = input('client-secret');
+        let auth;
+        if (clientId !== '' || clientSecret !== '') {
+            if (clientId === '')
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('client-id', "is required with client-secret: pass the ION API key's client ID");
+            if (clientSecret === '')
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('client-secret', "is required with client-id: pass the ION API key's client secret (from a secret)");
+            if (input('token') !== '')
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('token', 'give either token or client-id/client-secret, not both');
+            auth = {
+                kind: 'client',
+                clientId: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .checkCredential */ .CT)('client-id', clientId),
+                clientSecret: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .checkCredential */ .CT)('client-secret', clientSecret),
+                tokenUrls: (0,_auth_js__WEBPACK_IMPORTED_MODULE_3__/* .ionTokenUrls */ .QH)(input('auth-url'), common.serverUrl),
+                // ION's examples send the API URL as the audience.
+                audience: common.serverUrl,
+            };
+        }
+        else {
+            auth = { kind: 'token', token: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .requireToken */ .Fw)(common, 'ION_TOKEN', 'an ION access token (or client-id and client-secret of an ION API key)') };
+        }
+        const entityIdRaw = input('entity-id');
+        const attachToRaw = input('attach-to');
+        if (entityIdRaw !== '' && attachToRaw !== '')
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('attach-to', 'give exactly one of entity-id and attach-to, not both');
+        let target;
+        if (attachToRaw !== '')
+            target = parseAttachTo(attachToRaw);
+        else if (entityIdRaw !== '')
+            target = { kind: 'entity', entityId: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'entity-id', _inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .idInput */ .qc, "an ION entity ID (an object's entity { id })") };
+        else
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('entity-id', `is required for ION: pass entity-id (an entity ID) or attach-to (${ATTACH_FORM})`);
+        return {
+            serverUrl: common.serverUrl,
+            auth,
+            target,
+            validateUpload: (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .parseInput */ .CU)(input, 'validate-upload', (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .booleanInput */ .tE)(true), 'true or false'),
+            name: { template: (0,_files_names_js__WEBPACK_IMPORTED_MODULE_1__/* .readNameTemplate */ .s5)(input('name')), rules: ION_NAME_RULES },
+        };
+    },
+    secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
+    // ION takes any file and derives its Content-Type from the name (which keeps the file's extension).
+    refuse: (file, settings) => (0,_files_names_js__WEBPACK_IMPORTED_MODULE_1__/* .nameProblem */ .rH)(settings.name, file),
+    fileName: (file, settings) => (0,_files_names_js__WEBPACK_IMPORTED_MODULE_1__/* .nameOf */ .Vb)(settings.name, file),
+    // The session (GraphQL, sign-in) loads only when an ION run opens: a chunk of its own.
+    open: async (settings, ctx) => (await Promise.all(/* import() */[__nccwpck_require__.e(854), __nccwpck_require__.e(479)]).then(__nccwpck_require__.bind(__nccwpck_require__, 3479))).openIon(settings, ctx),
+    describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
+    runFailure(err, settings, common, stage) {
+        if (!(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1))
+            return undefined;
+        const client = settings.auth.kind === 'client';
+        const credential = client
+            ? `client-id and client-secret must be an ION API key created in the environment at ${settings.serverUrl}, whose creator had the permissions to read the target and create file attachments on it (auth-url: that environment's auth server)`
+            : `the token input (or ION_TOKEN) must hold a current ION access token for the environment at ${settings.serverUrl}, whose role may read the target and create file attachments on it; or pass client-id and client-secret so the action fetches one`;
+        const targetInput = settings.target.kind === 'entity' ? 'entity-id' : 'attach-to';
+        if (/^ION token request/.test(err.message)) {
+            return err.providerCode === 'http_404'
+                ? { input: 'auth-url', message: err.message, fix: `set auth-url to the token endpoint of the environment's auth server`, code: err.code }
+                : { input: 'client-id', message: err.message, fix: credential, code: err.code };
+        }
+        if (err instanceof IonTargetError) {
+            return { input: targetInput, message: err.message, fix: `check ${targetInput}: the ${settings.target.kind === 'entity' ? 'entity' : settings.target.kind} must exist in the environment at ${settings.serverUrl} and be visible to the credential`, code: err.code };
+        }
+        if (err.providerCode === 'http_404')
+            return (0,_failures_js__WEBPACK_IMPORTED_MODULE_7__/* .wrongServerUrl */ .U)(this, common, '/graphql');
+        switch (err.code) {
+            case 'auth_rejected':
+            case 'permission_denied':
+                return { input: client ? 'client-id' : 'token', message: err.message, fix: credential, code: err.code };
+            case 'invalid_response':
+                return stage === 'open' ? { input: 'server-url', message: err.message, fix: `set server-url to the ION API's base URL (e.g. ${this.defaultServerUrl})`, code: err.code } : undefined;
+            default:
+                return undefined;
+        }
+    },
+});
+
+
+/***/ }),
+
+/***/ 9045:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   EU: () => (/* binding */ createFileAttachment),
+/* harmony export */   Se: () => (/* binding */ entityLookup),
+/* harmony export */   o1: () => (/* binding */ ATTACH_KINDS),
+/* harmony export */   oY: () => (/* binding */ requestFileUploadUrl)
+/* harmony export */ });
+// The GraphQL operations the ION provider sends, each with whether it may be repeated and why. Written from
+// ION's file-upload guide: requestFileUploadUrl → PUT to storage → createFileAttachment, and the
+// `<kind>(id) { entity { id } }` lookups that turn an object ID into the entity ID attachments hang off.
+/** The targets `attach-to` accepts, in ION's own field names. */
+const ATTACH_KINDS = ['runStep', 'run', 'procedure', 'step', 'part', 'runStepField'];
+/**
+ * A query: it only reads, so repeating it is harmless.
+ */
+function entityLookup(kind) {
+    const name = `${kind[0].toUpperCase()}${kind.slice(1)}Entity`;
+    return {
+        field: kind,
+        document: `query ${name}($id: ID!) { ${kind}(id: $id) { id entity { id } } }`,
+        idempotent: true,
+    };
+}
+/**
+ * A query that mints a fresh single-use upload URL and storage key. Repeating it only mints another URL
+ * that nobody uses and that expires within minutes, so it is safe to retry.
+ */
+const requestFileUploadUrl = {
+    field: 'requestFileUploadUrl',
+    document: 'query RequestFileUploadUrl($filename: String!) { requestFileUploadUrl(filename: $filename) { uploadUrl s3Key contentType } }',
+    idempotent: true,
+    permission: 'CreateFileAttachment',
+};
+/**
+ * A mutation that creates an attachment record. ION documents no idempotency key and no query that lists an
+ * entity's attachments, so after a 5xx or a dropped connection we cannot tell whether the record was made:
+ * sending it again could attach the file twice. It is therefore never repeated after the request may have
+ * reached ION. `downloadUrl` is deliberately not selected: it is a signed URL we never need.
+ */
+const createFileAttachment = {
+    field: 'createFileAttachment',
+    document: 'mutation CreateFileAttachment($input: CreateFileAttachmentInput!) { createFileAttachment(input: $input) { fileAttachment { id entityId filename } } }',
+    idempotent: false,
+    permission: 'CreateFileAttachment',
+};
+
+
+/***/ }),
+
+/***/ 6235:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Qk: () => (/* binding */ etagFailure),
+/* harmony export */   TN: () => (/* binding */ oneLine),
+/* harmony export */   X2: () => (/* binding */ isAmbiguous),
+/* harmony export */   Z: () => (/* binding */ settingsHint),
+/* harmony export */   c4: () => (/* binding */ isNotFound),
+/* harmony export */   gR: () => (/* binding */ graphqlFailure),
+/* harmony export */   iv: () => (/* binding */ SpeckleError),
+/* harmony export */   kf: () => (/* binding */ isValidationFailure),
+/* harmony export */   rG: () => (/* binding */ isAlreadyRegistered),
+/* harmony export */   tG: () => (/* binding */ httpFailure),
+/* harmony export */   uR: () => (/* binding */ createdDespiteErrors)
+/* harmony export */ });
+/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5694);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
+/* harmony import */ var _operations_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2158);
+// Speckle's GraphQL failures, the same for both protocols: reads a partly successful answer, and words Speckle's
+// failures for the user (the token, the scope, the project, the model), keeping Speckle's own codes for the
+// provider's rules to branch on. No GraphQL client here (api.ts sends): the definition's run-failure rules use
+// this module, and it stays in the main bundle while the session code loads only when a Speckle run opens.
+
+
+
+const SPECKLE_CODES = {
+    invalid_token: 'auth_rejected',
+    forbidden: 'permission_denied',
+    project_not_found: 'not_found',
+    model_not_found: 'not_found',
+    graphql_validation_failed: 'unsupported_by_server',
+    invalid_response: 'invalid_response',
+    rate_limited: 'rate_limited',
+    ingestion_failed: 'invalid_content',
+    ingestion_invalid_input: 'invalid_content',
+    ingestion_cancelled: 'rejected_by_provider',
+    ingestion_timeout: 'rejected_by_provider',
+    ingestion_missing: 'not_found',
+    other: 'rejected_by_provider',
+};
+/**
+ * A GraphQL or HTTP failure worded for the user: `reason` for this provider's rules to branch on, the shared
+ * `code`, and Speckle's own code (the first GraphQL `extensions.code`, or an ingestion's status) as providerCode.
+ */
+class SpeckleError extends _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1 {
+    reason;
+    graphqlCodes;
+    errors;
+    name = 'SpeckleError';
+    constructor(message, reason, graphqlCodes = [], errors = [], providerCode = graphqlCodes.find((c) => c !== '')) {
+        super(message, SPECKLE_CODES[reason], providerCode === undefined ? undefined : { providerCode });
+        this.reason = reason;
+        this.graphqlCodes = graphqlCodes;
+        this.errors = errors;
+    }
+}
+/**
+ * Partly successful answers: GraphQL may answer `data` and `errors` together (a resolver after the create
+ * failed, a subscription publish, a hook). When the mutation's object came back, it exists on the server:
+ * failing would drop its ID, and the next attempt or run would make a second one (a second model is refused
+ * as a taken name; a second start of the fileId is refused as already registered). These fields decide, and
+ * nothing else:
+ *  - CreateModel: `data.modelMutations.create.id`;
+ *  - StartFileIngestion: `data.fileUploadMutations.startFileIngestion.id` (the ingestion, followed as usual:
+ *    its own verdict still decides whether the file succeeds);
+ *  - StartFileImport (2.x): `data.fileUploadMutations.startFileImport.id`.
+ * Any other operation with `errors` fails, whatever `data` holds.
+ */
+function createdDespiteErrors(op, data) {
+    const d = data;
+    const id = op === _operations_js__WEBPACK_IMPORTED_MODULE_2__/* .createModel */ .kQ
+        ? d?.['modelMutations']?.['create']?.['id']
+        : op === _operations_js__WEBPACK_IMPORTED_MODULE_2__/* .startFileIngestion */ .Rq
+            ? d?.['fileUploadMutations']?.['startFileIngestion']?.['id']
+            : op === _operations_js__WEBPACK_IMPORTED_MODULE_2__/* .startFileImport */ .sb
+                ? d?.['fileUploadMutations']?.['startFileImport']?.['id']
+                : undefined;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+}
+/** Server text for a log line: one line, bounded. */
+function oneLine(text, max = 300) {
+    const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+    return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+function isNotFound(e) {
+    const code = String(e.extensions?.code ?? '');
+    return /NOT_FOUND/.test(code) || /not found/i.test(e.message);
+}
+function isAmbiguous(err) {
+    return err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr || (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status >= 500);
+}
+/** The server registers a fileId once; a second start of it answers this (speckle-server AlreadyRegisteredBlobError). */
+function isAlreadyRegistered(err) {
+    return err instanceof SpeckleError && err.graphqlCodes.includes('ALREADY_REGISTERED_BLOB_ERROR');
+}
+function isValidationFailure(err, field) {
+    return err instanceof SpeckleError && err.reason === 'graphql_validation_failed' && err.errors.some((e) => e.message.includes(field));
+}
+/** Speckle checks the ETag against storage: a mismatch means storage holds other bytes than we sent. */
+function etagFailure(err, etag) {
+    if (!(err instanceof SpeckleError) || !err.errors.some((e) => /etag/i.test(e.message)))
+        return undefined;
+    return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .CorruptionError */ .ib(`Speckle found different bytes in storage than were uploaded (our ETag ${etag}): ${err.errors.map((e) => e.message).join('; ')}`);
+}
+function settingsHint(settings) {
+    return {
+        scope: `The token needs the streams:write scope (with streams:read; create it under Avatar → Profile → Personal Access Tokens on ${settings.serverUrl}), and its user needs the "Can edit" role (owner or contributor) on project ${settings.projectId}.`,
+        project: `check the project-id input: it is the ID in the project's URL, ${settings.serverUrl}/projects/<project-id>, and the token's user must be a member of that project`,
+    };
+}
+function graphqlFailure(errors, what, settings) {
+    const codes = errors.map((e) => String(e.extensions?.code ?? ''));
+    const messages = [...new Set(errors.map((e) => e.message))].join('; ');
+    const hint = settingsHint(settings);
+    if (codes.includes('FORBIDDEN') || codes.includes('UNAUTHORIZED_ACCESS_ERROR')) {
+        return new SpeckleError(`Speckle refused to ${what}: ${messages}. ${hint.scope}`, 'forbidden', codes, errors);
+    }
+    if (codes.includes('UNAUTHENTICATED')) {
+        return new SpeckleError(`Speckle refused to ${what} without a valid token (${messages}): check the token input or SPECKLE_TOKEN`, 'invalid_token', codes, errors);
+    }
+    if (codes.includes('STREAM_NOT_FOUND') || codes.includes('PROJECT_NOT_FOUND') || errors.some((e) => e.path?.length === 1 && e.path[0] === 'project' && isNotFound(e))) {
+        return new SpeckleError(`Speckle has no project "${settings.projectId}" (${messages}): ${hint.project}`, 'project_not_found', codes, errors);
+    }
+    if (settings.modelId && (codes.includes('BRANCH_NOT_FOUND') || codes.includes('MODEL_NOT_FOUND'))) {
+        return new SpeckleError(`Speckle has no model "${settings.modelId}" in project ${settings.projectId} (${messages}): check the model-id input; it is the ID in the model's URL, ${settings.serverUrl}/projects/${settings.projectId}/models/<model-id>`, 'model_not_found', codes, errors);
+    }
+    if (codes.includes('GRAPHQL_VALIDATION_FAILED')) {
+        return new SpeckleError(`Speckle rejected the request to ${what} as invalid for this server's schema: ${messages}`, 'graphql_validation_failed', codes, errors);
+    }
+    return new SpeckleError(`Speckle could not ${what}: ${messages}`, 'other', codes, errors);
+}
+/** HTTP-level failures: the token check (403 before GraphQL runs), schema validation (400), the rest. */
+function httpFailure(err, what, settings) {
+    if (!(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$))
+        return err;
+    let body;
+    try {
+        body = JSON.parse(err.body);
+    }
+    catch {
+        body = undefined;
+    }
+    if ((err.status === 401 || err.status === 403) && (typeof body?.error === 'string' || /token/i.test(err.body))) {
+        const said = typeof body?.error === 'string' ? body.error : err.body.slice(0, 100);
+        return new SpeckleError(`Speckle did not accept the token (HTTP ${err.status}: "${said}"): the token input (or SPECKLE_TOKEN) must hold a current personal access token issued by ${settings.serverUrl}; it may be revoked, expired, or from another server`, 'invalid_token', [], [], (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_0__/* .statusCode */ .se)(err.status));
+    }
+    if (Array.isArray(body?.errors) && body.errors.length > 0)
+        return graphqlFailure(body.errors, what, settings);
+    if (err.status === 429)
+        return new SpeckleError(`Speckle kept answering HTTP 429 (rate limited) to ${what} after every attempt; lower concurrency or raise max-attempts`, 'rate_limited', [], [], (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_0__/* .statusCode */ .se)(429));
+    return err;
+}
+
+
+/***/ }),
+
+/***/ 2158:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   MN: () => (/* binding */ serverAndProject),
+/* harmony export */   Mj: () => (/* binding */ modelUploads),
+/* harmony export */   P_: () => (/* binding */ updateVersionMessage),
+/* harmony export */   Py: () => (/* binding */ ingestionApiProbe),
+/* harmony export */   Rq: () => (/* binding */ startFileIngestion),
+/* harmony export */   UC: () => (/* binding */ generateUploadUrlLive),
+/* harmony export */   f0: () => (/* binding */ ingestionStatus),
+/* harmony export */   fC: () => (/* binding */ ingestionHistory),
+/* harmony export */   fm: () => (/* binding */ generateUploadUrlLegacy),
+/* harmony export */   gD: () => (/* binding */ serverCapabilities),
+/* harmony export */   iO: () => (/* binding */ latestVersionOfModel),
+/* harmony export */   kQ: () => (/* binding */ createModel),
+/* harmony export */   l2: () => (/* binding */ latestVersionsByName),
+/* harmony export */   qe: () => (/* binding */ modelByName),
+/* harmony export */   sb: () => (/* binding */ startFileImport),
+/* harmony export */   ue: () => (/* binding */ latestIngestion)
+/* harmony export */ });
+/* unused harmony export SPECKLE_OPERATIONS */
+// Every GraphQL document the Speckle provider sends, each with the server generation it is written for and
+// whether it may be sent again after a 5xx or a dropped connection (a 429 is refused before any work, so
+// the HTTP client repeats that whatever this says). test/unit/speckle-operations.test.ts validates each
+// document against the real schema: `live` ones against the public SDL plus the ingestion-API supplement
+// (app.speckle.systems), `2.x` ones against the public SDL alone, `both` against both.
+/**
+ * Read once in open(): the blob size limit, the caller's role on the project (a missing project fails here,
+ * before any upload), and whether the server has the ingestion API. Introspection of two types answers the
+ * last question without sending an operation the server might reject.
+ */
+const serverCapabilities = {
+    name: 'ServerCapabilities',
+    servers: 'both',
+    idempotent: true,
+    document: `query ServerCapabilities($projectId: String!) {
+  serverInfo { version configuration { blobSizeLimitBytes } }
+  project(id: $projectId) { id name role }
+  fileUploadMutationsType: __type(name: "FileUploadMutations") { fields { name } }
+  projectType: __type(name: "Project") { fields { name } }
+}`,
+};
+/**
+ * ServerCapabilities without the introspection, for servers that refuse introspection: which generation the
+ * server is is then asked with IngestionApiProbe.
+ */
+const serverAndProject = {
+    name: 'ServerAndProject',
+    servers: 'both',
+    idempotent: true,
+    document: `query ServerAndProject($projectId: String!) {
+  serverInfo { version configuration { blobSizeLimitBytes } }
+  project(id: $projectId) { id name role }
+}`,
+};
+/**
+ * For servers that refuse introspection, asked once when the session opens: does project.ingestion exist? A
+ * query for an ingestion that does not exist: a server with the ingestion API answers null (or not found), a
+ * 2.x server rejects the field as invalid. Read-only, so a dry run asks it too.
+ */
+const ingestionApiProbe = {
+    name: 'IngestionApiProbe',
+    servers: 'live',
+    idempotent: true,
+    document: `query IngestionApiProbe($projectId: String!, $ingestionId: ID!) {
+  project(id: $projectId) { ingestion(id: $ingestionId) { id } }
+}`,
+};
+/**
+ * Mints a presigned URL and a fileId. Repeating it only mints another URL that nobody uses (and a fileId
+ * nobody starts), which storage forgets when it expires: safe to retry. The live server also answers the
+ * headers storage requires on the PUT (`additionalRequestHeaders`); 2.x has no such field.
+ */
+const generateUploadUrlLive = {
+    name: 'GenerateFileUploadUrl',
+    servers: 'live',
+    idempotent: true,
+    document: `mutation GenerateFileUploadUrl($input: GenerateFileUploadUrlInput!) {
+  fileUploadMutations {
+    generateUploadUrl(input: $input) { url fileId additionalRequestHeaders { header value } }
+  }
+}`,
+};
+const generateUploadUrlLegacy = {
+    name: 'GenerateFileUploadUrlLegacy',
+    servers: '2.x',
+    idempotent: true,
+    document: `mutation GenerateFileUploadUrlLegacy($input: GenerateFileUploadUrlInput!) {
+  fileUploadMutations { generateUploadUrl(input: $input) { url fileId } }
+}`,
+};
+/** A query: repeating it is harmless. A missing model answers an error (BRANCH_NOT_FOUND), not null. */
+const modelByName = {
+    name: 'ModelByName',
+    servers: 'both',
+    idempotent: true,
+    document: `query ModelByName($projectId: String!, $name: String!) {
+  project(id: $projectId) { modelByName(name: $name) { id name } }
+}`,
+};
+/**
+ * Creates a model. Not repeated blindly: after a 5xx or a dropped connection the model may exist, and a
+ * second create would fail on the taken name. The provider instead looks the name up again and creates
+ * only when it is still missing, which reaches the same end without a duplicate.
+ */
+const createModel = {
+    name: 'CreateModel',
+    servers: 'both',
+    idempotent: false,
+    document: `mutation CreateModel($input: CreateModelInput!) {
+  modelMutations { create(input: $input) { id name } }
+}`,
+};
+/**
+ * Starts the ingestion that ends in a new version. Not idempotent: the server registers the fileId once and
+ * refuses a second start of it (ALREADY_REGISTERED_BLOB_ERROR), so a blind repeat after the first went
+ * through fails instead of following the ingestion that exists. After an ambiguous failure the provider
+ * looks the ingestion of its fileId up (`model.latestIngestion`, then `model.ingestionHistory`) instead.
+ */
+const startFileIngestion = {
+    name: 'StartFileIngestion',
+    servers: 'live',
+    idempotent: false,
+    document: `mutation StartFileIngestion($input: StartFileImportInput!) {
+  fileUploadMutations {
+    startFileIngestion(input: $input) {
+      id
+      modelId
+      statusData { __typename ... on HasModelIngestionStatus { status } }
+    }
+  }
+}`,
+};
+/** After an ambiguous failure of startFileIngestion: did the server take our fileId? A query. */
+const latestIngestion = {
+    name: 'LatestIngestion',
+    servers: 'live',
+    idempotent: true,
+    document: `query LatestIngestion($projectId: String!, $modelId: String!) {
+  project(id: $projectId) {
+    model(id: $modelId) {
+      latestIngestion {
+        id
+        handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
+      }
+    }
+  }
+}`,
+};
+/**
+ * After an ambiguous failure of startFileIngestion, when the model's latest ingestion is another one (another
+ * file or run started one since): the model's ingestions, page by page, searched for our fileId. A query.
+ * The field is on app.speckle.systems (see test/fixtures/speckle-live-extra); a server without it answers a
+ * validation error, and the provider then knows only what latestIngestion told it.
+ */
+const ingestionHistory = {
+    name: 'IngestionHistory',
+    servers: 'live',
+    idempotent: true,
+    document: `query IngestionHistory($projectId: String!, $modelId: String!, $cursor: String) {
+  project(id: $projectId) {
+    model(id: $modelId) {
+      ingestionHistory(input: { limit: 50, cursor: $cursor }) {
+        cursor
+        items {
+          id
+          handler { __typename ... on ModelIngestionFileUploadHandler { blobId } }
+        }
+      }
+    }
+  }
+}`,
+};
+/**
+ * Polled until the ingestion ends. `status` is read through the HasModelIngestionStatus interface (every
+ * member of the union implements it); the details through each status type.
+ */
+const ingestionStatus = {
+    name: 'IngestionStatus',
+    servers: 'live',
+    idempotent: true,
+    document: `query IngestionStatus($projectId: String!, $ingestionId: ID!) {
+  project(id: $projectId) {
+    ingestion(id: $ingestionId) {
+      id
+      modelId
+      statusData {
+        __typename
+        ... on HasModelIngestionStatus { status }
+        ... on HasProgressMessage { progressMessage }
+        ... on ModelIngestionProcessingStatus { progress }
+        ... on ModelIngestionSuccessStatus { versionId }
+        ... on ModelIngestionFailedStatus { errorReason }
+        ... on ModelIngestionCancelledStatus { cancellationMessage }
+        ... on ModelIngestionInvalidStatus { validationMessage }
+      }
+    }
+  }
+}`,
+};
+/**
+ * 2.x: registers the uploaded file and queues its import. Not idempotent, for the same reason as
+ * startFileIngestion; after an ambiguous failure the provider looks for its fileId in the model's uploads.
+ */
+const startFileImport = {
+    name: 'StartFileImport',
+    servers: '2.x',
+    idempotent: false,
+    document: `mutation StartFileImport($input: StartFileImportInput!) {
+  fileUploadMutations {
+    startFileImport(input: $input) { id modelId convertedStatus convertedMessage convertedVersionId }
+  }
+}`,
+};
+/**
+ * 2.x: the model's file uploads, newest first, paged. Polled until our upload's `convertedStatus` is 2
+ * (success, with `convertedVersionId`) or 3 (error, with `convertedMessage`). A query.
+ */
+const modelUploads = {
+    name: 'ModelUploads',
+    servers: '2.x',
+    idempotent: true,
+    document: `query ModelUploads($projectId: String!, $modelId: String!, $cursor: String) {
+  project(id: $projectId) {
+    model(id: $modelId) {
+      uploads(input: { limit: 25, cursor: $cursor }) {
+        cursor
+        items { id convertedStatus convertedMessage convertedVersionId }
+      }
+    }
+  }
+}`,
+};
+/**
+ * Writes the version message (commit, ref, run, and the file's SHA-256 that skip-unchanged reads back) for
+ * traceability: StartFileImportInput has no message field, so this is the one place a version can carry it.
+ * Setting the same message twice is harmless.
+ */
+const updateVersionMessage = {
+    name: 'UpdateVersionMessage',
+    servers: 'both',
+    idempotent: true,
+    document: `mutation UpdateVersionMessage($input: UpdateVersionInput!) {
+  versionMutations { update(input: $input) { id message } }
+}`,
+};
+/**
+ * skip-unchanged, with model-id: the model's latest version and its message, where the provider wrote the file's
+ * SHA-256 (updateVersionMessage). A query.
+ */
+const latestVersionOfModel = {
+    name: 'LatestVersionOfModel',
+    servers: 'both',
+    idempotent: true,
+    document: `query LatestVersionOfModel($projectId: String!, $modelId: String!) {
+  project(id: $projectId) {
+    model(id: $modelId) { id name versions(limit: 1) { items { id message } } }
+  }
+}`,
+};
+/**
+ * skip-unchanged, with the model template: the latest version of every model the run targets, in one query
+ * (`count` names a request). Each name is an alias of `project.models` filtered by its `search` (names that
+ * contain it; the provider keeps the exact name): `modelByName` cannot be batched, as a missing model is an
+ * error on a non-null field that would null the whole answer. A query.
+ */
+function latestVersionsByName(count) {
+    const names = Array.from({ length: count }, (_, i) => i);
+    return {
+        name: 'LatestVersionsByName',
+        servers: 'both',
+        idempotent: true,
+        document: `query LatestVersionsByName($projectId: String!${names.map((i) => `, $n${i}: String!`).join('')}) {
+  project(id: $projectId) {
+${names.map((i) => `    m${i}: models(limit: 100, filter: { search: $n${i} }) { totalCount items { id name versions(limit: 1) { items { id message } } } }`).join('\n')}
+  }
+}`,
+    };
+}
+const SPECKLE_OPERATIONS = [
+    latestVersionOfModel,
+    latestVersionsByName(2),
+    serverCapabilities,
+    serverAndProject,
+    ingestionApiProbe,
+    generateUploadUrlLive,
+    generateUploadUrlLegacy,
+    modelByName,
+    createModel,
+    startFileIngestion,
+    latestIngestion,
+    ingestionHistory,
+    ingestionStatus,
+    startFileImport,
+    modelUploads,
+    updateVersionMessage,
+];
+
+
+/***/ }),
+
+/***/ 1233:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Jm: () => (/* binding */ readSpeckleSettings),
+/* harmony export */   lv: () => (/* binding */ refuseFile),
+/* harmony export */   m4: () => (/* binding */ modelNameFor)
+/* harmony export */ });
+/* unused harmony exports expandModelTemplate, normaliseModelName, modelNameProblem */
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+/* harmony import */ var _files_names_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9827);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8422);
+// Speckle's settings, read once from the inputs, and the rules that need no server: model names from the
+// template, and what Speckle would refuse without asking.
+
+
+
+/** The template filled in for one file (src/files/names.ts: the language `model` shares with `name`). */
+const expandModelTemplate = _files_names_js__WEBPACK_IMPORTED_MODULE_1__/* .expandTemplate */ .Ly;
+/**
+ * Speckle keeps model names lowercased, with `/` between nesting levels, and refuses empty levels and
+ * leading or trailing slashes. Normalising the same way means the name we look up is the name the server
+ * stores, so a second run finds the model the first one created.
+ */
+function normaliseModelName(raw) {
+    return raw
+        .replace(/\\/g, '/')
+        .split('/')
+        .map((segment) => segment.trim().replace(/\s+/g, ' '))
+        .filter((segment) => segment !== '')
+        .join('/')
+        .toLowerCase();
+}
+/** Why Speckle would refuse this model name (its validation rules), or undefined. */
+function modelNameProblem(name) {
+    if (name === '')
+        return 'the model name is empty';
+    if (/^[#$]/.test(name))
+        return `Speckle model names cannot start with # or $ (got "${name}")`;
+    if (name.includes(','))
+        return `Speckle model names cannot contain commas (got "${name}")`;
+    if (name.length > 512)
+        return `the model name is longer than 512 characters`;
+    return undefined;
+}
+function modelNameFor(settings, file) {
+    return normaliseModelName(expandModelTemplate(settings.modelTemplate, file));
+}
+/** The inputs, checked: a UsageError names the one that is wrong. No network. */
+function readSpeckleSettings(input, common) {
+    const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .requireToken */ .Fw)(common, 'SPECKLE_TOKEN', 'a Speckle personal access token (scopes streams:read and streams:write)');
+    const projectId = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .requireId */ .l4)(input, 'project-id', "the ID in the project's URL, .../projects/<project-id>");
+    const modelId = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .optionalId */ .ui)(input, 'model-id', "the ID in the model's URL, .../models/<model-id>");
+    const modelTemplate = input('model') || '{path}';
+    (0,_files_names_js__WEBPACK_IMPORTED_MODULE_1__/* .checkPlaceholders */ .nV)('model', modelTemplate, 'ci/{path}');
+    if (!modelId && normaliseModelName(modelTemplate.replace(/\{\w+\}/g, 'x')) === '') {
+        throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb('model', `got ${JSON.stringify(modelTemplate)}; expected a model name template such as {path} or "ci/{dir}/{stem}"`);
+    }
+    return { token, serverUrl: common.serverUrl, projectId, modelTemplate, ...(modelId ? { modelId } : {}), origin: common.origin };
+}
+/** Why Speckle would refuse this file, known without asking it. */
+function refuseFile(file, settings) {
+    if (file.ext === '') {
+        return 'Speckle picks its importer by the file extension, and this file has none (rename it, e.g. to model.ifc, or leave it out of path)';
+    }
+    if (!settings.modelId) {
+        const problem = modelNameProblem(modelNameFor(settings, file));
+        if (problem)
+            return `${problem}; change the model template (input model) or use model-id`;
+    }
+    return undefined;
+}
+
+
+/***/ }),
+
+/***/ 2695:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   N: () => (/* binding */ defineProvider)
+/* harmony export */ });
+/** The registry's view of a vendor's definition: its settings are read once and stay inside. */
+function defineProvider(def) {
+    const info = {
+        id: def.id,
+        displayName: def.displayName,
+        tokenEnv: def.tokenEnv,
+        defaultServerUrl: def.defaultServerUrl,
+        inputs: def.inputs,
+        idOutputs: def.idOutputs,
+    };
+    return {
+        ...info,
+        configure(input, common) {
+            const settings = def.readSettings(input, common);
+            return {
+                ...info,
+                secrets: def.secrets?.(settings) ?? [],
+                target: def.describeTarget(settings),
+                refuse: (file) => def.refuse(file, settings),
+                ...(def.fileName ? { fileName: (file) => def.fileName(file, settings) } : {}),
+                open: (ctx) => def.open(settings, ctx),
+                runFailure: (err, stage) => def.runFailure?.(err, settings, common, stage),
+            };
+        },
+    };
+}
+
+
+/***/ }),
+
+/***/ 6024:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   At: () => (/* binding */ writeResultsFile),
+/* harmony export */   B9: () => (/* binding */ readResultsFile),
+/* harmony export */   ET: () => (/* binding */ prepareResultsFile),
+/* harmony export */   HD: () => (/* binding */ buildResultsFile),
+/* harmony export */   Zp: () => (/* binding */ serializeResultsFile),
+/* harmony export */   dL: () => (/* binding */ ResultsFileError),
+/* harmony export */   iA: () => (/* binding */ fromRecord)
+/* harmony export */ });
+/* unused harmony exports RESULTS_FORMAT, RESULTS_VERSION, MAX_RESULTS_FILE_BYTES, ResultsFileSchema */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8816);
+/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5694);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4296);
+/* harmony import */ var _core_units_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2184);
+/* harmony import */ var _files_odd_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2202);
+/* harmony import */ var _providers_index_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(3660);
+/* harmony import */ var _results_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9385);
+// A run's results as a file (`results-file`): what a shard of a matrix leaves behind for the merge step
+// (`merge-results`, src/merge.ts) to read. ONE zod schema both writes and reads it: the writer checks its own
+// document against it before the file exists, and the reader takes nothing a writer could not have written.
+// A results file is untrusted input when it is read (an artifact any job of the workflow could have uploaded):
+// it is read to a size limit, every string is bounded, and its text stays text wherever it is shown.
+// Vendor-free and GitHub-free: the action and the command line write and read it alike.
+
+
+
+
+
+
+
+
+
+
+
+/** What the file says it is; a reader refuses anything else. */
+const RESULTS_FORMAT = 'model-publisher-results';
+/** Bumped when a field changes meaning; adding an optional field keeps it. */
+const RESULTS_VERSION = 1;
+/** A results file is read to this size and no further (a record is a few hundred bytes: 100,000 files fit). */
+const MAX_RESULTS_FILE_BYTES = 64 * 1024 * 1024;
+const EVIDENCE = ['etag-md5', 'content-md5', 'speckle-etag', 'ion-validate-upload', 'arcnm-sha256', 'arcnm-size'];
+// Every Evidence is in the list: adding one to core/types.ts without it here fails the typecheck.
+const everyEvidence = Object.fromEntries(EVIDENCE.map((e) => [e, true]));
+void everyEvidence;
+const text = (max) => zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP().max(max);
+const errorCode = zod__WEBPACK_IMPORTED_MODULE_8__/* ["enum"] */ .k5n(Object.keys(_core_error_codes_js__WEBPACK_IMPORTED_MODULE_4__/* .ERROR_CODES */ .OQ));
+/** The fields a record has besides the provider's own IDs (which are strings, named in the vendor's words). */
+const RECORD_FIELDS = new Set(['path', 'bytes', 'sha256', 'status', 'id', 'url', 'verifiedBy', 'error', 'reason', 'durationMs']);
+const VENDOR_FIELD = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+/** One file's result: the `results` output's object. */
+const RecordSchema = zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({
+    path: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP().min(1).max(4096),
+    bytes: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    sha256: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP().regex(/^[0-9a-f]{64}$/).optional(),
+    status: zod__WEBPACK_IMPORTED_MODULE_8__/* ["enum"] */ .k5n(['succeeded', 'submitted', 'failed', 'skipped']),
+    id: text(1024).optional(),
+    url: text(8192).optional(),
+    verifiedBy: zod__WEBPACK_IMPORTED_MODULE_8__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_8__/* ["enum"] */ .k5n(EVIDENCE)).max(EVIDENCE.length).optional(),
+    error: zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({ message: text(65_536), code: errorCode, providerCode: text(1024).optional() }).strict().optional(),
+    /** Why a file was skipped (e.g. unchanged since the last publish). */
+    reason: zod__WEBPACK_IMPORTED_MODULE_8__/* ["enum"] */ .k5n(['unchanged', 'dry-run']).optional(),
+    durationMs: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig().nonnegative().finite(),
+})
+    // The provider's IDs (`versionId`, `jobId`, `partId`, ...): strings, at most a handful.
+    .catchall(text(1024))
+    .superRefine((r, ctx) => {
+    const extra = Object.keys(r).filter((k) => !RECORD_FIELDS.has(k));
+    if (extra.length > 16)
+        ctx.addIssue({ code: 'custom', message: `${extra.length} provider ID fields; at most 16` });
+    for (const k of extra)
+        if (!VENDOR_FIELD.test(k))
+            ctx.addIssue({ code: 'custom', message: `a field named ${JSON.stringify(k.slice(0, 80))} is not a provider ID` });
+    // The outputs read a handed-over file's primary ID: a record without one is not one we wrote.
+    if ((r.status === 'succeeded' || r.status === 'submitted') && r.id === undefined)
+        ctx.addIssue({ code: 'custom', path: ['id'], message: `a ${r.status} file has an id` });
+    if (r.id === undefined && (r.url !== undefined || extra.length > 0))
+        ctx.addIssue({ code: 'custom', path: ['id'], message: 'provider IDs come with the primary id' });
+});
+const FailureSchema = zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({ input: text(128), message: text(65_536), fix: text(65_536), code: errorCode, providerCode: text(1024).optional() })
+    .strict();
+const ResultsFileSchema = zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({
+    format: zod__WEBPACK_IMPORTED_MODULE_8__/* .literal */ .euz(RESULTS_FORMAT),
+    version: zod__WEBPACK_IMPORTED_MODULE_8__/* .literal */ .euz(RESULTS_VERSION),
+    provider: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP().refine((p) => (0,_providers_index_js__WEBPACK_IMPORTED_MODULE_7__/* .providerIds */ .w)().includes(p), { message: `not a provider: expected one of ${(0,_providers_index_js__WEBPACK_IMPORTED_MODULE_7__/* .providerIds */ .w)().join(', ')}` }),
+    /** Where the files went, as the summary's first line says it (e.g. `case 1001, component 2001`). */
+    target: text(4096),
+    /** The commit the files came from: GITHUB_SHA, or `git rev-parse HEAD` for the command line; null when unknown. */
+    commit: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'a commit SHA: 40 or 64 lowercase hex digits').nullable(),
+    /** This run's shard (`shard: K/N`); null when the run was not sharded. */
+    shard: zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({ index: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig().int().min(1).max(1000), total: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig().int().min(1).max(1000) })
+        .strict()
+        .refine((s) => s.index <= s.total, { message: 'index is at most total' })
+        .nullable(),
+    patterns: zod__WEBPACK_IMPORTED_MODULE_8__/* .array */ .YOg(text(4096)).min(1).max(1000),
+    /** How many files the patterns matched before sharding: what the N shards share. */
+    matched: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    dryRun: zod__WEBPACK_IMPORTED_MODULE_8__/* .boolean */ .zMY(),
+    /** changed-since: how many of this shard's matched files were left out as unchanged since that commit (not in results). */
+    unchanged: zod__WEBPACK_IMPORTED_MODULE_8__/* .object */ .Ikc({ since: text(256), commit: zod__WEBPACK_IMPORTED_MODULE_8__/* .string */ .YjP().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'a commit SHA'), count: zod__WEBPACK_IMPORTED_MODULE_8__/* .number */ .aig().int().nonnegative().max(Number.MAX_SAFE_INTEGER) })
+        .strict()
+        .optional(),
+    /** How the run ended: `failed` when it failed as a whole (or stopped with an error), `cancelled` when cancelled. */
+    outcome: zod__WEBPACK_IMPORTED_MODULE_8__/* ["enum"] */ .k5n(['completed', 'failed', 'cancelled']),
+    /** The run's own failure (a refused credential, a missing target): every unpublished file failed with it. */
+    failure: FailureSchema.optional(),
+    /** The error the run stopped with before it had a result per file (results then holds what it had). */
+    error: text(65_536).optional(),
+    results: zod__WEBPACK_IMPORTED_MODULE_8__/* .array */ .YOg(RecordSchema).max(1_000_000),
+})
+    .strict();
+function buildResultsFile(t) {
+    const f = t.failure;
+    const doc = {
+        format: RESULTS_FORMAT,
+        version: RESULTS_VERSION,
+        provider: t.provider,
+        target: t.target,
+        // A value that is not a commit SHA (a test environment's) is written as unknown, never as a wrong one.
+        commit: t.commit && /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(t.commit) ? t.commit : null,
+        shard: t.shard ? { index: t.shard.index, total: t.shard.total } : null,
+        patterns: [...t.patterns],
+        matched: t.matched,
+        dryRun: t.dryRun,
+        ...(t.unchanged ? { unchanged: { since: t.unchanged.since, commit: t.unchanged.commit, count: t.unchanged.count } } : {}),
+        outcome: t.cancelled ? 'cancelled' : f || t.error !== undefined ? 'failed' : 'completed',
+        ...(f ? { failure: { input: f.input, message: f.message, fix: f.fix, code: f.code, ...(f.providerCode ? { providerCode: f.providerCode } : {}) } } : {}),
+        ...(t.error !== undefined ? { error: t.error } : {}),
+        // JSON's own reading: undefined fields dropped, as in the `results` output.
+        results: JSON.parse(JSON.stringify(t.results.map(_results_js__WEBPACK_IMPORTED_MODULE_9__/* .toRecord */ .Lv))),
+    };
+    return ResultsFileSchema.parse(doc);
+}
+/**
+ * The file's text: the document, scrubbed of secrets like every output, and read back through the schema so
+ * that what is written is exactly what a reader accepts.
+ */
+function serializeResultsFile(doc, scrub) {
+    const textOut = `${scrub(JSON.stringify(doc, null, 1))}\n`;
+    ResultsFileSchema.parse(JSON.parse(textOut));
+    return textOut;
+}
+/**
+ * Where the results file goes: relative to the workspace, and inside it (like the files read, so a pull
+ * request cannot point the write elsewhere through a link it adds: the folders are checked by their real path
+ * and the file itself is replaced, never written through). Creates the missing folders. Checked before the
+ * run sends anything.
+ */
+async function prepareResultsFile(raw, workspace) {
+    const realWorkspace = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.realpath)(workspace);
+    const target = node_path__WEBPACK_IMPORTED_MODULE_3___default().resolve(realWorkspace, raw);
+    const refuse = (why) => new _core_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .UsageError */ .eb('results-file', `${JSON.stringify(raw)} ${why}; give a path inside the workspace, e.g. results/shard-1.json`);
+    if (!(0,_files_odd_js__WEBPACK_IMPORTED_MODULE_6__/* .inside */ .nx)(realWorkspace, target) || target === realWorkspace)
+        throw refuse(`leads outside the workspace (${realWorkspace})`);
+    const folder = node_path__WEBPACK_IMPORTED_MODULE_3___default().dirname(target);
+    try {
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.mkdir)(folder, { recursive: true });
+    }
+    catch (err) {
+        throw refuse(`cannot be created: ${err.code ?? err.message}`);
+    }
+    if (!(0,_files_odd_js__WEBPACK_IMPORTED_MODULE_6__/* .inside */ .nx)(realWorkspace, await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.realpath)(folder)))
+        throw refuse('is in a folder that is a link out of the workspace');
+    return node_path__WEBPACK_IMPORTED_MODULE_3___default().join(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.realpath)(folder), node_path__WEBPACK_IMPORTED_MODULE_3___default().basename(target));
+}
+/** Write the file whole or not at all: a temporary file beside it (created, never opened through a link), then renamed over it. */
+async function writeResultsFile(absolutePath, content) {
+    const temporary = node_path__WEBPACK_IMPORTED_MODULE_3___default().join(node_path__WEBPACK_IMPORTED_MODULE_3___default().dirname(absolutePath), `.${node_path__WEBPACK_IMPORTED_MODULE_3___default().basename(absolutePath)}.${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(6).toString('hex')}.tmp`);
+    try {
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.writeFile)(temporary, content, { flag: 'wx', mode: 0o644 });
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.rename)(temporary, absolutePath);
+    }
+    catch (err) {
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.rm)(temporary, { force: true });
+        throw err;
+    }
+}
+/** A results file that cannot be read or is not one: the file and what is wrong with it. */
+class ResultsFileError extends Error {
+    file;
+    problem;
+    name = 'ResultsFileError';
+    constructor(file, problem) {
+        super(`${file}: ${problem}`);
+        this.file = file;
+        this.problem = problem;
+    }
+}
+/** The schema's complaints, first few, each with where in the file it is. */
+function describeIssues(error) {
+    const shown = error.issues.slice(0, 3).map((i) => {
+        const where = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+        return `${where || 'the document'}: ${i.message}`;
+    });
+    const more = error.issues.length > 3 ? `; and ${error.issues.length - 3} more problem(s)` : '';
+    return `is not a Model Publisher results file (${shown.join('; ')}${more})`;
+}
+/**
+ * Read and check one results file, to MAX_RESULTS_FILE_BYTES and no further. `name` is how messages call it
+ * (its workspace-relative path).
+ */
+async function readResultsFile(absolutePath, name, maxBytes = MAX_RESULTS_FILE_BYTES) {
+    let handle;
+    try {
+        handle = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_2__.open)(absolutePath, node_fs__WEBPACK_IMPORTED_MODULE_1__.constants.O_RDONLY | node_fs__WEBPACK_IMPORTED_MODULE_1__.constants.O_NONBLOCK);
+    }
+    catch (err) {
+        throw new ResultsFileError(name, `cannot be read (${err.code ?? err.message})`);
+    }
+    let bytes;
+    try {
+        const stats = await handle.stat();
+        if (!stats.isFile())
+            throw new ResultsFileError(name, 'is not a regular file');
+        if (stats.size > maxBytes)
+            throw new ResultsFileError(name, `is ${(0,_core_units_js__WEBPACK_IMPORTED_MODULE_10__/* .formatBytes */ .z)(stats.size)}, over the limit of ${(0,_core_units_js__WEBPACK_IMPORTED_MODULE_10__/* .formatBytes */ .z)(maxBytes)} for a results file`);
+        // Read to the size it had and one byte more: a file that grows while it is read is refused, not read on.
+        const buffer = Buffer.alloc(stats.size + 1);
+        let length = 0;
+        while (length < buffer.length) {
+            const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+            if (bytesRead === 0)
+                break;
+            length += bytesRead;
+        }
+        if (length > stats.size)
+            throw new ResultsFileError(name, 'grew while it was read; read it once its writer has finished');
+        bytes = buffer.subarray(0, length);
+    }
+    finally {
+        await handle.close();
+    }
+    let json;
+    try {
+        json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    }
+    catch (err) {
+        throw new ResultsFileError(name, err instanceof TypeError ? 'is not UTF-8 text' : `is not valid JSON (${err.message.slice(0, 200)})`);
+    }
+    const parsed = ResultsFileSchema.safeParse(json);
+    if (!parsed.success)
+        throw new ResultsFileError(name, describeIssues(parsed.error));
+    return parsed.data;
+}
+/** A record of the file back into the result it was written from (toRecord's inverse). */
+function fromRecord(r) {
+    const vendor = Object.fromEntries(Object.entries(r).filter(([k, v]) => !RECORD_FIELDS.has(k) && typeof v === 'string'));
+    const ids = r.id !== undefined ? { id: r.id, ...vendor, ...(r.url !== undefined ? { url: r.url } : {}) } : undefined;
+    return {
+        path: r.path,
+        bytes: r.bytes,
+        ...(r.sha256 !== undefined ? { sha256: r.sha256 } : {}),
+        status: r.status,
+        ...(ids ? { ids } : {}),
+        ...(r.verifiedBy ? { verifiedBy: [...r.verifiedBy] } : {}),
+        ...(r.error ? { error: { message: r.error.message, code: r.error.code, ...(r.error.providerCode !== undefined ? { providerCode: r.error.providerCode } : {}) } } : {}),
+        // Skipped files say why (only what changed); carried as it came.
+        ...(r.reason !== undefined ? { reason: r.reason } : {}),
+        durationMs: r.durationMs,
+    };
+}
+
+
+/***/ }),
+
+/***/ 9385:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   C9: () => (/* binding */ failedByRun),
+/* harmony export */   JZ: () => (/* binding */ buildOutputs),
+/* harmony export */   Lv: () => (/* binding */ toRecord),
+/* harmony export */   mV: () => (/* binding */ idKind)
+/* harmony export */ });
+function toRecord(r) {
+    const { id, url, ...vendorIds } = r.ids ?? { id: undefined };
+    return {
+        path: r.path,
+        bytes: r.bytes,
+        sha256: r.sha256,
+        status: r.status,
+        ...(r.reason ? { reason: r.reason } : {}),
+        ...(id !== undefined ? { id } : {}),
+        ...Object.fromEntries(Object.entries(vendorIds).filter(([, v]) => v !== undefined)),
+        ...(url ? { url } : {}),
+        ...(r.verifiedBy ? { verifiedBy: r.verifiedBy } : {}),
+        ...(r.error ? { error: r.error } : {}),
+        durationMs: r.durationMs,
+    };
+}
+function buildOutputs(results, provider) {
+    const records = results.map(toRecord);
+    const succeeded = results.filter((r) => r.status === 'succeeded');
+    // Submitted files (wait: false) have real IDs too: a later step can follow them up. So do unchanged files:
+    // the IDs the provider already held, so a later step gets every file's current version, upload or job.
+    const handedOver = results.filter((r) => r.status === 'succeeded' || r.status === 'submitted' || (r.reason === 'unchanged' && r.ids));
+    const idsOf = (output) => JSON.stringify(provider.idOutputs
+        .filter((o) => o.output === output)
+        .flatMap((o) => handedOver.map((r) => r.ids?.[o.field]).filter((v) => typeof v === 'string')));
+    return {
+        results: JSON.stringify(records),
+        'version-ids': idsOf('version-ids'),
+        'attachment-ids': idsOf('attachment-ids'),
+        'job-ids': idsOf('job-ids'),
+        ids: JSON.stringify(handedOver.map((r) => r.ids.id)),
+        'succeeded-count': String(succeeded.length),
+        'submitted-count': String(results.filter((r) => r.status === 'submitted').length),
+        'failed-count': String(results.filter((r) => r.status === 'failed').length),
+        'skipped-count': String(results.filter((r) => r.status === 'skipped').length),
+    };
+}
+/** What kind of ID a result's `id` is, from the vendor field that holds the same value. */
+const ID_KINDS = [
+    ['versionId', 'version'],
+    ['attachmentId', 'attachment'],
+    ['jobId', 'job'],
+    ['dataSourceId', 'data source'],
+    ['fileId', 'file'],
+    ['ingestionId', 'ingestion'],
+];
+function idKind(ids) {
+    if (!ids)
+        return undefined;
+    return ID_KINDS.find(([field]) => ids[field] !== undefined && ids[field] === ids.id)?.[1];
+}
+/** Whether a file failed with the run's own failure (reported once, not per file). */
+function failedByRun(r, failure) {
+    return failure !== undefined && r.status === 'failed' && r.error?.code === failure.code && r.error.message === failure.message;
+}
+
+
+/***/ }),
+
+/***/ 793:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   BY: () => (/* binding */ OpenFailure),
+/* harmony export */   Oz: () => (/* binding */ classifyRunFailure),
+/* harmony export */   rh: () => (/* binding */ describeRunFailure)
+/* harmony export */ });
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
+/* harmony import */ var _action_inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8683);
+// Failures that are the whole run's, not one file's: the provider refused the credential, the target does not
+// exist, server-url points at no API. The provider says which of its errors these are (ConfiguredProvider.runFailure);
+// what any provider means by a 401/403, an unreachable server or bad input is said here, vendor-free.
+
+
+function classifyRunFailure(err, provider, common, stage) {
+    const own = provider.runFailure(err, stage);
+    // The vendor's own code goes with the run's failure as it goes with a file's.
+    if (own)
+        return own.providerCode === undefined && err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 && err.providerCode !== undefined ? { ...own, providerCode: err.providerCode } : own;
+    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UsageError */ .eb)
+        return { input: err.input, message: err.message.replace(/^Input '[^']*': /, ''), fix: `change the ${err.input} input`, code: 'invalid_input' };
+    // Past opening, a bare 401/403 or a dropped connection may be storage's or one file's (a presigned URL, a
+    // flaky link): only the provider's own rules above make a file's failure the run's.
+    if (stage !== 'open')
+        return undefined;
+    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && (err.status === 401 || err.status === 403)) {
+        return {
+            input: 'token',
+            message: `${provider.displayName} refused the credential (HTTP ${err.status}): ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err)}`,
+            fix: `pass a current ${provider.displayName} credential as the token input (from a secret) or in ${provider.tokenEnv}, with the permissions the provider's section of the README lists`,
+            code: err.status === 401 ? 'auth_rejected' : 'permission_denied',
+            ...(err.providerCode ? { providerCode: err.providerCode } : {}),
+        };
+    }
+    if (err instanceof OpenFailure)
+        return err.failure;
+    if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .NetworkError */ .Dr) {
+        return { input: 'server-url', message: `could not reach ${provider.displayName} at ${common.serverUrl}: ${(0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err)}`, fix: `check server-url (default ${provider.defaultServerUrl}) and the network or proxy between the runner and it`, code: 'network' };
+    }
+    return undefined;
+}
+/** One line for logs and annotations: the input, what happened and the fix. */
+function describeRunFailure(f) {
+    return `Input '${f.input}': ${f.message}. Fix: ${f.fix}`;
+}
+/** An error opening the provider that no rule above recognises: still the whole run's, since no file can go anywhere. */
+class OpenFailure extends Error {
+    failure;
+    constructor(err, displayName) {
+        const message = (0,_core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(err);
+        super(message);
+        const named = _action_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .INPUTS */ .m.map((i) => i.name)
+            .filter((name) => name.includes('-') || name === 'token' || name === 'region')
+            .find((name) => new RegExp(`(^|[^\\w-])${name}([^\\w-]|$)`).test(message));
+        this.failure = {
+            input: named ?? 'server-url',
+            message: `${displayName} could not be opened for this run: ${message}`,
+            fix: named ? `check the ${named} input` : `check server-url and that ${displayName} is up; re-run when it is`,
+            code: err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 ? err.code : 'open_failed',
+            ...(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1 && err.providerCode ? { providerCode: err.providerCode } : {}),
+        };
+    }
+}
+
+
+/***/ }),
+
+/***/ 7241:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  m: () => (/* binding */ publish)
+});
+
+// EXTERNAL MODULE: ./src/core/units.ts
+var units = __nccwpck_require__(2184);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(6752);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __nccwpck_require__(4296);
+// EXTERNAL MODULE: ./src/core/retry.ts
+var retry = __nccwpck_require__(7253);
+// EXTERNAL MODULE: ./src/core/error-codes.ts
+var error_codes = __nccwpck_require__(5694);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:worker_threads"
+var external_node_worker_threads_ = __nccwpck_require__(5919);
+;// CONCATENATED MODULE: ./src/http/hasher.ts
+// Reads a file once for upload and hashes (MD5 and SHA-256) exactly the bytes that go to the socket, in the
+// same read. Hashing costs ~2.2 CPU-seconds per GiB (MD5 ~1.5, SHA-256 ~0.75): on the event loop it would pace a
+// large upload well below the wire (npm run bench).
+//
+// Every read is of exactly the size the file had when it was matched, never one past its end: the last chunk is
+// handed over with the file already closed and its size checked, so the body ends the moment its last byte is
+// written. (An extra read for end-of-file would let storage answer before the body ended, and undici then closes
+// the connection instead of keeping it for the next upload: a new TCP and TLS handshake per file.)
+//
+// Small files are read into one buffer sized to them and hashed inline, where starting a worker would cost more
+// than it saves. Large files are read into a ring of shared memory: each slot is filled by one read, handed to
+// the socket as it is, and hashed in place by two worker threads at once, one per algorithm (they are
+// independent, and MD5, which cannot be split, is the slowest: the upload runs at the speed of its thread).
+// Nothing is copied or allocated per chunk, which also spares the garbage collector a gigabyte of buffers. A slot
+// is read into again only when
+//   - both workers have said they are done with it, and
+//   - the socket is done with it: undici pulls the next chunk of an iterable body only once the last one was
+//     written and the socket drained (client-h1 writeIterable), so by the time we come back to a slot, SLOTS - 1
+//     later chunks have been pulled and it is long sent. The storage's MD5 check (upload.ts) would catch it
+//     if that ever stopped holding.
+// The ring bounds memory and is the backpressure: when a worker falls behind, the read waits.
+
+
+
+/** The file is not the size it had when it was matched: it changed while it was being uploaded. */
+class FileChangedError extends Error {
+    name = 'FileChangedError';
+}
+/** From this size two workers hash. */
+const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+/** Largest read of a small file (smaller files are read at once, into a buffer of their own size). */
+const CHUNK_BYTES = 1024 * 1024;
+/** Read size of a large file, and the ring's slots: how far a worker may fall behind the read. */
+const SLOT_BYTES = 4 * 1024 * 1024;
+const SLOTS = 4;
+const ALGORITHMS = ['md5', 'sha256'];
+/** Read `absolutePath` once, hashing as it goes; `bytes` (its size when matched) is exactly what is read. */
+function readAndHash(absolutePath, bytes) {
+    return bytes >= WORKER_MIN_BYTES ? new RingRead(absolutePath, bytes) : new InlineRead(absolutePath, bytes);
+}
+/**
+ * Reads exactly `expected` bytes in reads of at most `maxRead`, each into `bufferFor(length)`; before the last
+ * chunk is handed over, checks the file's size and closes it, so nothing is awaited after the last byte.
+ */
+async function* exactReads(absolutePath, expected, maxRead, bufferFor, onChunk) {
+    const handle = await (0,promises_.open)(absolutePath, 'r');
+    let isOpen = true;
+    try {
+        let done = 0;
+        while (done < expected) {
+            const length = Math.min(maxRead, expected - done);
+            const buffer = await bufferFor(length);
+            let filled = 0;
+            while (filled < length) {
+                const { bytesRead } = await handle.read(buffer, filled, length - filled, done + filled);
+                if (bytesRead === 0)
+                    throw new FileChangedError(`the file shrank to ${done + filled} bytes while it was being uploaded (it had ${expected})`);
+                filled += bytesRead;
+            }
+            done += length;
+            onChunk(buffer);
+            if (done === expected) {
+                const { size } = await handle.stat();
+                if (size !== expected)
+                    throw new FileChangedError(`the file is ${size} bytes now, ${expected} when the upload began: it changed while it was being uploaded`);
+                isOpen = false;
+                await handle.close();
+            }
+            yield buffer;
+        }
+    }
+    finally {
+        if (isOpen)
+            await handle.close();
+    }
+}
+class InlineRead {
+    absolutePath;
+    bytes;
+    md5 = (0,external_node_crypto_.createHash)('md5');
+    sha256 = (0,external_node_crypto_.createHash)('sha256');
+    constructor(absolutePath, bytes) {
+        this.absolutePath = absolutePath;
+        this.bytes = bytes;
+    }
+    chunks() {
+        // A fresh buffer per read: a small file takes one read into a buffer of its own size.
+        return exactReads(this.absolutePath, this.bytes, CHUNK_BYTES, async (length) => Buffer.allocUnsafe(length), (chunk) => {
+            this.md5.update(chunk);
+            this.sha256.update(chunk);
+        });
+    }
+    async digest() {
+        return { md5Hex: this.md5.digest('hex'), sha256Hex: this.sha256.digest('hex') };
+    }
+    abort() { }
+}
+// To a worker: [slot, length] to hash, or 'end'. From it: the slot it is done with, or its hex digest.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const hash = require('node:crypto').createHash(workerData.algorithm);
+const ring = new Uint8Array(workerData.ring);
+parentPort.on('message', (m) => {
+  if (m === 'end') return parentPort.postMessage(hash.digest('hex'));
+  const [slot, length] = m;
+  hash.update(ring.subarray(slot * workerData.slotBytes, slot * workerData.slotBytes + length));
+  parentPort.postMessage(slot);
+});`;
+class RingRead {
+    absolutePath;
+    bytes;
+    ring = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+    /** Per slot, how many workers have not yet hashed it. */
+    hashing = new Array(SLOTS).fill(0);
+    slotFreed;
+    error;
+    workers;
+    digests = new Map();
+    settle;
+    constructor(absolutePath, bytes) {
+        this.absolutePath = absolutePath;
+        this.bytes = bytes;
+        this.workers = ALGORITHMS.map((algorithm) => {
+            const worker = new external_node_worker_threads_.Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, slotBytes: SLOT_BYTES, algorithm } });
+            worker.on('message', (m) => {
+                if (typeof m === 'number') {
+                    if (--this.hashing[m] === 0)
+                        this.slotFreed?.();
+                }
+                else {
+                    this.digests.set(algorithm, m);
+                    if (this.digests.size === ALGORITHMS.length)
+                        this.finish();
+                }
+            });
+            worker.on('error', (e) => {
+                this.error ??= e;
+                this.settle?.reject(e);
+                this.slotFreed?.();
+            });
+            return worker;
+        });
+    }
+    chunks() {
+        let slot = -1;
+        return exactReads(this.absolutePath, this.bytes, SLOT_BYTES, async (length) => {
+            // Slots are filled and hashed in order, so the one we come back to is the oldest.
+            slot = (slot + 1) % SLOTS;
+            while (this.hashing[slot] > 0 && !this.error)
+                await new Promise((resolve) => (this.slotFreed = resolve));
+            this.slotFreed = undefined;
+            if (this.error)
+                throw this.error;
+            return Buffer.from(this.ring, slot * SLOT_BYTES, length);
+        }, (chunk) => {
+            this.hashing[slot] = this.workers.length;
+            for (const worker of this.workers)
+                worker.postMessage([slot, chunk.length]);
+        });
+    }
+    digest() {
+        return new Promise((resolve, reject) => {
+            if (this.error)
+                return reject(this.error);
+            this.settle = { resolve, reject };
+            for (const worker of this.workers)
+                worker.postMessage('end');
+        });
+    }
+    finish() {
+        for (const worker of this.workers)
+            void worker.terminate();
+        this.settle?.resolve({ md5Hex: this.digests.get('md5'), sha256Hex: this.digests.get('sha256') });
+    }
+    abort() {
+        // Wake a read waiting for a slot, so it closes the file rather than wait for a worker that is gone.
+        this.error ??= new Error('the upload was stopped');
+        this.slotFreed?.();
+        for (const worker of this.workers)
+            void worker.terminate();
+    }
+}
+/**
+ * The digests of a file's bytes, read once to the end (before deciding whether to upload it at all: the
+ * `skip-unchanged` lookup). Same reads as an upload: bounded memory, large files hashed off the main thread.
+ */
+async function hashFile(absolutePath, bytes) {
+    const read = readAndHash(absolutePath, bytes);
+    try {
+        for await (const chunk of read.chunks())
+            void chunk;
+        return await read.digest();
+    }
+    catch (err) {
+        read.abort();
+        throw err;
+    }
+}
+
+// EXTERNAL MODULE: ./src/http/bounded.ts
+var bounded = __nccwpck_require__(8245);
+// EXTERNAL MODULE: ./src/http/deadline.ts
+var deadline = __nccwpck_require__(2378);
+// EXTERNAL MODULE: ./src/http/client.ts
+var client = __nccwpck_require__(3329);
+;// CONCATENATED MODULE: ./src/http/upload.ts
+// Streams a file from disk to a presigned URL: a PUT of the raw bytes, or a multipart POST with the form
+// fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
+// feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
+// hashes before the file can be reported as uploaded.
+
+
+
+
+
+
+
+
+
+
+const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
+const PROGRESS_EVERY_MS = 5_000;
+/** The bytes around the file in a multipart/form-data body: every field first, then `file`. */
+function multipartLayout(fields, fileName, contentType, fileBytes, boundary) {
+    const b = boundary ?? `----model-publisher-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
+    const quote = (s) => s.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
+    let head = '';
+    for (const [name, value] of Object.entries(fields)) {
+        head += `--${b}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`;
+    }
+    head += `--${b}\r\nContent-Disposition: form-data; name="file"; filename="${quote(fileName)}"\r\nContent-Type: ${contentType}\r\n\r\n`;
+    const headBuf = Buffer.from(head, 'utf8');
+    const tailBuf = Buffer.from(`\r\n--${b}--\r\n`, 'utf8');
+    return { boundary: b, head: headBuf, tail: tailBuf, contentLength: headBuf.length + fileBytes + tailBuf.length };
+}
+/**
+ * What storage's answer proves about the bytes it stored, checked against our MD5. An ETag is the MD5 of the
+ * bytes only for a single-part upload to an S3-style store without SSE-KMS or SSE-C: S3 then gives another
+ * value (so does a multipart upload, `"…-N"`, and Azure, `"0x…"`). Such ETags are no evidence either way:
+ * they never fail an intact upload and never verify one. A mismatch of real evidence is corruption.
+ */
+function verifyStoredDigest(headers, md5Hex, where) {
+    const evidence = [];
+    const etag = headers['etag'];
+    const encrypted = /^aws:kms/i.test(headers['x-amz-server-side-encryption'] ?? '') || headers['x-amz-server-side-encryption-customer-algorithm'] !== undefined;
+    // A weak ETag (W/) promises only equivalence, not the bytes: no evidence.
+    const md5Form = etag?.match(/^"?([0-9a-fA-F]{32})"?$/);
+    if (md5Form && !encrypted) {
+        if (md5Form[1].toLowerCase() !== md5Hex) {
+            throw new errors/* CorruptionError */.ib(`${where}: storage holds different bytes (ETag ${etag}, our MD5 ${md5Hex}); the file was corrupted in transit`);
+        }
+        evidence.push('etag-md5');
+    }
+    const contentMd5 = headers['content-md5'];
+    if (contentMd5) {
+        const theirs = Buffer.from(contentMd5, 'base64').toString('hex');
+        if (theirs !== md5Hex) {
+            throw new errors/* CorruptionError */.ib(`${where}: storage reports Content-MD5 ${theirs}, our MD5 is ${md5Hex}; the file was corrupted in transit`);
+        }
+        evidence.push('content-md5');
+    }
+    return evidence;
+}
+/** The error of our own read of the file, wherever undici put it (as it is, or as the cause). */
+function localReadFailure(err, label) {
+    for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+        if (e instanceof FileChangedError)
+            return new errors/* PublishError */.S1(`${label}: ${e.message}`, 'file_changed');
+        // A file system error names the path it failed on; a socket's (ECONNRESET on read) does not.
+        const { code, syscall, path } = e;
+        if (code && syscall && typeof path === 'string')
+            return new errors/* PublishError */.S1(`${label}: the file cannot be read: ${code}`, 'unreadable');
+    }
+    return undefined;
+}
+/** S3, GCS and Azure word an expired or used URL differently; all answer 403 with one of these. */
+const EXPIRED = /request has expired|expired|already used|AuthenticationFailed[\s\S]*(?:expir|Signed expiry|not valid in the specified time frame)/i;
+/** Upload `file` to `target`, retrying dropped connections, 429 and 5xx with a fresh read each time. */
+async function uploadFile(http, file, target, options) {
+    const where = `${target.method} ${(0,client/* redactUrl */.BO)(target.url)}`;
+    // A presigned PUT or POST writes one object key: repeating it replaces the same object, so it is safe.
+    return (0,retry/* withRetry */.bD)(() => uploadOnce(http, file, target, options, where), (outcome) => {
+        if (outcome.error instanceof errors/* NetworkError */.Dr)
+            return { retry: true, reason: outcome.error.message };
+        if (outcome.error instanceof errors/* HttpError */.j$ && (0,client/* isRetryableStatus */.PS)(outcome.error.status)) {
+            return { retry: true, retryAfterMs: outcome.error.retryAfterMs, reason: `HTTP ${outcome.error.status}` };
+        }
+        return { retry: false, reason: 'final' };
+    }, {
+        policy: http.settings.policy,
+        signal: options.signal,
+        onRetry: ({ attempt, delayMs, reason }) => http.settings.log.info(`${options.label}: upload ${reason}, retry ${attempt + 1}/${http.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+    });
+}
+/** The errno code of a failed read of the local file (ENOENT, EACCES, EISDIR, EIO...), found in the cause chain. */
+async function uploadOnce(http, file, target, options, where) {
+    const hashed = readAndHash(file.absolutePath, file.bytes);
+    const headers = { 'user-agent': http.settings.userAgent };
+    for (const [k, v] of Object.entries(target.headers))
+        headers[k.toLowerCase()] = v;
+    let layout;
+    if (target.method === 'POST') {
+        const contentType = headers['content-type'] ?? target.fields?.['Content-Type'] ?? 'application/octet-stream';
+        layout = multipartLayout(target.fields ?? {}, file.name, contentType, file.bytes);
+        headers['content-type'] = `multipart/form-data; boundary=${layout.boundary}`;
+        headers['content-length'] = String(layout.contentLength);
+    }
+    else {
+        headers['content-length'] = String(file.bytes);
+    }
+    // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs.
+    const stall = new AbortController();
+    let timer;
+    const kick = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => stall.abort(new errors/* NetworkError */.Dr(`${options.label}: upload stalled for ${http.settings.stallTimeoutMs / 1000}s`)), http.settings.stallTimeoutMs);
+    };
+    let sent = 0;
+    const started = Date.now();
+    let lastReport = started;
+    const report = file.bytes >= PROGRESS_MIN_BYTES && options.onProgress;
+    async function* body() {
+        if (layout)
+            yield layout.head;
+        for await (const chunk of hashed.chunks()) {
+            sent += chunk.length;
+            kick();
+            if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+                lastReport = Date.now();
+                report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% of ${(0,units/* formatBytes */.z)(file.bytes)} (${(0,units/* formatRate */.C)(sent, (lastReport - started) / 1000)})`);
+            }
+            yield chunk;
+        }
+        if (layout)
+            yield layout.tail;
+    }
+    kick();
+    let statusCode;
+    let resHeaders;
+    let text;
+    try {
+        const signal = (0,client/* anySignal */.JG)(options.signal, stall.signal);
+        // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
+        const res = await (0,deadline/* untilAborted */.Eu)((0,undici/* request */.Em)(target.url, {
+            method: target.method,
+            headers,
+            // An iterable, not a stream: undici pulls the next chunk only once the last one is written (hasher.ts).
+            // undici takes iterables (core/request.js) though its types do not say so.
+            body: body(),
+            dispatcher: http.dispatcher,
+            signal,
+            // Time limits are the stall watchdog's: a large body can take long, but never sit still.
+            headersTimeout: 0,
+            bodyTimeout: 0,
+        }), signal, (late) => late.body.destroy());
+        statusCode = res.statusCode;
+        resHeaders = (0,client/* flattenHeaders */.N4)(res.headers);
+        // Storage answers are small; an endless one is cut (bounded.ts) instead of filling memory.
+        text = (await (0,bounded/* readCapped */.EF)(res.body, bounded/* ERROR_BODY_CAP */.Nw)).text;
+    }
+    catch (err) {
+        hashed.abort();
+        if (options.signal.aborted)
+            throw err;
+        if (stall.signal.aborted)
+            throw stall.signal.reason;
+        // Our own read failed (the file changed, vanished or cannot be read): a local error, which another attempt
+        // would not change.
+        const local = localReadFailure(err, options.label);
+        if (local)
+            throw local;
+        throw (0,client/* transportError */.WQ)(err, options.label, where);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+    if (statusCode < 200 || statusCode >= 300) {
+        hashed.abort();
+        // S3 and Azure put the code in the XML body, and Azure (or an empty body) in a header too.
+        const code = text.match(/<Code>([^<]+)<\/Code>/)?.[1] ?? resHeaders['x-ms-error-code'] ?? resHeaders['x-amz-error-code'];
+        const message = (text.match(/<Message>([^<]+)<\/Message>/)?.[1] ?? text.slice(0, 200)).trim() || '(no body)';
+        if (statusCode === 403 && EXPIRED.test(text)) {
+            throw new errors/* UploadUrlExpiredError */.CW(`${options.label}: the upload URL expired or was already used (${message})`);
+        }
+        throw new errors/* HttpError */.j$(`${options.label}: storage refused the upload: HTTP ${statusCode}${code ? ` ${code}` : ''}: ${message}`, statusCode, text.slice(0, 500), {
+            // Storage's own refusal (a signature, a policy) is storage's; throttling and outages are the usual ones.
+            code: statusCode === 429 || statusCode >= 500 ? (0,error_codes/* codeForStatus */.zT)(statusCode) : 'rejected_by_storage',
+            ...(code ? { providerCode: code } : {}),
+            retryAfterMs: (0,retry/* parseRetryAfter */.mu)(resHeaders['retry-after']),
+        });
+    }
+    if (sent !== file.bytes) {
+        hashed.abort();
+        throw new errors/* CorruptionError */.ib(`${options.label}: read ${sent} bytes but the file has ${file.bytes}; it changed while uploading`);
+    }
+    const { md5Hex, sha256Hex } = await hashed.digest();
+    const evidence = verifyStoredDigest(resHeaders, md5Hex, options.label);
+    if (report) {
+        const secs = (Date.now() - started) / 1000;
+        report(`${options.label}: 100% of ${(0,units/* formatBytes */.z)(file.bytes)} (${(0,units/* formatRate */.C)(file.bytes, secs)})`);
+    }
+    return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders, evidence };
+}
+
+;// CONCATENATED MODULE: ./src/core/pool.ts
+/**
+ * Run `work` over `items` with at most `limit` in flight: N workers share one iterator, every item is
+ * attempted, results keep the items' order. `work` must not throw: it answers each item's result.
+ */
+async function inParallel(items, limit, work) {
+    const results = new Array(items.length);
+    const queue = items.entries();
+    const worker = async () => {
+        for (const [index, item] of queue)
+            results[index] = await work(item, index);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/engine/engine.ts
+// The engine: runs each file's chain (presign → upload → confirm, with the wait inside confirm) in a bounded
+// pool and collects a result per file, so one failure never hides the others. It knows the chain, not vendors.
+
+
+
+/** Mask a presigned URL's query string, and each signature in it on its own, raw and decoded. */
+function maskSignatures(url, mask) {
+    const { search, searchParams } = new URL(url);
+    if (search.length > 1)
+        mask(search.slice(1));
+    for (const [name, value] of searchParams) {
+        if (/^(x-amz-signature|sig|signature|x-goog-signature)$/i.test(name) && value) {
+            mask(value);
+            mask(encodeURIComponent(value));
+        }
+    }
+}
+/** Publish every file; never throws for a file's failure. */
+async function publishAll(files, session, http, options) {
+    return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
+}
+async function publishOne(file, session, http, options) {
+    const started = Date.now();
+    const ctx = {
+        signal: options.signal,
+        log: options.log,
+        wait: options.wait,
+        waitDeadline: started + options.waitTimeoutMs,
+    };
+    const maxPresigns = options.maxPresigns ?? 3;
+    const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
+    ctx.stop = stop;
+    if (stop.aborted) {
+        return { path: file.path, bytes: file.bytes, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
+    }
+    let sha256;
+    try {
+        for (let round = 1;; round++) {
+            stop.throwIfAborted();
+            const { target, pending } = await session.presign(file, ctx);
+            maskSignatures(target.url, options.mask);
+            options.log.info(`${file.path}: presigned (${target.method})`);
+            try {
+                stop.throwIfAborted();
+                const receipt = await uploadFile(http, file, target, {
+                    signal: stop,
+                    label: file.path,
+                    onProgress: (line) => options.log.info(line),
+                });
+                sha256 = receipt.sha256Hex;
+                options.log.info(`${file.path}: uploaded ${file.bytes} bytes, sha256 ${receipt.sha256Hex.slice(0, 12)}…`);
+                stop.throwIfAborted();
+                const { ids, outcome, evidence = [] } = await session.confirm(file, pending, receipt, ctx);
+                const verifiedBy = [...new Set([...receipt.evidence, ...evidence])];
+                if (outcome === 'submitted') {
+                    options.log.info(`${file.path}: submitted, id ${ids.id}; ${session.displayName}'s verdict not awaited`);
+                }
+                else {
+                    options.log.info(`${file.path}: done, id ${ids.id}${verifiedBy.length ? `, verified by ${verifiedBy.join(', ')}` : ''}`);
+                    if (verifiedBy.length === 0)
+                        options.log.warn(`${file.path}: ${session.displayName} accepted it, but neither storage nor ${session.displayName} gave a checksum that could verify its bytes`);
+                }
+                const status = outcome === 'submitted' ? 'submitted' : 'succeeded';
+                return { path: file.path, bytes: file.bytes, sha256, status, ids, verifiedBy, durationMs: Date.now() - started };
+            }
+            catch (err) {
+                if (session.abandon)
+                    await session.abandon(file, pending, ctx);
+                // An expired or used URL says nothing about the file: ask for a new one and send it again.
+                if (err instanceof errors/* UploadUrlExpiredError */.CW && round < maxPresigns && !stop.aborted) {
+                    options.log.info(`${file.path}: ${err.message}; starting again from presign`);
+                    continue;
+                }
+                throw err;
+            }
+        }
+    }
+    catch (err) {
+        // Messages from deeper layers may start with the file's path; say it once.
+        const raw = stop.aborted ? `cancelled: ${(0,errors/* errorMessage */.gJ)(stop.reason ?? err)}` : (0,errors/* errorMessage */.gJ)(err);
+        const message = raw.startsWith(`${file.path}: `) ? raw.slice(file.path.length + 2) : raw;
+        const code = stop.aborted ? 'cancelled' : err instanceof errors/* PublishError */.S1 ? err.code : 'unexpected';
+        const providerCode = !stop.aborted && err instanceof errors/* PublishError */.S1 ? err.providerCode : undefined;
+        if (!stop.aborted)
+            options.onFailure?.(file, err);
+        options.log.info(`${file.path}: failed: ${message}`);
+        return {
+            path: file.path,
+            bytes: file.bytes,
+            sha256,
+            status: 'failed',
+            error: providerCode === undefined ? { message, code } : { message, code, providerCode },
+            durationMs: Date.now() - started,
+        };
+    }
+}
+
+// EXTERNAL MODULE: ./src/files/match.ts + 9 modules
+var match = __nccwpck_require__(2025);
+// EXTERNAL MODULE: ./src/files/names.ts
+var names = __nccwpck_require__(9827);
+// EXTERNAL MODULE: ./src/files/changed.ts
+var changed = __nccwpck_require__(5283);
 ;// CONCATENATED MODULE: ./src/files/validate.ts
 // Local format checks (`validate`): a file whose content does not match its extension is refused before
 // any upload, so a broken export fails a pull request in seconds. Each check reads only the bytes it needs.
@@ -46629,7 +47848,12 @@ var run_failure = __nccwpck_require__(793);
 var version = __nccwpck_require__(1013);
 ;// CONCATENATED MODULE: ./src/run.ts
 // One publishing run, whatever drives it (the GitHub edge or the command line): match the files, refuse
-// what the provider would refuse, open the provider, run the engine, and answer one result per file.
+// what the provider would refuse, open the provider, skip what it already holds (skip-unchanged), run the engine,
+// and answer one result per file.
+
+
+
+
 
 
 
@@ -46641,11 +47865,60 @@ var version = __nccwpck_require__(1013);
 
 /** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
 const localReadError = (err) => `the file cannot be read: ${err.code ?? err.message}`;
+/**
+ * `changed-since`: this job's files that differ from the commit, asked of git before anything is sent (a commit
+ * the shallow clone lacks is a UsageError naming fetch-depth). Files git cannot show unchanged (untracked, reached
+ * through a link) are kept. Left-out files are counted, not listed in the results: they are not this run's work,
+ * as files that `path` does not match are not. All zeros (a branch's first push) means every file, said in the log.
+ */
+async function leaveOutUnchanged(files, { run }, hooks) {
+    const since = run.changedSince;
+    if (since === undefined)
+        return { files };
+    if (changed/* NO_COMMIT */.U2.test(since)) {
+        hooks.log.info(`changed-since is ${since.slice(0, 12)}… (all zeros: github.event.before on the first push of a branch or tag, when there is no earlier commit to compare with): publishing every matched file`);
+        return { files };
+    }
+    const set = await (0,changed/* changesSince */.sR)(since, run.workspace, hooks.signal);
+    const kept = [];
+    const counts = { changed: 0, unchanged: 0, untracked: 0, 'through-link': 0 };
+    for (const file of files) {
+        const change = (0,changed/* changeOf */.C2)(set, file);
+        counts[change]++;
+        if (change === 'unchanged')
+            hooks.log.debug(`${file.path}: unchanged since ${since}, left out`);
+        else
+            kept.push(file);
+    }
+    const cannotTell = [
+        counts.untracked ? `${counts.untracked} not tracked by git` : '',
+        counts['through-link'] ? `${counts['through-link']} reached through a symbolic link` : '',
+    ].filter((s) => s !== '');
+    hooks.log.info(`changed-since ${since} (commit ${set.commit.slice(0, 12)}): ${counts.changed} of ${files.length} matched file(s) changed${cannotTell.length ? `, ${cannotTell.join(' and ')} (published: git cannot show them unchanged)` : ''}; ${counts.unchanged} unchanged, left out`);
+    return { files: kept, unchanged: { since, commit: set.commit, count: counts.unchanged } };
+}
+/**
+ * Two matched files that the provider would give one name at its target (the `name` input) are refused before any
+ * request, dry run included: over every matched file (all shards, changed or not), so that the same inputs are
+ * refused in every job and every run, not only when both files happen to be published together.
+ */
+function refuseSharedNames(files, { provider }) {
+    if (!provider.fileName)
+        return;
+    const clash = (0,names/* firstCollision */.FJ)(files.filter((f) => !f.problem && provider.refuse(f) === undefined), (f) => provider.fileName(f));
+    if (clash) {
+        throw new errors/* UsageError */.eb('name', `${clash.a.path} and ${clash.b.path} would both be named ${JSON.stringify(clash.name)} at ${provider.displayName} ${provider.target}, and nobody could tell them apart there; set name to a template that keeps them apart, e.g. {path} (or leave one of them out of path)`);
+    }
+}
 async function publish(config, hooks) {
     const { run, provider } = config;
     // One walk answers both the files and which include line matched none (src/files/match.ts).
-    const { files, unmatched } = await matchPatterns(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles, shard: run.shard });
-    if (files.length === 0) {
+    // Matched without the shard: names must be unique over every matched file, whichever job publishes each.
+    const { files: matched, unmatched } = await (0,match/* matchPatterns */.BM)(run.patterns, { workspace: run.workspace, includeHiddenFiles: run.includeHiddenFiles });
+    hooks.onMatch?.(matched.length);
+    refuseSharedNames(matched, config);
+    const share = run.shard ? matched.filter((f) => (0,match/* shardOf */.IS)(f.path, run.shard.total) === run.shard.index) : matched;
+    if (share.length === 0) {
         const message = `no files matched ${run.patterns.map((p) => JSON.stringify(p)).join(', ')} in ${run.workspace}${run.shard ? ` for shard ${run.shard.index}/${run.shard.total}` : ''}`;
         if (run.ifNoFilesFound === 'error')
             throw new errors/* UsageError */.eb('path', `${message}; check the patterns, or set if-no-files-found to warn or ignore`);
@@ -46653,15 +47926,22 @@ async function publish(config, hooks) {
             hooks.warnNoFiles(message);
         else
             hooks.log.info(message);
-        return { files, results: [] };
+        return { files: share, results: [] };
     }
     // Each pattern line on its own: a mistyped one is named even when the others match.
     for (const line of unmatched) {
-        const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${files.length} file(s) (check it for a typo, or remove it)`;
+        const message = `pattern ${JSON.stringify(line)} in path matched no file in ${run.workspace}; the other patterns matched ${share.length} file(s) (check it for a typo, or remove it)`;
         if (run.ifNoFilesFound === 'ignore')
             hooks.log.info(message);
         else
             hooks.warnNoFiles(message);
+    }
+    // changed-since narrows this job's share, after sharding: a file's shard depends on its path alone, so it stays in
+    // the same job whatever else changed, and every job asks git the same question (see leaveOutUnchanged).
+    const { files, unchanged } = await leaveOutUnchanged(share, config, hooks);
+    if (files.length === 0) {
+        hooks.log.info(`nothing to publish: none of the ${share.length} matched file(s) changed since ${unchanged.since}`);
+        return { files, results: [], unchanged };
     }
     hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
     // One list of planned files, in path order: each is refused (locally, or by the provider once it is open) or
@@ -46726,17 +48006,35 @@ async function publish(config, hooks) {
             else
                 p.destination = plan.destination;
         }
-        const toPublish = planned.filter((p) => !p.refusal);
+        // skip-unchanged: what the provider already holds, asked once for every planned file with its SHA-256.
+        if (!failure && session && run.skipUnchanged)
+            await lookUpHeld(planned, session, run.concurrency, hooks, (err) => runFailed(err, 'open'));
+        const held = planned.filter((p) => !p.refusal && p.held);
+        const toPublish = planned.filter((p) => !p.refusal && !p.held);
         if (failure) {
             // Nothing was sent for any file.
         }
         else if (run.dryRun) {
-            for (const p of toPublish) {
-                hooks.log.info(`dry-run: would publish ${p.file.path} (${(0,units/* formatBytes */.z)(p.file.bytes)}) to ${p.destination ?? provider.displayName}`);
-                p.result = { path: p.file.path, bytes: p.file.bytes, status: 'skipped', durationMs: 0 };
+            for (const p of planned) {
+                if (p.refusal)
+                    continue;
+                const size = (0,units/* formatBytes */.z)(p.file.bytes);
+                if (p.held) {
+                    hooks.log.info(`dry-run: would skip ${p.file.path} (${size}): unchanged, ${p.held.held}${p.held.toDo ? `; would ${p.held.toDo}` : ''}`);
+                    p.result = { path: p.file.path, bytes: p.file.bytes, sha256: p.sha256, status: 'skipped', reason: 'unchanged', ids: p.held.ids, durationMs: 0 };
+                }
+                else {
+                    hooks.log.info(`dry-run: would publish ${p.file.path} (${size}) to ${p.destination ?? provider.displayName}`);
+                    p.result = { path: p.file.path, bytes: p.file.bytes, ...(p.sha256 ? { sha256: p.sha256 } : {}), status: 'skipped', reason: 'dry-run', durationMs: 0 };
+                }
             }
         }
         else if (session) {
+            const stop = hooks.stop ? AbortSignal.any([hooks.stop, runStop.signal]) : runStop.signal;
+            await keepHeld(held, session, { concurrency: run.concurrency, wait: run.wait, waitTimeoutMs: run.waitTimeoutMs, signal: hooks.signal, stop, log: hooks.log }, (file, err) => {
+                if (runFailed(err, 'file'))
+                    failedByRun.add(file);
+            });
             const published = await publishAll(toPublish.map((p) => p.file), session, http, {
                 concurrency: run.concurrency,
                 wait: run.wait,
@@ -46754,10 +48052,10 @@ async function publish(config, hooks) {
         }
         if (failure) {
             const f = failure;
-            for (const p of toPublish) {
+            for (const p of [...held, ...toPublish]) {
                 const done = p.result;
                 // Cancelled by the stop, never started, or failed with this very failure: the run's reason.
-                if (done && done.status === 'succeeded')
+                if (done && (done.status === 'succeeded' || done.reason === 'unchanged'))
                     continue;
                 if (done && done.status === 'failed' && done.error?.code !== 'cancelled' && !failedByRun.has(p.file))
                     continue;
@@ -46772,11 +48070,97 @@ async function publish(config, hooks) {
             }
             return p.result;
         });
-        return { files, results, ...(failure ? { failure } : {}) };
+        return { files, results, ...(failure ? { failure } : {}), ...(unchanged ? { unchanged } : {}) };
     }
     finally {
         await http.close();
     }
+}
+/**
+ * skip-unchanged: hash every planned file (streamed, bounded memory, `concurrency` at a time), then ask the
+ * provider once which of them it already holds byte for byte. A file that cannot be read fails alone; a lookup
+ * that fails for another reason than the whole run's is a warning, and every file is published (as without it).
+ */
+async function lookUpHeld(planned, session, concurrency, hooks, runFailed) {
+    const candidates = planned.filter((p) => !p.refusal);
+    if (candidates.length === 0)
+        return;
+    if (!session.lookup) {
+        hooks.log.info(`skip-unchanged: ${session.displayName} offers no way to look a file up by its content; every file is published`);
+        return;
+    }
+    const hashed = await inParallel(candidates, concurrency, async (p) => {
+        try {
+            p.sha256 = (await hashFile(p.file.absolutePath, p.file.bytes)).sha256Hex;
+            return { file: p.file, sha256: p.sha256 };
+        }
+        catch (err) {
+            p.refusal = { message: localReadError(err), code: 'unreadable' };
+            return undefined;
+        }
+    });
+    const files = hashed.filter((h) => h !== undefined);
+    if (files.length === 0)
+        return;
+    let found;
+    // Like any request in flight, the read ends on the hard signal only; the engine then reports every file not started.
+    try {
+        found = await session.lookup(files, { signal: hooks.signal, log: hooks.log });
+    }
+    catch (err) {
+        if (hooks.signal.aborted || hooks.stop?.aborted) {
+            hooks.log.info('skip-unchanged: the lookup was cancelled');
+            return;
+        }
+        if (runFailed(err))
+            return;
+        hooks.log.warn(`skip-unchanged: could not ask ${session.displayName} what it already holds (${(0,errors/* errorMessage */.gJ)(err)}); publishing every file`);
+        return;
+    }
+    for (const p of candidates) {
+        const held = found.get(p.file);
+        if (held && p.sha256)
+            p.held = held;
+    }
+    hooks.log.info(`skip-unchanged: ${session.displayName} already holds ${found.size} of ${files.length} file(s) byte for byte`);
+}
+/**
+ * Held files are skipped with the IDs the provider already holds; where the session has something left to do at
+ * the destination (`keep`: ARCNM attaches the held upload to the part revision), it is done first, and a failure
+ * there fails the file (it is not where it was asked to be).
+ */
+async function keepHeld(held, session, options, onFailure) {
+    await inParallel(held, options.concurrency, async (p) => {
+        const h = p.held;
+        const started = Date.now();
+        const base = { path: p.file.path, bytes: p.file.bytes, sha256: p.sha256 };
+        const stop = AbortSignal.any([options.stop, options.signal]);
+        if (!session.keep) {
+            options.log.info(`${p.file.path}: unchanged, ${h.held}; skipped`);
+            p.result = { ...base, status: 'skipped', reason: 'unchanged', ids: h.ids, durationMs: 0 };
+            return;
+        }
+        if (stop.aborted) {
+            p.result = { ...base, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };
+            return;
+        }
+        const ctx = { signal: options.signal, stop, log: options.log, wait: options.wait, waitDeadline: started + options.waitTimeoutMs };
+        try {
+            const ids = await session.keep(p.file, h, ctx);
+            options.log.info(`${p.file.path}: unchanged, ${h.held}; skipped`);
+            p.result = { ...base, status: 'skipped', reason: 'unchanged', ids, durationMs: Date.now() - started };
+        }
+        catch (err) {
+            const cancelled = stop.aborted;
+            const message = cancelled ? `cancelled: ${(0,errors/* errorMessage */.gJ)(stop.reason ?? err)}` : `unchanged (${h.held}), but ${h.toDo ?? 'finishing it'} failed: ${(0,errors/* errorMessage */.gJ)(err)}`;
+            if (!cancelled)
+                onFailure(p.file, err);
+            options.log.info(`${p.file.path}: failed: ${message}`);
+            const code = cancelled ? 'cancelled' : err instanceof errors/* PublishError */.S1 ? err.code : 'unexpected';
+            const providerCode = !cancelled && err instanceof errors/* PublishError */.S1 ? err.providerCode : undefined;
+            p.result = { ...base, status: 'failed', ids: h.ids, error: providerCode === undefined ? { message, code } : { message, code, providerCode }, durationMs: Date.now() - started };
+        }
+    });
 }
 
 
@@ -46826,6 +48210,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer"
 
 /***/ }),
 
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
 /***/ 7540:
 /***/ ((module) => {
 
@@ -46858,6 +48249,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 
 /***/ }),
 
@@ -46980,7 +48378,9 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   YOg: () => (/* binding */ array),
+  zMY: () => (/* binding */ schemas_boolean),
   k5n: () => (/* binding */ schemas_enum),
+  euz: () => (/* binding */ literal),
   aig: () => (/* binding */ schemas_number),
   Ikc: () => (/* binding */ object),
   g1P: () => (/* binding */ record),
@@ -46990,7 +48390,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   OZ5: () => (/* binding */ url)
 });
 
-// UNUSED EXPORTS: ZodAny, ZodArray, ZodBase64, ZodBase64URL, ZodBigInt, ZodBigIntFormat, ZodBoolean, ZodCIDRv4, ZodCIDRv6, ZodCUID, ZodCUID2, ZodCatch, ZodCodec, ZodCreditCard, ZodCustom, ZodCustomStringFormat, ZodDate, ZodDefault, ZodDiscriminatedUnion, ZodE164, ZodEmail, ZodEmoji, ZodEnum, ZodExactOptional, ZodFile, ZodFunction, ZodGUID, ZodIBAN, ZodIPv4, ZodIPv6, ZodISODate, ZodISODateTime, ZodISODuration, ZodISOTime, ZodInstanceOf, ZodIntersection, ZodJWT, ZodKSUID, ZodLazy, ZodLiteral, ZodMAC, ZodMap, ZodNaN, ZodNanoID, ZodNever, ZodNonOptional, ZodNull, ZodNullable, ZodNumber, ZodNumberFormat, ZodObject, ZodOptional, ZodPipe, ZodPrefault, ZodPreprocess, ZodPromise, ZodReadonly, ZodRecord, ZodSet, ZodString, ZodStringFormat, ZodSuccess, ZodSymbol, ZodTemplateLiteral, ZodTransform, ZodTuple, ZodType, ZodULID, ZodURL, ZodUUID, ZodUndefined, ZodUnion, ZodUnknown, ZodVoid, ZodXID, ZodXor, _ZodString, _default, _function, any, base64, base64url, bigint, boolean, catch, check, cidrv4, cidrv6, codec, creditCard, cuid, cuid2, currencyCode, custom, date, describe, discriminatedUnion, e164, email, emoji, exactOptional, file, float32, float64, function, guid, hash, hex, hostname, httpUrl, iban, instanceof, int, int32, int64, intersection, invertCodec, ipv4, ipv6, json, jwt, keyof, ksuid, lazy, literal, looseObject, looseRecord, mac, map, meta, nan, nanoid, nativeEnum, never, nonoptional, null, nullable, nullish, optional, partialRecord, pipe, prefault, preprocess, promise, readonly, refine, set, strictObject, stringFormat, stringbool, success, superRefine, symbol, templateLiteral, transform, tuple, uint32, uint64, ulid, undefined, uuid, uuidv4, uuidv6, uuidv7, void, xid, xor
+// UNUSED EXPORTS: ZodAny, ZodArray, ZodBase64, ZodBase64URL, ZodBigInt, ZodBigIntFormat, ZodBoolean, ZodCIDRv4, ZodCIDRv6, ZodCUID, ZodCUID2, ZodCatch, ZodCodec, ZodCreditCard, ZodCustom, ZodCustomStringFormat, ZodDate, ZodDefault, ZodDiscriminatedUnion, ZodE164, ZodEmail, ZodEmoji, ZodEnum, ZodExactOptional, ZodFile, ZodFunction, ZodGUID, ZodIBAN, ZodIPv4, ZodIPv6, ZodISODate, ZodISODateTime, ZodISODuration, ZodISOTime, ZodInstanceOf, ZodIntersection, ZodJWT, ZodKSUID, ZodLazy, ZodLiteral, ZodMAC, ZodMap, ZodNaN, ZodNanoID, ZodNever, ZodNonOptional, ZodNull, ZodNullable, ZodNumber, ZodNumberFormat, ZodObject, ZodOptional, ZodPipe, ZodPrefault, ZodPreprocess, ZodPromise, ZodReadonly, ZodRecord, ZodSet, ZodString, ZodStringFormat, ZodSuccess, ZodSymbol, ZodTemplateLiteral, ZodTransform, ZodTuple, ZodType, ZodULID, ZodURL, ZodUUID, ZodUndefined, ZodUnion, ZodUnknown, ZodVoid, ZodXID, ZodXor, _ZodString, _default, _function, any, base64, base64url, bigint, catch, check, cidrv4, cidrv6, codec, creditCard, cuid, cuid2, currencyCode, custom, date, describe, discriminatedUnion, e164, email, emoji, exactOptional, file, float32, float64, function, guid, hash, hex, hostname, httpUrl, iban, instanceof, int, int32, int64, intersection, invertCodec, ipv4, ipv6, json, jwt, keyof, ksuid, lazy, looseObject, looseRecord, mac, map, meta, nan, nanoid, nativeEnum, never, nonoptional, null, nullable, nullish, optional, partialRecord, pipe, prefault, preprocess, promise, readonly, refine, set, strictObject, stringFormat, stringbool, success, superRefine, symbol, templateLiteral, transform, tuple, uint32, uint64, ulid, undefined, uuid, uuidv4, uuidv6, uuidv7, void, xid, xor
 
 ;// CONCATENATED MODULE: ./node_modules/zod/v4/core/util.js
 
@@ -49712,9 +51112,9 @@ const $ZodNumberFormat = /*@__PURE__*/ $constructor("$ZodNumberFormat", (inst, d
     $ZodCheckNumberFormat.init(inst, def);
     $ZodNumber.init(inst, def); // no format checks
 });
-const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodBoolean", (inst, def) => {
+const $ZodBoolean = /*@__PURE__*/ $constructor("$ZodBoolean", (inst, def) => {
     $ZodType.init(inst, def);
-    inst._zod.pattern = regexes.boolean;
+    inst._zod.pattern = regexes_boolean;
     inst._zod.parse = (payload, _ctx) => {
         if (def.coerce)
             try {
@@ -49732,7 +51132,7 @@ const $ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodBigInt = /*@__PURE__*/ $constructor("$ZodBigInt", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.pattern = bigint;
@@ -51077,16 +52477,16 @@ const $ZodEnum = /*@__PURE__*/ $constructor("$ZodEnum", (inst, def) => {
         return payload;
     };
 });
-const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodLiteral", (inst, def) => {
+const $ZodLiteral = /*@__PURE__*/ $constructor("$ZodLiteral", (inst, def) => {
     $ZodType.init(inst, def);
     const values = new Set(def.values);
     inst._zod.values = values;
-    util.defineLazyInternal(inst, "pattern", (zod) => {
+    defineLazyInternal(inst, "pattern", (zod) => {
         const vals = zod.def.values;
         // unmatchable fallback, RE2-safe: an empty alternation would compile to /^()$/, which matches ""
         return new RegExp(vals.length
             ? `^(${vals
-                .map((o) => typeof o === "string" ? util.escapeRegex(o) : o ? util.escapeRegex(o.toString()) : String(o))
+                .map((o) => typeof o === "string" ? escapeRegex(o) : o ? escapeRegex(o.toString()) : String(o))
                 .join("|")})$`
             : "^[^\\s\\S]$");
     });
@@ -51103,7 +52503,7 @@ const $ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null &&
         });
         return payload;
     };
-})));
+});
 const $ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("$ZodFile", (inst, def) => {
     $ZodType.init(inst, def);
     inst._zod.parse = (payload, _ctx) => {
@@ -52122,7 +53522,7 @@ function _uint32(Class, params) {
 function _boolean(Class, params) {
     return new Class({
         type: "boolean",
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 // @__NO_SIDE_EFFECTS__
@@ -55664,13 +57064,13 @@ function int32(params) {
 function uint32(params) {
     return core._uint32(ZodNumberFormat, params);
 }
-const ZodBoolean = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodBoolean", (inst, def) => {
-    core.$ZodBoolean.init(inst, def);
+const ZodBoolean = /*@__PURE__*/ $constructor("ZodBoolean", (inst, def) => {
+    $ZodBoolean.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.booleanProcessor(inst, ctx, json, params);
-})));
+    inst._zod.processJSONSchema = (ctx, json, params) => booleanProcessor(inst, ctx, json, params);
+});
 function schemas_boolean(params) {
-    return core._boolean(ZodBoolean, params);
+    return _boolean(ZodBoolean, params);
 }
 const ZodBigInt = /*@__PURE__*/ $constructor("ZodBigInt", (inst, def) => {
     $ZodBigInt.init(inst, def);
@@ -56150,10 +57550,10 @@ function nativeEnum(entries, params) {
         ...util.normalizeParams(params),
     });
 }
-const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodLiteral", (inst, def) => {
-    core.$ZodLiteral.init(inst, def);
+const ZodLiteral = /*@__PURE__*/ $constructor("ZodLiteral", (inst, def) => {
+    $ZodLiteral.init(inst, def);
     ZodType.init(inst, def);
-    inst._zod.processJSONSchema = (ctx, json, params) => processors.literalProcessor(inst, ctx, json, params);
+    inst._zod.processJSONSchema = (ctx, json, params) => literalProcessor(inst, ctx, json, params);
     inst.values = new Set(def.values);
     Object.defineProperty(inst, "value", {
         get() {
@@ -56163,12 +57563,12 @@ const ZodLiteral = /*@__PURE__*/ (/* unused pure expression or super */ null && 
             return def.values[0];
         },
     });
-})));
+});
 function literal(value, params) {
     return new ZodLiteral({
         type: "literal",
         values: Array.isArray(value) ? value : [value],
-        ...util.normalizeParams(params),
+        ...normalizeParams(params),
     });
 }
 const ZodFile = /*@__PURE__*/ (/* unused pure expression or super */ null && (core.$constructor("ZodFile", (inst, def) => {

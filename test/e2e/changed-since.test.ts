@@ -52,7 +52,9 @@ function gitDiff(dir: string, since: string): string[] {
   return out.toString('utf8').split('\0').filter((p) => p !== '').sort();
 }
 
-const inputs = (extra: Record<string, string>) => ({ provider: 'arcnm', path: 'cad/**/*.step', 'server-url': fixture.arcnm.url, token: API_KEY, ...extra });
+// skip-unchanged off: every test (and each Node) publishes the same sample bytes to one emulator, and this file is
+// about what changed-since keeps; the last test of the first block shows the two together.
+const inputs = (extra: Record<string, string>) => ({ provider: 'arcnm', path: 'cad/**/*.step', 'server-url': fixture.arcnm.url, token: API_KEY, 'skip-unchanged': 'false', ...extra });
 
 describe.each(NODES)('changed-since end to end ($name)', ({ bin }) => {
   it('publishes exactly the files git diff names, byte for byte, and says how many were left out', async () => {
@@ -71,6 +73,16 @@ describe.each(NODES)('changed-since end to end ($name)', ({ bin }) => {
     expect(made.map((u) => u.name).sort()).toEqual(['added.step', 'alias.step', 'mod.step', 'renamed.step', 'two\nlines.step']);
     expect(run.stdout).toContain(`changed-since ${repo.first} (commit ${repo.first.slice(0, 12)}): 4 of 7 matched file(s) changed, 1 reached through a symbolic link (published: git cannot show them unchanged); 2 unchanged, left out`);
     expect(run.summary).toContain(`2 matched file(s) unchanged since <code>${repo.first}</code> left out (changed-since)`);
+
+    // With skip-unchanged (the default), the same run again keeps the same files, finds ARCNM holds each, and sends
+    // nothing: the two narrowings compose.
+    const uploads = fixture.arcnm.uploads.size;
+    const again = await runAction(inputs({ 'changed-since': repo.first, 'skip-unchanged': 'true' }), { workspace: repo.dir, node: bin });
+    expect(again.exitCode, again.stdout).toBe(0);
+    // ARCNM's list names the upload (its data source), not the job that checked it: that is the ID a skip reuses.
+    expect(again.results.map((r) => [r['path'], r['status'], r['reason'], r['dataSourceId']])).toEqual(run.results.map((r) => [r['path'], 'skipped', 'unchanged', r['dataSourceId']]));
+    expect(fixture.arcnm.uploads.size).toBe(uploads);
+    expect(again.outputs['skipped-count']).toBe('5');
   });
 
   it('refuses a commit the shallow clone lacks before any request, naming fetch-depth', async () => {

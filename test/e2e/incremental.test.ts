@@ -313,7 +313,7 @@ describe.each(NODES)('incremental publishing ($name)', ({ bin }) => {
       expect(counts()).toEqual(before);
       expect(arcnm!.requests.slice(requestsBefore).map((q) => q.method)).toEqual(['GET', 'GET']);
       expect(dry.stdout).toMatch(/dry-run: would skip cad\/housing\.stp \([^)]+\): unchanged, ARCNM upload [0-9a-f-]+ \(confirmed, same name and SHA-256\); would attach it to part prt_inc revision rev_A unless it is attached there already/);
-      expect(dry.stdout).toMatch(/dry-run: would publish drawings\/GA-100\.pdf \([^)]+\) to ARCNM upload as application\/pdf/);
+      expect(dry.stdout).toMatch(/dry-run: would publish drawings\/GA-100\.pdf \([^)]+\) to ARCNM upload "GA-100\.pdf" as application\/pdf/);
       expect(dry.results.map((r) => r.reason)).toEqual(['unchanged', 'unchanged', 'dry-run']);
     });
   });

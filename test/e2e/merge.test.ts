@@ -241,11 +241,12 @@ function cli(args: string[], env: Record<string, string>, cwd: string): Promise<
 }
 
 describe('command line: GitLab CI parallel: N, then --merge-results', () => {
+  // --skip-unchanged false: the tests above published the same sample names and bytes to this emulator.
   it('shards from CI_NODE_INDEX/CI_NODE_TOTAL, merges, and fails on a deleted or duplicated shard', async () => {
     const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [n.replace('cad/', 'gl/'), samples.step(n)])));
     const shards = await Promise.all(
       Array.from({ length: N }, (_, k) =>
-        cli(['--provider', 'arcnm', '--path', 'gl/*.step', '--server-url', arcnm.url, '--results-file', `results/shard-${k + 1}.json`], { ARCNM_API_KEY: API_KEY, CI_NODE_INDEX: String(k + 1), CI_NODE_TOTAL: String(N), CI_COMMIT_SHA: 'abcdefabcdefabcdefabcdefabcdefabcdefabcd' }, ws),
+        cli(['--provider', 'arcnm', '--path', 'gl/*.step', '--server-url', arcnm.url, '--results-file', `results/shard-${k + 1}.json`, '--skip-unchanged', 'false'], { ARCNM_API_KEY: API_KEY, CI_NODE_INDEX: String(k + 1), CI_NODE_TOTAL: String(N), CI_COMMIT_SHA: 'abcdefabcdefabcdefabcdefabcdefabcdefabcd' }, ws),
       ),
     );
     const published = shards.map((s) => JSON.parse(s.stdout) as Record<string, any>[]);

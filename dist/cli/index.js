@@ -39503,7 +39503,8 @@ function plainSummary(results, failure) {
     const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]) : cell)).join('  ').trimEnd());
     const ok = results.filter((r) => r.status === 'succeeded').length;
     const submitted = results.filter((r) => r.status === 'submitted').length;
-    return [...lines, `${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for the verdict` : ''}`].join('\n');
+    const unchanged = results.filter((r) => r.reason === 'unchanged').length;
+    return [...lines, `${ok} of ${results.length} file(s) published${submitted ? `, ${submitted} submitted without waiting for the verdict` : ''}${unchanged ? `, ${unchanged} skipped as unchanged (already held)` : ''}`].join('\n');
 }
 /** The commit the workspace is at, for the results file: `git rev-parse HEAD`, else what the CI says. */
 function headCommit(workspace, env) {

@@ -1,0 +1,21 @@
+// The two parts of undici the action uses, loaded on their own: the proxy-aware keep-alive dispatcher and the
+// request API. undici's index loads all of it (fetch, WebSocket, the cache, mocks, HTTP/2 pools, …) at start-up,
+// about a third of the time from process start to the first request (`node --cpu-prof`), for nothing a run
+// uses; the comment's Octokit, in a chunk of its own, loads the index when a run comments. Same classes, same
+// behaviour: `request` is undici's `request(url, options)` (its index wraps api-request the same way).
+import type { Dispatcher } from 'undici';
+import EnvHttpProxyAgentImpl from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import apiRequest from 'undici/lib/api/api-request.js';
+import undiciUtil from 'undici/lib/core/util.js';
+
+export type { Dispatcher };
+export const EnvHttpProxyAgent = EnvHttpProxyAgentImpl;
+
+type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { method: Dispatcher.HttpMethod; dispatcher: Dispatcher };
+
+/** undici's `request(url, options)` with a dispatcher of our own (never the global one). */
+export function request(url: string, options: RequestOptions): Promise<Dispatcher.ResponseData> {
+  const { dispatcher, ...rest } = options;
+  const parsed = undiciUtil.parseURL(url);
+  return apiRequest.call(dispatcher, { ...rest, origin: parsed.origin, path: parsed.search ? `${parsed.pathname}${parsed.search}` : parsed.pathname });
+}

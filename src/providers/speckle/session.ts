@@ -1,6 +1,6 @@
 // One Speckle run: the part of the chain both protocols share (upload URL, model lookup or creation, the
 // version message), with the protocol chosen when the session opened finishing each file.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import { PublishError, errorMessage } from '../../core/errors.js';
 import type { Confirmed, FilePlan, LocalFile, Logger, ProviderSession, StepContext, UploadReceipt, UploadTarget } from '../../core/types.js';
 import { formatBytes } from '../../core/units.js';
@@ -18,15 +18,15 @@ interface Pending {
 const uploadUrlAnswer = z.object({
   fileUploadMutations: z.object({
     generateUploadUrl: z.object({
-      url: z.string().url(),
-      fileId: z.string().min(1),
-      additionalRequestHeaders: z.array(z.object({ header: z.string().min(1), value: z.string() })).nullish(),
+      url: z.url(),
+      fileId: z.string().check(z.minLength(1)),
+      additionalRequestHeaders: z.nullish(z.array(z.object({ header: z.string().check(z.minLength(1)), value: z.string() }))),
     }),
   }),
 });
 
-const modelAnswer = z.object({ project: z.object({ modelByName: z.object({ id: z.string().min(1), name: z.string() }) }) });
-const createModelAnswer = z.object({ modelMutations: z.object({ create: z.object({ id: z.string().min(1), name: z.string() }) }) });
+const modelAnswer = z.object({ project: z.object({ modelByName: z.object({ id: z.string().check(z.minLength(1)), name: z.string() }) }) });
+const createModelAnswer = z.object({ modelMutations: z.object({ create: z.object({ id: z.string().check(z.minLength(1)), name: z.string() }) }) });
 
 /** What opening read from the server: its limit, and the project as the token sees it. */
 export interface SpeckleServer {

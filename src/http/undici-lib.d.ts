@@ -13,3 +13,11 @@ declare module 'undici/lib/core/util.js' {
   const util: { parseURL(url: string): URL };
   export default util;
 }
+declare module 'undici/lib/api/index.js' {
+  const api: Record<'request' | 'stream' | 'pipeline' | 'upgrade' | 'connect', (...args: never[]) => unknown>;
+  export default api;
+}
+declare module 'undici/lib/dispatcher/dispatcher.js' {
+  const Dispatcher: { prototype: object };
+  export default Dispatcher;
+}

@@ -2,11 +2,18 @@
 // request API. undici's index loads all of it (fetch, WebSocket, the cache, mocks, HTTP/2 pools, …) at start-up,
 // about a third of the time from process start to the first request (`node --cpu-prof`), for nothing a run
 // uses; the comment's Octokit, in a chunk of its own, loads the index when a run comments. Same classes, same
-// behaviour: `request` is undici's `request(url, options)` (its index wraps api-request the same way).
+// behaviour: `request` is undici's `request(url, options)` (its index wraps api-request the same way), and the
+// one thing the index does besides loading (giving every dispatcher its request/stream/pipeline/upgrade/connect
+// methods, which the proxy agent's CONNECT uses) is done here too.
 import type { Dispatcher } from 'undici';
-import EnvHttpProxyAgentImpl from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+import api from 'undici/lib/api/index.js';
 import apiRequest from 'undici/lib/api/api-request.js';
 import undiciUtil from 'undici/lib/core/util.js';
+import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
+import EnvHttpProxyAgentImpl from 'undici/lib/dispatcher/env-http-proxy-agent.js';
+
+// As undici's index.js: `Object.assign(Dispatcher.prototype, api)`.
+Object.assign(DispatcherImpl.prototype, api);
 
 export type { Dispatcher };
 export const EnvHttpProxyAgent = EnvHttpProxyAgentImpl;

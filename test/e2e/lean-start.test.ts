@@ -54,7 +54,7 @@ describe('the bundle entry alone, without its chunks', () => {
     // loads undici's agent and request API alone (src/http/undici.ts), the edge @actions/core's modules
     // (src/github/actions-core.ts). The emulator is plain HTTP, so a run needs none of them.
     const key = 'ak_test_9f3c1e7d5b2a4f60a1b2c3d4';
-    const { blob, arcnm, close } = await startArcnm(key);
+    const { arcnm, close } = await startArcnm(key);
     try {
       const ws = await makeWorkspace({ 'cad/bracket.step': samples.step('bracket.step') });
       const listFile = path.join(dir, 'modules.txt');

@@ -1,7 +1,7 @@
 // The two parts of undici the action uses, loaded on their own: the proxy-aware keep-alive dispatcher and the
-// request API. undici's index loads all of it (fetch, WebSocket, the cache, mocks, HTTP/2 pools, …) at start-up,
-// about a third of the time from process start to the first request (`node --cpu-prof`), for nothing a run
-// uses; the comment's Octokit, in a chunk of its own, loads the index when a run comments. Same classes, same
+// request API. undici's index loads all of it (fetch, WebSocket, the cache, mocks, …) at start-up: with
+// @actions/core's index, which loads it too, about 20 ms more from process start to the first request, for
+// nothing a run uses; the comment's Octokit, in a chunk of its own, loads the index when a run comments. Same classes, same
 // behaviour: `request` is undici's `request(url, options)` (its index wraps api-request the same way), and the
 // one thing the index does besides loading (giving every dispatcher its request/stream/pipeline/upgrade/connect
 // methods, which the proxy agent's CONNECT uses) is done here too.

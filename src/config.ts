@@ -1,7 +1,7 @@
 // One pure function from the environment to a typed, validated configuration. Nothing is sent anywhere
 // before it returns: every error names the input and says what is accepted.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './core/schema.js';
 import { UsageError } from './core/errors.js';
 import { COMMIT_INPUT } from './files/changed.js';
 import { booleanInput, checkCredential, inputReader, intInput, parseInput, parseServerUrl, type CommonSettings, type InputReader } from './inputs.js';
@@ -157,7 +157,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ifNoFilesFound: parseInput(
       input,
       'if-no-files-found',
-      z.string().transform((s) => (s === '' ? 'error' : s.toLowerCase())).pipe(z.enum(['error', 'warn', 'ignore'])),
+      z.pipe(z.pipe(z.string(), z.transform((s: string) => (s === '' ? 'error' : s.toLowerCase()))), z.enum(['error', 'warn', 'ignore'])),
       'error, warn or ignore',
     ),
     failOnError: parseInput(input, 'fail-on-error', booleanInput(true), 'true or false'),

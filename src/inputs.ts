@@ -1,6 +1,6 @@
 // Input helpers shared by the configuration and the provider modules: each parses one input and, when it
 // is wrong, throws a UsageError that names it and says what is accepted.
-import { z } from 'zod';
+import * as z from './core/schema.js';
 import { UsageError } from './core/errors.js';
 
 /** Reads an input by its action.yml name (`project-id`); answers '' when it is not set. */
@@ -24,30 +24,42 @@ export function inputReader(env: Record<string, string | undefined>): InputReade
 }
 
 /** Parse one input with a zod schema; the message names the input and the accepted form. */
-export function parseInput<T>(input: InputReader, name: string, schema: z.ZodType<T>, accepted: string): T {
+export function parseInput<T>(input: InputReader, name: string, schema: z.core.$ZodType<T>, accepted: string): T {
   const raw = input(name);
-  const result = schema.safeParse(raw);
+  const result = z.safeParse(schema, raw);
   if (!result.success) throw new UsageError(name, `got ${JSON.stringify(raw)}; expected ${accepted}`);
   return result.data;
 }
 
 export const booleanInput = (fallback: boolean) =>
-  z
-    .string()
-    .transform((s) => (s === '' ? String(fallback) : s.toLowerCase()))
-    .pipe(z.enum(['true', 'false']))
-    .transform((s) => s === 'true');
+  z.pipe(
+    z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((s: string) => (s === '' ? String(fallback) : s.toLowerCase())),
+      ),
+      z.enum(['true', 'false']),
+    ),
+    z.transform((s: 'true' | 'false') => s === 'true'),
+  );
 
 export const intInput = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .transform((s) => (s === '' ? String(fallback) : s))
-    .pipe(z.string().regex(/^\d+$/))
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.pipe(
+    z.pipe(
+      z.pipe(
+        z.pipe(
+          z.string(),
+          z.transform((s: string) => (s === '' ? String(fallback) : s)),
+        ),
+        z.string().check(z.regex(/^\d+$/)),
+      ),
+      z.transform(Number),
+    ),
+    z.int().check(z.gte(min), z.lte(max)),
+  );
 
 /** An ID as the vendors issue them: letters, digits, `-` and `_` (no spaces, slashes or quotes). */
-export const idInput = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/);
+export const idInput = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/));
 
 /** Require an ID input; the message says where to find it. */
 export function requireId(input: InputReader, name: string, where: string): string {

@@ -1,6 +1,6 @@
 // The GitHub edge: read the inputs the runner passed, publish, and report through @actions/core. The only
 // module that knows it runs inside a GitHub Actions job.
-import * as core from '@actions/core';
+import * as core from './github/actions-core.js';
 import { parseConfig, parseMergeConfig, type Config, type MergeConfig } from './config.js';
 import { UsageError, errorMessage } from './core/errors.js';
 import { Secrets } from './core/secrets.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from './core/schema.js';
 import { ERROR_CODES, type ErrorCode } from './core/error-codes.js';
 import { UsageError } from './core/errors.js';
 import type { Evidence, FileResult } from './core/types.js';
@@ -30,75 +30,74 @@ const EVIDENCE = ['etag-md5', 'content-md5', 'speckle-etag', 'ion-validate-uploa
 const everyEvidence: Record<Evidence, true> = Object.fromEntries(EVIDENCE.map((e) => [e, true])) as Record<(typeof EVIDENCE)[number], true>;
 void everyEvidence;
 
-const text = (max: number) => z.string().max(max);
+const text = (max: number) => z.string().check(z.maxLength(max));
 const errorCode = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+/** A whole number from 0 (z.int() is a safe integer). */
+const count = () => z.int().check(z.nonnegative());
+const SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 /** The fields a record has besides the provider's own IDs (which are strings, named in the vendor's words). */
 const RECORD_FIELDS = new Set(['path', 'bytes', 'sha256', 'status', 'id', 'url', 'verifiedBy', 'error', 'reason', 'durationMs']);
 const VENDOR_FIELD = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 
 /** One file's result: the `results` output's object. */
 const RecordSchema = z
-  .object({
-    path: z.string().min(1).max(4096),
-    bytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-    status: z.enum(['succeeded', 'submitted', 'failed', 'skipped']),
-    id: text(1024).optional(),
-    url: text(8192).optional(),
-    verifiedBy: z.array(z.enum(EVIDENCE)).max(EVIDENCE.length).optional(),
-    error: z.object({ message: text(65_536), code: errorCode, providerCode: text(1024).optional() }).strict().optional(),
-    /** Why a file was skipped (e.g. unchanged since the last publish). */
-    reason: z.enum(['unchanged', 'dry-run']).optional(),
-    durationMs: z.number().nonnegative().finite(),
-  })
-  // The provider's IDs (`versionId`, `jobId`, `partId`, ...): strings, at most a handful.
-  .catchall(text(1024))
-  .superRefine((r, ctx) => {
-    const extra = Object.keys(r).filter((k) => !RECORD_FIELDS.has(k));
-    if (extra.length > 16) ctx.addIssue({ code: 'custom', message: `${extra.length} provider ID fields; at most 16` });
-    for (const k of extra) if (!VENDOR_FIELD.test(k)) ctx.addIssue({ code: 'custom', message: `a field named ${JSON.stringify(k.slice(0, 80))} is not a provider ID` });
-    // The outputs read a handed-over file's primary ID: a record without one is not one we wrote.
-    if ((r.status === 'succeeded' || r.status === 'submitted') && r.id === undefined) ctx.addIssue({ code: 'custom', path: ['id'], message: `a ${r.status} file has an id` });
-    if (r.id === undefined && (r.url !== undefined || extra.length > 0)) ctx.addIssue({ code: 'custom', path: ['id'], message: 'provider IDs come with the primary id' });
-  });
+  .catchall(
+    z.object({
+      path: z.string().check(z.minLength(1), z.maxLength(4096)),
+      bytes: count(),
+      sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
+      status: z.enum(['succeeded', 'submitted', 'failed', 'skipped']),
+      id: z.optional(text(1024)),
+      url: z.optional(text(8192)),
+      verifiedBy: z.optional(z.array(z.enum(EVIDENCE)).check(z.maxLength(EVIDENCE.length))),
+      error: z.optional(z.strictObject({ message: text(65_536), code: errorCode, providerCode: z.optional(text(1024)) })),
+      /** Why a file was skipped: the provider already holds it (`unchanged`), or a dry run sent nothing. */
+      reason: z.optional(z.enum(['unchanged', 'dry-run'])),
+      // zod's numbers are finite: Infinity and NaN are refused.
+      durationMs: z.number().check(z.nonnegative()),
+    }),
+    // The provider's IDs (`versionId`, `jobId`, `partId`, ...): strings, at most a handful.
+    text(1024),
+  )
+  .check(
+    z.superRefine((r, ctx) => {
+      const extra = Object.keys(r).filter((k) => !RECORD_FIELDS.has(k));
+      if (extra.length > 16) ctx.addIssue({ code: 'custom', message: `${extra.length} provider ID fields; at most 16` });
+      for (const k of extra) if (!VENDOR_FIELD.test(k)) ctx.addIssue({ code: 'custom', message: `a field named ${JSON.stringify(k.slice(0, 80))} is not a provider ID` });
+      // The outputs read a handed-over file's primary ID: a record without one is not one we wrote.
+      if ((r.status === 'succeeded' || r.status === 'submitted') && r.id === undefined) ctx.addIssue({ code: 'custom', path: ['id'], message: `a ${r.status} file has an id` });
+      if (r.id === undefined && (r.url !== undefined || extra.length > 0)) ctx.addIssue({ code: 'custom', path: ['id'], message: 'provider IDs come with the primary id' });
+    }),
+  );
 
-const FailureSchema = z
-  .object({ input: text(128), message: text(65_536), fix: text(65_536), code: errorCode, providerCode: text(1024).optional() })
-  .strict();
+const FailureSchema = z.strictObject({ input: text(128), message: text(65_536), fix: text(65_536), code: errorCode, providerCode: z.optional(text(1024)) });
 
-export const ResultsFileSchema = z
-  .object({
-    format: z.literal(RESULTS_FORMAT),
-    version: z.literal(RESULTS_VERSION),
-    provider: z.string().refine((p) => providerIds().includes(p), { message: `not a provider: expected one of ${providerIds().join(', ')}` }),
-    /** Where the files went, as the summary's first line says it (e.g. `case 1001, component 2001`). */
-    target: text(4096),
-    /** The commit the files came from: GITHUB_SHA, or `git rev-parse HEAD` for the command line; null when unknown. */
-    commit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'a commit SHA: 40 or 64 lowercase hex digits').nullable(),
-    /** This run's shard (`shard: K/N`); null when the run was not sharded. */
-    shard: z
-      .object({ index: z.number().int().min(1).max(1000), total: z.number().int().min(1).max(1000) })
-      .strict()
-      .refine((s) => s.index <= s.total, { message: 'index is at most total' })
-      .nullable(),
-    patterns: z.array(text(4096)).min(1).max(1000),
-    /** How many files the patterns matched before sharding: what the N shards share. */
-    matched: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    dryRun: z.boolean(),
-    /** changed-since: how many of this shard's matched files were left out as unchanged since that commit (not in results). */
-    unchanged: z
-      .object({ since: text(256), commit: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'a commit SHA'), count: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) })
-      .strict()
-      .optional(),
-    /** How the run ended: `failed` when it failed as a whole (or stopped with an error), `cancelled` when cancelled. */
-    outcome: z.enum(['completed', 'failed', 'cancelled']),
-    /** The run's own failure (a refused credential, a missing target): every unpublished file failed with it. */
-    failure: FailureSchema.optional(),
-    /** The error the run stopped with before it had a result per file (results then holds what it had). */
-    error: text(65_536).optional(),
-    results: z.array(RecordSchema).max(1_000_000),
-  })
-  .strict();
+const shardNumber = () => z.int().check(z.gte(1), z.lte(1000));
+
+export const ResultsFileSchema = z.strictObject({
+  format: z.literal(RESULTS_FORMAT),
+  version: z.literal(RESULTS_VERSION),
+  provider: z.string().check(z.refine((p) => providerIds().includes(p), { message: `not a provider: expected one of ${providerIds().join(', ')}` })),
+  /** Where the files went, as the summary's first line says it (e.g. `case 1001, component 2001`). */
+  target: text(4096),
+  /** The commit the files came from: GITHUB_SHA, or `git rev-parse HEAD` for the command line; null when unknown. */
+  commit: z.nullable(z.string().check(z.regex(SHA, 'a commit SHA: 40 or 64 lowercase hex digits'))),
+  /** This run's shard (`shard: K/N`); null when the run was not sharded. */
+  shard: z.nullable(z.strictObject({ index: shardNumber(), total: shardNumber() }).check(z.refine((s) => s.index <= s.total, { message: 'index is at most total' }))),
+  patterns: z.array(text(4096)).check(z.minLength(1), z.maxLength(1000)),
+  /** How many files the patterns matched before sharding: what the N shards share. */
+  matched: count(),
+  dryRun: z.boolean(),
+  /** changed-since: how many of this shard's matched files were left out as unchanged since that commit (not in results). */
+  unchanged: z.optional(z.strictObject({ since: text(256), commit: z.string().check(z.regex(SHA, 'a commit SHA')), count: count() })),
+  /** How the run ended: `failed` when it failed as a whole (or stopped with an error), `cancelled` when cancelled. */
+  outcome: z.enum(['completed', 'failed', 'cancelled']),
+  /** The run's own failure (a refused credential, a missing target): every unpublished file failed with it. */
+  failure: z.optional(FailureSchema),
+  /** The error the run stopped with before it had a result per file (results then holds what it had). */
+  error: z.optional(text(65_536)),
+  results: z.array(RecordSchema).check(z.maxLength(1_000_000)),
+});
 
 export type ResultsFile = z.infer<typeof ResultsFileSchema>;
 export type Shard = { index: number; total: number };
@@ -200,7 +199,7 @@ export class ResultsFileError extends Error {
 }
 
 /** The schema's complaints, first few, each with where in the file it is. */
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   const shown = error.issues.slice(0, 3).map((i) => {
     const where = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
     return `${where || 'the document'}: ${i.message}`;

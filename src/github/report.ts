@@ -1,6 +1,6 @@
 // What the run leaves behind on GitHub: the outputs of the interface, the job summary and an error
 // annotation per failed file. Pure functions build the values; `writeReport` hands them to @actions/core.
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import type { Secrets } from '../core/secrets.js';
 import type { Evidence, FileResult } from '../core/types.js';
 import { linkableUrl, markdownText, safeLine, safeProperty } from '../core/untrusted.js';

@@ -1,7 +1,7 @@
 // One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
-import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
+import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from './undici.js';
 import { HttpError, NetworkError, PublishError } from '../core/errors.js';
 import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
 import type { Logger } from '../core/types.js';

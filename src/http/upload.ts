@@ -4,7 +4,7 @@
 // hashes before the file can be reported as uploaded.
 import { formatBytes, formatRate } from '../core/units.js';
 import { randomBytes } from 'node:crypto';
-import { request as undiciRequest } from 'undici';
+import { request as undiciRequest } from './undici.js';
 import { CorruptionError, HttpError, NetworkError, PublishError, UploadUrlExpiredError } from '../core/errors.js';
 import { parseRetryAfter, withRetry } from '../core/retry.js';
 import { codeForStatus } from '../core/error-codes.js';

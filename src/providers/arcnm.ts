@@ -5,7 +5,7 @@
 // skip-unchanged: one `GET /api/v1/uploads/` for the whole run finds the confirmed uploads of the same name and
 // SHA-256, which are skipped (and still attached to part-id/revision-id).
 import { createHash, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../core/schema.js';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
 import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
@@ -39,21 +39,21 @@ export interface ArcnmSettings {
 export const ARCNM_NAME_RULES = { separator: '/' } as const;
 
 const envelope = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).nullish() }),
-  request_id: z.string().nullish(),
+  error: z.object({ code: z.string(), message: z.string(), details: z.nullish(z.record(z.string(), z.unknown())) }),
+  request_id: z.nullish(z.string()),
 });
 
 const presignAnswer = z.object({
-  data_source_id: z.string().min(1),
-  url: z.string().url(),
-  method: z.string().transform((m) => m.toUpperCase()).pipe(z.enum(['PUT', 'POST'])),
-  headers: z.record(z.string(), z.string()).nullish(),
-  fields: z.record(z.string(), z.string()).nullish(),
-  expires_in: z.number().nullish(),
+  data_source_id: z.string().check(z.minLength(1)),
+  url: z.url(),
+  method: z.pipe(z.pipe(z.string(), z.transform((m: string) => m.toUpperCase())), z.enum(['PUT', 'POST'])),
+  headers: z.nullish(z.record(z.string(), z.string())),
+  fields: z.nullish(z.record(z.string(), z.string())),
+  expires_in: z.nullish(z.number()),
 });
 
 /** ARCNM's IDs are strings in its docs; take numbers too, and keep a string. */
-const arcnmId = z.union([z.string().min(1), z.number()]).transform(String);
+const arcnmId = z.pipe(z.union([z.string().check(z.minLength(1)), z.number()]), z.transform(String));
 
 /**
  * Confirm's answer. The seed documents `{job_id}` (the background job checking the file: not a verdict); the
@@ -61,23 +61,23 @@ const arcnmId = z.union([z.string().min(1), z.number()]).transform(String);
  */
 const confirmAnswer = z
   .object({
-    job_id: arcnmId.nullish(),
-    status: z.string().nullish(),
-    sha256: z.string().nullish(),
-    size_bytes: z.number().nullish(),
+    job_id: z.nullish(arcnmId),
+    status: z.nullish(z.string()),
+    sha256: z.nullish(z.string()),
+    size_bytes: z.nullish(z.number()),
   })
-  .refine((a) => (a.job_id ?? a.status) != null, 'neither job_id nor status');
+  .check(z.refine((a) => (a.job_id ?? a.status) != null, 'neither job_id nor status'));
 
 /** A row of `GET /api/v1/uploads/`: where the upload's state lives. `sha256` and `size_bytes` are null until confirmed. */
 const uploadRow = z.object({
   id: arcnmId,
   status: z.string(),
-  sha256: z.string().nullish(),
-  size_bytes: z.number().nullish(),
+  sha256: z.nullish(z.string()),
+  size_bytes: z.nullish(z.number()),
 });
 type UploadRow = z.infer<typeof uploadRow>;
 /** What skip-unchanged reads of a row besides: the name it was uploaded under, and when. */
-const namedRow = uploadRow.extend({ name: z.string(), created_at: z.string().nullish() });
+const namedRow = z.extend(uploadRow, { name: z.string(), created_at: z.nullish(z.string()) });
 const uploadList = z.array(z.unknown());
 
 /** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */

@@ -3,7 +3,7 @@
 // `convert` for a component's STEP file, `initialize` for a whole-case STEP file, none for STL. The service
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
-import { z } from 'zod';
+import * as z from '../core/schema.js';
 import { NetworkError, OutcomeUnknownError, PublishError } from '../core/errors.js';
 import { codeForStatus, statusCode } from '../core/error-codes.js';
 import { parseRetryAfter } from '../core/retry.js';
@@ -81,9 +81,9 @@ export function idValue(id: string): number | string {
 
 /** The SDK reads `id`, `preSignedUrl` and `fileUrl`; the rest of the answer is not documented. */
 const fileRecordAnswer = z.object({
-  id: z.union([z.string().min(1), z.number().int().nonnegative()]),
-  preSignedUrl: z.string().url(),
-  fileUrl: z.string().min(1),
+  id: z.union([z.string().check(z.minLength(1)), z.int().check(z.nonnegative())]),
+  preSignedUrl: z.url(),
+  fileUrl: z.string().check(z.minLength(1)),
 });
 
 /**
@@ -289,13 +289,13 @@ export const coldstream = defineProvider<ColdstreamSettings>({
     const region = parseInput(
       input,
       'region',
-      z.string().transform((s) => (s === '' ? 'eu1' : s.toLowerCase())).pipe(z.enum(COLDSTREAM_REGIONS)),
+      z.pipe(z.pipe(z.string(), z.transform((s: string) => (s === '' ? 'eu1' : s.toLowerCase()))), z.enum(COLDSTREAM_REGIONS)),
       `one of ${COLDSTREAM_REGIONS.join(', ')} (the hosting region of your Coldstream account)`,
     );
     const finalize = parseInput(
       input,
       'finalize',
-      z.string().transform((s) => (s === '' ? 'auto' : s.toLowerCase())).pipe(z.enum(FINALIZE_MODES)),
+      z.pipe(z.pipe(z.string(), z.transform((s: string) => (s === '' ? 'auto' : s.toLowerCase()))), z.enum(FINALIZE_MODES)),
       FINALIZE_MODES.join(', '),
     );
     const token = requireToken(common, 'COLDSTREAM_TOKEN', 'a Coldstream access token');

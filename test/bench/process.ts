@@ -44,6 +44,8 @@ export interface BenchRunOptions {
   /** Measure the peak RSS: /usr/bin/time's max RSS (wait4 rusage) when present, else /proc/<pid>/status VmHWM polled. */
   measureRss?: boolean;
   timeoutMs?: number;
+  /** Another build of the entry (default dist/index.js), to compare builds in one run. */
+  bundle?: string;
 }
 
 export async function runBundle(inputs: Record<string, string>, options: BenchRunOptions): Promise<BenchRun> {
@@ -51,7 +53,8 @@ export async function runBundle(inputs: Record<string, string>, options: BenchRu
   const rssFile = path.join(tmp, 'rss');
 
   const useTime = options.measureRss === true && existsSync(TIME);
-  const [cmd, args] = useTime ? [TIME, ['-f', '%M %U %S', '-o', rssFile, NODE, BUNDLE]] : [NODE, [BUNDLE]];
+  const bundle = options.bundle ?? BUNDLE;
+  const [cmd, args] = useTime ? [TIME, ['-f', '%M %U %S', '-o', rssFile, NODE, bundle]] : [NODE, [bundle]];
   const spawnedAtEpoch = Date.now();
   const spawnedAt = performance.now();
   const child = spawn(cmd, args, { cwd: options.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,8 +2,9 @@
 // each GraphQL provider's session code (with graphql-request and graphql), the pull-request comment (Octokit)
 // and the like are chunks next to it, loaded with import() when a run needs them. Proved by running the entry
 // alone, without any chunk: ARCNM and Coldstream publish as usual, and Speckle, which needs its session chunk,
-// cannot open (so the test would notice if a chunk stopped being one, or the entry stopped needing it).
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+// cannot open (so the test would notice if a chunk stopped being one, or the entry stopped needing it). And
+// what the entry itself loads: Node's own modules, as Node lists them (process.moduleLoadList) at exit.
+import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +43,29 @@ describe('the bundle entry alone, without its chunks', () => {
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
       expect(run.results.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
       await expectArcnmHolds({ arcnm, blob }, ws, run.results);
+    } finally {
+      await close();
+    }
+  });
+
+  it('loads neither undici\'s index nor @actions/http-client: no fetch, no https module, no zlib, no child processes', async () => {
+    // undici's index (fetch, WebSocket, the cache) loads zlib and Node's own bundled undici; @actions/http-client
+    // (behind @actions/core's index, for OIDC tokens) loads https and, through tunnel, child_process. Our client
+    // loads undici's agent and request API alone (src/http/undici.ts), the edge @actions/core's modules
+    // (src/github/actions-core.ts). The emulator is plain HTTP, so a run needs none of them.
+    const key = 'ak_test_9f3c1e7d5b2a4f60a1b2c3d4';
+    const { arcnm, close } = await startArcnm(key);
+    try {
+      const ws = await makeWorkspace({ 'cad/bracket.step': samples.step('bracket.step') });
+      const listFile = path.join(dir, 'modules.txt');
+      const hook = path.join(dir, 'list-modules.mjs');
+      await writeFile(hook, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(listFile)}, process.moduleLoadList.join('\\n')));\n`);
+      const run = await runAction({ provider: 'arcnm', path: 'cad/*.step', 'server-url': arcnm.url, token: key }, { workspace: ws, bundle: entryOnly, env: { NODE_OPTIONS: `--import ${hook}` } });
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(run.results.map((r) => r.status)).toEqual(['succeeded']);
+      const loaded = (await readFile(listFile, 'utf8')).split('\n').filter((l) => l.startsWith('NativeModule ')).map((l) => l.slice('NativeModule '.length));
+      expect(loaded, 'the list is read (the run loaded net and worker_threads)').toEqual(expect.arrayContaining(['net', 'http', 'worker_threads']));
+      for (const unwanted of ['https', 'zlib', 'child_process', 'internal/deps/undici/undici', 'perf_hooks']) expect(loaded, unwanted).not.toContain(unwanted);
     } finally {
       await close();
     }

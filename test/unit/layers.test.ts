@@ -42,8 +42,9 @@ function groupOf(p: string): { group: string; layer: number } {
 /** The relative modules a file imports (static, re-exports and dynamic), as paths under src/. */
 function importsOf(p: string, text: string): string[] {
   const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
-  // Only modules of src/ (package.json, read at build time for the version, is data).
-  return specs.filter((s) => s.startsWith('.') && s.endsWith('.js')).map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(p), s)).replace(/\.js$/, '.ts'));
+  // Only modules of src/ (package.json, read at build time for the version, is data; a package's own module
+  // reached by path, as github/actions-core.ts reaches @actions/core's, is a package's).
+  return specs.filter((s) => s.startsWith('.') && s.endsWith('.js') && !s.includes('/node_modules/')).map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(p), s)).replace(/\.js$/, '.ts'));
 }
 
 describe('layers', async () => {
@@ -77,8 +78,16 @@ describe('layers', async () => {
   it('keeps GitHub to the edge: only main.ts and github/ load @actions/core or @actions/github', async () => {
     const loaders: string[] = [];
     for (const f of files) {
-      if (/['"]@actions\/(core|github)['"]/.test(await readFile(path.join(SRC, f), 'utf8'))) loaders.push(f);
+      if (/['"](?:[./]*\/node_modules\/)?@actions\/(core|github)(?:\/[^'"]*)?['"]/.test(await readFile(path.join(SRC, f), 'utf8'))) loaders.push(f);
     }
     expect(loaders.filter((f) => f !== 'main.ts' && !f.startsWith('github/'))).toEqual([]);
+    // The parser sees a package's module reached by path (github/actions-core.ts, @actions/core without its index).
+    expect(loaders).toEqual(expect.arrayContaining(['github/actions-core.ts', 'github/comment.ts']));
+  });
+
+  it('takes zod through core/schema.ts alone (zod/mini): one classic import would bring zod\'s whole classic API into the bundle', async () => {
+    const direct: string[] = [];
+    for (const f of files) if (/from\s*['"]zod(?:\/[^'"]*)?['"]/.test(await readFile(path.join(SRC, f), 'utf8'))) direct.push(f);
+    expect(direct).toEqual(['core/schema.ts']);
   });
 });

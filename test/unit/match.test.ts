@@ -1,4 +1,4 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
@@ -79,6 +79,32 @@ describe('matchFiles', () => {
     const hidden = await tree(['m/.a.ifc', 'm/b.step']);
     expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: false })).unmatched).toEqual(['m/*.ifc']);
     expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: true })).unmatched).toEqual([]);
+  });
+
+  it('gives a large walk, stat-ed partly by a second thread, the same files and sizes', async () => {
+    // 60 folders x 100 files: past the count at which a thread stats beside the walk (match.ts StatThread).
+    const ws = await mkdtemp(path.join(os.tmpdir(), 'mp-match-many-'));
+    const expected: [string, number][] = [];
+    for (let d = 0; d < 60; d++) {
+      const dir = `m/d${String(d).padStart(2, '0')}`;
+      await mkdir(path.join(ws, dir), { recursive: true });
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => {
+          const name = i % 10 === 9 ? `f${i}-draft.ifc` : i % 10 === 8 ? `.f${i}.ifc` : `f${i}.ifc`;
+          const bytes = (d * 100 + i) % 97;
+          if (i % 10 < 8) expected.push([`${dir}/${name}`, bytes]);
+          return writeFile(path.join(ws, dir, name), Buffer.alloc(bytes, 1));
+        }),
+      );
+    }
+    await mkdir(path.join(ws, 'm/d00/sub'));
+    await symlink(path.join(ws, 'm/d01'), path.join(ws, 'm/link')); // a folder linked inside: its files resolve into d01
+    for (let i = 0; i < 100; i++) if (i % 10 < 8) expected.push([`m/link/f${i}.ifc`, (100 + i) % 97]);
+    expected.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const files = await matchFiles(['m/**/*.ifc', '!**/*-draft.ifc'], { workspace: ws, includeHiddenFiles: false });
+    expect(files.map((f) => [f.path, f.bytes])).toEqual(expected);
+    const linked = files.find((f) => f.path === 'm/link/f3.ifc')!;
+    expect(linked.absolutePath).toBe(path.join(await realpath(ws), 'm/d01/f3.ifc'));
   });
 
   it('matches, excludes with !, drops directories, sorts and deduplicates', async () => {

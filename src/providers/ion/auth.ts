@@ -1,6 +1,6 @@
 // ION's sign-in: a ready access token, or an API key pair exchanged for one with the OAuth client-credentials
 // grant (once per run, and once more when ION answers 401). Every token fetched is masked the moment it arrives.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import { PublishError, UsageError } from '../../core/errors.js';
 import { codeForStatus, statusCode } from '../../core/error-codes.js';
 import type { Logger } from '../../core/types.js';
@@ -34,8 +34,8 @@ export type IonAuth =
   /** `tokenUrls`: the endpoint, then (only when the path was not given) the legacy path to try on a 404. */
   | { kind: 'client'; clientId: string; clientSecret: string; tokenUrls: string[]; audience: string };
 
-const tokenAnswer = z.object({ access_token: z.string().min(1), token_type: z.string().nullish(), expires_in: z.number().nullish() });
-const oauthError = z.object({ error: z.string(), error_description: z.string().nullish() });
+const tokenAnswer = z.object({ access_token: z.string().check(z.minLength(1)), token_type: z.nullish(z.string()), expires_in: z.nullish(z.number()) });
+const oauthError = z.object({ error: z.string(), error_description: z.nullish(z.string()) });
 
 /** The token endpoints to try: auth-url as given, the standard path on a bare auth host, or the derived default. */
 export function ionTokenUrls(authUrlRaw: string, serverUrl: string): string[] {

@@ -5,7 +5,7 @@
 // ION answers 401. The attachment's downloadUrl is a signed URL: it is never asked for, so it cannot leak.
 // This module is the light part every run loads (inputs, settings, the run's failures); the session, with
 // GraphQL and the sign-in, is session.ts, loaded only when an ION run opens.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import { PublishError, UsageError } from '../../core/errors.js';
 import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../../files/names.js';
 import { booleanInput, checkCredential, idInput, parseInput, requireToken } from '../../inputs.js';
@@ -34,7 +34,7 @@ export interface IonSettings {
 export const ION_NAME_RULES = { separator: '_' } as const;
 
 /** ION's IDs are integers in its examples and `ID` in its schema: take either, keep a string. */
-export const ionId = z.union([z.string().min(1), z.number().int()]).transform(String);
+export const ionId = z.pipe(z.union([z.string().check(z.minLength(1)), z.int()]), z.transform(String));
 
 /** An ION object ID as attach-to takes it. */
 const OBJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;

@@ -1,7 +1,7 @@
 // ION's session: sign-in, GraphQL and its failures worded in ION's terms, the target's entity, attachments.
 // Loaded with a dynamic import() when an ION run opens (ncc makes it a chunk), so that no other run loads
 // GraphQL; the definition (inputs, settings, the run's failures) is index.ts.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import { HttpError, NetworkError, OutcomeUnknownError, PublishError } from '../../core/errors.js';
 import { codeForStatus, statusCode } from '../../core/error-codes.js';
 import type { LocalFile, ProviderSession, StepContext, UploadReceipt } from '../../core/types.js';
@@ -19,16 +19,16 @@ interface Pending {
 }
 
 const uploadUrlAnswer = z.object({
-  requestFileUploadUrl: z.object({ uploadUrl: z.url(), s3Key: z.string().min(1), contentType: z.string().min(1) }),
+  requestFileUploadUrl: z.object({ uploadUrl: z.url(), s3Key: z.string().check(z.minLength(1)), contentType: z.string().check(z.minLength(1)) }),
 });
 
 const attachmentAnswer = z.object({
   createFileAttachment: z.object({
-    fileAttachment: z.object({ id: ionId, entityId: ionId.nullish(), filename: z.string().nullish() }),
+    fileAttachment: z.object({ id: ionId, entityId: z.nullish(ionId), filename: z.nullish(z.string()) }),
   }),
 });
 
-const entityAnswer = z.object({ id: ionId, entity: z.object({ id: ionId }).nullable() }).nullable();
+const entityAnswer = z.nullable(z.object({ id: ionId, entity: z.nullable(z.object({ id: ionId })) }));
 
 /** errors[] of a GraphQL answer body, or none. */
 function graphqlErrorsIn(body: string): GraphQLErrorItem[] {

@@ -1,6 +1,6 @@
 // One Speckle server, as the token sees it: sends an operation over GraphQL (graphql-request, through the shared
 // HTTP client) and words its failures (graphql.ts). Loaded only when a Speckle run opens its session (open.ts).
-import type { z } from 'zod';
+import * as z from '../../core/schema.js';
 import type { Logger } from '../../core/types.js';
 import type { Http } from '../../http/client.js';
 import { GraphQLEndpoint } from '../../http/graphql.js';
@@ -22,7 +22,7 @@ export class SpeckleApi {
   }
 
   /** Send `op` and answer its data in the shape `schema` describes; a failure is worded (SpeckleError). */
-  async call<T>(op: SpeckleOperation, variables: Record<string, unknown>, what: string, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
+  async call<T>(op: SpeckleOperation, variables: Record<string, unknown>, what: string, schema: z.core.$ZodType<T>, signal: AbortSignal): Promise<T> {
     const { data, errors } = await this.execute(op, variables, what, signal);
     if (errors?.length) {
       const created = createdDespiteErrors(op, data);

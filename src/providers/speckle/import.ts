@@ -1,7 +1,7 @@
 // Finishing a file on an open-source 2.x server (no ingestion API): startFileImport, then the model's uploads
 // polled until ours is converted into a version or fails. A start whose answer was lost is looked for among the
 // model's uploads before it is ever sent again.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import type { LocalFile, StepContext } from '../../core/types.js';
 import { pollUntil, type Poll } from '../../core/waiting.js';
 import { etagFailure, isAmbiguous, SpeckleError } from './graphql.js';
@@ -10,14 +10,14 @@ import { generateUploadUrlLegacy, modelUploads, startFileImport } from './operat
 import { pollDelay, startOnce, type SpeckleProtocol, type StartInput, type Started } from './protocol.js';
 
 const fileUpload = z.object({
-  id: z.string().min(1),
-  convertedStatus: z.number().int(),
-  convertedMessage: z.string().nullish(),
-  convertedVersionId: z.string().nullish(),
+  id: z.string().check(z.minLength(1)),
+  convertedStatus: z.int(),
+  convertedMessage: z.nullish(z.string()),
+  convertedVersionId: z.nullish(z.string()),
 });
-const startImportAnswer = z.object({ fileUploadMutations: z.object({ startFileImport: fileUpload.extend({ modelId: z.string().nullish() }) }) });
+const startImportAnswer = z.object({ fileUploadMutations: z.object({ startFileImport: z.extend(fileUpload, { modelId: z.nullish(z.string()) }) }) });
 const uploadsAnswer = z.object({
-  project: z.object({ model: z.object({ uploads: z.object({ cursor: z.string().nullish(), items: z.array(fileUpload) }) }) }),
+  project: z.object({ model: z.object({ uploads: z.object({ cursor: z.nullish(z.string()), items: z.array(fileUpload) }) }) }),
 });
 
 /** FileUpload.convertedStatus on 2.x servers. */

@@ -1,7 +1,7 @@
 // Finishing a file on a server with the ingestion API (app.speckle.systems): startFileIngestion, then
 // project.ingestion polled until it ends in a version or Speckle's reason. A start whose answer was lost is
 // looked up (the model's latest ingestion, then its history) before it is ever sent again.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import type { LocalFile, StepContext } from '../../core/types.js';
 import { pollUntil, type Poll } from '../../core/waiting.js';
 import { etagFailure, isAmbiguous, isValidationFailure, SpeckleError } from './graphql.js';
@@ -14,24 +14,24 @@ const statusData = z.object({
   __typename: z.string(),
   // Read through HasModelIngestionStatus; a status this client does not know yet stays a string.
   status: z.string(),
-  progressMessage: z.string().nullish(),
-  progress: z.number().nullish(),
-  versionId: z.string().nullish(),
-  errorReason: z.string().nullish(),
-  cancellationMessage: z.string().nullish(),
-  validationMessage: z.string().nullish(),
+  progressMessage: z.nullish(z.string()),
+  progress: z.nullish(z.number()),
+  versionId: z.nullish(z.string()),
+  errorReason: z.nullish(z.string()),
+  cancellationMessage: z.nullish(z.string()),
+  validationMessage: z.nullish(z.string()),
 });
 type StatusData = z.infer<typeof statusData>;
 
 const startIngestionAnswer = z.object({
   fileUploadMutations: z.object({
-    startFileIngestion: z.object({ id: z.string().min(1), modelId: z.string(), statusData: z.object({ __typename: z.string(), status: z.string() }) }),
+    startFileIngestion: z.object({ id: z.string().check(z.minLength(1)), modelId: z.string(), statusData: z.object({ __typename: z.string(), status: z.string() }) }),
   }),
 });
 const latestIngestionAnswer = z.object({
   project: z.object({
     model: z.object({
-      latestIngestion: z.object({ id: z.string(), handler: z.object({ __typename: z.string(), blobId: z.string().nullish() }) }).nullish(),
+      latestIngestion: z.nullish(z.object({ id: z.string(), handler: z.object({ __typename: z.string(), blobId: z.nullish(z.string()) }) })),
     }),
   }),
 });
@@ -39,14 +39,14 @@ const ingestionHistoryAnswer = z.object({
   project: z.object({
     model: z.object({
       ingestionHistory: z.object({
-        cursor: z.string().nullish(),
-        items: z.array(z.object({ id: z.string(), handler: z.object({ __typename: z.string(), blobId: z.string().nullish() }) })),
+        cursor: z.nullish(z.string()),
+        items: z.array(z.object({ id: z.string(), handler: z.object({ __typename: z.string(), blobId: z.nullish(z.string()) }) })),
       }),
     }),
   }),
 });
 const ingestionAnswer = z.object({
-  project: z.object({ ingestion: z.object({ id: z.string(), modelId: z.string(), statusData }).nullish() }),
+  project: z.object({ ingestion: z.nullish(z.object({ id: z.string(), modelId: z.string(), statusData })) }),
 });
 
 export class LiveIngestion implements SpeckleProtocol {

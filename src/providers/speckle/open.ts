@@ -1,7 +1,7 @@
 // Opening a Speckle session: reads the server and the project, and chooses the protocol once for the whole run
 // (the ingestion API or 2.x's file import), probing with a read when introspection is refused. Loaded with a
 // dynamic import() when a Speckle run opens (ncc makes it a chunk), so that no other run loads GraphQL.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import { formatBytes } from '../../core/units.js';
 import type { OpenContext } from '../types.js';
 import { SpeckleApi } from './api.js';
@@ -14,10 +14,10 @@ import { SpeckleSession } from './session.js';
 import type { SpeckleSettings } from './settings.js';
 
 const capabilitiesAnswer = z.object({
-  serverInfo: z.object({ version: z.string().nullish(), configuration: z.object({ blobSizeLimitBytes: z.number().nullish() }) }),
-  project: z.object({ id: z.string(), name: z.string(), role: z.string().nullish() }),
-  fileUploadMutationsType: z.object({ fields: z.array(z.object({ name: z.string() })).nullish() }).nullish(),
-  projectType: z.object({ fields: z.array(z.object({ name: z.string() })).nullish() }).nullish(),
+  serverInfo: z.object({ version: z.nullish(z.string()), configuration: z.object({ blobSizeLimitBytes: z.nullish(z.number()) }) }),
+  project: z.object({ id: z.string(), name: z.string(), role: z.nullish(z.string()) }),
+  fileUploadMutationsType: z.nullish(z.object({ fields: z.nullish(z.array(z.object({ name: z.string() }))) })),
+  projectType: z.nullish(z.object({ fields: z.nullish(z.array(z.object({ name: z.string() }))) })),
 });
 
 /**

@@ -1,6 +1,6 @@
 // One Speckle run: the part of the chain both protocols share (upload URL, model lookup or creation, the
 // version message), with the protocol chosen when the session opened finishing each file.
-import { z } from 'zod';
+import * as z from '../../core/schema.js';
 import { PublishError, errorMessage } from '../../core/errors.js';
 import type { Confirmed, FilePlan, HashedFile, HeldFile, LocalFile, LookupContext, Logger, ProviderSession, StepContext, UploadReceipt, UploadTarget } from '../../core/types.js';
 import { formatBytes } from '../../core/units.js';
@@ -18,9 +18,9 @@ interface Pending {
 const uploadUrlAnswer = z.object({
   fileUploadMutations: z.object({
     generateUploadUrl: z.object({
-      url: z.string().url(),
-      fileId: z.string().min(1),
-      additionalRequestHeaders: z.array(z.object({ header: z.string().min(1), value: z.string() })).nullish(),
+      url: z.url(),
+      fileId: z.string().check(z.minLength(1)),
+      additionalRequestHeaders: z.nullish(z.array(z.object({ header: z.string().check(z.minLength(1)), value: z.string() }))),
     }),
   }),
 });
@@ -28,15 +28,15 @@ const uploadUrlAnswer = z.object({
 /** The file's SHA-256 as the version message carries it (`describeVersion`), and as skip-unchanged reads it back. */
 export const versionSha256 = (message: string | null | undefined): string | undefined => /\bsha256:([0-9a-f]{64})\b/i.exec(message ?? '')?.[1]?.toLowerCase();
 
-const latestVersion = z.object({ versions: z.object({ items: z.array(z.object({ id: z.string().min(1), message: z.string().nullish() })) }) });
-const modelWithLatest = latestVersion.extend({ id: z.string().min(1), name: z.string() });
+const latestVersion = z.object({ versions: z.object({ items: z.array(z.object({ id: z.string().check(z.minLength(1)), message: z.nullish(z.string()) })) }) });
+const modelWithLatest = z.extend(latestVersion, { id: z.string().check(z.minLength(1)), name: z.string() });
 const latestOfModelAnswer = z.object({ project: z.object({ model: modelWithLatest }) });
-const latestByNameAnswer = z.object({ project: z.record(z.string(), z.object({ totalCount: z.number().nullish(), items: z.array(modelWithLatest) })) });
+const latestByNameAnswer = z.object({ project: z.record(z.string(), z.object({ totalCount: z.nullish(z.number()), items: z.array(modelWithLatest) })) });
 /** Model names asked for in one LatestVersionsByName request. */
 const NAMES_PER_LOOKUP = 25;
 
-const modelAnswer = z.object({ project: z.object({ modelByName: z.object({ id: z.string().min(1), name: z.string() }) }) });
-const createModelAnswer = z.object({ modelMutations: z.object({ create: z.object({ id: z.string().min(1), name: z.string() }) }) });
+const modelAnswer = z.object({ project: z.object({ modelByName: z.object({ id: z.string().check(z.minLength(1)), name: z.string() }) }) });
+const createModelAnswer = z.object({ modelMutations: z.object({ create: z.object({ id: z.string().check(z.minLength(1)), name: z.string() }) }) });
 
 /** What opening read from the server: its limit, and the project as the token sees it. */
 export interface SpeckleServer {

@@ -74,16 +74,16 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   openIon: () => (/* binding */ openIon)
 /* harmony export */ });
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(8816);
-/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(4296);
-/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(5694);
-/* harmony import */ var _files_names_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9827);
-/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3329);
-/* harmony import */ var _http_graphql_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(4729);
-/* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(3889);
-/* harmony import */ var _auth_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(8705);
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(9255);
-/* harmony import */ var _operations_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(9045);
+/* harmony import */ var _core_schema_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(8149);
+/* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4296);
+/* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5694);
+/* harmony import */ var _files_names_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9827);
+/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(3329);
+/* harmony import */ var _http_graphql_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(4729);
+/* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(3889);
+/* harmony import */ var _auth_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(8705);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(9255);
+/* harmony import */ var _operations_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(9045);
 // ION's session: sign-in, GraphQL and its failures worded in ION's terms, the target's entity, attachments.
 // Loaded with a dynamic import() when an ION run opens (ncc makes it a chunk), so that no other run loads
 // GraphQL; the definition (inputs, settings, the run's failures) is index.ts.
@@ -97,18 +97,18 @@ __webpack_require__.r(__webpack_exports__);
 
 
 
-const uploadUrlAnswer = zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({
-    requestFileUploadUrl: zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({ uploadUrl: zod__WEBPACK_IMPORTED_MODULE_9__/* .url */ .OZ5(), s3Key: zod__WEBPACK_IMPORTED_MODULE_9__/* .string */ .YjP().min(1), contentType: zod__WEBPACK_IMPORTED_MODULE_9__/* .string */ .YjP().min(1) }),
+const uploadUrlAnswer = _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({
+    requestFileUploadUrl: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({ uploadUrl: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .url */ .OZ(), s3Key: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .string */ .Yj().check(_core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .minLength */ .Bp(1)), contentType: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .string */ .Yj().check(_core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .minLength */ .Bp(1)) }),
 });
-const attachmentAnswer = zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({
-    createFileAttachment: zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({
-        fileAttachment: zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({ id: _index_js__WEBPACK_IMPORTED_MODULE_7__/* .ionId */ .Sc, entityId: _index_js__WEBPACK_IMPORTED_MODULE_7__/* .ionId */ .Sc.nullish(), filename: zod__WEBPACK_IMPORTED_MODULE_9__/* .string */ .YjP().nullish() }),
+const attachmentAnswer = _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({
+    createFileAttachment: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({
+        fileAttachment: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({ id: _index_js__WEBPACK_IMPORTED_MODULE_8__/* .ionId */ .Sc, entityId: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .nullish */ .cl(_index_js__WEBPACK_IMPORTED_MODULE_8__/* .ionId */ .Sc), filename: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .nullish */ .cl(_core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .string */ .Yj()) }),
     }),
 });
-const entityAnswer = zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({ id: _index_js__WEBPACK_IMPORTED_MODULE_7__/* .ionId */ .Sc, entity: zod__WEBPACK_IMPORTED_MODULE_9__/* .object */ .Ikc({ id: _index_js__WEBPACK_IMPORTED_MODULE_7__/* .ionId */ .Sc }).nullable() }).nullable();
+const entityAnswer = _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .nullable */ .me(_core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({ id: _index_js__WEBPACK_IMPORTED_MODULE_8__/* .ionId */ .Sc, entity: _core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .nullable */ .me(_core_schema_js__WEBPACK_IMPORTED_MODULE_0__/* .object */ .Ik({ id: _index_js__WEBPACK_IMPORTED_MODULE_8__/* .ionId */ .Sc })) }));
 /** errors[] of a GraphQL answer body, or none. */
 function graphqlErrorsIn(body) {
-    const parsed = (0,_answers_js__WEBPACK_IMPORTED_MODULE_5__/* .tryJson */ .M)(body);
+    const parsed = (0,_answers_js__WEBPACK_IMPORTED_MODULE_6__/* .tryJson */ .M)(body);
     if (!parsed || !Array.isArray(parsed.errors))
         return [];
     return parsed.errors.filter((e) => !!e && typeof e.message === 'string');
@@ -154,59 +154,59 @@ class IonSession {
     async execute(op, variables, label, signal, subject = `ION ${op.field}`) {
         for (let refreshed = false;; refreshed = true) {
             const { token, generation } = this.credentials.current();
-            const endpoint = new _http_graphql_js__WEBPACK_IMPORTED_MODULE_4__/* .GraphQLEndpoint */ .b(this.http, this.graphqlUrl, () => ({ authorization: `Bearer ${token}` }));
+            const endpoint = new _http_graphql_js__WEBPACK_IMPORTED_MODULE_5__/* .GraphQLEndpoint */ .b(this.http, this.graphqlUrl, () => ({ authorization: `Bearer ${token}` }));
             let result;
             try {
                 result = await endpoint.execute(op.document, variables, { label, signal, idempotent: op.idempotent });
             }
             catch (err) {
                 // A 401 is answered before the operation runs, so sending it again with a new token is safe.
-                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.status === 401) {
+                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status === 401) {
                     if (this.settings.auth.kind === 'client' && !refreshed) {
                         await this.credentials.refresh(generation, signal);
                         continue;
                     }
-                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(this.settings.auth.kind === 'client'
+                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(this.settings.auth.kind === 'client'
                         ? `${subject}: ION answered 401 Unauthorized even with a freshly issued token; check that the API key belongs to the environment at ${this.settings.serverUrl} and that auth-url is that environment's auth server`
-                        : `${subject}: ION answered 401 Unauthorized: the access token is missing, expired or invalid, or belongs to another environment than ${this.settings.serverUrl}; pass a current token, or client-id and client-secret so the action fetches one`, 'auth_rejected', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(401) });
+                        : `${subject}: ION answered 401 Unauthorized: the access token is missing, expired or invalid, or belongs to another environment than ${this.settings.serverUrl}; pass a current token, or client-id and client-secret so the action fetches one`, 'auth_rejected', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(401) });
                 }
-                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.status === 403) {
-                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(403) });
+                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status === 403) {
+                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ION answered 403 Forbidden${op.permission ? ` (${op.field} needs the ${op.permission} permission)` : ''}; check the role's permissions on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(403) });
                 }
                 // Not JSON at all (a login page where the API should be): the message already says what to check.
-                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.code === 'invalid_response')
-                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ${err.message}`, err.code, { providerCode: err.providerCode });
+                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.code === 'invalid_response')
+                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ${err.message}`, err.code, { providerCode: err.providerCode });
                 // A validation error (HTTP 400 with errors[]): the document asks for something this server lacks.
-                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.status === 400) {
+                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status === 400) {
                     const errors = graphqlErrorsIn(err.body);
                     if (errors.length > 0)
                         throw this.failure(op, errors, subject);
                 }
                 // An error status whose body still carries the created object (a gateway that turns errors[] into a
                 // 5xx): the object exists, so the same rule as for a 200 with errors applies.
-                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.status >= 500) {
-                    const body = (0,_answers_js__WEBPACK_IMPORTED_MODULE_5__/* .tryJson */ .M)(err.body);
-                    const created = (0,_index_js__WEBPACK_IMPORTED_MODULE_7__/* .createdDespiteErrors */ .uR)(op, body?.data);
+                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status >= 500) {
+                    const body = (0,_answers_js__WEBPACK_IMPORTED_MODULE_6__/* .tryJson */ .M)(err.body);
+                    const created = (0,_index_js__WEBPACK_IMPORTED_MODULE_8__/* .createdDespiteErrors */ .uR)(op, body?.data);
                     if (created !== undefined) {
                         this.warnPartial(label, op, created, `HTTP ${err.status}${graphqlErrorsIn(err.body).length > 0 ? `: ${graphqlErrorsIn(err.body).map((e) => e.message).join('; ')}` : ''}`);
                         return body.data;
                     }
                 }
-                const dropped = (0,_http_client_js__WEBPACK_IMPORTED_MODULE_3__/* .isNetworkFailure */ .NQ)(err);
-                if (!dropped && !(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$))
+                const dropped = (0,_http_client_js__WEBPACK_IMPORTED_MODULE_4__/* .isNetworkFailure */ .NQ)(err);
+                if (!dropped && !(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$))
                     throw err;
-                const why = err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ ? `ION answered HTTP ${err.status}` : `the connection dropped (${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_3__/* .describeNetworkFailure */ .Ku)(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .NetworkError */ .Dr && err.cause !== undefined ? err.cause : err)})`;
-                if (!op.idempotent && (dropped || (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.status >= 500))) {
-                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .OutcomeUnknownError */ .Do(`${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`, err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ ? { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(err.status) } : undefined);
+                const why = err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? `ION answered HTTP ${err.status}` : `the connection dropped (${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_4__/* .describeNetworkFailure */ .Ku)(err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .NetworkError */ .Dr && err.cause !== undefined ? err.cause : err)})`;
+                if (!op.idempotent && (dropped || (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status >= 500))) {
+                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .OutcomeUnknownError */ .Do(`${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`, err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(err.status) } : undefined);
                 }
-                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.status === 429) {
-                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(429) });
+                if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status === 429) {
+                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(429) });
                 }
-                const detail = err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
-                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ${why} at ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_3__/* .redactUrl */ .BO)(this.graphqlUrl)}${detail}`, err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ ? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .codeForStatus */ .zT)(err.status) : 'network', err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .HttpError */ .j$ ? { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_1__/* .statusCode */ .se)(err.status) } : undefined);
+                const detail = err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
+                throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ${why} at ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_4__/* .redactUrl */ .BO)(this.graphqlUrl)}${detail}`, err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .codeForStatus */ .zT)(err.status) : 'network', err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(err.status) } : undefined);
             }
             if (result.errors && result.errors.length > 0) {
-                const created = (0,_index_js__WEBPACK_IMPORTED_MODULE_7__/* .createdDespiteErrors */ .uR)(op, result.data);
+                const created = (0,_index_js__WEBPACK_IMPORTED_MODULE_8__/* .createdDespiteErrors */ .uR)(op, result.data);
                 if (created === undefined)
                     throw this.failure(op, result.errors, subject);
                 this.warnPartial(label, op, created, result.errors.map((e) => e.message).join('; '));
@@ -218,28 +218,28 @@ class IonSession {
     warnPartial(label, op, created, errors) {
         const said = oneLine(errors);
         this.partial.set(created, said);
-        this.ctx.log.warn(`${label}: ION created ${op === _operations_js__WEBPACK_IMPORTED_MODULE_8__/* .createFileAttachment */ .EU ? 'attachment' : 'object'} ${created} but also answered errors: ${said}. The file counts as published (its ID is kept, so a re-run does not attach it twice); check it in ION`);
+        this.ctx.log.warn(`${label}: ION created ${op === _operations_js__WEBPACK_IMPORTED_MODULE_9__/* .createFileAttachment */ .EU ? 'attachment' : 'object'} ${created} but also answered errors: ${said}. The file counts as published (its ID is kept, so a re-run does not attach it twice); check it in ION`);
     }
     /** ION answers HTTP 200 with errors[] when an operation fails: ION's message, plus what to do about it. */
     failure(op, errors, subject) {
         const text = errors.map((e) => e.message).join('; ');
         // The seed's `<kind>(id) { id entity { id } }` lookup against a server whose schema differs: say which
         // field it refused, and that entity-id skips the lookup.
-        const missing = (0,_index_js__WEBPACK_IMPORTED_MODULE_7__/* .unknownFields */ ._6)(errors.map((e) => e.message));
+        const missing = (0,_index_js__WEBPACK_IMPORTED_MODULE_8__/* .unknownFields */ ._6)(errors.map((e) => e.message));
         if (missing.length > 0 && op.field === this.settings.target.kind) {
             const target = this.settings.target;
             const fields = missing.map((m) => `"${m.field}" on type "${m.type}"`).join(', ');
-            return new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: this ION server does not accept the field ${fields} (${oneLine(text)}), so the action cannot look up the entity of ${target.kind} ${target.id} with ${target.kind}(id) { id entity { id } }; pass entity-id instead of attach-to: the entity ID of ${target.kind} ${target.id}, as ION shows it`, 'unsupported_by_server', providerCode(errors));
+            return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: this ION server does not accept the field ${fields} (${oneLine(text)}), so the action cannot look up the entity of ${target.kind} ${target.id} with ${target.kind}(id) { id entity { id } }; pass entity-id instead of attach-to: the entity ID of ${target.kind} ${target.id}, as ION shows it`, 'unsupported_by_server', providerCode(errors));
         }
         const codes = errors.map((e) => String(e.extensions?.code ?? '')).join(' ');
         if (PERMISSION_WORDS.test(text) || /forbidden|permission/i.test(codes)) {
             const named = op.permission && !text.includes(op.permission) ? ` (${op.field} needs the ${op.permission} permission)` : '';
-            return new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ${text}${named}; give the user or API key that permission on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied', providerCode(errors));
+            return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ${text}${named}; give the user or API key that permission on the target (an API key keeps the permissions its creator had when the key was created)`, 'permission_denied', providerCode(errors));
         }
-        if (op === _operations_js__WEBPACK_IMPORTED_MODULE_8__/* .createFileAttachment */ .EU && this.settings.target.kind === 'entity' && ENTITY_MISSING.test(text)) {
-            return new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ${text}; entity-id takes an entity ID (the parent's entity { id }), not the parent's own ID: use attach-to (e.g. runStep:<id>) and the action looks the entity up`, 'not_found', providerCode(errors));
+        if (op === _operations_js__WEBPACK_IMPORTED_MODULE_9__/* .createFileAttachment */ .EU && this.settings.target.kind === 'entity' && ENTITY_MISSING.test(text)) {
+            return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ${text}; entity-id takes an entity ID (the parent's entity { id }), not the parent's own ID: use attach-to (e.g. runStep:<id>) and the action looks the entity up`, 'not_found', providerCode(errors));
         }
-        return new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`${subject}: ${text}`, 'rejected_by_provider', providerCode(errors));
+        return new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ${text}`, 'rejected_by_provider', providerCode(errors));
     }
     /** attach-to → entity { id }, once per run (a query: read-only, safe in dry-run). */
     async resolveTarget(signal) {
@@ -249,18 +249,18 @@ class IonSession {
             return;
         }
         const label = `attach-to ${target.kind}:${target.id}`;
-        const data = await this.execute((0,_operations_js__WEBPACK_IMPORTED_MODULE_8__/* .entityLookup */ .Se)(target.kind), { id: target.id }, label, signal, label);
-        const entity = (0,_answers_js__WEBPACK_IMPORTED_MODULE_5__/* .parseAnswer */ .W)(entityAnswer, data?.[target.kind] ?? null, `ION ${label}`);
+        const data = await this.execute((0,_operations_js__WEBPACK_IMPORTED_MODULE_9__/* .entityLookup */ .Se)(target.kind), { id: target.id }, label, signal, label);
+        const entity = (0,_answers_js__WEBPACK_IMPORTED_MODULE_6__/* .parseAnswer */ .W)(entityAnswer, data?.[target.kind] ?? null, `ION ${label}`);
         if (entity === null) {
-            throw new _index_js__WEBPACK_IMPORTED_MODULE_7__/* .IonTargetError */ .ow(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`);
+            throw new _index_js__WEBPACK_IMPORTED_MODULE_8__/* .IonTargetError */ .ow(`${label}: ION has no ${target.kind} with ID ${target.id}, or the credentials cannot see it`);
         }
         if (entity.entity === null)
-            throw new _index_js__WEBPACK_IMPORTED_MODULE_7__/* .IonTargetError */ .ow(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`);
+            throw new _index_js__WEBPACK_IMPORTED_MODULE_8__/* .IonTargetError */ .ow(`${label}: ION's ${target.kind} ${target.id} has no entity to attach files to`);
         this.entityId = entity.entity.id;
         this.ctx.log.info(`ION: attaching to ${target.kind} ${target.id} (entity ${this.entityId})`);
     }
     async presign(file, ctx) {
-        const answer = (0,_answers_js__WEBPACK_IMPORTED_MODULE_5__/* .parseAnswer */ .W)(uploadUrlAnswer, await this.execute(_operations_js__WEBPACK_IMPORTED_MODULE_8__/* .requestFileUploadUrl */ .oY, { filename: (0,_files_names_js__WEBPACK_IMPORTED_MODULE_2__/* .nameOf */ .Vb)(this.settings.name, file) }, `${file.path}: requestFileUploadUrl`, ctx.signal), 'ION requestFileUploadUrl');
+        const answer = (0,_answers_js__WEBPACK_IMPORTED_MODULE_6__/* .parseAnswer */ .W)(uploadUrlAnswer, await this.execute(_operations_js__WEBPACK_IMPORTED_MODULE_9__/* .requestFileUploadUrl */ .oY, { filename: (0,_files_names_js__WEBPACK_IMPORTED_MODULE_3__/* .nameOf */ .Vb)(this.settings.name, file) }, `${file.path}: requestFileUploadUrl`, ctx.signal), 'ION requestFileUploadUrl');
         const { uploadUrl, s3Key, contentType } = answer.requestFileUploadUrl;
         // The URL is signed for this Content-Type: send exactly it, whatever our own table would say.
         return { target: { method: 'PUT', url: uploadUrl, headers: { 'Content-Type': contentType } }, pending: { s3Key } };
@@ -268,9 +268,9 @@ class IonSession {
     async confirm(file, pending, receipt, ctx) {
         const s3Etag = stripEtag(receipt.etag);
         if (s3Etag === undefined)
-            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .PublishError */ .S1(`ION createFileAttachment: storage answered the upload without an ETag, which ION needs as s3Etag`, 'missing_etag');
-        const input = { filename: (0,_files_names_js__WEBPACK_IMPORTED_MODULE_2__/* .nameOf */ .Vb)(this.settings.name, file), s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
-        const answer = (0,_answers_js__WEBPACK_IMPORTED_MODULE_5__/* .parseAnswer */ .W)(attachmentAnswer, await this.execute(_operations_js__WEBPACK_IMPORTED_MODULE_8__/* .createFileAttachment */ .EU, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
+            throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`ION createFileAttachment: storage answered the upload without an ETag, which ION needs as s3Etag`, 'missing_etag');
+        const input = { filename: (0,_files_names_js__WEBPACK_IMPORTED_MODULE_3__/* .nameOf */ .Vb)(this.settings.name, file), s3Key: pending.s3Key, s3Etag, entityId: this.entityId, validateUpload: this.settings.validateUpload };
+        const answer = (0,_answers_js__WEBPACK_IMPORTED_MODULE_6__/* .parseAnswer */ .W)(attachmentAnswer, await this.execute(_operations_js__WEBPACK_IMPORTED_MODULE_9__/* .createFileAttachment */ .EU, { input }, `${file.path}: createFileAttachment`, ctx.signal), 'ION createFileAttachment');
         const attachment = answer.createFileAttachment.fileAttachment;
         const warning = this.partial.get(attachment.id);
         const ids = {
@@ -284,12 +284,12 @@ class IonSession {
     }
 }
 async function openIon(settings, ctx) {
-    const credentials = await _auth_js__WEBPACK_IMPORTED_MODULE_6__/* .IonCredentials */ .rN.signIn(settings.auth, ctx);
+    const credentials = await _auth_js__WEBPACK_IMPORTED_MODULE_7__/* .IonCredentials */ .rN.signIn(settings.auth, ctx);
     const session = new IonSession(settings, ctx.http, ctx, credentials);
     await session.resolveTarget(ctx.signal);
     const target = settings.target.kind === 'entity' ? 'entity' : `${settings.target.kind} ${settings.target.id}, entity`;
     return Object.assign(session, {
-        plan: (file) => ({ destination: `ION ${target} ${session.entityId}; an attachment named "${(0,_files_names_js__WEBPACK_IMPORTED_MODULE_2__/* .nameOf */ .Vb)(settings.name, file)}" registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}` }),
+        plan: (file) => ({ destination: `ION ${target} ${session.entityId}; an attachment named "${(0,_files_names_js__WEBPACK_IMPORTED_MODULE_3__/* .nameOf */ .Vb)(settings.name, file)}" registered with createFileAttachment${settings.validateUpload ? ' (ION verifies the stored object against its ETag first)' : ''}` }),
     });
 }
 

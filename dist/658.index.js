@@ -78,8 +78,8 @@ __webpack_require__.d(__webpack_exports__, {
   openSpeckle: () => (/* binding */ openSpeckle)
 });
 
-// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
-var schemas = __webpack_require__(8816);
+// EXTERNAL MODULE: ./src/core/schema.ts + 12 modules
+var schema = __webpack_require__(8149);
 // EXTERNAL MODULE: ./src/core/units.ts
 var units = __webpack_require__(2184);
 // EXTERNAL MODULE: ./src/http/graphql.ts
@@ -89,6 +89,9 @@ var answers = __webpack_require__(3889);
 // EXTERNAL MODULE: ./src/providers/speckle/graphql.ts
 var speckle_graphql = __webpack_require__(6235);
 ;// CONCATENATED MODULE: ./src/providers/speckle/api.ts
+// One Speckle server, as the token sees it: sends an operation over GraphQL (graphql-request, through the shared
+// HTTP client) and words its failures (graphql.ts). Loaded only when a Speckle run opens its session (open.ts).
+
 
 
 
@@ -170,15 +173,15 @@ function startOnce(what, firstError, find, start, log) {
 
 
 
-const import_fileUpload = schemas/* object */.Ikc({
-    id: schemas/* string */.YjP().min(1),
-    convertedStatus: schemas/* number */.aig().int(),
-    convertedMessage: schemas/* string */.YjP().nullish(),
-    convertedVersionId: schemas/* string */.YjP().nullish(),
+const import_fileUpload = schema/* object */.Ik({
+    id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)),
+    convertedStatus: schema/* int */.Wh(),
+    convertedMessage: schema/* nullish */.cl(schema/* string */.Yj()),
+    convertedVersionId: schema/* nullish */.cl(schema/* string */.Yj()),
 });
-const startImportAnswer = schemas/* object */.Ikc({ fileUploadMutations: schemas/* object */.Ikc({ startFileImport: import_fileUpload.extend({ modelId: schemas/* string */.YjP().nullish() }) }) });
-const uploadsAnswer = schemas/* object */.Ikc({
-    project: schemas/* object */.Ikc({ model: schemas/* object */.Ikc({ uploads: schemas/* object */.Ikc({ cursor: schemas/* string */.YjP().nullish(), items: schemas/* array */.YOg(import_fileUpload) }) }) }),
+const startImportAnswer = schema/* object */.Ik({ fileUploadMutations: schema/* object */.Ik({ startFileImport: schema/* extend */.X$(import_fileUpload, { modelId: schema/* nullish */.cl(schema/* string */.Yj()) }) }) });
+const uploadsAnswer = schema/* object */.Ik({
+    project: schema/* object */.Ik({ model: schema/* object */.Ik({ uploads: schema/* object */.Ik({ cursor: schema/* nullish */.cl(schema/* string */.Yj()), items: schema/* array */.YO(import_fileUpload) }) }) }),
 });
 /** FileUpload.convertedStatus on 2.x servers. */
 const CONVERTED = { queued: 0, processing: 1, success: 2, error: 3 };
@@ -268,41 +271,41 @@ class FileImport {
 
 
 const STATUSES = (/* unused pure expression or super */ null && (['queued', 'processing', 'success', 'failed', 'cancelled', 'invalidInput', 'timeout']));
-const statusData = schemas/* object */.Ikc({
-    __typename: schemas/* string */.YjP(),
+const statusData = schema/* object */.Ik({
+    __typename: schema/* string */.Yj(),
     // Read through HasModelIngestionStatus; a status this client does not know yet stays a string.
-    status: schemas/* string */.YjP(),
-    progressMessage: schemas/* string */.YjP().nullish(),
-    progress: schemas/* number */.aig().nullish(),
-    versionId: schemas/* string */.YjP().nullish(),
-    errorReason: schemas/* string */.YjP().nullish(),
-    cancellationMessage: schemas/* string */.YjP().nullish(),
-    validationMessage: schemas/* string */.YjP().nullish(),
+    status: schema/* string */.Yj(),
+    progressMessage: schema/* nullish */.cl(schema/* string */.Yj()),
+    progress: schema/* nullish */.cl(schema/* number */.ai()),
+    versionId: schema/* nullish */.cl(schema/* string */.Yj()),
+    errorReason: schema/* nullish */.cl(schema/* string */.Yj()),
+    cancellationMessage: schema/* nullish */.cl(schema/* string */.Yj()),
+    validationMessage: schema/* nullish */.cl(schema/* string */.Yj()),
 });
-const startIngestionAnswer = schemas/* object */.Ikc({
-    fileUploadMutations: schemas/* object */.Ikc({
-        startFileIngestion: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), modelId: schemas/* string */.YjP(), statusData: schemas/* object */.Ikc({ __typename: schemas/* string */.YjP(), status: schemas/* string */.YjP() }) }),
+const startIngestionAnswer = schema/* object */.Ik({
+    fileUploadMutations: schema/* object */.Ik({
+        startFileIngestion: schema/* object */.Ik({ id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)), modelId: schema/* string */.Yj(), statusData: schema/* object */.Ik({ __typename: schema/* string */.Yj(), status: schema/* string */.Yj() }) }),
     }),
 });
-const latestIngestionAnswer = schemas/* object */.Ikc({
-    project: schemas/* object */.Ikc({
-        model: schemas/* object */.Ikc({
-            latestIngestion: schemas/* object */.Ikc({ id: schemas/* string */.YjP(), handler: schemas/* object */.Ikc({ __typename: schemas/* string */.YjP(), blobId: schemas/* string */.YjP().nullish() }) }).nullish(),
+const latestIngestionAnswer = schema/* object */.Ik({
+    project: schema/* object */.Ik({
+        model: schema/* object */.Ik({
+            latestIngestion: schema/* nullish */.cl(schema/* object */.Ik({ id: schema/* string */.Yj(), handler: schema/* object */.Ik({ __typename: schema/* string */.Yj(), blobId: schema/* nullish */.cl(schema/* string */.Yj()) }) })),
         }),
     }),
 });
-const ingestionHistoryAnswer = schemas/* object */.Ikc({
-    project: schemas/* object */.Ikc({
-        model: schemas/* object */.Ikc({
-            ingestionHistory: schemas/* object */.Ikc({
-                cursor: schemas/* string */.YjP().nullish(),
-                items: schemas/* array */.YOg(schemas/* object */.Ikc({ id: schemas/* string */.YjP(), handler: schemas/* object */.Ikc({ __typename: schemas/* string */.YjP(), blobId: schemas/* string */.YjP().nullish() }) })),
+const ingestionHistoryAnswer = schema/* object */.Ik({
+    project: schema/* object */.Ik({
+        model: schema/* object */.Ik({
+            ingestionHistory: schema/* object */.Ik({
+                cursor: schema/* nullish */.cl(schema/* string */.Yj()),
+                items: schema/* array */.YO(schema/* object */.Ik({ id: schema/* string */.Yj(), handler: schema/* object */.Ik({ __typename: schema/* string */.Yj(), blobId: schema/* nullish */.cl(schema/* string */.Yj()) }) })),
             }),
         }),
     }),
 });
-const ingestionAnswer = schemas/* object */.Ikc({
-    project: schemas/* object */.Ikc({ ingestion: schemas/* object */.Ikc({ id: schemas/* string */.YjP(), modelId: schemas/* string */.YjP(), statusData }).nullish() }),
+const ingestionAnswer = schema/* object */.Ik({
+    project: schema/* object */.Ik({ ingestion: schema/* nullish */.cl(schema/* object */.Ik({ id: schema/* string */.Yj(), modelId: schema/* string */.Yj(), statusData })) }),
 });
 class LiveIngestion {
     api;
@@ -458,25 +461,25 @@ var settings = __webpack_require__(1233);
 
 
 
-const uploadUrlAnswer = schemas/* object */.Ikc({
-    fileUploadMutations: schemas/* object */.Ikc({
-        generateUploadUrl: schemas/* object */.Ikc({
-            url: schemas/* string */.YjP().url(),
-            fileId: schemas/* string */.YjP().min(1),
-            additionalRequestHeaders: schemas/* array */.YOg(schemas/* object */.Ikc({ header: schemas/* string */.YjP().min(1), value: schemas/* string */.YjP() })).nullish(),
+const uploadUrlAnswer = schema/* object */.Ik({
+    fileUploadMutations: schema/* object */.Ik({
+        generateUploadUrl: schema/* object */.Ik({
+            url: schema/* url */.OZ(),
+            fileId: schema/* string */.Yj().check(schema/* minLength */.Bp(1)),
+            additionalRequestHeaders: schema/* nullish */.cl(schema/* array */.YO(schema/* object */.Ik({ header: schema/* string */.Yj().check(schema/* minLength */.Bp(1)), value: schema/* string */.Yj() }))),
         }),
     }),
 });
 /** The file's SHA-256 as the version message carries it (`describeVersion`), and as skip-unchanged reads it back. */
 const versionSha256 = (message) => /\bsha256:([0-9a-f]{64})\b/i.exec(message ?? '')?.[1]?.toLowerCase();
-const latestVersion = schemas/* object */.Ikc({ versions: schemas/* object */.Ikc({ items: schemas/* array */.YOg(schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), message: schemas/* string */.YjP().nullish() })) }) });
-const modelWithLatest = latestVersion.extend({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() });
-const latestOfModelAnswer = schemas/* object */.Ikc({ project: schemas/* object */.Ikc({ model: modelWithLatest }) });
-const latestByNameAnswer = schemas/* object */.Ikc({ project: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({ totalCount: schemas/* number */.aig().nullish(), items: schemas/* array */.YOg(modelWithLatest) })) });
+const latestVersion = schema/* object */.Ik({ versions: schema/* object */.Ik({ items: schema/* array */.YO(schema/* object */.Ik({ id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)), message: schema/* nullish */.cl(schema/* string */.Yj()) })) }) });
+const modelWithLatest = schema/* extend */.X$(latestVersion, { id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)), name: schema/* string */.Yj() });
+const latestOfModelAnswer = schema/* object */.Ik({ project: schema/* object */.Ik({ model: modelWithLatest }) });
+const latestByNameAnswer = schema/* object */.Ik({ project: schema/* record */.g1(schema/* string */.Yj(), schema/* object */.Ik({ totalCount: schema/* nullish */.cl(schema/* number */.ai()), items: schema/* array */.YO(modelWithLatest) })) });
 /** Model names asked for in one LatestVersionsByName request. */
 const NAMES_PER_LOOKUP = 25;
-const modelAnswer = schemas/* object */.Ikc({ project: schemas/* object */.Ikc({ modelByName: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() }) }) });
-const createModelAnswer = schemas/* object */.Ikc({ modelMutations: schemas/* object */.Ikc({ create: schemas/* object */.Ikc({ id: schemas/* string */.YjP().min(1), name: schemas/* string */.YjP() }) }) });
+const modelAnswer = schema/* object */.Ik({ project: schema/* object */.Ik({ modelByName: schema/* object */.Ik({ id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)), name: schema/* string */.Yj() }) }) });
+const createModelAnswer = schema/* object */.Ik({ modelMutations: schema/* object */.Ik({ create: schema/* object */.Ik({ id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)), name: schema/* string */.Yj() }) }) });
 class SpeckleSession {
     api;
     protocol;
@@ -651,7 +654,7 @@ class SpeckleSession {
         const from = origin?.sha ? ` from ${origin.repository ?? 'GitHub'}@${origin.sha.slice(0, 12)}${origin.ref ? ` (${origin.ref})` : ''}${origin.runUrl ? ` — ${origin.runUrl}` : ''}` : '';
         const message = `${file.path}${from} · sha256:${sha256}`;
         try {
-            await this.api.call(operations/* updateVersionMessage */.P_, { input: { projectId: this.settings.projectId, versionId, message } }, `set the message of version ${versionId}`, schemas/* object */.Ikc({ versionMutations: schemas/* object */.Ikc({ update: schemas/* object */.Ikc({ id: schemas/* string */.YjP() }) }) }), ctx.signal);
+            await this.api.call(operations/* updateVersionMessage */.P_, { input: { projectId: this.settings.projectId, versionId, message } }, `set the message of version ${versionId}`, schema/* object */.Ik({ versionMutations: schema/* object */.Ik({ update: schema/* object */.Ik({ id: schema/* string */.Yj() }) }) }), ctx.signal);
         }
         catch (err) {
             ctx.log.info(`${file.path}: version ${versionId} exists, but its message could not be set (${(0,errors/* errorMessage */.gJ)(err)})`);
@@ -671,11 +674,11 @@ class SpeckleSession {
 
 
 
-const capabilitiesAnswer = schemas/* object */.Ikc({
-    serverInfo: schemas/* object */.Ikc({ version: schemas/* string */.YjP().nullish(), configuration: schemas/* object */.Ikc({ blobSizeLimitBytes: schemas/* number */.aig().nullish() }) }),
-    project: schemas/* object */.Ikc({ id: schemas/* string */.YjP(), name: schemas/* string */.YjP(), role: schemas/* string */.YjP().nullish() }),
-    fileUploadMutationsType: schemas/* object */.Ikc({ fields: schemas/* array */.YOg(schemas/* object */.Ikc({ name: schemas/* string */.YjP() })).nullish() }).nullish(),
-    projectType: schemas/* object */.Ikc({ fields: schemas/* array */.YOg(schemas/* object */.Ikc({ name: schemas/* string */.YjP() })).nullish() }).nullish(),
+const capabilitiesAnswer = schema/* object */.Ik({
+    serverInfo: schema/* object */.Ik({ version: schema/* nullish */.cl(schema/* string */.Yj()), configuration: schema/* object */.Ik({ blobSizeLimitBytes: schema/* nullish */.cl(schema/* number */.ai()) }) }),
+    project: schema/* object */.Ik({ id: schema/* string */.Yj(), name: schema/* string */.Yj(), role: schema/* nullish */.cl(schema/* string */.Yj()) }),
+    fileUploadMutationsType: schema/* nullish */.cl(schema/* object */.Ik({ fields: schema/* nullish */.cl(schema/* array */.YO(schema/* object */.Ik({ name: schema/* string */.Yj() }))) })),
+    projectType: schema/* nullish */.cl(schema/* object */.Ik({ fields: schema/* nullish */.cl(schema/* array */.YO(schema/* object */.Ik({ name: schema/* string */.Yj() }))) })),
 });
 /**
  * Whether a server that refused introspection has the ingestion API: asked once, with a read of an ingestion

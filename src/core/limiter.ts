@@ -1,0 +1,209 @@
+// Rate limits as a signal. A server that answers 429 is telling the whole run, not one request, to slow down:
+// every request to that server then goes through one RateLimiter, which paces them (additive increase,
+// multiplicative decrease of the request rate, as TCP does with its window) and, while the server keeps
+// refusing, holds them all back and lets a single probe through at a time, so a full window costs one 429 per
+// probe instead of one per file. A server's Retry-After is the hold, when it gives one.
+//
+// A rate, not a concurrency: one request at a time with 25 ms of latency already sends 40 a second, four times
+// ARCNM's 600 a minute, so only pacing the starts can bring a run under such a limit.
+//
+// The clock is injected, so the unit tests drive it in virtual time (test/unit/limiter.test.ts).
+
+export interface Clock {
+  now(): number;
+  /** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface RateLimiterOptions {
+  clock: Clock;
+  /** The first hold after a 429 without Retry-After; each refused probe doubles it, up to maxHoldMs. */
+  firstHoldMs?: number;
+  maxHoldMs?: number;
+  /** The rate after a new run of 429s, as a share of the rate it was sent at (multiplicative decrease). */
+  decrease?: number;
+  /** Additive increase: each second of answers raises the rate by this share of the rate last found safe. */
+  increase?: number;
+  /** Told when the limiter starts or ends holding, for a log line. */
+  onChange?: (event: { kind: 'limited'; ratePerSec: number; holdMs: number } | { kind: 'resumed'; ratePerSec: number }) => void;
+}
+
+/** One request's permission to start; say how it went with `done`. */
+export interface Ticket {
+  /** `limited`: the server answered 429 (with its Retry-After, if any); `ok`: any other answer; `failed`: no answer. */
+  done(outcome: 'ok' | 'limited' | 'failed', retryAfterMs?: number): void;
+}
+
+const RECENT = 64;
+
+export class RateLimiter {
+  /** Milliseconds between request starts; 0 while no 429 was ever seen (unpaced). */
+  private gapMs = 0;
+  private nextAt = 0;
+  /** No request starts before this while the server refuses (a hold); one probe starts at its end. */
+  private holdUntil = 0;
+  private holdMs = 0;
+  /** Between a 429 and the next answer that is not: only one request (the probe) at a time. */
+  private refusing = false;
+  private probeOut = false;
+  /** Counts the 429s that changed something: a 429 to a request sent before the last change says nothing new. */
+  private epoch = 0;
+  /** The rate last found safe (set when a hold ends): the additive increase is a share of it. */
+  private baseRate = 0;
+  /** Answers since the last hold ended, and when it ended: the rate the server actually allowed. */
+  private cycleStart: number;
+  private cycleAnswers = 0;
+  private readonly starts: number[] = [];
+  private waiters: (() => void)[] = [];
+  private readonly firstHoldMs: number;
+  private readonly maxHoldMs: number;
+  private readonly decrease: number;
+  private readonly increase: number;
+  /** Figures for the bench and the tests. */
+  readonly stats = { started: 0, limited: 0, holds: 0 };
+
+  constructor(private readonly options: RateLimiterOptions) {
+    this.firstHoldMs = options.firstHoldMs ?? 1_000;
+    this.maxHoldMs = options.maxHoldMs ?? 5_000;
+    this.decrease = options.decrease ?? 0.5;
+    this.increase = options.increase ?? 0.02;
+    this.cycleStart = options.clock.now();
+  }
+
+  /** Requests per second now allowed (Infinity while unpaced). */
+  get ratePerSec(): number {
+    return this.gapMs > 0 ? 1000 / this.gapMs : Infinity;
+  }
+
+  /** Wait until a request may start. Rejects with the signal's reason when it aborts first. */
+  async acquire(signal?: AbortSignal): Promise<Ticket> {
+    const clock = this.options.clock;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.refusing && this.probeOut) {
+        await this.changed(signal);
+        continue;
+      }
+      const now = clock.now();
+      const at = Math.max(now, this.nextAt, this.holdUntil);
+      const epoch = this.epoch;
+      const probe = this.refusing;
+      if (probe) this.probeOut = true;
+      this.nextAt = at + this.gapMs;
+      if (at > now) {
+        try {
+          await clock.sleep(at - now, signal);
+        } catch (err) {
+          // A cancelled probe gives its turn back (while refusing, no other request holds a turn after it).
+          if (probe) {
+            this.nextAt = Math.min(this.nextAt, at);
+            this.releaseProbe();
+          }
+          throw err;
+        }
+        // A 429 arrived while this request waited its turn: the turn is void, take a new one.
+        if (this.epoch !== epoch) {
+          if (probe) this.releaseProbe();
+          continue;
+        }
+      }
+      return this.ticket(epoch, probe);
+    }
+  }
+
+  private ticket(epoch: number, probe: boolean): Ticket {
+    const now = this.options.clock.now();
+    this.stats.started++;
+    this.starts.push(now);
+    if (this.starts.length > RECENT) this.starts.shift();
+    let settled = false;
+    return {
+      done: (outcome, retryAfterMs) => {
+        if (settled) return;
+        settled = true;
+        if (probe) this.probeOut = false;
+        if (outcome === 'limited') this.limited(epoch, retryAfterMs);
+        else if (outcome === 'ok') this.answered(epoch);
+        this.wake();
+      },
+    };
+  }
+
+  private limited(epoch: number, retryAfterMs: number | undefined): void {
+    const now = this.options.clock.now();
+    this.stats.limited++;
+    // Sent before the last change: it was on its way when the server first refused, and says nothing new.
+    if (epoch !== this.epoch) return;
+    this.epoch++;
+    if (!this.refusing) {
+      // A new run of refusals: the rate it was sent at was too high.
+      this.refusing = true;
+      this.stats.holds++;
+      this.gapMs = this.gapMs > 0 ? this.gapMs / this.decrease : 1000 / (this.decrease * this.recentRate(now));
+      this.holdMs = retryAfterMs ?? this.firstHoldMs;
+    } else {
+      // The probe was refused too: the server's window is still full; wait longer before the next.
+      this.holdMs = retryAfterMs ?? Math.min(this.maxHoldMs, this.holdMs * 2);
+    }
+    this.holdUntil = now + this.holdMs;
+    this.nextAt = Math.max(this.nextAt, this.holdUntil);
+    this.options.onChange?.({ kind: 'limited', ratePerSec: this.ratePerSec, holdMs: this.holdMs });
+  }
+
+  private answered(epoch: number): void {
+    const now = this.options.clock.now();
+    this.cycleAnswers++;
+    if (this.refusing) {
+      if (epoch !== this.epoch) return; // an answer to a request sent before the refusals began
+      // The hold is over. What the server let through since the last hold ended, over that time (the hold
+      // included), is a rate it allows: never resume faster than that.
+      this.refusing = false;
+      const allowed = (this.cycleAnswers * 1000) / Math.max(1, now - this.cycleStart);
+      this.gapMs = Math.max(this.gapMs, 1000 / allowed);
+      this.baseRate = this.ratePerSec;
+      this.cycleStart = now;
+      this.cycleAnswers = 0;
+      this.options.onChange?.({ kind: 'resumed', ratePerSec: this.ratePerSec });
+      return;
+    }
+    if (this.gapMs > 0) {
+      // Additive increase: answers come `rate` a second, so the rate rises by `increase` · baseRate each second.
+      const rate = this.ratePerSec;
+      this.gapMs = 1000 / (rate + (this.increase * this.baseRate) / rate);
+    }
+  }
+
+  /** Requests started per second over the recent starts (a guess of 10 a second when there are too few). */
+  private recentRate(now: number): number {
+    const recent = this.starts.filter((t) => now - t <= 5_000);
+    if (recent.length < 2) return 10;
+    const span = Math.max(1, now - recent[0]!);
+    return (recent.length * 1000) / span;
+  }
+
+  private releaseProbe(): void {
+    this.probeOut = false;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private changed(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(signal?.reason);
+      };
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.waiters.push(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

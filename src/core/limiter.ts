@@ -17,10 +17,14 @@ export interface Clock {
 
 export interface RateLimiterOptions {
   clock: Clock;
-  /** The first hold after a 429 without Retry-After; each refused probe doubles it, up to maxHoldMs. */
+  /** The least first hold after a 429 without Retry-After (else two turns); each refused probe doubles it, up to maxHoldMs. */
   firstHoldMs?: number;
   maxHoldMs?: number;
-  /** The rate after a new run of 429s, as a share of the rate it was sent at (multiplicative decrease). */
+  /**
+   * Multiplicative decrease: the first 429 of a run of them slows the rate to `gentle` of what it was (a
+   * passing refusal, or a rate just over the limit); a refused probe after it, to `decrease` (a full window).
+   */
+  gentle?: number;
   decrease?: number;
   /** Additive increase: each second of answers raises the rate by this share of the rate last found safe. */
   increase?: number;
@@ -35,6 +39,7 @@ export interface Ticket {
 }
 
 const RECENT = 64;
+const GENTLE_EVERY_MS = 5_000;
 
 export class RateLimiter {
   /** Milliseconds between request starts; 0 while no 429 was ever seen (unpaced). */
@@ -43,8 +48,8 @@ export class RateLimiter {
   /** No request starts before this while the server refuses (a hold); one probe starts at its end. */
   private holdUntil = 0;
   private holdMs = 0;
-  /** Between a 429 and the next answer that is not: only one request (the probe) at a time. */
-  private refusing = false;
+  /** 429s in a row since the last answer that was not one; while above 0, one request (the probe) at a time. */
+  private refusals = 0;
   private probeOut = false;
   /** Counts the 429s that changed something: a 429 to a request sent before the last change says nothing new. */
   private epoch = 0;
@@ -54,18 +59,23 @@ export class RateLimiter {
   private cycleStart: number;
   private cycleAnswers = 0;
   private readonly starts: number[] = [];
+  /** Answers per second over the last minute, in a ring (the floor of a decrease). */
+  private lastDecreaseAt = -Infinity;
+  private readonly perSecond = Array.from({ length: 60 }, () => ({ second: -1, count: 0 }));
   private waiters: (() => void)[] = [];
   private readonly firstHoldMs: number;
   private readonly maxHoldMs: number;
   private readonly decrease: number;
+  private readonly gentle: number;
   private readonly increase: number;
   /** Figures for the bench and the tests. */
   readonly stats = { started: 0, limited: 0, holds: 0 };
 
   constructor(private readonly options: RateLimiterOptions) {
-    this.firstHoldMs = options.firstHoldMs ?? 1_000;
+    this.firstHoldMs = options.firstHoldMs ?? 250;
     this.maxHoldMs = options.maxHoldMs ?? 5_000;
     this.decrease = options.decrease ?? 0.5;
+    this.gentle = options.gentle ?? 0.85;
     this.increase = options.increase ?? 0.02;
     this.cycleStart = options.clock.now();
   }
@@ -80,14 +90,14 @@ export class RateLimiter {
     const clock = this.options.clock;
     for (;;) {
       signal?.throwIfAborted();
-      if (this.refusing && this.probeOut) {
+      if (this.refusals > 0 && this.probeOut) {
         await this.changed(signal);
         continue;
       }
       const now = clock.now();
       const at = Math.max(now, this.nextAt, this.holdUntil);
       const epoch = this.epoch;
-      const probe = this.refusing;
+      const probe = this.refusals > 0;
       if (probe) this.probeOut = true;
       this.nextAt = at + this.gapMs;
       if (at > now) {
@@ -135,31 +145,72 @@ export class RateLimiter {
     // Sent before the last change: it was on its way when the server first refused, and says nothing new.
     if (epoch !== this.epoch) return;
     this.epoch++;
-    if (!this.refusing) {
-      // A new run of refusals: the rate it was sent at was too high.
-      this.refusing = true;
+    this.refusals++;
+    const rate = this.gapMs > 0 ? this.ratePerSec : this.recentRate(now);
+    if (this.refusals === 1) {
+      // A new run of refusals: the rate was a little too high, or this was a passing refusal. Slow down a
+      // little; the next turn is the probe.
       this.stats.holds++;
-      this.gapMs = this.gapMs > 0 ? this.gapMs / this.decrease : 1000 / (this.decrease * this.recentRate(now));
-      this.holdMs = retryAfterMs ?? this.firstHoldMs;
+      // At most one such step in a few seconds: refusals at random come several a second.
+      if (now - this.lastDecreaseAt >= GENTLE_EVERY_MS) this.setRate(now, rate * this.gentle);
+      else if (this.gapMs === 0) this.setRate(now, rate);
+      this.holdMs = retryAfterMs ?? this.gapMs;
     } else {
-      // The probe was refused too: the server's window is still full; wait longer before the next.
-      this.holdMs = retryAfterMs ?? Math.min(this.maxHoldMs, this.holdMs * 2);
+      // The probe was refused too: the server's window is full. Slow down for real, once, and wait longer
+      // before each next probe.
+      if (this.refusals === 2) this.setRate(now, (rate * this.decrease) / this.gentle);
+      this.holdMs = retryAfterMs ?? Math.min(this.maxHoldMs, Math.max(this.firstHoldMs, this.holdMs * 2));
     }
     this.holdUntil = now + this.holdMs;
-    this.nextAt = Math.max(this.nextAt, this.holdUntil);
+    // Every turn given out before is void (the requests holding them take new ones): the probe goes first.
+    this.nextAt = this.holdUntil;
     this.options.onChange?.({ kind: 'limited', ratePerSec: this.ratePerSec, holdMs: this.holdMs });
+  }
+
+  /**
+   * Pace at `rate`, but never below half the best rate the server answered over ten seconds within the last
+   * minute: refusals that come at random, not from a limit, slow a run down without bringing it to a halt (the
+   * rate at most halves in a minute). A full window sets the rate by what it let through (`answered`).
+   */
+  private setRate(now: number, rate: number): void {
+    this.lastDecreaseAt = now;
+    this.gapMs = 1000 / Math.max(rate, this.bestTenSeconds(now) / 10 / 2);
+  }
+
+  /** The most answers (not 429s) in any ten seconds of the last minute. */
+  private bestTenSeconds(now: number): number {
+    const second = Math.floor(now / 1000);
+    const counts = new Array<number>(60).fill(0);
+    for (const slot of this.perSecond) if (slot.second > second - 60) counts[second - slot.second] = slot.count;
+    let best = 0;
+    let sum = 0;
+    for (let i = 0; i < 60; i++) {
+      sum += counts[i]! - (i >= 10 ? counts[i - 10]! : 0);
+      best = Math.max(best, sum);
+    }
+    return best;
+  }
+
+  private countAnswer(now: number): void {
+    const second = Math.floor(now / 1000);
+    const slot = this.perSecond[second % 60]!;
+    if (slot.second !== second) [slot.second, slot.count] = [second, 0];
+    slot.count++;
   }
 
   private answered(epoch: number): void {
     const now = this.options.clock.now();
     this.cycleAnswers++;
-    if (this.refusing) {
+    this.countAnswer(now);
+    if (this.refusals > 0) {
       if (epoch !== this.epoch) return; // an answer to a request sent before the refusals began
-      // The hold is over. What the server let through since the last hold ended, over that time (the hold
-      // included), is a rate it allows: never resume faster than that.
-      this.refusing = false;
-      const allowed = (this.cycleAnswers * 1000) / Math.max(1, now - this.cycleStart);
-      this.gapMs = Math.max(this.gapMs, 1000 / allowed);
+      // The hold is over. After a full window (refused more than once), what the server let through since the
+      // last hold ended, over that time (the hold included), is a rate it allows: never resume faster.
+      if (this.refusals > 1) {
+        const allowed = (this.cycleAnswers * 1000) / Math.max(1, now - this.cycleStart);
+        if (allowed < this.ratePerSec) this.setRate(now, allowed);
+      }
+      this.refusals = 0;
       this.baseRate = this.ratePerSec;
       this.cycleStart = now;
       this.cycleAnswers = 0;

@@ -28,6 +28,8 @@ export interface RateLimiterOptions {
   decrease?: number;
   /** Additive increase: each second of answers raises the rate by this share of the rate last found safe. */
   increase?: number;
+  /** The longest Retry-After honoured as a hold (the run's time for waiting); the client does not wait longer. */
+  maxRetryAfterMs?: number;
   /** Told when the limiter starts or ends holding, for a log line. */
   onChange?: (event: { kind: 'limited'; ratePerSec: number; holdMs: number } | { kind: 'resumed'; ratePerSec: number }) => void;
 }
@@ -68,6 +70,8 @@ export class RateLimiter {
   private readonly decrease: number;
   private readonly gentle: number;
   private readonly increase: number;
+  /** The longest hold a Retry-After may set. */
+  readonly maxRetryAfterMs: number;
   /** Figures for the bench and the tests. */
   readonly stats = { started: 0, limited: 0, holds: 0 };
 
@@ -78,6 +82,7 @@ export class RateLimiter {
     this.gentle = options.gentle ?? 0.85;
     this.increase = options.increase ?? 0.02;
     this.cycleStart = options.clock.now();
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
   }
 
   /** Requests per second now allowed (Infinity while unpaced). */
@@ -142,6 +147,7 @@ export class RateLimiter {
   private limited(epoch: number, retryAfterMs: number | undefined): void {
     const now = this.options.clock.now();
     this.stats.limited++;
+    if (retryAfterMs !== undefined) retryAfterMs = Math.min(retryAfterMs, this.maxRetryAfterMs);
     // Sent before the last change: it was on its way when the server first refused, and says nothing new.
     if (epoch !== this.epoch) return;
     this.epoch++;

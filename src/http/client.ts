@@ -3,7 +3,8 @@
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
 import { HttpError, NetworkError, PublishError } from '../core/errors.js';
-import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
+import { RateLimiter } from '../core/limiter.js';
+import { MAX_RETRY_AFTER_MS, parseRetryAfter, sleep, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
 import type { Logger } from '../core/types.js';
 import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
 import { closeWithin, untilAborted } from './deadline.js';
@@ -114,6 +115,8 @@ export function describeNetworkFailure(err: unknown): string {
 
 export class Http {
   readonly dispatcher: Dispatcher;
+  /** One rate limiter per server (origin): a 429 slows every request of the run to that server. */
+  private readonly limiters = new Map<string, RateLimiter>();
 
   constructor(
     readonly settings: HttpSettings,
@@ -121,6 +124,33 @@ export class Http {
   ) {
     // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
     this.dispatcher = dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64 });
+  }
+
+  /** The run's rate limiter for the server of `url`. */
+  limiterFor(url: string): RateLimiter {
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      origin = '';
+    }
+    let limiter = this.limiters.get(origin);
+    if (!limiter) {
+      const log = this.settings.log;
+      const maxHold = Math.min(this.settings.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
+      limiter = new RateLimiter({
+        clock: { now: () => performance.now(), sleep },
+        maxRetryAfterMs: maxHold,
+        onChange: (e) =>
+          log.info(
+            e.kind === 'limited'
+              ? `${origin}: rate limited (HTTP 429): ${Number.isFinite(e.ratePerSec) ? `pacing requests to ${e.ratePerSec.toFixed(1)}/s, ` : ''}next request in ${(e.holdMs / 1000).toFixed(1)}s`
+              : `${origin}: accepting requests again; pacing them to ${e.ratePerSec.toFixed(1)}/s`,
+          ),
+      });
+      this.limiters.set(origin, limiter);
+    }
+    return limiter;
   }
 
   /** Retry classification shared by API requests and uploads. */
@@ -133,8 +163,10 @@ export class Http {
     const res = outcome.value!;
     if (!isRetryableStatus(res.status)) return { retry: false, reason: `HTTP ${res.status}` };
     const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-    // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated.
-    return { retry: res.status === 429 || idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
+    // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated; the
+    // server's limiter (limiterFor) says when.
+    if (res.status === 429) return { retry: true, paced: true, retryAfterMs, reason: 'HTTP 429' };
+    return { retry: idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -146,17 +178,25 @@ export class Http {
     }
     headers['accept'] ??= 'application/json';
     const where = `${req.method} ${redactUrl(req.url)}`;
+    const limiter = this.limiterFor(req.url);
     return withRetry(
       async () => {
+        const ticket = await limiter.acquire(req.signal);
         const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
         let res: Dispatcher.ResponseData;
         try {
           // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
           res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
         } catch (err) {
+          ticket.done('failed');
           if (req.signal?.aborted) throw err;
           throw transportError(err, req.label, where);
         }
+        if (res.statusCode === 429) {
+          // A wait longer than the run allows is not waited out (withRetry lets the answer stand): no hold for it.
+          const retryAfterMs = parseRetryAfter(flattenHeaders(res.headers)['retry-after']);
+          ticket.done(retryAfterMs !== undefined && retryAfterMs > limiter.maxRetryAfterMs ? 'failed' : 'limited', retryAfterMs);
+        } else ticket.done('ok');
         // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
         const ok = res.statusCode >= 200 && res.statusCode < 300;
         const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
@@ -174,6 +214,8 @@ export class Http {
         signal: req.signal,
         onRetry: ({ attempt, delayMs, reason }) =>
           this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+        onPaced: ({ attempt, reason, retryAfterMs }) =>
+          this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1} when the server allows${retryAfterMs !== undefined ? ` (Retry-After ${(retryAfterMs / 1000).toFixed(1)}s)` : ''}`),
         onWaitRefused: ({ retryAfterMs, limitMs, reason }) =>
           this.settings.log.info(`${req.label}: ${reason}, and the server asks to wait ${Math.round(retryAfterMs / 1000)}s, more than the ${Math.round(limitMs / 1000)}s this run allows: not retried`),
       },

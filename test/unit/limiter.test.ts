@@ -132,9 +132,10 @@ describe('RateLimiter (virtual time)', () => {
     expect(f.requests - f.limited).toBe(4000);
   });
 
-  it('without it, the same run (five tries per request, backoff between) sends a third of its requests into 429s and gives up on some', async () => {
+  it('without it, the same run (five tries per request, backoff between) sends most of its requests into 429s (78 %) and gives up on 1,600 of them', async () => {
     const f = await simulate(slidingWindow(600, 60_000), { files: 2000, concurrency: 32, perFile: 2, latencyMs: 25, limiter: false, maxTries: 5 });
-    expect(f.limited / f.requests).toBeGreaterThan(0.2);
+    if (process.env['LIMITER_FIGURES']) console.log('without', f);
+    expect(f.limited / f.requests).toBeGreaterThan(0.5);
     expect(f.gaveUp).toBeGreaterThan(0);
     const adapted = await simulate(slidingWindow(600, 60_000), { files: 2000, concurrency: 32, perFile: 2, latencyMs: 25, maxTries: 5 });
     expect(adapted.gaveUp).toBe(0);

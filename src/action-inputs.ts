@@ -37,7 +37,7 @@ export const INPUTS: readonly InputSpec[] = [
   },
   {
     name: "concurrency",
-    description: "Files in flight at once (1-32).",
+    description: "Files in flight at once (1-32); a file that only waits for the provider's verdict, which one request a round checks for every waiting file (ARCNM), no longer counts.",
     default: "4",
     required: false,
   },

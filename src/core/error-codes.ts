@@ -42,8 +42,8 @@ export const ERROR_CODES = {
     fix: 'use the input the message suggests instead (e.g. ION `entity-id`), or update the server',
   },
   rate_limited: {
-    meaning: 'the provider kept answering 429 after every attempt (its `Retry-After` was honoured)',
-    fix: 'lower `concurrency`, or raise `max-attempts`',
+    meaning: 'the provider kept answering 429 for longer than the run may wait, or asked (`Retry-After`) to wait longer than that; the run had slowed its requests down',
+    fix: 'raise `wait-timeout-minutes`, or run again later (a shared API key may be spending the limit elsewhere)',
   },
   provider_unavailable: {
     meaning: 'the provider kept failing with a server error (5xx) after every attempt',

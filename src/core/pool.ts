@@ -1,13 +1,35 @@
 /**
- * Run `work` over `items` with at most `limit` in flight: N workers share one iterator, every item is
- * attempted, results keep the items' order. `work` must not throw: it answers each item's result.
+ * Run `work` over `items` with at most `limit` in flight: every item is attempted, results keep the items'
+ * order. `work` must not throw: it answers each item's result. An item may give its place up early with
+ * `release()` (it goes on, but no longer counts: a file that only waits for a verdict other requests check):
+ * the next item starts at once.
  */
-export async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T, index: number, release: () => void) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
-  const queue = items.entries();
-  const worker = async () => {
-    for (const [index, item] of queue) results[index] = await work(item, index);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
+  const max = Math.max(1, limit);
+  let next = 0;
+  let active = 0;
+  let pending = items.length;
+  return new Promise<R[]>((resolve, reject) => {
+    if (pending === 0) return resolve(results);
+    const start = () => {
+      while (active < max && next < items.length) {
+        const index = next++;
+        active++;
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          active--;
+          start();
+        };
+        work(items[index]!, index, release).then((result) => {
+          results[index] = result;
+          release();
+          if (--pending === 0) resolve(results);
+        }, reject);
+      }
+    };
+    start();
+  });
 }

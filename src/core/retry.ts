@@ -61,6 +61,12 @@ export interface RetryDecision {
   retryAfterMs?: number;
   /** Shown in the retry log line, e.g. `HTTP 503` or `connection reset`. */
   reason: string;
+  /**
+   * A 429 under a run-wide rate limiter (limiter.ts): the limiter decides when the request goes again, so it
+   * is sent again without a backoff of its own and uses no attempt; such waits end after the time the run
+   * allows (`maxRetryAfterMs`).
+   */
+  paced?: boolean;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -92,8 +98,12 @@ export async function withRetry<T>(
     /** The server asked to wait longer than the run allows: no retry, its answer stands. */
     onWaitRefused?: (info: { retryAfterMs: number; limitMs: number; reason: string }) => void;
     random?: () => number;
+    /** A paced 429 is to be sent again (the limiter will say when). */
+    onPaced?: (info: { attempt: number; reason: string; retryAfterMs?: number }) => void;
+    now?: () => number;
   },
 ): Promise<T> {
+  let pacedSince: number | undefined;
   for (let n = 1; ; n++) {
     let outcome: { value?: T; error?: unknown };
     try {
@@ -103,11 +113,20 @@ export async function withRetry<T>(
       outcome = { error };
     }
     const decision = classify(outcome);
+    const limitMs = Math.min(options.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
+    if (decision.retry && decision.paced && !(decision.retryAfterMs !== undefined && decision.retryAfterMs > limitMs)) {
+      const now = (options.now ?? Date.now)();
+      pacedSince ??= now;
+      if (now - pacedSince <= limitMs) {
+        options.onPaced?.({ attempt: n, reason: decision.reason, ...(decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {}) });
+        n--; // the same attempt again, when the limiter lets it go
+        continue;
+      }
+    }
     if (!decision.retry || n >= options.policy.maxAttempts) {
       if ('error' in outcome) throw outcome.error;
       return outcome.value as T;
     }
-    const limitMs = Math.min(options.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
     if (decision.retryAfterMs !== undefined && decision.retryAfterMs > limitMs) {
       options.onWaitRefused?.({ retryAfterMs: decision.retryAfterMs, limitMs, reason: decision.reason });
       if ('error' in outcome) throw outcome.error;

@@ -91,6 +91,12 @@ export interface StepContext {
   waitDeadline: number;
   /** Whether to wait for the provider's processing at all (`wait` input). */
   wait: boolean;
+  /**
+   * Say that from now on the file only waits for a verdict that requests shared with other files check (ARCNM's
+   * upload list): it sends nothing of its own, so its place among the `concurrency` files in flight goes to the
+   * next file. Call it only where nothing of the file's own follows.
+   */
+  waiting?: () => void;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface EngineOptions {
   mask: (secret: string) => void;
   /** How often one file may start again from presign after its upload URL expired. */
   maxPresigns?: number;
+  /** `stop` and `signal` as one (publishAll makes it once for the run). */
+  runStop?: AbortSignal;
   /** Told of every file's failure (the run may decide it is the whole run's and stop). */
   onFailure?: (file: LocalFile, err: unknown) => void;
 }
@@ -41,19 +43,22 @@ export function maskSignatures(url: string, mask: (secret: string) => void): voi
 
 /** Publish every file; never throws for a file's failure. */
 export async function publishAll(files: readonly LocalFile[], session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult[]> {
-  return inParallel(files, options.concurrency, (file) => publishOne(file, session, http, options));
+  // One stop signal for the run, not one per file (AbortSignal.any keeps each it makes until a collection).
+  const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
+  return inParallel(files, options.concurrency, (file, _index, release) => publishOne(file, session, http, { ...options, runStop: stop }, release));
 }
 
-export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult> {
+export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions, release?: () => void): Promise<FileResult> {
   const started = Date.now();
   const ctx: StepContext = {
     signal: options.signal,
     log: options.log,
     wait: options.wait,
     waitDeadline: started + options.waitTimeoutMs,
+    ...(release ? { waiting: release } : {}),
   };
   const maxPresigns = options.maxPresigns ?? 3;
-  const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
+  const stop = options.runStop ?? (options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal);
   ctx.stop = stop;
   if (stop.aborted) {
     return { path: file.path, bytes: file.bytes, status: 'skipped', error: { message: 'not started: the run was cancelled', code: 'cancelled' }, durationMs: 0 };

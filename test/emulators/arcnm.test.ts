@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArcnmEmulator, arcnmRateLimited, checkMagicBytes } from './arcnm.js';
+import { ArcnmEmulator, SlidingWindowLimit, arcnmRateLimited, checkMagicBytes } from './arcnm.js';
 import { BlobStore } from './blob.js';
 
 const API_KEY = 'ak_test_0123456789';
@@ -348,6 +348,30 @@ describe('ARCNM faults', () => {
     expect(r.headers.get('retry-after')).toBeNull();
     expect(arcnm.uploads.size).toBe(0);
     expect((await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' })).status).toBe(200);
+  });
+
+  it('the per-caller limiter: a sliding window over accepted requests, 429 rate_limited past it, refused ones not counted', async () => {
+    let now = 1_000_000;
+    arcnm.rateLimit = new SlidingWindowLimit({ limit: 3, windowMs: 60_000, now: () => now });
+    for (let i = 0; i < 3; i++) expect((await api('GET', '/api/v1/uploads/')).status).toBe(200);
+    now += 30_000;
+    const refused = await api('POST', '/api/v1/uploads/presign', { name: 'a.pdf' });
+    expectEnvelope(refused, 429, 'rate_limited');
+    expect(refused.json.error.details).toEqual({ limit: 3, window_seconds: 60 });
+    expect(refused.headers.get('retry-after')).toBeNull();
+    expect(arcnm.uploads.size).toBe(0); // refused before any work
+    expect((await api('GET', '/api/v1/uploads/')).status).toBe(429);
+    // The first three leave the window 60 s after they came; the refusals were not counted.
+    now += 30_000;
+    expect((await api('GET', '/api/v1/uploads/')).status).toBe(200);
+    expect(arcnm.rateLimit.refused).toBe(2);
+    // Retry-After when asked: the seconds until the oldest accepted request leaves the window.
+    arcnm.rateLimit = new SlidingWindowLimit({ limit: 1, windowMs: 60_000, retryAfter: true, now: () => now });
+    expect((await api('GET', '/api/v1/uploads/')).status).toBe(200);
+    now += 15_500;
+    const withHeader = await api('GET', '/api/v1/uploads/');
+    expect(withHeader.status).toBe(429);
+    expect(withHeader.headers.get('retry-after')).toBe('45');
   });
 
   it('reset and delay faults on the API', async () => {

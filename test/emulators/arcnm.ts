@@ -12,7 +12,9 @@
  *    (`GET /api/v1/uploads/`, or confirming again, which answers the final error once it failed);
  *  - attach to a part revision, with 409 `upload_pending` + Retry-After while the check runs;
  *  - Idempotency-Key replay / in-flight / conflict semantics;
- *  - 429 `rate_limited` WITHOUT Retry-After (inject it with `arcnmRateLimited()` as a fault).
+ *  - 429 `rate_limited` WITHOUT Retry-After (inject it with `arcnmRateLimited()` as a fault), and the per-caller
+ *    limiter itself when switched on (`rateLimit`: at most `limit` requests in any `windowMs`, a sliding window;
+ *    refused requests do not count; Retry-After only when asked, as the real service sends none).
  *
  * State (uploads, datasets, counters) is public so tests can assert on it and tweak it.
  */
@@ -100,6 +102,40 @@ export interface ArcnmEmulatorOptions {
   processingDelayMs?: number;
   /** How long a key stays locked after a 5xx (reference: "about 60 s"). Default 60000. */
   idempotencyLockMs?: number;
+  /** The per-caller limiter (reference: 600 a minute, sliding window, no Retry-After); off by default. */
+  rateLimit?: RateLimitOptions;
+}
+
+export interface RateLimitOptions {
+  /** Requests accepted in any window. */
+  limit: number;
+  windowMs: number;
+  /** Answer Retry-After (seconds until a request would be accepted); the real service does not. */
+  retryAfter?: boolean;
+  /** The clock (Date.now), for tests that move the window without waiting. */
+  now?: () => number;
+}
+
+/** A sliding window over accepted requests: a request is refused when `limit` were accepted in the last `windowMs`. */
+export class SlidingWindowLimit {
+  private readonly accepted: number[] = [];
+  private head = 0;
+  /** Requests refused (429) so far. */
+  refused = 0;
+  constructor(readonly options: RateLimitOptions) {}
+
+  /** Undefined when the request is accepted (and counted); else the milliseconds until one would be. */
+  admit(): number | undefined {
+    const now = (this.options.now ?? Date.now)();
+    while (this.head < this.accepted.length && this.accepted[this.head]! <= now - this.options.windowMs) this.head++;
+    if (this.head > 4096) this.accepted.splice(0, this.head), (this.head = 0);
+    if (this.accepted.length - this.head < this.options.limit) {
+      this.accepted.push(now);
+      return undefined;
+    }
+    this.refused++;
+    return Math.max(1, this.accepted[this.head]! + this.options.windowMs - now);
+  }
 }
 
 interface Reply {
@@ -257,6 +293,8 @@ export class ArcnmEmulator {
   maxBytes: number;
   processingDelayMs: number;
   idempotencyLockMs: number;
+  /** The per-caller limiter, when on (switchable: assign a new one, or undefined). */
+  rateLimit: SlidingWindowLimit | undefined;
 
   /** part id → revision ids */
   private readonly parts = new Map<string, Set<string>>();
@@ -275,6 +313,7 @@ export class ArcnmEmulator {
     this.maxBytes = opts.maxBytes ?? 512 * MB;
     this.processingDelayMs = opts.processingDelayMs ?? 0;
     this.idempotencyLockMs = opts.idempotencyLockMs ?? 60_000;
+    this.rateLimit = opts.rateLimit ? new SlidingWindowLimit(opts.rateLimit) : undefined;
 
     const id = '([^/]+)';
     this.routes = [
@@ -385,6 +424,13 @@ export class ArcnmEmulator {
     const key = req.headers['x-api-key'];
     if (typeof key !== 'string' || key !== this.apiKey) {
       throw new ApiError(401, 'invalid_api_key', 'Missing, malformed, or revoked API key.');
+    }
+
+    // The per-caller limiter answers before any work is done.
+    const waitMs = this.rateLimit?.admit();
+    if (waitMs !== undefined) {
+      const { limit, windowMs, retryAfter } = this.rateLimit!.options;
+      throw new ApiError(429, 'rate_limited', 'Rate limit exceeded. Back off with jitter and retry.', { limit, window_seconds: windowMs / 1000 }, retryAfter ? { 'Retry-After': String(Math.ceil(waitMs / 1000)) } : {});
     }
 
     // Routing. FastAPI redirects the slash-less collection path.

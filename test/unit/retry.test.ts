@@ -66,4 +66,24 @@ describe('retry policy', () => {
     await expect(withRetry(async () => { calls++; throw new Error('final'); }, () => ({ retry: false, reason: 'final' }), { policy: fast })).rejects.toThrow('final');
     expect(calls).toBe(1);
   });
+
+  it('a paced 429 (the rate limiter says when) uses no attempt and no backoff, until the time the run allows has passed', async () => {
+    let now = 0;
+    let calls = 0;
+    const paced: number[] = [];
+    const limited = { ...policy, maxRetryAfterMs: 10_000 };
+    // Ten 429s, then an answer: more than maxAttempts (4), all sent again at once (the limiter paces them).
+    const value = await withRetry(async () => ++calls, (o) => (o.value! <= 10 ? { retry: true, paced: true, reason: 'HTTP 429' } : { retry: false, reason: 'ok' }), {
+      policy: limited,
+      now: () => (now += 500),
+      onPaced: ({ attempt }) => paced.push(attempt),
+    });
+    expect(value).toBe(11);
+    expect(paced).toEqual(new Array(10).fill(1));
+    // 429s for longer than the run allows: the last answer stands.
+    calls = 0;
+    now = 0;
+    const stood = await withRetry(async () => ++calls, () => ({ retry: true, paced: true, reason: 'HTTP 429' }), { policy: limited, now: () => (now += 1_000) });
+    expect(stood).toBe(11 + 4); // 10 s of paced 429s (11 at one a second), then the policy's 4 attempts with backoff
+  });
 });

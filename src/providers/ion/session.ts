@@ -130,7 +130,7 @@ class IonSession implements Omit<ProviderSession<Pending>, 'plan'> {
           );
         }
         if (err instanceof HttpError && err.status === 429) {
-          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited', { providerCode: statusCode(429) });
+          throw new PublishError(`${subject}: ION kept answering 429 Too Many Requests for longer than this run may wait; raise wait-timeout-minutes, or run again later`, 'rate_limited', { providerCode: statusCode(429) });
         }
         const detail = err instanceof HttpError && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
         throw new PublishError(

@@ -166,6 +166,6 @@ export function httpFailure(err: unknown, what: string, settings: SpeckleSetting
     );
   }
   if (Array.isArray(body?.errors) && body.errors.length > 0) return graphqlFailure(body.errors, what, settings);
-  if (err.status === 429) return new SpeckleError(`Speckle kept answering HTTP 429 (rate limited) to ${what} after every attempt; lower concurrency or raise max-attempts`, 'rate_limited', [], [], statusCode(429));
+  if (err.status === 429) return new SpeckleError(`Speckle kept answering HTTP 429 (rate limited) to ${what} for longer than this run may wait; raise wait-timeout-minutes, or run again later`, 'rate_limited', [], [], statusCode(429));
   return err;
 }

@@ -78,7 +78,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4296);
 /* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5694);
 /* harmony import */ var _files_names_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9827);
-/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(3329);
+/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(7940);
 /* harmony import */ var _http_graphql_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(4729);
 /* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(3889);
 /* harmony import */ var _auth_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(8705);
@@ -200,7 +200,7 @@ class IonSession {
                     throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .OutcomeUnknownError */ .Do(`${subject}: ${why}, so ION may or may not have created the attachment; ${op.field} is not sent again, to avoid a duplicate: check the entity's attachments before re-running`, err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(err.status) } : undefined);
                 }
                 if (err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.status === 429) {
-                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ION kept answering 429 Too Many Requests; lower concurrency or raise max-attempts`, 'rate_limited', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(429) });
+                    throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ION kept answering 429 Too Many Requests for longer than this run may wait; raise wait-timeout-minutes, or run again later`, 'rate_limited', { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(429) });
                 }
                 const detail = err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ && err.body ? `: ${err.body.slice(0, 200).replace(/\s+/g, ' ')}` : '';
                 throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .PublishError */ .S1(`${subject}: ${why} at ${(0,_http_client_js__WEBPACK_IMPORTED_MODULE_4__/* .redactUrl */ .BO)(this.graphqlUrl)}${detail}`, err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .codeForStatus */ .zT)(err.status) : 'network', err instanceof _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .HttpError */ .j$ ? { providerCode: (0,_core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__/* .statusCode */ .se)(err.status) } : undefined);

@@ -145,7 +145,8 @@ export class Http {
       const log = this.settings.log;
       const maxHold = Math.min(this.settings.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
       limiter = new RateLimiter({
-        clock: { now: () => performance.now(), sleep },
+        // process.hrtime, not performance.now(): the global performance loads perf_hooks at first touch (lean start).
+        clock: { now: () => Number(process.hrtime.bigint()) / 1e6, sleep },
         maxRetryAfterMs: maxHold,
         onChange: (e) =>
           log.info(

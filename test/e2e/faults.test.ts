@@ -256,7 +256,9 @@ describe.concurrent.each(NODES)('every fault at once ($name)', ({ name: node, bi
     const PROJECT = 'p0ject1d';
     const blob = new BlobStore();
     await blob.start();
-    const speckle = new SpeckleEmulator({ blob, mode: 'live', tokens: { [TOKEN]: {} }, queuedMs: 150, processingMs: 350 });
+    // processingReads: the start's answer and each ingestion's first status read say processing, so the run polls
+    // again (try-again) however slowly the faults let it reach its first read.
+    const speckle = new SpeckleEmulator({ blob, mode: 'live', tokens: { [TOKEN]: {} }, queuedMs: 150, processingMs: 350, processingReads: 2 });
     await speckle.start();
     const gate = new FaultGate(() => speckle.url, SEED + 1);
     await gate.start();

@@ -227,6 +227,8 @@ export interface SpeckleIngestion {
   /** Snapshot of the stored bytes when the ingestion started. */
   bytes: Buffer;
   startedAt: number;
+  /** How many times its state was shown (see processingReads). */
+  reads?: number;
   status: IngestionStatus;
   progress?: number;
   versionId?: string;
@@ -277,6 +279,12 @@ export interface SpeckleEmulatorOptions {
   /** How long an ingestion stays queued, then processing (default 50 ms and 150 ms). */
   queuedMs?: number;
   processingMs?: number;
+  /**
+   * An ingestion is shown in flight (processing) at least this many times before its end, however long it took
+   * (default 0: time alone decides); every view counts, the start mutation's own answer too. Tests that must see a
+   * client poll again set it, instead of racing a timer.
+   */
+  processingReads?: number;
   /** Headers the upload URL is signed with and that generateUploadUrl lists (default an x-amz-meta-* per file). */
   additionalRequestHeaders?: (fileId: string) => Record<string, string>;
   /** Presigned URL lifetime (default 900 s). */
@@ -347,6 +355,7 @@ export class SpeckleEmulator {
   blobSizeLimitBytes: number;
   queuedMs: number;
   processingMs: number;
+  processingReads: number;
   /** The next `remaining` GraphQL requests answer HTTP 429 with this Retry-After. */
   rateLimit = { remaining: 0, retryAfter: '0.35', answered: 0 };
   /** Test hook run as a start mutation arrives, before its checks. */
@@ -383,6 +392,7 @@ export class SpeckleEmulator {
     this.blobSizeLimitBytes = opts.blobSizeLimitBytes ?? 100 * 1024 * 1024;
     this.queuedMs = opts.queuedMs ?? 50;
     this.processingMs = opts.processingMs ?? 150;
+    this.processingReads = opts.processingReads ?? 0;
     this.additionalHeaders = opts.additionalRequestHeaders ?? ((fileId) => ({ 'x-amz-meta-speckle-file-id': fileId }));
     this.expiresInSec = opts.uploadUrlExpiresInSec ?? 900;
     this.introspection = opts.introspection ?? true;
@@ -777,11 +787,12 @@ export class SpeckleEmulator {
   /** Ingestion moves on with time, computed when read: queued, then processing, then its end. */
   private advance(ing: SpeckleIngestion): void {
     if (ing.status !== 'queued' && ing.status !== 'processing') return;
+    ing.reads = (ing.reads ?? 0) + 1;
     const elapsed = Date.now() - ing.startedAt;
-    if (elapsed < this.queuedMs) return;
-    if (elapsed < this.queuedMs + this.processingMs) {
+    if (elapsed < this.queuedMs && ing.reads > this.processingReads) return;
+    if (elapsed < this.queuedMs + this.processingMs || ing.reads <= this.processingReads) {
       ing.status = 'processing';
-      ing.progress = Math.min(0.99, (elapsed - this.queuedMs) / Math.max(1, this.processingMs));
+      ing.progress = Math.max(0, Math.min(0.99, (elapsed - this.queuedMs) / Math.max(1, this.processingMs)));
       ing.updatedAt = now();
       return;
     }

@@ -20,7 +20,9 @@ let speckle: SpeckleEmulator;
 async function startEmulators(mode: SpeckleMode, opts: Partial<SpeckleEmulatorOptions> = {}) {
   blob = new BlobStore();
   await blob.start();
-  speckle = new SpeckleEmulator({ blob, mode, tokens: { [TOKEN]: {} }, queuedMs: 30, processingMs: 80, ...opts });
+  // processingReads: every ingestion is seen in flight by the run's first status read, however late it comes (the
+  // log and poll assertions below do not race the emulator's timers on a loaded machine).
+  speckle = new SpeckleEmulator({ blob, mode, tokens: { [TOKEN]: {} }, queuedMs: 30, processingMs: 80, processingReads: 2, ...opts });
   await speckle.start();
 }
 

@@ -14,7 +14,7 @@ import { escapeControls, safeLine } from './core/untrusted.js';
 import { formatBytes } from './core/units.js';
 import { fileOutcome, mergeResults, shardsLine } from './merge.js';
 import { buildOutputs, failedByRun, idKind } from './results.js';
-import { buildResultsFile, prepareResultsFile, serializeResultsFile, writeResultsFile } from './results-file.js';
+import { prepareResultsFile, writeRunResults } from './results-file.js';
 import type { RunFailure } from './providers/types.js';
 import { publish, type RunReport } from './run.js';
 import { describeRunFailure } from './run-failure.js';
@@ -103,21 +103,21 @@ export async function main(argv: readonly string[], env: Record<string, string |
   if (resultsPath) {
     // However the run ended: a shard that failed or was interrupted still leaves its trace for the merge.
     try {
-      const doc = buildResultsFile({
-        provider: config.provider.id,
-        target: config.provider.target,
-        commit: await headCommit(config.run.workspace, env),
-        shard: config.run.shard,
-        patterns: config.run.patterns,
-        matched,
-        dryRun: config.run.dryRun,
-        ...(unchanged ? { unchanged } : {}),
-        results,
-        ...(failure ? { failure } : {}),
-        ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
-        cancelled: stop.signal.aborted,
-      });
-      await writeResultsFile(resultsPath, serializeResultsFile(doc, (t) => secrets.scrub(t)));
+      await writeRunResults(
+        resultsPath,
+        config,
+        {
+          target: config.provider.target,
+          commit: await headCommit(config.run.workspace, env),
+          matched,
+          ...(unchanged ? { unchanged } : {}),
+          results,
+          ...(failure ? { failure } : {}),
+          ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
+          cancelled: stop.signal.aborted,
+        },
+        (t) => secrets.scrub(t),
+      );
       say(`results of ${results.length} file(s) written to ${config.run.resultsFile}`);
     } catch (err) {
       say(`error: could not write --results-file ${config.run.resultsFile}: ${errorMessage(err)}`);

@@ -10,7 +10,7 @@ import { writeReport } from './github/report.js';
 import { untilAborted } from './http/deadline.js';
 import { fileOutcome, mergeResults, shardsLine, type MergeReport } from './merge.js';
 import type { ProviderInfo, RunFailure } from './providers/types.js';
-import { buildResultsFile, prepareResultsFile, serializeResultsFile, writeResultsFile } from './results-file.js';
+import { prepareResultsFile, writeRunResults } from './results-file.js';
 import { describeRunFailure } from './run-failure.js';
 import { publish, type RunReport } from './run.js';
 
@@ -84,21 +84,21 @@ export async function run(env: Record<string, string | undefined> = process.env)
   if (resultsPath) {
     // Whatever the run has, however it ended: a shard that failed or was cancelled still leaves its trace.
     try {
-      const doc = buildResultsFile({
-        provider: config.provider.id,
-        target,
-        commit: env['GITHUB_SHA'],
-        shard: config.run.shard,
-        patterns: config.run.patterns,
-        matched,
-        dryRun: config.run.dryRun,
-        ...(unchanged ? { unchanged } : {}),
-        results,
-        ...(failure ? { failure } : {}),
-        ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
-        cancelled: stop.signal.aborted,
-      });
-      await writeResultsFile(resultsPath, serializeResultsFile(doc, (t) => secrets.scrub(t)));
+      await writeRunResults(
+        resultsPath,
+        config,
+        {
+          target: target,
+          commit: env['GITHUB_SHA'],
+          matched,
+          ...(unchanged ? { unchanged } : {}),
+          results,
+          ...(failure ? { failure } : {}),
+          ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
+          cancelled: stop.signal.aborted,
+        },
+        (t) => secrets.scrub(t),
+      );
       core.info(say(`results of ${results.length} file(s) written to ${config.run.resultsFile}`));
     } catch (err) {
       core.setFailed(say(`Input 'results-file': could not write ${config.run.resultsFile}: ${errorMessage(err)}`));

@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as z from './core/schema.js';
 import { ERROR_CODES, type ErrorCode } from './core/error-codes.js';
 import { UsageError } from './core/errors.js';
+import type { Config } from './config.js';
 import type { Evidence, FileResult } from './core/types.js';
 import { formatBytes } from './core/units.js';
 import { inside } from './files/odd.js';
@@ -119,6 +120,15 @@ export interface RunTrace {
   /** The error the run stopped with, when it stopped before answering a result per file. */
   error?: string;
   cancelled: boolean;
+}
+
+/** How a publishing run ended, as both edges (action and command line) know it; the rest comes from its config. */
+export type RunEnding = Omit<RunTrace, 'provider' | 'shard' | 'patterns' | 'dryRun'>;
+
+/** Build, check and write a publishing run's results file, however the run ended. */
+export async function writeRunResults(file: string, config: Config, ending: RunEnding, scrub: (text: string) => string): Promise<void> {
+  const doc = buildResultsFile({ provider: config.provider.id, shard: config.run.shard, patterns: config.run.patterns, dryRun: config.run.dryRun, ...ending });
+  await writeResultsFile(file, serializeResultsFile(doc, scrub));
 }
 
 export function buildResultsFile(t: RunTrace): ResultsFile {

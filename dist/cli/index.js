@@ -17252,21 +17252,16 @@ async function main(argv, env, print) {
     if (resultsPath) {
         // However the run ended: a shard that failed or was interrupted still leaves its trace for the merge.
         try {
-            const doc = (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .buildResultsFile */ .HD)({
-                provider: config.provider.id,
+            await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .writeRunResults */ .dy)(resultsPath, config, {
                 target: config.provider.target,
                 commit: await headCommit(config.run.workspace, env),
-                shard: config.run.shard,
-                patterns: config.run.patterns,
                 matched,
-                dryRun: config.run.dryRun,
                 ...(unchanged ? { unchanged } : {}),
                 results,
                 ...(failure ? { failure } : {}),
                 ...(stoppedWith !== undefined ? { error: stoppedWith } : {}),
                 cancelled: stop.signal.aborted,
-            });
-            await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .writeResultsFile */ .At)(resultsPath, (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .serializeResultsFile */ .Zp)(doc, (t) => secrets.scrub(t)));
+            }, (t) => secrets.scrub(t));
             say(`results of ${results.length} file(s) written to ${config.run.resultsFile}`);
         }
         catch (err) {
@@ -32131,15 +32126,13 @@ function defineProvider(def) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   At: () => (/* binding */ writeResultsFile),
 /* harmony export */   B9: () => (/* binding */ readResultsFile),
 /* harmony export */   ET: () => (/* binding */ prepareResultsFile),
-/* harmony export */   HD: () => (/* binding */ buildResultsFile),
-/* harmony export */   Zp: () => (/* binding */ serializeResultsFile),
 /* harmony export */   dL: () => (/* binding */ ResultsFileError),
+/* harmony export */   dy: () => (/* binding */ writeRunResults),
 /* harmony export */   iA: () => (/* binding */ fromRecord)
 /* harmony export */ });
-/* unused harmony exports RESULTS_FORMAT, RESULTS_VERSION, MAX_RESULTS_FILE_BYTES, ResultsFileSchema */
+/* unused harmony exports RESULTS_FORMAT, RESULTS_VERSION, MAX_RESULTS_FILE_BYTES, ResultsFileSchema, buildResultsFile, serializeResultsFile, writeResultsFile */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
@@ -32246,6 +32239,11 @@ const ResultsFileSchema = _core_schema_js__WEBPACK_IMPORTED_MODULE_4__/* .strict
     error: _core_schema_js__WEBPACK_IMPORTED_MODULE_4__/* .optional */ .lq(text(65_536)),
     results: _core_schema_js__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YO(RecordSchema).check(_core_schema_js__WEBPACK_IMPORTED_MODULE_4__/* .maxLength */ .Ru(1_000_000)),
 });
+/** Build, check and write a publishing run's results file, however the run ended. */
+async function writeRunResults(file, config, ending, scrub) {
+    const doc = buildResultsFile({ provider: config.provider.id, shard: config.run.shard, patterns: config.run.patterns, dryRun: config.run.dryRun, ...ending });
+    await writeResultsFile(file, serializeResultsFile(doc, scrub));
+}
 function buildResultsFile(t) {
     const f = t.failure;
     const doc = {

@@ -1,5 +1,4 @@
 // The command-line program: the same engine and providers, settings from flags or MODEL_PUBLISHER_* variables.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -7,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArcnmEmulator } from '../emulators/arcnm.js';
 import { expectArcnmHolds, startArcnm, type ArcnmFixture } from '../support/arcnm.js';
-import { ROOT, makeWorkspace } from '../support/action.js';
+import { ROOT, makeWorkspace, runCli } from '../support/action.js';
 import * as samples from '../support/samples.js';
 import { commitAll, git, writeTree } from '../support/git.js';
 import { parse } from 'yaml';
@@ -22,16 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => fixture.close());
 
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/index.js'), ...args], { cwd, env: { PATH: process.env['PATH']!, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 describe('command line', () => {
   it('takes --changed-since and --name like the inputs: only the changed file, under its path', async ({ onTestFinished }) => {

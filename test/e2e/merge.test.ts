@@ -2,13 +2,12 @@
 // (`merge-results`) reads the four files as one set and writes one summary, one pull-request comment and the
 // merged outputs, and fails naming the shard when one is missing, duplicated or from another run. The same
 // with the command line under GitLab CI's parallel: variables.
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArcnmEmulator } from '../emulators/arcnm.js';
-import { ROOT, FAKE_GITHUB_TOKEN, findLeaks, makeWorkspace, runAction, type ActionRun } from '../support/action.js';
+import { FAKE_GITHUB_TOKEN, findLeaks, makeWorkspace, runAction, runCli, type ActionRun } from '../support/action.js';
 import { expectArcnmHolds, startArcnm, type ArcnmFixture } from '../support/arcnm.js';
 import { startGitHubApi, type GitHubApi } from '../support/github-api.js';
 import * as samples from '../support/samples.js';
@@ -229,16 +228,7 @@ describe('merge-results: a shard that fails or is cancelled still leaves its tra
   });
 });
 
-function cli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/index.js'), ...args], { cwd, env: { PATH: process.env['PATH']!, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 describe('command line: GitLab CI parallel: N, then --merge-results', () => {
   // --skip-unchanged false: the tests above published the same sample names and bytes to this emulator.

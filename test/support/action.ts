@@ -217,3 +217,15 @@ export function findLeaks(run: ActionRun, secrets: readonly string[]): string[] 
   }
   return hits;
 }
+
+/** The committed command-line bundle (dist/cli/index.js), run with only PATH and these variables in its environment. */
+export function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/index.js'), ...args], { cwd, env: { PATH: process.env['PATH']!, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

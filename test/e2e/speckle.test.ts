@@ -288,6 +288,34 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     expect(byPath['models/ok.ifc']!.status).toBe('succeeded');
   });
 
+  it('waits for every ingestion with one status request a round, not one per file; a failure stays with its file', async () => {
+    // Each ingestion stays in flight for its first 4 views, so every file is read several times.
+    await startEmulators('live', { processingReads: 4 });
+    speckle.outcomes.set('f03.ifc', { status: 'failed', message: 'Geometry could not be read' });
+    speckle.ingestionReadErrors.set('f07.ifc', 'Ingestion store unavailable for this one');
+    const names = Array.from({ length: 16 }, (_, i) => `f${String(i).padStart(2, '0')}.ifc`);
+    const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [`models/${n}`, samples.ifc(n)])));
+    const run = await runAction(inputs({ concurrency: '16' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+    expect(byPath['models/f03.ifc']!.error).toMatchObject({ code: 'invalid_content', message: expect.stringContaining('Geometry could not be read') });
+    expect(byPath['models/f07.ifc']!.status).toBe('failed');
+    expect(byPath['models/f07.ifc']!.error!.message).toContain('Ingestion store unavailable for this one');
+    expect(run.outputs['succeeded-count']).toBe('14');
+
+    const requests = ops('IngestionStatus').filter((o) => o.status === 200);
+    const perRequest = requests.map((o) => Object.keys(o.variables).filter((k) => /^id\d+$/.test(k)).length);
+    const reads = perRequest.reduce((a, b) => a + b, 0);
+    // Every file was read until its end (at least three reads each after its start), and the reads shared
+    // requests: on average at least two ingestions a request (one request per file and round would make it one).
+    expect(reads).toBeGreaterThanOrEqual(16 * 3);
+    expect(requests.length * 2).toBeLessThanOrEqual(reads);
+    expect(Math.max(...perRequest)).toBeGreaterThan(1);
+    // Nothing sent was invalid for the schema.
+    expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
+  });
+
   it('an invalid token fails with a message about the token, without retrying', async () => {
     await startEmulators('live');
     const ws = await makeWorkspace(nested());

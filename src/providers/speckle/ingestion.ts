@@ -187,9 +187,10 @@ export class IngestionWatcher {
         log: ctx.log,
         lastLine: '',
         status: '',
-        // The first round comes at once: the start's answer is not read as a status.
-        dueAt: Date.now(),
-        round: 0,
+        // The start's answer said it is queued: the first read comes a moment later, with those of the files
+        // that start meanwhile (at once, files starting one after another would each cost a request).
+        dueAt: Date.now() + pollDelay(1),
+        round: 1,
         settle: (err, versionId) => {
           if (this.waiting.get(ingestionId) !== waiter) return;
           clearTimeout(timer);

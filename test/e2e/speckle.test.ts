@@ -316,6 +316,29 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
   });
 
+  it('server 2.x: waits for every file import with one uploads read a round for all their models, not one per file', async () => {
+    await startEmulators('2.x', { processingReads: 4 });
+    speckle.outcomes.set('f03.ifc', { status: 'failed', message: 'Geometry could not be read' });
+    const names = Array.from({ length: 12 }, (_, i) => `f${String(i).padStart(2, '0')}.ifc`);
+    const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [`models/${n}`, samples.ifc(n)])));
+    const run = await runAction(inputs({ concurrency: '12' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+    expect(byPath['models/f03.ifc']!.error).toMatchObject({ code: 'invalid_content', message: expect.stringContaining('Geometry could not be read') });
+    expect(run.outputs['succeeded-count']).toBe('11');
+
+    const requests = ops('ModelsUploads').filter((o) => o.status === 200);
+    const perRequest = requests.map((o) => Object.keys(o.variables).filter((k) => /^m\d+$/.test(k)).length);
+    const reads = perRequest.reduce((a, b) => a + b, 0);
+    // One model a file (the default template): every file's model read until its import ended, several models a
+    // request; per-file polling would send one request per model read.
+    expect(reads).toBeGreaterThanOrEqual(12 * 2);
+    expect(requests.length * 2).toBeLessThanOrEqual(reads);
+    expect(ops('ModelUploads')).toHaveLength(0); // every waiting import was on its model's first page
+    expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
+  });
+
   it('an invalid token fails with a message about the token, without retrying', async () => {
     await startEmulators('live');
     const ws = await makeWorkspace(nested());

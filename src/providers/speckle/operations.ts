@@ -234,6 +234,28 @@ export const modelUploads: SpeckleOperation = {
 };
 
 /**
+ * 2.x: the newest uploads of several models in one request, one aliased `model` field each (`m0`, `m1`, …, up
+ * to MODELS_PER_UPLOADS_READ): what the file imports waiting on those models are read from, once a round for all
+ * of them. A model whose waiting import is not on its first page is paged on with ModelUploads.
+ */
+export function modelsUploads(count: number): SpeckleOperation {
+  const ids = Array.from({ length: count }, (_, i) => i);
+  return {
+    name: 'ModelsUploads',
+    servers: '2.x',
+    idempotent: true,
+    document: `query ModelsUploads($projectId: String!${ids.map((i) => `, $m${i}: String!`).join('')}) {
+  project(id: $projectId) {
+${ids.map((i) => `    m${i}: model(id: $m${i}) { uploads(input: { limit: 25 }) { cursor items { id convertedStatus convertedMessage convertedVersionId } } }`).join('\n')}
+  }
+}`,
+  };
+}
+
+/** Models asked for in one ModelsUploads request. */
+export const MODELS_PER_UPLOADS_READ = 25;
+
+/**
  * Writes the version message (commit, ref, run, and the file's SHA-256 that skip-unchanged reads back) for
  * traceability: StartFileImportInput has no message field, so this is the one place a version can carry it.
  * Setting the same message twice is harmless.
@@ -298,5 +320,6 @@ export const SPECKLE_OPERATIONS: readonly SpeckleOperation[] = [
   ingestionStatuses(2),
   startFileImport,
   modelUploads,
+  modelsUploads(2),
   updateVersionMessage,
 ];

@@ -4,12 +4,14 @@ import { parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { WaitTimeoutError } from '../../src/core/errors.js';
 import type { LocalFile } from '../../src/core/types.js';
+import { ImportWatcher } from '../../src/providers/speckle/import.js';
 import { IngestionWatcher } from '../../src/providers/speckle/ingestion.js';
 import { INGESTIONS_PER_STATUS_READ, type SpeckleOperation } from '../../src/providers/speckle/operations.js';
 import type { SpeckleSettings } from '../../src/providers/speckle/settings.js';
 import { loadSpeckleSchema } from '../emulators/speckle.js';
 
 const live = loadSpeckleSchema('live');
+const legacy = loadSpeckleSchema('2.x');
 const settings = { serverUrl: 'https://speckle.example', projectId: 'p1', token: 't' } as SpeckleSettings;
 const fileNamed = (name: string): LocalFile => ({ absolutePath: `/w/${name}`, path: name, name, ext: 'ifc', bytes: 1 });
 const log = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} } as unknown as LocalLog;
@@ -143,5 +145,63 @@ describe('IngestionWatcher', () => {
     await new Promise((r) => setTimeout(r, 50));
     hard.abort(new Error('killed'));
     await expect(waiting).rejects.toThrow('killed');
+  });
+});
+
+describe('ImportWatcher (2.x)', () => {
+  type Upload = { id: string; convertedStatus: number; convertedMessage?: string | null; convertedVersionId?: string | null };
+  const up = (id: string, status: number, version?: string): Upload => ({ id, convertedStatus: status, convertedVersionId: version ?? null, convertedMessage: null });
+
+  /** Each model's first page from `first(modelId, request)`; an error for a model named in `refuse`. */
+  function fakeModels(first: (modelId: string, request: number) => { items: Upload[]; cursor?: string }, refuse = new Set<string>()) {
+    const requests: string[][] = [];
+    const api = {
+      settings,
+      async execute(op: SpeckleOperation, variables: Record<string, unknown>) {
+        expect(op.name).toBe('ModelsUploads');
+        expect(validate(legacy, parse(op.document)).map((e) => e.message)).toEqual([]);
+        const models = Object.keys(variables).filter((k) => /^m\d+$/.test(k)).map((k) => String(variables[k]));
+        requests.push(models);
+        const project: Record<string, unknown> = {};
+        const errors: NonNullable<Answer['errors']> = [];
+        models.forEach((m, i) => {
+          if (refuse.has(m)) {
+            errors.push({ message: 'Model not found', path: ['project', `m${i}`], extensions: { code: 'BRANCH_NOT_FOUND' } });
+            return;
+          }
+          const page = first(m, requests.length);
+          project[`m${i}`] = { uploads: { cursor: page.cursor ?? null, items: page.items } };
+        });
+        return { data: { project }, ...(errors.length ? { errors } : {}) };
+      },
+    };
+    return { api: api as unknown as ConstructorParameters<typeof ImportWatcher>[0], requests };
+  }
+
+  it('reads every waiting model in one request a round, pages on once a model for imports past its first page, and fails a refused model’s files only', async () => {
+    const paged: { modelId: string; ids: string[]; cursor: string }[] = [];
+    const { api, requests } = fakeModels((m, n) =>
+      m === 'crowded' ? { items: [up('someone-else', 2, 'x')], cursor: 'c1' } : { items: [up(`u-${m}`, n >= 2 ? 2 : 1, `v-${m}`)] },
+    new Set(['gone']));
+    const watcher = new ImportWatcher(api, new AbortController().signal, async (modelId, ids, _ctx, cursor) => {
+      paged.push({ modelId, ids: [...ids].sort(), cursor });
+      return new Map([...ids].map((id) => [id, up(id, 2, `v-${id}`)]));
+    });
+    const wait = (m: string, id = `u-${m}`) => watcher.verdict(fileNamed(`${id}.ifc`), m, up(id, 0), ctx());
+    const results = await Promise.allSettled([wait('a'), wait('b'), wait('crowded', 'c1'), wait('crowded', 'c2'), wait('gone')]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'failed'))).toEqual(['v-a', 'v-b', 'v-c1', 'v-c2', 'failed']);
+    expect(String((results[4] as PromiseRejectedResult).reason)).toMatch(/Model not found/);
+    expect(requests[0]!.sort()).toEqual(['a', 'b', 'crowded', 'gone']);
+    expect(requests).toHaveLength(2);
+    expect(paged).toEqual([{ modelId: 'crowded', ids: ['c1', 'c2'], cursor: 'c1' }]);
+  });
+
+  it('says an import its model does not list is missing after a few rounds, and ends a wait at its deadline', async () => {
+    const { api } = fakeModels(() => ({ items: [] }));
+    const watcher = new ImportWatcher(api, new AbortController().signal, async () => new Map());
+    await expect(watcher.verdict(fileNamed('x.ifc'), 'm', up('x', 0), ctx())).rejects.toThrow(/does not list file import x/);
+    const slow = fakeModels((m) => ({ items: [up(`u-${m}`, 1)] }));
+    const w2 = new ImportWatcher(slow.api, new AbortController().signal, async () => new Map());
+    await expect(w2.verdict(fileNamed('y.ifc'), 'y', up('u-y', 0), ctx(400))).rejects.toThrow(WaitTimeoutError);
   });
 });

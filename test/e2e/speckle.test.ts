@@ -339,6 +339,25 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
   });
 
+  it('server 2.x, model-id: 30 imports on one model are read from its pages together, not a listing per file', async () => {
+    await startEmulators('2.x', { processingReads: 3 });
+    const model = speckle.createModel(PROJECT, 'federated');
+    const names = Array.from({ length: 30 }, (_, i) => `g${String(i).padStart(2, '0')}.ifc`);
+    const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [`models/${n}`, samples.ifc(n)])));
+    const run = await runAction(inputs({ 'model-id': model.id, concurrency: '30' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    expect(speckle.versionsOf(model.id)).toHaveLength(30);
+    // One model, so each round is one ModelsUploads request (its first page, the newest 25) and, while an
+    // import older than those waits, one page on from there for all of them: never a listing per file.
+    const rounds = ops('ModelsUploads').filter((o) => o.status === 200);
+    const pagesOn = ops('ModelUploads').filter((o) => o.status === 200);
+    for (const o of rounds) expect(Object.keys(o.variables).filter((k) => /^m\d+$/.test(k))).toEqual(['m0']);
+    expect(pagesOn.length).toBeLessThanOrEqual(rounds.length);
+    expect(pagesOn.every((o) => typeof o.variables['cursor'] === 'string')).toBe(true);
+    expect(rounds.length).toBeLessThan(30);
+  });
+
   it('an invalid token fails with a message about the token, without retrying', async () => {
     await startEmulators('live');
     const ws = await makeWorkspace(nested());

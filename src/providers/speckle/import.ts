@@ -37,7 +37,7 @@ export class FileImport implements SpeckleProtocol {
     private readonly api: SpeckleApi,
     signal: AbortSignal,
   ) {
-    this.watcher = new ImportWatcher(api, signal, (modelId, ids, ctx) => this.findUploads(modelId, ids, ctx));
+    this.watcher = new ImportWatcher(api, signal, (modelId, ids, ctx, cursor) => this.findUploads(modelId, ids, ctx, cursor));
   }
 
   async start(file: LocalFile, input: StartInput, modelUrl: string, ctx: StepContext): Promise<Started> {

@@ -288,6 +288,76 @@ describe.each(NODES)('Speckle end to end ($name)', ({ bin }) => {
     expect(byPath['models/ok.ifc']!.status).toBe('succeeded');
   });
 
+  it('waits for every ingestion with one status request a round, not one per file; a failure stays with its file', async () => {
+    // Each ingestion stays in flight for its first 4 views, so every file is read several times.
+    await startEmulators('live', { processingReads: 4 });
+    speckle.outcomes.set('f03.ifc', { status: 'failed', message: 'Geometry could not be read' });
+    speckle.ingestionReadErrors.set('f07.ifc', 'Ingestion store unavailable for this one');
+    const names = Array.from({ length: 16 }, (_, i) => `f${String(i).padStart(2, '0')}.ifc`);
+    const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [`models/${n}`, samples.ifc(n)])));
+    const run = await runAction(inputs({ concurrency: '16' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+    expect(byPath['models/f03.ifc']!.error).toMatchObject({ code: 'invalid_content', message: expect.stringContaining('Geometry could not be read') });
+    expect(byPath['models/f07.ifc']!.status).toBe('failed');
+    expect(byPath['models/f07.ifc']!.error!.message).toContain('Ingestion store unavailable for this one');
+    expect(run.outputs['succeeded-count']).toBe('14');
+
+    const requests = ops('IngestionStatus').filter((o) => o.status === 200);
+    const perRequest = requests.map((o) => Object.keys(o.variables).filter((k) => /^id\d+$/.test(k)).length);
+    const reads = perRequest.reduce((a, b) => a + b, 0);
+    // Every file was read until its end (at least three reads each after its start), and the reads shared
+    // requests: on average at least two ingestions a request (one request per file and round would make it one).
+    expect(reads).toBeGreaterThanOrEqual(16 * 3);
+    expect(requests.length * 2).toBeLessThanOrEqual(reads);
+    expect(Math.max(...perRequest)).toBeGreaterThan(1);
+    // Nothing sent was invalid for the schema.
+    expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
+  });
+
+  it('server 2.x: waits for every file import with one uploads read a round for all their models, not one per file', async () => {
+    await startEmulators('2.x', { processingReads: 4 });
+    speckle.outcomes.set('f03.ifc', { status: 'failed', message: 'Geometry could not be read' });
+    const names = Array.from({ length: 12 }, (_, i) => `f${String(i).padStart(2, '0')}.ifc`);
+    const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [`models/${n}`, samples.ifc(n)])));
+    const run = await runAction(inputs({ concurrency: '12' }), { workspace: ws, node: bin });
+    expect(run.exitCode).toBe(1);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    const byPath = Object.fromEntries(run.results.map((r) => [r.path, r]));
+    expect(byPath['models/f03.ifc']!.error).toMatchObject({ code: 'invalid_content', message: expect.stringContaining('Geometry could not be read') });
+    expect(run.outputs['succeeded-count']).toBe('11');
+
+    const requests = ops('ModelsUploads').filter((o) => o.status === 200);
+    const perRequest = requests.map((o) => Object.keys(o.variables).filter((k) => /^m\d+$/.test(k)).length);
+    const reads = perRequest.reduce((a, b) => a + b, 0);
+    // One model a file (the default template): every file's model read until its import ended, several models a
+    // request; per-file polling would send one request per model read.
+    expect(reads).toBeGreaterThanOrEqual(12 * 2);
+    expect(requests.length * 2).toBeLessThanOrEqual(reads);
+    expect(ops('ModelUploads')).toHaveLength(0); // every waiting import was on its model's first page
+    expect(speckle.operations.filter((o) => o.status === 400)).toEqual([]);
+  });
+
+  it('server 2.x, model-id: 30 imports on one model are read from its pages together, not a listing per file', async () => {
+    await startEmulators('2.x', { processingReads: 3 });
+    const model = speckle.createModel(PROJECT, 'federated');
+    const names = Array.from({ length: 30 }, (_, i) => `g${String(i).padStart(2, '0')}.ifc`);
+    const ws = await makeWorkspace(Object.fromEntries(names.map((n) => [`models/${n}`, samples.ifc(n)])));
+    const run = await runAction(inputs({ 'model-id': model.id, concurrency: '30' }), { workspace: ws, node: bin });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    await expectSpeckleHolds(expect, speckle, ws, run);
+    expect(speckle.versionsOf(model.id)).toHaveLength(30);
+    // One model, so each round is one ModelsUploads request (its first page, the newest 25) and, while an
+    // import older than those waits, one page on from there for all of them: never a listing per file.
+    const rounds = ops('ModelsUploads').filter((o) => o.status === 200);
+    const pagesOn = ops('ModelUploads').filter((o) => o.status === 200);
+    for (const o of rounds) expect(Object.keys(o.variables).filter((k) => /^m\d+$/.test(k))).toEqual(['m0']);
+    expect(pagesOn.length).toBeLessThanOrEqual(rounds.length);
+    expect(pagesOn.every((o) => typeof o.variables['cursor'] === 'string')).toBe(true);
+    expect(rounds.length).toBeLessThan(30);
+  });
+
   it('an invalid token fails with a message about the token, without retrying', async () => {
     await startEmulators('live');
     const ws = await makeWorkspace(nested());

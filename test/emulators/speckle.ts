@@ -352,6 +352,8 @@ export class SpeckleEmulator {
   readonly ingestions = new Map<string, SpeckleIngestion>();
   /** Outcomes forced by file name (e.g. `cancelled` for `slow.ifc`), instead of the IFC check. */
   readonly outcomes = new Map<string, ForcedOutcome>();
+  /** File names whose ingestion, read through project.ingestion, answers this error (its field alone: a GraphQL error with its path). */
+  readonly ingestionReadErrors = new Map<string, string>();
   blobSizeLimitBytes: number;
   queuedMs: number;
   processingMs: number;
@@ -666,6 +668,8 @@ export class SpeckleEmulator {
       },
       ingestion: ({ id }: { id: string }) => {
         const ing = this.ingestions.get(id);
+        const refused = ing ? this.ingestionReadErrors.get(ing.fileName) : undefined;
+        if (refused !== undefined) throw gqlError(refused, 'INTERNAL_SERVER_ERROR');
         return ing && ing.projectId === p.id && ing.via === 'startFileIngestion' ? this.ingestionView(ing) : null;
       },
     };

@@ -3,10 +3,11 @@
 // model's uploads before it is ever sent again.
 import * as z from '../../core/schema.js';
 import type { LocalFile, StepContext } from '../../core/types.js';
-import { pollUntil, type Poll } from '../../core/waiting.js';
-import { etagFailure, isAmbiguous, SpeckleError } from './graphql.js';
+import { WaitTimeoutError } from '../../core/errors.js';
+import { sleep } from '../../core/retry.js';
+import { etagFailure, graphqlFailure, isAmbiguous, SpeckleError } from './graphql.js';
 import type { SpeckleApi } from './api.js';
-import { generateUploadUrlLegacy, modelUploads, startFileImport } from './operations.js';
+import { generateUploadUrlLegacy, modelsUploads, MODELS_PER_UPLOADS_READ, modelUploads, startFileImport, type SpeckleOperation } from './operations.js';
 import { pollDelay, startOnce, type SpeckleProtocol, type StartInput, type Started } from './protocol.js';
 
 const fileUpload = z.object({
@@ -29,7 +30,15 @@ export class FileImport implements SpeckleProtocol {
   readonly generateUploadUrl = generateUploadUrlLegacy;
   readonly finalisation = 'imported (startFileImport, server 2.x)';
 
-  constructor(private readonly api: SpeckleApi) {}
+  private readonly watcher: ImportWatcher;
+
+  /** `signal`: the run's (hard) cancellation, which ends the watcher's requests. */
+  constructor(
+    private readonly api: SpeckleApi,
+    signal: AbortSignal,
+  ) {
+    this.watcher = new ImportWatcher(api, signal, (modelId, ids, ctx, cursor) => this.findUploads(modelId, ids, ctx, cursor));
+  }
 
   async start(file: LocalFile, input: StartInput, modelUrl: string, ctx: StepContext): Promise<Started> {
     const upload = await this.startImport(input, ctx);
@@ -56,8 +65,14 @@ export class FileImport implements SpeckleProtocol {
     }
   }
 
-  private async findUpload(modelId: string, uploadId: string, ctx: StepContext): Promise<FileUpload | undefined> {
-    let cursor: string | null | undefined = null;
+  private async findUpload(modelId: string, uploadId: string, ctx: Pick<StepContext, 'signal'>): Promise<FileUpload | undefined> {
+    return (await this.findUploads(modelId, new Set([uploadId]), ctx)).get(uploadId);
+  }
+
+  /** The model's uploads paged (bounded: 20 pages of 25) until every one of `ids` is found. */
+  private async findUploads(modelId: string, ids: ReadonlySet<string>, ctx: Pick<StepContext, 'signal'>, from: string | null = null): Promise<Map<string, FileUpload>> {
+    const found = new Map<string, FileUpload>();
+    let cursor: string | null | undefined = from;
     for (let page = 0; page < 20; page++) {
       const answer: z.infer<typeof uploadsAnswer> = await this.api.call(
         modelUploads,
@@ -67,37 +82,218 @@ export class FileImport implements SpeckleProtocol {
         ctx.signal,
       );
       const { items, cursor: next } = answer.project.model.uploads;
-      const found = items.find((u) => u.id === uploadId);
-      if (found) return found;
-      if (!next || items.length === 0) return undefined;
+      for (const u of items) if (ids.has(u.id)) found.set(u.id, u);
+      if (found.size === ids.size || !next || items.length === 0) break;
       cursor = next;
     }
-    return undefined;
+    return found;
   }
 
   private waitForImport(file: LocalFile, modelId: string, started: FileUpload, ctx: StepContext): Promise<string> {
-    let lastStatus = -1;
-    const timeout = () =>
-      `Speckle was still importing the file (file import ${started.id}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
-    return pollUntil(ctx, timeout, async (round): Promise<Poll<string>> => {
-      // The start's own answer is the first round's.
-      const upload = round === 1 ? started : await this.findUpload(modelId, started.id, ctx);
-      if (upload) {
-        if (upload.convertedStatus === CONVERTED.success) {
-          if (!upload.convertedVersionId) throw new SpeckleError(`Speckle reports file import ${upload.id} done but names no version`, 'invalid_response');
-          return { done: upload.convertedVersionId };
-        }
-        if (upload.convertedStatus === CONVERTED.error) {
-          throw new SpeckleError(`Speckle could not import the file: ${upload.convertedMessage || 'no reason given'}`, 'ingestion_failed');
-        }
-        if (upload.convertedStatus !== lastStatus) {
-          ctx.log.info(`${file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
-          lastStatus = upload.convertedStatus;
-        }
-      } else if (round > 3) {
-        throw new SpeckleError(`Speckle does not list file import ${started.id} among the uploads of model ${modelId}`, 'ingestion_missing');
-      }
-      return { againInMs: pollDelay(round) };
+    // The start's own answer is the first round's.
+    const outcome = importOutcome(started);
+    if (outcome instanceof Error) return Promise.reject(outcome);
+    if (outcome !== undefined) return Promise.resolve(outcome);
+    return this.watcher.verdict(file, modelId, started, ctx);
+  }
+}
+
+/** success → the version ID; an error → its error; still queued or processing → undefined. */
+function importOutcome(upload: FileUpload): string | Error | undefined {
+  if (upload.convertedStatus === CONVERTED.success) {
+    return upload.convertedVersionId ? upload.convertedVersionId : new SpeckleError(`Speckle reports file import ${upload.id} done but names no version`, 'invalid_response');
+  }
+  if (upload.convertedStatus === CONVERTED.error) return new SpeckleError(`Speckle could not import the file: ${upload.convertedMessage || 'no reason given'}`, 'ingestion_failed');
+  return undefined;
+}
+
+interface ImportWaiter {
+  file: LocalFile;
+  modelId: string;
+  uploadId: string;
+  log: StepContext['log'];
+  lastStatus: number;
+  dueAt: number;
+  round: number;
+  settle(err: unknown, versionId?: string): void;
+}
+
+const uploadsPage = z.object({ uploads: z.object({ cursor: z.nullish(z.string()), items: z.array(fileUpload) }) });
+const readsOf = new Map<number, SpeckleOperation>();
+function modelsRead(count: number): SpeckleOperation {
+  let op = readsOf.get(count);
+  if (!op) readsOf.set(count, (op = modelsUploads(count)));
+  return op;
+}
+
+/**
+ * 2.x: waits for every file import of the run at once. A round reads the newest uploads of every model that has
+ * an import waiting, in one ModelsUploads request (one aliased `model` field a model, up to
+ * MODELS_PER_UPLOADS_READ), not one request per file; a model whose waiting imports are not all on that first
+ * page is paged on once for all of them. Each file keeps its own schedule (pollDelay), deadline and
+ * cancellation; an error naming one model's alias fails that model's files only.
+ */
+export class ImportWatcher {
+  private readonly waiting = new Map<string, ImportWaiter>();
+  private polling = false;
+  private wake = new AbortController();
+  private sleepingUntil = Infinity;
+
+  constructor(
+    private readonly api: Pick<SpeckleApi, 'execute' | 'settings'>,
+    private readonly signal: AbortSignal,
+    /** The rest of a model's uploads, paged from `cursor`, for the imports not on its first page. */
+    private readonly page: (modelId: string, ids: ReadonlySet<string>, ctx: Pick<StepContext, 'signal'>, cursor: string) => Promise<Map<string, FileUpload>>,
+  ) {}
+
+  verdict(file: LocalFile, modelId: string, started: FileUpload, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline' | 'log'>): Promise<string> {
+    const signal = ctx.stop ?? ctx.signal;
+    const uploadId = started.id;
+    return new Promise<string>((resolve, reject) => {
+      const waiter: ImportWaiter = {
+        file,
+        modelId,
+        uploadId,
+        log: ctx.log,
+        lastStatus: -1,
+        dueAt: Date.now() + pollDelay(1),
+        round: 1,
+        settle: (err, versionId) => {
+          if (this.waiting.get(uploadId) !== waiter) return;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          this.waiting.delete(uploadId);
+          if (this.waiting.size === 0) this.wake.abort();
+          if (versionId !== undefined) resolve(versionId);
+          else reject(err);
+        },
+      };
+      const onAbort = () => waiter.settle(signal.reason);
+      const timer = setTimeout(
+        () =>
+          waiter.settle(
+            new WaitTimeoutError(
+              `Speckle was still importing the file (file import ${uploadId}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`,
+            ),
+          ),
+        Math.max(0, ctx.waitDeadline - Date.now()),
+      );
+      timer.unref();
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(uploadId, waiter);
+      this.note(waiter, started);
+      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
+      void this.poll();
     });
+  }
+
+  private note(w: ImportWaiter, upload: FileUpload): void {
+    if (upload.convertedStatus === w.lastStatus) return;
+    w.log.info(`${w.file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
+    w.lastStatus = upload.convertedStatus;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      while (this.waiting.size > 0 && !this.signal.aborted) {
+        let due = Infinity;
+        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
+        this.sleepingUntil = due;
+        if (this.wake.signal.aborted) this.wake = new AbortController();
+        try {
+          await sleep(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+        } catch {
+          continue;
+        } finally {
+          this.sleepingUntil = Infinity;
+        }
+        const now = Date.now();
+        // Every model with an import due is read, and the documents are filled with the models due next (asking
+        // costs nothing more); every import waiting on a model read is answered by it.
+        const byDue = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
+        const dueModels = new Set(byDue.filter((w) => w.dueAt <= now).map((w) => w.modelId));
+        const all = [...new Set(byDue.map((w) => w.modelId))];
+        const models = all.slice(0, Math.min(all.length, Math.ceil(dueModels.size / MODELS_PER_UPLOADS_READ) * MODELS_PER_UPLOADS_READ));
+        const asked = [...this.waiting.values()].filter((w) => models.includes(w.modelId));
+        for (const w of asked) {
+          w.round += 1;
+          w.dueAt = now + pollDelay(w.round);
+        }
+        for (let at = 0; at < models.length; at += MODELS_PER_UPLOADS_READ) {
+          const batch = models.slice(at, at + MODELS_PER_UPLOADS_READ);
+          await this.read(batch, asked.filter((w) => batch.includes(w.modelId)));
+        }
+      }
+    } finally {
+      this.polling = false;
+      if (this.signal.aborted) for (const w of [...this.waiting.values()]) w.settle(this.signal.reason);
+      else if (this.waiting.size > 0) void this.poll();
+    }
+  }
+
+  private async read(models: string[], waiters: ImportWaiter[]): Promise<void> {
+    const variables: Record<string, unknown> = { projectId: this.api.settings.projectId };
+    models.forEach((m, i) => (variables[`m${i}`] = m));
+    const what = 'file import status';
+    let data: unknown;
+    let errors: Awaited<ReturnType<SpeckleApi['execute']>>['errors'];
+    try {
+      ({ data, errors } = await this.api.execute(modelsRead(models.length), variables, what, this.signal));
+    } catch (err) {
+      for (const w of waiters) w.settle(err);
+      return;
+    }
+    const own = new Map<number, NonNullable<typeof errors>>();
+    const whole: NonNullable<typeof errors> = [];
+    for (const e of errors ?? []) {
+      const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^m(\d+)$/.exec(e.path[1]) : null;
+      const index = alias ? Number(alias[1]) : -1;
+      if (index >= 0 && index < models.length) own.set(index, [...(own.get(index) ?? []), e]);
+      else whole.push(e);
+    }
+    if (whole.length > 0) {
+      const failure = graphqlFailure([...whole, ...[...own.values()].flat()], what, this.api.settings);
+      for (const w of waiters) w.settle(failure);
+      return;
+    }
+    const project = (data as { project?: Record<string, unknown> | null } | null | undefined)?.project;
+    for (const [i, modelId] of models.entries()) {
+      const mine = waiters.filter((w) => w.modelId === modelId);
+      const refused = own.get(i);
+      if (refused) {
+        const failure = graphqlFailure(refused, `read the uploads of model ${modelId}`, this.api.settings);
+        for (const w of mine) w.settle(failure);
+        continue;
+      }
+      const parsed = project ? uploadsPage.safeParse(project[`m${i}`]) : undefined;
+      if (!parsed?.success) {
+        for (const w of mine) w.settle(new SpeckleError(`Speckle, asked for the uploads of model ${modelId}: unexpected answer shape`, 'invalid_response'));
+        continue;
+      }
+      const found = new Map(parsed.data.uploads.items.map((u) => [u.id, u]));
+      const missing = new Set(mine.filter((w) => !found.has(w.uploadId)).map((w) => w.uploadId));
+      if (missing.size > 0 && parsed.data.uploads.cursor) {
+        try {
+          for (const [id, u] of await this.page(modelId, missing, { signal: this.signal }, parsed.data.uploads.cursor)) found.set(id, u);
+        } catch (err) {
+          for (const w of mine) if (missing.has(w.uploadId)) w.settle(err);
+        }
+      }
+      for (const w of mine) {
+        const upload = found.get(w.uploadId);
+        if (!upload) {
+          // Not listed yet; after a few rounds, Speckle does not know it.
+          if (w.round > 3) w.settle(new SpeckleError(`Speckle does not list file import ${w.uploadId} among the uploads of model ${modelId}`, 'ingestion_missing'));
+          continue;
+        }
+        const outcome = importOutcome(upload);
+        if (outcome instanceof Error) w.settle(outcome);
+        else if (outcome !== undefined) w.settle(undefined, outcome);
+        else this.note(w, upload);
+      }
+    }
   }
 }

@@ -3,10 +3,11 @@
 // looked up (the model's latest ingestion, then its history) before it is ever sent again.
 import * as z from '../../core/schema.js';
 import type { LocalFile, StepContext } from '../../core/types.js';
-import { pollUntil, type Poll } from '../../core/waiting.js';
-import { etagFailure, isAmbiguous, isValidationFailure, SpeckleError } from './graphql.js';
+import { WaitTimeoutError } from '../../core/errors.js';
+import { sleep } from '../../core/retry.js';
+import { etagFailure, graphqlFailure, isAmbiguous, isValidationFailure, SpeckleError } from './graphql.js';
 import type { SpeckleApi } from './api.js';
-import { generateUploadUrlLive, ingestionHistory, ingestionStatus, latestIngestion, startFileIngestion } from './operations.js';
+import { generateUploadUrlLive, ingestionHistory, ingestionStatuses, INGESTIONS_PER_STATUS_READ, latestIngestion, startFileIngestion, type SpeckleOperation } from './operations.js';
 import { pollDelay, startOnce, type SpeckleProtocol, type StartInput, type Started } from './protocol.js';
 
 const STATUSES = ['queued', 'processing', 'success', 'failed', 'cancelled', 'invalidInput', 'timeout'] as const;
@@ -45,9 +46,7 @@ const ingestionHistoryAnswer = z.object({
     }),
   }),
 });
-const ingestionAnswer = z.object({
-  project: z.object({ ingestion: z.nullish(z.object({ id: z.string(), modelId: z.string(), statusData })) }),
-});
+const ingestionState = z.nullish(z.object({ id: z.string(), modelId: z.string(), statusData }));
 
 export class LiveIngestion implements SpeckleProtocol {
   readonly generation = 'live';
@@ -55,8 +54,15 @@ export class LiveIngestion implements SpeckleProtocol {
   readonly finalisation = 'ingested (startFileIngestion)';
   /** False once the server answered that Model.ingestionHistory does not exist: not asked again. */
   private hasIngestionHistory: boolean | undefined;
+  private readonly watcher: IngestionWatcher;
 
-  constructor(private readonly api: SpeckleApi) {}
+  /** `signal`: the run's (hard) cancellation, which ends the watcher's requests. */
+  constructor(
+    private readonly api: SpeckleApi,
+    signal: AbortSignal,
+  ) {
+    this.watcher = new IngestionWatcher(api, signal);
+  }
 
   async start(file: LocalFile, input: StartInput, modelUrl: string, ctx: StepContext): Promise<Started> {
     const ingestionId = await this.startIngestion(input, ctx);
@@ -134,33 +140,183 @@ export class LiveIngestion implements SpeckleProtocol {
   }
 
   private waitForIngestion(file: LocalFile, ingestionId: string, ctx: StepContext): Promise<string> {
-    let lastLine = '';
-    let status = '';
-    const timeout = () =>
-      `Speckle was still ingesting the file (ingestion ${ingestionId}, ${status}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
-    return pollUntil(ctx, timeout, async (round): Promise<Poll<string>> => {
-      const answer = await this.api.call(
-        ingestionStatus,
-        { projectId: this.api.settings.projectId, ingestionId },
-        'read the ingestion status',
-        ingestionAnswer,
-        ctx.signal,
+    return this.watcher.verdict(file, ingestionId, ctx);
+  }
+}
+
+interface Waiter {
+  file: LocalFile;
+  ingestionId: string;
+  log: StepContext['log'];
+  lastLine: string;
+  status: string;
+  /** When this ingestion would like the next round (its own schedule: soon at first, then slower: pollDelay). */
+  dueAt: number;
+  round: number;
+  settle(err: unknown, versionId?: string): void;
+}
+
+/**
+ * Waits for every ingestion of the run at once: a round sends one IngestionStatus request for up to
+ * INGESTIONS_PER_STATUS_READ waiting ingestions (aliased fields), not one request per file; more wait, more
+ * documents. Each ingestion has its own schedule (pollDelay: soon after it started, then slower); a round comes
+ * when the first one wants it and asks for those that are due, filling the document with the ones due next.
+ * Each file's wait ends at its own deadline (wait-timeout-minutes) or cancellation. An error whose path names
+ * one alias fails that file only; a failure of the whole request (after the HTTP client's retries) fails the
+ * files it asked for, as a failed poll did before.
+ */
+export class IngestionWatcher {
+  private readonly waiting = new Map<string, Waiter>();
+  private polling = false;
+  /** Wakes the rounds' pause when no file is left waiting, or one that wants a round sooner begins waiting. */
+  private wake = new AbortController();
+  private sleepingUntil = Infinity;
+
+  constructor(
+    private readonly api: Pick<SpeckleApi, 'execute' | 'settings'>,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  verdict(file: LocalFile, ingestionId: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline' | 'log'>): Promise<string> {
+    // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+    const signal = ctx.stop ?? ctx.signal;
+    return new Promise<string>((resolve, reject) => {
+      const waiter: Waiter = {
+        file,
+        ingestionId,
+        log: ctx.log,
+        lastLine: '',
+        status: '',
+        // The start's answer said it is queued: the first read comes a moment later, with those of the files
+        // that start meanwhile (at once, files starting one after another would each cost a request).
+        dueAt: Date.now() + pollDelay(1),
+        round: 1,
+        settle: (err, versionId) => {
+          if (this.waiting.get(ingestionId) !== waiter) return;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          this.waiting.delete(ingestionId);
+          if (this.waiting.size === 0) this.wake.abort();
+          if (versionId !== undefined) resolve(versionId);
+          else reject(err);
+        },
+      };
+      const onAbort = () => waiter.settle(signal.reason);
+      const timer = setTimeout(
+        () =>
+          waiter.settle(
+            new WaitTimeoutError(
+              `Speckle was still ingesting the file (ingestion ${ingestionId}${waiter.status ? `, ${waiter.status}` : ''}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`,
+            ),
+          ),
+        Math.max(0, ctx.waitDeadline - Date.now()),
       );
-      const ingestion = answer.project.ingestion;
-      if (!ingestion) throw new SpeckleError(`Speckle no longer knows ingestion ${ingestionId}`, 'ingestion_missing');
-      const s = ingestion.statusData;
-      const outcome = ingestionOutcome(ingestionId, s);
-      if (outcome instanceof Error) throw outcome;
-      if (outcome !== undefined) return { done: outcome };
-      const line = progressLine(s);
-      if (line !== lastLine) {
-        ctx.log.info(`${file.path}: Speckle ${line}`);
-        lastLine = line;
-      }
-      status = s.status;
-      return { againInMs: pollDelay(round) };
+      timer.unref();
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(ingestionId, waiter);
+      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
+      void this.poll();
     });
   }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return; // the running rounds answer for this file too
+    this.polling = true;
+    try {
+      while (this.waiting.size > 0 && !this.signal.aborted) {
+        let due = Infinity;
+        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
+        this.sleepingUntil = due;
+        if (this.wake.signal.aborted) this.wake = new AbortController();
+        try {
+          await sleep(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+        } catch {
+          // Woken (a file that wants a round sooner, or none left), or the run ended: work it out again.
+          continue;
+        } finally {
+          this.sleepingUntil = Infinity;
+        }
+        const now = Date.now();
+        // Those due first, then the documents filled with the ones due next (asking costs nothing more).
+        const all = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
+        const dueCount = all.findIndex((w) => w.dueAt > now);
+        const count = dueCount < 0 ? all.length : Math.min(all.length, Math.ceil(dueCount / INGESTIONS_PER_STATUS_READ) * INGESTIONS_PER_STATUS_READ);
+        const asked = all.slice(0, count);
+        for (const w of asked) {
+          w.round += 1;
+          w.dueAt = now + pollDelay(w.round);
+        }
+        for (let at = 0; at < asked.length; at += INGESTIONS_PER_STATUS_READ) {
+          await this.read(asked.slice(at, at + INGESTIONS_PER_STATUS_READ));
+        }
+      }
+    } finally {
+      this.polling = false;
+      // The run was cancelled hard: every wait ends with it. A file that began waiting as the rounds were
+      // ending starts them again.
+      if (this.signal.aborted) for (const w of [...this.waiting.values()]) w.settle(this.signal.reason);
+      else if (this.waiting.size > 0) void this.poll();
+    }
+  }
+
+  /** One IngestionStatus request for `batch`, each waiter settled or moved on by its own answer. */
+  private async read(batch: Waiter[]): Promise<void> {
+    const projectId = this.api.settings.projectId;
+    const variables: Record<string, unknown> = { projectId };
+    batch.forEach((w, i) => (variables[`id${i}`] = w.ingestionId));
+    const what = batch.length === 1 ? 'read the ingestion status' : `read the status of ${batch.length} ingestions`;
+    let data: unknown;
+    let errors: Awaited<ReturnType<SpeckleApi['execute']>>['errors'];
+    try {
+      ({ data, errors } = await this.api.execute(statusRead(batch.length), variables, what, this.signal));
+    } catch (err) {
+      for (const w of batch) w.settle(err);
+      return;
+    }
+    // An error whose path names an alias (project.i3…) is that ingestion's; any other is the whole request's.
+    const own = new Map<number, NonNullable<typeof errors>>();
+    const whole: NonNullable<typeof errors> = [];
+    for (const e of errors ?? []) {
+      const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^i(\d+)$/.exec(e.path[1]) : null;
+      const index = alias ? Number(alias[1]) : -1;
+      if (index >= 0 && index < batch.length) own.set(index, [...(own.get(index) ?? []), e]);
+      else whole.push(e);
+    }
+    if (whole.length > 0) {
+      const failure = graphqlFailure([...whole, ...[...own.values()].flat()], what, this.api.settings);
+      for (const w of batch) w.settle(failure);
+      return;
+    }
+    const project = (data as { project?: Record<string, unknown> | null } | null | undefined)?.project;
+    batch.forEach((w, i) => {
+      const mine = own.get(i);
+      if (mine) return w.settle(graphqlFailure(mine, `read the status of ingestion ${w.ingestionId}`, this.api.settings));
+      const parsed = project ? ingestionState.safeParse(project[`i${i}`]) : undefined;
+      if (!parsed?.success) {
+        return w.settle(new SpeckleError(`Speckle, asked to read the status of ingestion ${w.ingestionId}: unexpected answer shape`, 'invalid_response'));
+      }
+      if (!parsed.data) return w.settle(new SpeckleError(`Speckle no longer knows ingestion ${w.ingestionId}`, 'ingestion_missing'));
+      const s = parsed.data.statusData;
+      const outcome = ingestionOutcome(w.ingestionId, s);
+      if (outcome instanceof Error) return w.settle(outcome);
+      if (outcome !== undefined) return w.settle(undefined, outcome);
+      const line = progressLine(s);
+      if (line !== w.lastLine) {
+        w.log.info(`${w.file.path}: Speckle ${line}`);
+        w.lastLine = line;
+      }
+      w.status = s.status;
+    });
+  }
+}
+
+const statusReads = new Map<number, SpeckleOperation>();
+/** The IngestionStatus document for `count` ingestions, built once per count. */
+function statusRead(count: number): SpeckleOperation {
+  let op = statusReads.get(count);
+  if (!op) statusReads.set(count, (op = ingestionStatuses(count)));
+  return op;
 }
 
 /** success → the version ID; a final failure → its error; still running → undefined. */

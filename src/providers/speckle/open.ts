@@ -77,6 +77,6 @@ export async function openSpeckle(settings: SpeckleSettings, ctx: OpenContext): 
         : 'Speckle: this server has no ingestion API (project.ingestion does not exist); using startFileImport (server 2.x)',
     );
   }
-  const protocol: SpeckleProtocol = ingestionApi ? new LiveIngestion(api) : new FileImport(api);
+  const protocol: SpeckleProtocol = ingestionApi ? new LiveIngestion(api, ctx.signal) : new FileImport(api, ctx.signal);
   return new SpeckleSession(api, protocol, { project, ...(limit ? { blobSizeLimitBytes: limit } : {}) }, ctx.log);
 }

@@ -171,32 +171,32 @@ export const ingestionHistory: SpeckleOperation = {
 };
 
 /**
- * Polled until the ingestion ends. `status` is read through the HasModelIngestionStatus interface (every
- * member of the union implements it); the details through each status type.
+ * The status of every ingestion the run waits for, in one request: one aliased field per ingestion (`i0`,
+ * `i1`, …), up to INGESTIONS_PER_STATUS_READ of them (IngestionWatcher sends as many documents as it needs).
+ * An ingestion the server does not know answers null; an error on one answers with a path naming its alias.
+ * `status` is read through the HasModelIngestionStatus interface (every member of the union implements it);
+ * the details through each status type.
  */
-export const ingestionStatus: SpeckleOperation = {
-  name: 'IngestionStatus',
-  servers: 'live',
-  idempotent: true,
-  document: `query IngestionStatus($projectId: String!, $ingestionId: ID!) {
+export function ingestionStatuses(count: number): SpeckleOperation {
+  const ids = Array.from({ length: count }, (_, i) => i);
+  return {
+    name: 'IngestionStatus',
+    servers: 'live',
+    idempotent: true,
+    document: `query IngestionStatus($projectId: String!${ids.map((i) => `, $id${i}: ID!`).join('')}) {
   project(id: $projectId) {
-    ingestion(id: $ingestionId) {
-      id
-      modelId
-      statusData {
-        __typename
-        ... on HasModelIngestionStatus { status }
-        ... on HasProgressMessage { progressMessage }
-        ... on ModelIngestionProcessingStatus { progress }
-        ... on ModelIngestionSuccessStatus { versionId }
-        ... on ModelIngestionFailedStatus { errorReason }
-        ... on ModelIngestionCancelledStatus { cancellationMessage }
-        ... on ModelIngestionInvalidStatus { validationMessage }
-      }
-    }
+${ids.map((i) => `    i${i}: ingestion(id: $id${i}) { ${INGESTION_STATE} }`).join('\n')}
   }
 }`,
-};
+  };
+}
+
+/** What each alias of IngestionStatus reads. */
+const INGESTION_STATE =
+  'id modelId statusData { __typename ... on HasModelIngestionStatus { status } ... on HasProgressMessage { progressMessage } ... on ModelIngestionProcessingStatus { progress } ... on ModelIngestionSuccessStatus { versionId } ... on ModelIngestionFailedStatus { errorReason } ... on ModelIngestionCancelledStatus { cancellationMessage } ... on ModelIngestionInvalidStatus { validationMessage } }';
+
+/** Ingestions asked for in one IngestionStatus request. */
+export const INGESTIONS_PER_STATUS_READ = 50;
 
 /**
  * 2.x: registers the uploaded file and queues its import. Not idempotent, for the same reason as
@@ -232,6 +232,28 @@ export const modelUploads: SpeckleOperation = {
   }
 }`,
 };
+
+/**
+ * 2.x: the newest uploads of several models in one request, one aliased `model` field each (`m0`, `m1`, …, up
+ * to MODELS_PER_UPLOADS_READ): what the file imports waiting on those models are read from, once a round for all
+ * of them. A model whose waiting import is not on its first page is paged on with ModelUploads.
+ */
+export function modelsUploads(count: number): SpeckleOperation {
+  const ids = Array.from({ length: count }, (_, i) => i);
+  return {
+    name: 'ModelsUploads',
+    servers: '2.x',
+    idempotent: true,
+    document: `query ModelsUploads($projectId: String!${ids.map((i) => `, $m${i}: String!`).join('')}) {
+  project(id: $projectId) {
+${ids.map((i) => `    m${i}: model(id: $m${i}) { uploads(input: { limit: 25 }) { cursor items { id convertedStatus convertedMessage convertedVersionId } } }`).join('\n')}
+  }
+}`,
+  };
+}
+
+/** Models asked for in one ModelsUploads request. */
+export const MODELS_PER_UPLOADS_READ = 25;
 
 /**
  * Writes the version message (commit, ref, run, and the file's SHA-256 that skip-unchanged reads back) for
@@ -295,8 +317,9 @@ export const SPECKLE_OPERATIONS: readonly SpeckleOperation[] = [
   startFileIngestion,
   latestIngestion,
   ingestionHistory,
-  ingestionStatus,
+  ingestionStatuses(2),
   startFileImport,
   modelUploads,
+  modelsUploads(2),
   updateVersionMessage,
 ];

@@ -128,10 +128,14 @@ class SpeckleApi {
     }
 }
 
-// EXTERNAL MODULE: ./src/core/waiting.ts
-var waiting = __webpack_require__(8876);
+// EXTERNAL MODULE: ./src/core/errors.ts
+var errors = __webpack_require__(4296);
+// EXTERNAL MODULE: ./src/core/retry.ts
+var retry = __webpack_require__(7253);
 // EXTERNAL MODULE: ./src/providers/speckle/operations.ts
 var operations = __webpack_require__(2158);
+// EXTERNAL MODULE: ./src/core/waiting.ts
+var waiting = __webpack_require__(8876);
 ;// CONCATENATED MODULE: ./src/providers/speckle/protocol.ts
 
 
@@ -173,6 +177,7 @@ function startOnce(what, firstError, find, start, log) {
 
 
 
+
 const import_fileUpload = schema/* object */.Ik({
     id: schema/* string */.Yj().check(schema/* minLength */.Bp(1)),
     convertedStatus: schema/* int */.Wh(),
@@ -190,8 +195,11 @@ class FileImport {
     generation = '2.x';
     generateUploadUrl = operations/* generateUploadUrlLegacy */.fm;
     finalisation = 'imported (startFileImport, server 2.x)';
-    constructor(api) {
+    watcher;
+    /** `signal`: the run's (hard) cancellation, which ends the watcher's requests. */
+    constructor(api, signal) {
         this.api = api;
+        this.watcher = new ImportWatcher(api, signal, (modelId, ids, ctx, cursor) => this.findUploads(modelId, ids, ctx, cursor));
     }
     async start(file, input, modelUrl, ctx) {
         const upload = await this.startImport(input, ctx);
@@ -220,44 +228,242 @@ class FileImport {
         }
     }
     async findUpload(modelId, uploadId, ctx) {
-        let cursor = null;
+        return (await this.findUploads(modelId, new Set([uploadId]), ctx)).get(uploadId);
+    }
+    /** The model's uploads paged (bounded: 20 pages of 25) until every one of `ids` is found. */
+    async findUploads(modelId, ids, ctx, from = null) {
+        const found = new Map();
+        let cursor = from;
         for (let page = 0; page < 20; page++) {
             const answer = await this.api.call(operations/* modelUploads */.Mj, { projectId: this.api.settings.projectId, modelId, cursor }, 'file import status', uploadsAnswer, ctx.signal);
             const { items, cursor: next } = answer.project.model.uploads;
-            const found = items.find((u) => u.id === uploadId);
-            if (found)
-                return found;
-            if (!next || items.length === 0)
-                return undefined;
+            for (const u of items)
+                if (ids.has(u.id))
+                    found.set(u.id, u);
+            if (found.size === ids.size || !next || items.length === 0)
+                break;
             cursor = next;
         }
-        return undefined;
+        return found;
     }
     waitForImport(file, modelId, started, ctx) {
-        let lastStatus = -1;
-        const timeout = () => `Speckle was still importing the file (file import ${started.id}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
-        return (0,waiting/* pollUntil */.g3)(ctx, timeout, async (round) => {
-            // The start's own answer is the first round's.
-            const upload = round === 1 ? started : await this.findUpload(modelId, started.id, ctx);
-            if (upload) {
-                if (upload.convertedStatus === CONVERTED.success) {
-                    if (!upload.convertedVersionId)
-                        throw new speckle_graphql/* SpeckleError */.iv(`Speckle reports file import ${upload.id} done but names no version`, 'invalid_response');
-                    return { done: upload.convertedVersionId };
-                }
-                if (upload.convertedStatus === CONVERTED.error) {
-                    throw new speckle_graphql/* SpeckleError */.iv(`Speckle could not import the file: ${upload.convertedMessage || 'no reason given'}`, 'ingestion_failed');
-                }
-                if (upload.convertedStatus !== lastStatus) {
-                    ctx.log.info(`${file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
-                    lastStatus = upload.convertedStatus;
-                }
-            }
-            else if (round > 3) {
-                throw new speckle_graphql/* SpeckleError */.iv(`Speckle does not list file import ${started.id} among the uploads of model ${modelId}`, 'ingestion_missing');
-            }
-            return { againInMs: pollDelay(round) };
+        // The start's own answer is the first round's.
+        const outcome = importOutcome(started);
+        if (outcome instanceof Error)
+            return Promise.reject(outcome);
+        if (outcome !== undefined)
+            return Promise.resolve(outcome);
+        return this.watcher.verdict(file, modelId, started, ctx);
+    }
+}
+/** success → the version ID; an error → its error; still queued or processing → undefined. */
+function importOutcome(upload) {
+    if (upload.convertedStatus === CONVERTED.success) {
+        return upload.convertedVersionId ? upload.convertedVersionId : new speckle_graphql/* SpeckleError */.iv(`Speckle reports file import ${upload.id} done but names no version`, 'invalid_response');
+    }
+    if (upload.convertedStatus === CONVERTED.error)
+        return new speckle_graphql/* SpeckleError */.iv(`Speckle could not import the file: ${upload.convertedMessage || 'no reason given'}`, 'ingestion_failed');
+    return undefined;
+}
+const uploadsPage = schema/* object */.Ik({ uploads: schema/* object */.Ik({ cursor: schema/* nullish */.cl(schema/* string */.Yj()), items: schema/* array */.YO(import_fileUpload) }) });
+const readsOf = new Map();
+function modelsRead(count) {
+    let op = readsOf.get(count);
+    if (!op)
+        readsOf.set(count, (op = (0,operations/* modelsUploads */.t7)(count)));
+    return op;
+}
+/**
+ * 2.x: waits for every file import of the run at once. A round reads the newest uploads of every model that has
+ * an import waiting, in one ModelsUploads request (one aliased `model` field a model, up to
+ * MODELS_PER_UPLOADS_READ), not one request per file; a model whose waiting imports are not all on that first
+ * page is paged on once for all of them. Each file keeps its own schedule (pollDelay), deadline and
+ * cancellation; an error naming one model's alias fails that model's files only.
+ */
+class ImportWatcher {
+    api;
+    signal;
+    page;
+    waiting = new Map();
+    polling = false;
+    wake = new AbortController();
+    sleepingUntil = Infinity;
+    constructor(api, signal, 
+    /** The rest of a model's uploads, paged from `cursor`, for the imports not on its first page. */
+    page) {
+        this.api = api;
+        this.signal = signal;
+        this.page = page;
+    }
+    verdict(file, modelId, started, ctx) {
+        const signal = ctx.stop ?? ctx.signal;
+        const uploadId = started.id;
+        return new Promise((resolve, reject) => {
+            const waiter = {
+                file,
+                modelId,
+                uploadId,
+                log: ctx.log,
+                lastStatus: -1,
+                dueAt: Date.now() + pollDelay(1),
+                round: 1,
+                settle: (err, versionId) => {
+                    if (this.waiting.get(uploadId) !== waiter)
+                        return;
+                    clearTimeout(timer);
+                    signal.removeEventListener('abort', onAbort);
+                    this.waiting.delete(uploadId);
+                    if (this.waiting.size === 0)
+                        this.wake.abort();
+                    if (versionId !== undefined)
+                        resolve(versionId);
+                    else
+                        reject(err);
+                },
+            };
+            const onAbort = () => waiter.settle(signal.reason);
+            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`Speckle was still importing the file (file import ${uploadId}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`)), Math.max(0, ctx.waitDeadline - Date.now()));
+            timer.unref();
+            if (signal.aborted)
+                return onAbort();
+            signal.addEventListener('abort', onAbort, { once: true });
+            this.waiting.set(uploadId, waiter);
+            this.note(waiter, started);
+            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
+                this.wake.abort();
+            void this.poll();
         });
+    }
+    note(w, upload) {
+        if (upload.convertedStatus === w.lastStatus)
+            return;
+        w.log.info(`${w.file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
+        w.lastStatus = upload.convertedStatus;
+    }
+    async poll() {
+        if (this.polling)
+            return;
+        this.polling = true;
+        try {
+            while (this.waiting.size > 0 && !this.signal.aborted) {
+                let due = Infinity;
+                for (const w of this.waiting.values())
+                    due = Math.min(due, w.dueAt);
+                this.sleepingUntil = due;
+                if (this.wake.signal.aborted)
+                    this.wake = new AbortController();
+                try {
+                    await (0,retry/* sleep */.yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+                }
+                catch {
+                    continue;
+                }
+                finally {
+                    this.sleepingUntil = Infinity;
+                }
+                const now = Date.now();
+                // Every model with an import due is read, and the documents are filled with the models due next (asking
+                // costs nothing more); every import waiting on a model read is answered by it.
+                const byDue = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
+                const dueModels = new Set(byDue.filter((w) => w.dueAt <= now).map((w) => w.modelId));
+                const all = [...new Set(byDue.map((w) => w.modelId))];
+                const models = all.slice(0, Math.min(all.length, Math.ceil(dueModels.size / operations/* MODELS_PER_UPLOADS_READ */.t1) * operations/* MODELS_PER_UPLOADS_READ */.t1));
+                const asked = [...this.waiting.values()].filter((w) => models.includes(w.modelId));
+                for (const w of asked) {
+                    w.round += 1;
+                    w.dueAt = now + pollDelay(w.round);
+                }
+                for (let at = 0; at < models.length; at += operations/* MODELS_PER_UPLOADS_READ */.t1) {
+                    const batch = models.slice(at, at + operations/* MODELS_PER_UPLOADS_READ */.t1);
+                    await this.read(batch, asked.filter((w) => batch.includes(w.modelId)));
+                }
+            }
+        }
+        finally {
+            this.polling = false;
+            if (this.signal.aborted)
+                for (const w of [...this.waiting.values()])
+                    w.settle(this.signal.reason);
+            else if (this.waiting.size > 0)
+                void this.poll();
+        }
+    }
+    async read(models, waiters) {
+        const variables = { projectId: this.api.settings.projectId };
+        models.forEach((m, i) => (variables[`m${i}`] = m));
+        const what = 'file import status';
+        let data;
+        let errors;
+        try {
+            ({ data, errors } = await this.api.execute(modelsRead(models.length), variables, what, this.signal));
+        }
+        catch (err) {
+            for (const w of waiters)
+                w.settle(err);
+            return;
+        }
+        const own = new Map();
+        const whole = [];
+        for (const e of errors ?? []) {
+            const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^m(\d+)$/.exec(e.path[1]) : null;
+            const index = alias ? Number(alias[1]) : -1;
+            if (index >= 0 && index < models.length)
+                own.set(index, [...(own.get(index) ?? []), e]);
+            else
+                whole.push(e);
+        }
+        if (whole.length > 0) {
+            const failure = (0,speckle_graphql/* graphqlFailure */.gR)([...whole, ...[...own.values()].flat()], what, this.api.settings);
+            for (const w of waiters)
+                w.settle(failure);
+            return;
+        }
+        const project = data?.project;
+        for (const [i, modelId] of models.entries()) {
+            const mine = waiters.filter((w) => w.modelId === modelId);
+            const refused = own.get(i);
+            if (refused) {
+                const failure = (0,speckle_graphql/* graphqlFailure */.gR)(refused, `read the uploads of model ${modelId}`, this.api.settings);
+                for (const w of mine)
+                    w.settle(failure);
+                continue;
+            }
+            const parsed = project ? uploadsPage.safeParse(project[`m${i}`]) : undefined;
+            if (!parsed?.success) {
+                for (const w of mine)
+                    w.settle(new speckle_graphql/* SpeckleError */.iv(`Speckle, asked for the uploads of model ${modelId}: unexpected answer shape`, 'invalid_response'));
+                continue;
+            }
+            const found = new Map(parsed.data.uploads.items.map((u) => [u.id, u]));
+            const missing = new Set(mine.filter((w) => !found.has(w.uploadId)).map((w) => w.uploadId));
+            if (missing.size > 0 && parsed.data.uploads.cursor) {
+                try {
+                    for (const [id, u] of await this.page(modelId, missing, { signal: this.signal }, parsed.data.uploads.cursor))
+                        found.set(id, u);
+                }
+                catch (err) {
+                    for (const w of mine)
+                        if (missing.has(w.uploadId))
+                            w.settle(err);
+                }
+            }
+            for (const w of mine) {
+                const upload = found.get(w.uploadId);
+                if (!upload) {
+                    // Not listed yet; after a few rounds, Speckle does not know it.
+                    if (w.round > 3)
+                        w.settle(new speckle_graphql/* SpeckleError */.iv(`Speckle does not list file import ${w.uploadId} among the uploads of model ${modelId}`, 'ingestion_missing'));
+                    continue;
+                }
+                const outcome = importOutcome(upload);
+                if (outcome instanceof Error)
+                    w.settle(outcome);
+                else if (outcome !== undefined)
+                    w.settle(undefined, outcome);
+                else
+                    this.note(w, upload);
+            }
+        }
     }
 }
 
@@ -265,6 +471,7 @@ class FileImport {
 // Finishing a file on a server with the ingestion API (app.speckle.systems): startFileIngestion, then
 // project.ingestion polled until it ends in a version or Speckle's reason. A start whose answer was lost is
 // looked up (the model's latest ingestion, then its history) before it is ever sent again.
+
 
 
 
@@ -304,9 +511,7 @@ const ingestionHistoryAnswer = schema/* object */.Ik({
         }),
     }),
 });
-const ingestionAnswer = schema/* object */.Ik({
-    project: schema/* object */.Ik({ ingestion: schema/* nullish */.cl(schema/* object */.Ik({ id: schema/* string */.Yj(), modelId: schema/* string */.Yj(), statusData })) }),
-});
+const ingestionState = schema/* nullish */.cl(schema/* object */.Ik({ id: schema/* string */.Yj(), modelId: schema/* string */.Yj(), statusData }));
 class LiveIngestion {
     api;
     generation = 'live';
@@ -314,8 +519,11 @@ class LiveIngestion {
     finalisation = 'ingested (startFileIngestion)';
     /** False once the server answered that Model.ingestionHistory does not exist: not asked again. */
     hasIngestionHistory;
-    constructor(api) {
+    watcher;
+    /** `signal`: the run's (hard) cancellation, which ends the watcher's requests. */
+    constructor(api, signal) {
         this.api = api;
+        this.watcher = new IngestionWatcher(api, signal);
     }
     async start(file, input, modelUrl, ctx) {
         const ingestionId = await this.startIngestion(input, ctx);
@@ -397,29 +605,184 @@ class LiveIngestion {
         return undefined;
     }
     waitForIngestion(file, ingestionId, ctx) {
-        let lastLine = '';
-        let status = '';
-        const timeout = () => `Speckle was still ingesting the file (ingestion ${ingestionId}, ${status}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`;
-        return (0,waiting/* pollUntil */.g3)(ctx, timeout, async (round) => {
-            const answer = await this.api.call(operations/* ingestionStatus */.f0, { projectId: this.api.settings.projectId, ingestionId }, 'read the ingestion status', ingestionAnswer, ctx.signal);
-            const ingestion = answer.project.ingestion;
-            if (!ingestion)
-                throw new speckle_graphql/* SpeckleError */.iv(`Speckle no longer knows ingestion ${ingestionId}`, 'ingestion_missing');
-            const s = ingestion.statusData;
-            const outcome = ingestionOutcome(ingestionId, s);
-            if (outcome instanceof Error)
-                throw outcome;
-            if (outcome !== undefined)
-                return { done: outcome };
-            const line = progressLine(s);
-            if (line !== lastLine) {
-                ctx.log.info(`${file.path}: Speckle ${line}`);
-                lastLine = line;
-            }
-            status = s.status;
-            return { againInMs: pollDelay(round) };
+        return this.watcher.verdict(file, ingestionId, ctx);
+    }
+}
+/**
+ * Waits for every ingestion of the run at once: a round sends one IngestionStatus request for up to
+ * INGESTIONS_PER_STATUS_READ waiting ingestions (aliased fields), not one request per file; more wait, more
+ * documents. Each ingestion has its own schedule (pollDelay: soon after it started, then slower); a round comes
+ * when the first one wants it and asks for those that are due, filling the document with the ones due next.
+ * Each file's wait ends at its own deadline (wait-timeout-minutes) or cancellation. An error whose path names
+ * one alias fails that file only; a failure of the whole request (after the HTTP client's retries) fails the
+ * files it asked for, as a failed poll did before.
+ */
+class IngestionWatcher {
+    api;
+    signal;
+    waiting = new Map();
+    polling = false;
+    /** Wakes the rounds' pause when no file is left waiting, or one that wants a round sooner begins waiting. */
+    wake = new AbortController();
+    sleepingUntil = Infinity;
+    constructor(api, signal) {
+        this.api = api;
+        this.signal = signal;
+    }
+    verdict(file, ingestionId, ctx) {
+        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+        const signal = ctx.stop ?? ctx.signal;
+        return new Promise((resolve, reject) => {
+            const waiter = {
+                file,
+                ingestionId,
+                log: ctx.log,
+                lastLine: '',
+                status: '',
+                // The start's answer said it is queued: the first read comes a moment later, with those of the files
+                // that start meanwhile (at once, files starting one after another would each cost a request).
+                dueAt: Date.now() + pollDelay(1),
+                round: 1,
+                settle: (err, versionId) => {
+                    if (this.waiting.get(ingestionId) !== waiter)
+                        return;
+                    clearTimeout(timer);
+                    signal.removeEventListener('abort', onAbort);
+                    this.waiting.delete(ingestionId);
+                    if (this.waiting.size === 0)
+                        this.wake.abort();
+                    if (versionId !== undefined)
+                        resolve(versionId);
+                    else
+                        reject(err);
+                },
+            };
+            const onAbort = () => waiter.settle(signal.reason);
+            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`Speckle was still ingesting the file (ingestion ${ingestionId}${waiter.status ? `, ${waiter.status}` : ''}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`)), Math.max(0, ctx.waitDeadline - Date.now()));
+            timer.unref();
+            if (signal.aborted)
+                return onAbort();
+            signal.addEventListener('abort', onAbort, { once: true });
+            this.waiting.set(ingestionId, waiter);
+            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
+                this.wake.abort();
+            void this.poll();
         });
     }
+    async poll() {
+        if (this.polling)
+            return; // the running rounds answer for this file too
+        this.polling = true;
+        try {
+            while (this.waiting.size > 0 && !this.signal.aborted) {
+                let due = Infinity;
+                for (const w of this.waiting.values())
+                    due = Math.min(due, w.dueAt);
+                this.sleepingUntil = due;
+                if (this.wake.signal.aborted)
+                    this.wake = new AbortController();
+                try {
+                    await (0,retry/* sleep */.yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+                }
+                catch {
+                    // Woken (a file that wants a round sooner, or none left), or the run ended: work it out again.
+                    continue;
+                }
+                finally {
+                    this.sleepingUntil = Infinity;
+                }
+                const now = Date.now();
+                // Those due first, then the documents filled with the ones due next (asking costs nothing more).
+                const all = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
+                const dueCount = all.findIndex((w) => w.dueAt > now);
+                const count = dueCount < 0 ? all.length : Math.min(all.length, Math.ceil(dueCount / operations/* INGESTIONS_PER_STATUS_READ */.ap) * operations/* INGESTIONS_PER_STATUS_READ */.ap);
+                const asked = all.slice(0, count);
+                for (const w of asked) {
+                    w.round += 1;
+                    w.dueAt = now + pollDelay(w.round);
+                }
+                for (let at = 0; at < asked.length; at += operations/* INGESTIONS_PER_STATUS_READ */.ap) {
+                    await this.read(asked.slice(at, at + operations/* INGESTIONS_PER_STATUS_READ */.ap));
+                }
+            }
+        }
+        finally {
+            this.polling = false;
+            // The run was cancelled hard: every wait ends with it. A file that began waiting as the rounds were
+            // ending starts them again.
+            if (this.signal.aborted)
+                for (const w of [...this.waiting.values()])
+                    w.settle(this.signal.reason);
+            else if (this.waiting.size > 0)
+                void this.poll();
+        }
+    }
+    /** One IngestionStatus request for `batch`, each waiter settled or moved on by its own answer. */
+    async read(batch) {
+        const projectId = this.api.settings.projectId;
+        const variables = { projectId };
+        batch.forEach((w, i) => (variables[`id${i}`] = w.ingestionId));
+        const what = batch.length === 1 ? 'read the ingestion status' : `read the status of ${batch.length} ingestions`;
+        let data;
+        let errors;
+        try {
+            ({ data, errors } = await this.api.execute(statusRead(batch.length), variables, what, this.signal));
+        }
+        catch (err) {
+            for (const w of batch)
+                w.settle(err);
+            return;
+        }
+        // An error whose path names an alias (project.i3…) is that ingestion's; any other is the whole request's.
+        const own = new Map();
+        const whole = [];
+        for (const e of errors ?? []) {
+            const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^i(\d+)$/.exec(e.path[1]) : null;
+            const index = alias ? Number(alias[1]) : -1;
+            if (index >= 0 && index < batch.length)
+                own.set(index, [...(own.get(index) ?? []), e]);
+            else
+                whole.push(e);
+        }
+        if (whole.length > 0) {
+            const failure = (0,speckle_graphql/* graphqlFailure */.gR)([...whole, ...[...own.values()].flat()], what, this.api.settings);
+            for (const w of batch)
+                w.settle(failure);
+            return;
+        }
+        const project = data?.project;
+        batch.forEach((w, i) => {
+            const mine = own.get(i);
+            if (mine)
+                return w.settle((0,speckle_graphql/* graphqlFailure */.gR)(mine, `read the status of ingestion ${w.ingestionId}`, this.api.settings));
+            const parsed = project ? ingestionState.safeParse(project[`i${i}`]) : undefined;
+            if (!parsed?.success) {
+                return w.settle(new speckle_graphql/* SpeckleError */.iv(`Speckle, asked to read the status of ingestion ${w.ingestionId}: unexpected answer shape`, 'invalid_response'));
+            }
+            if (!parsed.data)
+                return w.settle(new speckle_graphql/* SpeckleError */.iv(`Speckle no longer knows ingestion ${w.ingestionId}`, 'ingestion_missing'));
+            const s = parsed.data.statusData;
+            const outcome = ingestionOutcome(w.ingestionId, s);
+            if (outcome instanceof Error)
+                return w.settle(outcome);
+            if (outcome !== undefined)
+                return w.settle(undefined, outcome);
+            const line = progressLine(s);
+            if (line !== w.lastLine) {
+                w.log.info(`${w.file.path}: Speckle ${line}`);
+                w.lastLine = line;
+            }
+            w.status = s.status;
+        });
+    }
+}
+const statusReads = new Map();
+/** The IngestionStatus document for `count` ingestions, built once per count. */
+function statusRead(count) {
+    let op = statusReads.get(count);
+    if (!op)
+        statusReads.set(count, (op = (0,operations/* ingestionStatuses */.HU)(count)));
+    return op;
 }
 /** success → the version ID; a final failure → its error; still running → undefined. */
 function ingestionOutcome(ingestionId, s) {
@@ -446,8 +809,6 @@ function progressLine(s) {
     return `${s.status}${pct}${s.progressMessage ? `: ${s.progressMessage}` : ''}`;
 }
 
-// EXTERNAL MODULE: ./src/core/errors.ts
-var errors = __webpack_require__(4296);
 // EXTERNAL MODULE: ./src/providers/speckle/settings.ts
 var settings = __webpack_require__(1233);
 ;// CONCATENATED MODULE: ./src/providers/speckle/session.ts
@@ -735,7 +1096,7 @@ async function openSpeckle(settings, ctx) {
             ? 'Speckle: this server has the ingestion API (project.ingestion exists); using startFileIngestion'
             : 'Speckle: this server has no ingestion API (project.ingestion does not exist); using startFileImport (server 2.x)');
     }
-    const protocol = ingestionApi ? new LiveIngestion(api) : new FileImport(api);
+    const protocol = ingestionApi ? new LiveIngestion(api, ctx.signal) : new FileImport(api, ctx.signal);
     return new SpeckleSession(api, protocol, { project, ...(limit ? { blobSizeLimitBytes: limit } : {}) }, ctx.log);
 }
 

@@ -31712,13 +31712,14 @@ function httpFailure(err, what, settings) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HU: () => (/* binding */ ingestionStatuses),
 /* harmony export */   MN: () => (/* binding */ serverAndProject),
 /* harmony export */   Mj: () => (/* binding */ modelUploads),
 /* harmony export */   P_: () => (/* binding */ updateVersionMessage),
 /* harmony export */   Py: () => (/* binding */ ingestionApiProbe),
 /* harmony export */   Rq: () => (/* binding */ startFileIngestion),
 /* harmony export */   UC: () => (/* binding */ generateUploadUrlLive),
-/* harmony export */   f0: () => (/* binding */ ingestionStatus),
+/* harmony export */   ap: () => (/* binding */ INGESTIONS_PER_STATUS_READ),
 /* harmony export */   fC: () => (/* binding */ ingestionHistory),
 /* harmony export */   fm: () => (/* binding */ generateUploadUrlLegacy),
 /* harmony export */   gD: () => (/* binding */ serverCapabilities),
@@ -31727,6 +31728,8 @@ function httpFailure(err, what, settings) {
 /* harmony export */   l2: () => (/* binding */ latestVersionsByName),
 /* harmony export */   qe: () => (/* binding */ modelByName),
 /* harmony export */   sb: () => (/* binding */ startFileImport),
+/* harmony export */   t1: () => (/* binding */ MODELS_PER_UPLOADS_READ),
+/* harmony export */   t7: () => (/* binding */ modelsUploads),
 /* harmony export */   ue: () => (/* binding */ latestIngestion)
 /* harmony export */ });
 /* unused harmony export SPECKLE_OPERATIONS */
@@ -31883,32 +31886,29 @@ const ingestionHistory = {
 }`,
 };
 /**
- * Polled until the ingestion ends. `status` is read through the HasModelIngestionStatus interface (every
- * member of the union implements it); the details through each status type.
+ * The status of every ingestion the run waits for, in one request: one aliased field per ingestion (`i0`,
+ * `i1`, …), up to INGESTIONS_PER_STATUS_READ of them (IngestionWatcher sends as many documents as it needs).
+ * An ingestion the server does not know answers null; an error on one answers with a path naming its alias.
+ * `status` is read through the HasModelIngestionStatus interface (every member of the union implements it);
+ * the details through each status type.
  */
-const ingestionStatus = {
-    name: 'IngestionStatus',
-    servers: 'live',
-    idempotent: true,
-    document: `query IngestionStatus($projectId: String!, $ingestionId: ID!) {
+function ingestionStatuses(count) {
+    const ids = Array.from({ length: count }, (_, i) => i);
+    return {
+        name: 'IngestionStatus',
+        servers: 'live',
+        idempotent: true,
+        document: `query IngestionStatus($projectId: String!${ids.map((i) => `, $id${i}: ID!`).join('')}) {
   project(id: $projectId) {
-    ingestion(id: $ingestionId) {
-      id
-      modelId
-      statusData {
-        __typename
-        ... on HasModelIngestionStatus { status }
-        ... on HasProgressMessage { progressMessage }
-        ... on ModelIngestionProcessingStatus { progress }
-        ... on ModelIngestionSuccessStatus { versionId }
-        ... on ModelIngestionFailedStatus { errorReason }
-        ... on ModelIngestionCancelledStatus { cancellationMessage }
-        ... on ModelIngestionInvalidStatus { validationMessage }
-      }
-    }
+${ids.map((i) => `    i${i}: ingestion(id: $id${i}) { ${INGESTION_STATE} }`).join('\n')}
   }
 }`,
-};
+    };
+}
+/** What each alias of IngestionStatus reads. */
+const INGESTION_STATE = 'id modelId statusData { __typename ... on HasModelIngestionStatus { status } ... on HasProgressMessage { progressMessage } ... on ModelIngestionProcessingStatus { progress } ... on ModelIngestionSuccessStatus { versionId } ... on ModelIngestionFailedStatus { errorReason } ... on ModelIngestionCancelledStatus { cancellationMessage } ... on ModelIngestionInvalidStatus { validationMessage } }';
+/** Ingestions asked for in one IngestionStatus request. */
+const INGESTIONS_PER_STATUS_READ = 50;
 /**
  * 2.x: registers the uploaded file and queues its import. Not idempotent, for the same reason as
  * startFileIngestion; after an ambiguous failure the provider looks for its fileId in the model's uploads.
@@ -31942,6 +31942,26 @@ const modelUploads = {
   }
 }`,
 };
+/**
+ * 2.x: the newest uploads of several models in one request, one aliased `model` field each (`m0`, `m1`, …, up
+ * to MODELS_PER_UPLOADS_READ): what the file imports waiting on those models are read from, once a round for all
+ * of them. A model whose waiting import is not on its first page is paged on with ModelUploads.
+ */
+function modelsUploads(count) {
+    const ids = Array.from({ length: count }, (_, i) => i);
+    return {
+        name: 'ModelsUploads',
+        servers: '2.x',
+        idempotent: true,
+        document: `query ModelsUploads($projectId: String!${ids.map((i) => `, $m${i}: String!`).join('')}) {
+  project(id: $projectId) {
+${ids.map((i) => `    m${i}: model(id: $m${i}) { uploads(input: { limit: 25 }) { cursor items { id convertedStatus convertedMessage convertedVersionId } } }`).join('\n')}
+  }
+}`,
+    };
+}
+/** Models asked for in one ModelsUploads request. */
+const MODELS_PER_UPLOADS_READ = 25;
 /**
  * Writes the version message (commit, ref, run, and the file's SHA-256 that skip-unchanged reads back) for
  * traceability: StartFileImportInput has no message field, so this is the one place a version can carry it.
@@ -32001,9 +32021,10 @@ const SPECKLE_OPERATIONS = [
     startFileIngestion,
     latestIngestion,
     ingestionHistory,
-    ingestionStatus,
+    ingestionStatuses(2),
     startFileImport,
     modelUploads,
+    modelsUploads(2),
     updateVersionMessage,
 ];
 

@@ -621,7 +621,8 @@ interface ScaleRow {
 async function arcnmRun(ws: string, arcnm: ArcnmEmulator, pattern: string, files: number, concurrency: number, extra: Record<string, string> = {}): Promise<ScaleRow & { run: BenchRun }> {
   const apiBefore = arcnm.requests.length;
   const run = await runBundle(
-    { provider: 'arcnm', path: pattern, 'server-url': arcnm.url, token: ARCNM_KEY, concurrency: String(concurrency), ...extra },
+    // name {path}: the scale runs' two folders hold files of the same names, which ARCNM would otherwise get twice.
+    { provider: 'arcnm', path: pattern, 'server-url': arcnm.url, token: ARCNM_KEY, concurrency: String(concurrency), name: '{path}', ...extra },
     { workspace: ws, measureRss: existsSync(TIME), timeoutMs: 1_800_000 },
   );
   expectSucceeded(run, files, `${files} files at concurrency ${concurrency}`);

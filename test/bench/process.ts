@@ -48,8 +48,12 @@ export interface BenchRunOptions {
   bundle?: string;
 }
 
+/** Each bench run is a workflow run of its own: ARCNM's keys are derived from the run ID, so a shared one replays. */
+let runIds = 0;
+
 export async function runBundle(inputs: Record<string, string>, options: BenchRunOptions): Promise<BenchRun> {
-  const { tmp, outputFile, env } = await runnerStep(inputs, options.workspace, options.env);
+  const runId = `${process.pid}${String(++runIds).padStart(5, '0')}`;
+  const { tmp, outputFile, env } = await runnerStep(inputs, options.workspace, { GITHUB_RUN_ID: runId, ...options.env });
   const rssFile = path.join(tmp, 'rss');
 
   const useTime = options.measureRss === true && existsSync(TIME);

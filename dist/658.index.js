@@ -127,6 +127,34 @@ class SpeckleApi {
         }
     }
 }
+/**
+ * One request reading `count` aliased fields under `project` (`<prefix>0`, `<prefix>1`, …), as the ingestion and
+ * 2.x import watchers batch their status reads. An error whose path names an alias is that alias's; any other
+ * error, or no answer at all, is the failure of every alias in the request.
+ */
+async function readAliased(api, op, variables, what, signal, prefix, count) {
+    let answer;
+    try {
+        answer = await api.execute(op, variables, what, signal);
+    }
+    catch (err) {
+        return { failure: err };
+    }
+    const own = new Map();
+    const whole = [];
+    const aliasOf = new RegExp(`^${prefix}(\\d+)$`);
+    for (const e of answer.errors ?? []) {
+        const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? aliasOf.exec(e.path[1]) : null;
+        const index = alias ? Number(alias[1]) : -1;
+        if (index >= 0 && index < count)
+            own.set(index, [...(own.get(index) ?? []), e]);
+        else
+            whole.push(e);
+    }
+    if (whole.length > 0)
+        return { failure: (0,speckle_graphql/* graphqlFailure */.gR)([...whole, ...[...own.values()].flat()], what, api.settings) };
+    return { project: answer.data?.project ?? undefined, own };
+}
 
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __webpack_require__(4296);
@@ -172,6 +200,7 @@ function startOnce(what, firstError, find, start, log) {
 // Finishing a file on an open-source 2.x server (no ingestion API): startFileImport, then the model's uploads
 // polled until ours is converted into a version or fails. A start whose answer was lost is looked for among the
 // model's uploads before it is ever sent again.
+
 
 
 
@@ -392,33 +421,13 @@ class ImportWatcher {
         const variables = { projectId: this.api.settings.projectId };
         models.forEach((m, i) => (variables[`m${i}`] = m));
         const what = 'file import status';
-        let data;
-        let errors;
-        try {
-            ({ data, errors } = await this.api.execute(modelsRead(models.length), variables, what, this.signal));
-        }
-        catch (err) {
+        const answer = await readAliased(this.api, modelsRead(models.length), variables, what, this.signal, 'm', models.length);
+        if ('failure' in answer) {
             for (const w of waiters)
-                w.settle(err);
+                w.settle(answer.failure);
             return;
         }
-        const own = new Map();
-        const whole = [];
-        for (const e of errors ?? []) {
-            const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^m(\d+)$/.exec(e.path[1]) : null;
-            const index = alias ? Number(alias[1]) : -1;
-            if (index >= 0 && index < models.length)
-                own.set(index, [...(own.get(index) ?? []), e]);
-            else
-                whole.push(e);
-        }
-        if (whole.length > 0) {
-            const failure = (0,speckle_graphql/* graphqlFailure */.gR)([...whole, ...[...own.values()].flat()], what, this.api.settings);
-            for (const w of waiters)
-                w.settle(failure);
-            return;
-        }
-        const project = data?.project;
+        const { project, own } = answer;
         for (const [i, modelId] of models.entries()) {
             const mine = waiters.filter((w) => w.modelId === modelId);
             const refused = own.get(i);
@@ -471,6 +480,7 @@ class ImportWatcher {
 // Finishing a file on a server with the ingestion API (app.speckle.systems): startFileIngestion, then
 // project.ingestion polled until it ends in a version or Speckle's reason. A start whose answer was lost is
 // looked up (the model's latest ingestion, then its history) before it is ever sent again.
+
 
 
 
@@ -723,34 +733,14 @@ class IngestionWatcher {
         const variables = { projectId };
         batch.forEach((w, i) => (variables[`id${i}`] = w.ingestionId));
         const what = batch.length === 1 ? 'read the ingestion status' : `read the status of ${batch.length} ingestions`;
-        let data;
-        let errors;
-        try {
-            ({ data, errors } = await this.api.execute(statusRead(batch.length), variables, what, this.signal));
-        }
-        catch (err) {
-            for (const w of batch)
-                w.settle(err);
-            return;
-        }
         // An error whose path names an alias (project.i3…) is that ingestion's; any other is the whole request's.
-        const own = new Map();
-        const whole = [];
-        for (const e of errors ?? []) {
-            const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^i(\d+)$/.exec(e.path[1]) : null;
-            const index = alias ? Number(alias[1]) : -1;
-            if (index >= 0 && index < batch.length)
-                own.set(index, [...(own.get(index) ?? []), e]);
-            else
-                whole.push(e);
-        }
-        if (whole.length > 0) {
-            const failure = (0,speckle_graphql/* graphqlFailure */.gR)([...whole, ...[...own.values()].flat()], what, this.api.settings);
+        const answer = await readAliased(this.api, statusRead(batch.length), variables, what, this.signal, 'i', batch.length);
+        if ('failure' in answer) {
             for (const w of batch)
-                w.settle(failure);
+                w.settle(answer.failure);
             return;
         }
-        const project = data?.project;
+        const { project, own } = answer;
         batch.forEach((w, i) => {
             const mine = own.get(i);
             if (mine)

@@ -3,7 +3,7 @@
 import * as z from '../../core/schema.js';
 import type { Logger } from '../../core/types.js';
 import type { Http } from '../../http/client.js';
-import { GraphQLEndpoint } from '../../http/graphql.js';
+import { GraphQLEndpoint, type GraphQLErrorItem } from '../../http/graphql.js';
 import { parseAnswer } from '../answers.js';
 import { createdDespiteErrors, graphqlFailure, httpFailure, oneLine } from './graphql.js';
 import type { SpeckleOperation } from './operations.js';
@@ -43,4 +43,32 @@ export class SpeckleApi {
       throw httpFailure(err, what, this.settings);
     }
   }
+}
+
+/** An aliased read's answer: `project` and each alias's own errors, or the failure every alias shares. */
+export type AliasedAnswer = { failure: unknown } | { project: Record<string, unknown> | undefined; own: Map<number, GraphQLErrorItem[]> };
+
+/**
+ * One request reading `count` aliased fields under `project` (`<prefix>0`, `<prefix>1`, …), as the ingestion and
+ * 2.x import watchers batch their status reads. An error whose path names an alias is that alias's; any other
+ * error, or no answer at all, is the failure of every alias in the request.
+ */
+export async function readAliased(api: Pick<SpeckleApi, 'execute' | 'settings'>, op: SpeckleOperation, variables: Record<string, unknown>, what: string, signal: AbortSignal, prefix: string, count: number): Promise<AliasedAnswer> {
+  let answer: Awaited<ReturnType<SpeckleApi['execute']>>;
+  try {
+    answer = await api.execute(op, variables, what, signal);
+  } catch (err) {
+    return { failure: err };
+  }
+  const own = new Map<number, GraphQLErrorItem[]>();
+  const whole: GraphQLErrorItem[] = [];
+  const aliasOf = new RegExp(`^${prefix}(\\d+)$`);
+  for (const e of answer.errors ?? []) {
+    const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? aliasOf.exec(e.path[1]) : null;
+    const index = alias ? Number(alias[1]) : -1;
+    if (index >= 0 && index < count) own.set(index, [...(own.get(index) ?? []), e]);
+    else whole.push(e);
+  }
+  if (whole.length > 0) return { failure: graphqlFailure([...whole, ...[...own.values()].flat()], what, api.settings) };
+  return { project: (answer.data as { project?: Record<string, unknown> | null } | null | undefined)?.project ?? undefined, own };
 }

@@ -6,7 +6,7 @@ import type { LocalFile, StepContext } from '../../core/types.js';
 import { WaitTimeoutError } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
 import { etagFailure, graphqlFailure, isAmbiguous, SpeckleError } from './graphql.js';
-import type { SpeckleApi } from './api.js';
+import { readAliased, type SpeckleApi } from './api.js';
 import { generateUploadUrlLegacy, modelsUploads, MODELS_PER_UPLOADS_READ, modelUploads, startFileImport, type SpeckleOperation } from './operations.js';
 import { pollDelay, startOnce, type SpeckleProtocol, type StartInput, type Started } from './protocol.js';
 
@@ -238,28 +238,12 @@ export class ImportWatcher {
     const variables: Record<string, unknown> = { projectId: this.api.settings.projectId };
     models.forEach((m, i) => (variables[`m${i}`] = m));
     const what = 'file import status';
-    let data: unknown;
-    let errors: Awaited<ReturnType<SpeckleApi['execute']>>['errors'];
-    try {
-      ({ data, errors } = await this.api.execute(modelsRead(models.length), variables, what, this.signal));
-    } catch (err) {
-      for (const w of waiters) w.settle(err);
+    const answer = await readAliased(this.api, modelsRead(models.length), variables, what, this.signal, 'm', models.length);
+    if ('failure' in answer) {
+      for (const w of waiters) w.settle(answer.failure);
       return;
     }
-    const own = new Map<number, NonNullable<typeof errors>>();
-    const whole: NonNullable<typeof errors> = [];
-    for (const e of errors ?? []) {
-      const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^m(\d+)$/.exec(e.path[1]) : null;
-      const index = alias ? Number(alias[1]) : -1;
-      if (index >= 0 && index < models.length) own.set(index, [...(own.get(index) ?? []), e]);
-      else whole.push(e);
-    }
-    if (whole.length > 0) {
-      const failure = graphqlFailure([...whole, ...[...own.values()].flat()], what, this.api.settings);
-      for (const w of waiters) w.settle(failure);
-      return;
-    }
-    const project = (data as { project?: Record<string, unknown> | null } | null | undefined)?.project;
+    const { project, own } = answer;
     for (const [i, modelId] of models.entries()) {
       const mine = waiters.filter((w) => w.modelId === modelId);
       const refused = own.get(i);

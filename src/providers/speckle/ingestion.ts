@@ -6,7 +6,7 @@ import type { LocalFile, StepContext } from '../../core/types.js';
 import { WaitTimeoutError } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
 import { etagFailure, graphqlFailure, isAmbiguous, isValidationFailure, SpeckleError } from './graphql.js';
-import type { SpeckleApi } from './api.js';
+import { readAliased, type SpeckleApi } from './api.js';
 import { generateUploadUrlLive, ingestionHistory, ingestionStatuses, INGESTIONS_PER_STATUS_READ, latestIngestion, startFileIngestion, type SpeckleOperation } from './operations.js';
 import { pollDelay, startOnce, type SpeckleProtocol, type StartInput, type Started } from './protocol.js';
 
@@ -266,29 +266,13 @@ export class IngestionWatcher {
     const variables: Record<string, unknown> = { projectId };
     batch.forEach((w, i) => (variables[`id${i}`] = w.ingestionId));
     const what = batch.length === 1 ? 'read the ingestion status' : `read the status of ${batch.length} ingestions`;
-    let data: unknown;
-    let errors: Awaited<ReturnType<SpeckleApi['execute']>>['errors'];
-    try {
-      ({ data, errors } = await this.api.execute(statusRead(batch.length), variables, what, this.signal));
-    } catch (err) {
-      for (const w of batch) w.settle(err);
-      return;
-    }
     // An error whose path names an alias (project.i3…) is that ingestion's; any other is the whole request's.
-    const own = new Map<number, NonNullable<typeof errors>>();
-    const whole: NonNullable<typeof errors> = [];
-    for (const e of errors ?? []) {
-      const alias = e.path?.[0] === 'project' && typeof e.path[1] === 'string' ? /^i(\d+)$/.exec(e.path[1]) : null;
-      const index = alias ? Number(alias[1]) : -1;
-      if (index >= 0 && index < batch.length) own.set(index, [...(own.get(index) ?? []), e]);
-      else whole.push(e);
-    }
-    if (whole.length > 0) {
-      const failure = graphqlFailure([...whole, ...[...own.values()].flat()], what, this.api.settings);
-      for (const w of batch) w.settle(failure);
+    const answer = await readAliased(this.api, statusRead(batch.length), variables, what, this.signal, 'i', batch.length);
+    if ('failure' in answer) {
+      for (const w of batch) w.settle(answer.failure);
       return;
     }
-    const project = (data as { project?: Record<string, unknown> | null } | null | undefined)?.project;
+    const { project, own } = answer;
     batch.forEach((w, i) => {
       const mine = own.get(i);
       if (mine) return w.settle(graphqlFailure(mine, `read the status of ingestion ${w.ingestionId}`, this.api.settings));

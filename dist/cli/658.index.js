@@ -158,12 +158,10 @@ async function readAliased(api, op, variables, what, signal, prefix, count) {
 
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __webpack_require__(4296);
-// EXTERNAL MODULE: ./src/core/retry.ts
-var retry = __webpack_require__(7253);
-// EXTERNAL MODULE: ./src/providers/speckle/operations.ts
-var operations = __webpack_require__(2158);
 // EXTERNAL MODULE: ./src/core/waiting.ts
 var waiting = __webpack_require__(8876);
+// EXTERNAL MODULE: ./src/providers/speckle/operations.ts
+var operations = __webpack_require__(2158);
 ;// CONCATENATED MODULE: ./src/providers/speckle/protocol.ts
 
 
@@ -313,55 +311,20 @@ class ImportWatcher {
     api;
     signal;
     page;
-    waiting = new Map();
-    polling = false;
-    wake = new AbortController();
-    sleepingUntil = Infinity;
+    rounds;
     constructor(api, signal, 
     /** The rest of a model's uploads, paged from `cursor`, for the imports not on its first page. */
     page) {
         this.api = api;
         this.signal = signal;
         this.page = page;
+        this.rounds = new waiting/* SharedRounds */.L3(signal, (now, waiting) => this.round(now, waiting));
     }
     verdict(file, modelId, started, ctx) {
-        const signal = ctx.stop ?? ctx.signal;
         const uploadId = started.id;
-        return new Promise((resolve, reject) => {
-            const waiter = {
-                file,
-                modelId,
-                uploadId,
-                log: ctx.log,
-                lastStatus: -1,
-                dueAt: Date.now() + pollDelay(1),
-                round: 1,
-                settle: (err, versionId) => {
-                    if (this.waiting.get(uploadId) !== waiter)
-                        return;
-                    clearTimeout(timer);
-                    signal.removeEventListener('abort', onAbort);
-                    this.waiting.delete(uploadId);
-                    if (this.waiting.size === 0)
-                        this.wake.abort();
-                    if (versionId !== undefined)
-                        resolve(versionId);
-                    else
-                        reject(err);
-                },
-            };
-            const onAbort = () => waiter.settle(signal.reason);
-            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`Speckle was still importing the file (file import ${uploadId}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`)), Math.max(0, ctx.waitDeadline - Date.now()));
-            timer.unref();
-            if (signal.aborted)
-                return onAbort();
-            signal.addEventListener('abort', onAbort, { once: true });
-            this.waiting.set(uploadId, waiter);
-            this.note(waiter, started);
-            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
-                this.wake.abort();
-            void this.poll();
-        });
+        const fields = { file, modelId, uploadId, log: ctx.log, lastStatus: -1, dueAt: Date.now() + pollDelay(1), round: 1 };
+        this.note(fields, started);
+        return this.rounds.wait(uploadId, fields, ctx, () => new errors/* WaitTimeoutError */.WL(`Speckle was still importing the file (file import ${uploadId}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`));
     }
     note(w, upload) {
         if (upload.convertedStatus === w.lastStatus)
@@ -369,52 +332,23 @@ class ImportWatcher {
         w.log.info(`${w.file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
         w.lastStatus = upload.convertedStatus;
     }
-    async poll() {
-        if (this.polling)
-            return;
-        this.polling = true;
-        try {
-            while (this.waiting.size > 0 && !this.signal.aborted) {
-                let due = Infinity;
-                for (const w of this.waiting.values())
-                    due = Math.min(due, w.dueAt);
-                this.sleepingUntil = due;
-                if (this.wake.signal.aborted)
-                    this.wake = new AbortController();
-                try {
-                    await (0,retry/* sleep */.yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
-                }
-                catch {
-                    continue;
-                }
-                finally {
-                    this.sleepingUntil = Infinity;
-                }
-                const now = Date.now();
-                // Every model with an import due is read, and the documents are filled with the models due next (asking
-                // costs nothing more); every import waiting on a model read is answered by it.
-                const byDue = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
-                const dueModels = new Set(byDue.filter((w) => w.dueAt <= now).map((w) => w.modelId));
-                const all = [...new Set(byDue.map((w) => w.modelId))];
-                const models = all.slice(0, Math.min(all.length, Math.ceil(dueModels.size / operations/* MODELS_PER_UPLOADS_READ */.t1) * operations/* MODELS_PER_UPLOADS_READ */.t1));
-                const asked = [...this.waiting.values()].filter((w) => models.includes(w.modelId));
-                for (const w of asked) {
-                    w.round += 1;
-                    w.dueAt = now + pollDelay(w.round);
-                }
-                for (let at = 0; at < models.length; at += operations/* MODELS_PER_UPLOADS_READ */.t1) {
-                    const batch = models.slice(at, at + operations/* MODELS_PER_UPLOADS_READ */.t1);
-                    await this.read(batch, asked.filter((w) => batch.includes(w.modelId)));
-                }
-            }
+    /**
+     * Every model with an import due is read, and the documents are filled with the models due next (asking costs
+     * nothing more); every import waiting on a model read is answered by it.
+     */
+    async round(now, waiting) {
+        const byDue = waiting.sort((x, y) => x.dueAt - y.dueAt);
+        const dueModels = new Set(byDue.filter((w) => w.dueAt <= now).map((w) => w.modelId));
+        const all = [...new Set(byDue.map((w) => w.modelId))];
+        const models = all.slice(0, Math.min(all.length, Math.ceil(dueModels.size / operations/* MODELS_PER_UPLOADS_READ */.t1) * operations/* MODELS_PER_UPLOADS_READ */.t1));
+        const asked = waiting.filter((w) => models.includes(w.modelId));
+        for (const w of asked) {
+            w.round += 1;
+            w.dueAt = now + pollDelay(w.round);
         }
-        finally {
-            this.polling = false;
-            if (this.signal.aborted)
-                for (const w of [...this.waiting.values()])
-                    w.settle(this.signal.reason);
-            else if (this.waiting.size > 0)
-                void this.poll();
+        for (let at = 0; at < models.length; at += operations/* MODELS_PER_UPLOADS_READ */.t1) {
+            const batch = models.slice(at, at + operations/* MODELS_PER_UPLOADS_READ */.t1);
+            await this.read(batch, asked.filter((w) => batch.includes(w.modelId)));
         }
     }
     async read(models, waiters) {
@@ -630,101 +564,37 @@ class LiveIngestion {
 class IngestionWatcher {
     api;
     signal;
-    waiting = new Map();
-    polling = false;
-    /** Wakes the rounds' pause when no file is left waiting, or one that wants a round sooner begins waiting. */
-    wake = new AbortController();
-    sleepingUntil = Infinity;
+    rounds;
     constructor(api, signal) {
         this.api = api;
         this.signal = signal;
+        this.rounds = new waiting/* SharedRounds */.L3(signal, (now, waiting) => this.round(now, waiting));
     }
     verdict(file, ingestionId, ctx) {
-        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
-        const signal = ctx.stop ?? ctx.signal;
-        return new Promise((resolve, reject) => {
-            const waiter = {
-                file,
-                ingestionId,
-                log: ctx.log,
-                lastLine: '',
-                status: '',
-                // The start's answer said it is queued: the first read comes a moment later, with those of the files
-                // that start meanwhile (at once, files starting one after another would each cost a request).
-                dueAt: Date.now() + pollDelay(1),
-                round: 1,
-                settle: (err, versionId) => {
-                    if (this.waiting.get(ingestionId) !== waiter)
-                        return;
-                    clearTimeout(timer);
-                    signal.removeEventListener('abort', onAbort);
-                    this.waiting.delete(ingestionId);
-                    if (this.waiting.size === 0)
-                        this.wake.abort();
-                    if (versionId !== undefined)
-                        resolve(versionId);
-                    else
-                        reject(err);
-                },
-            };
-            const onAbort = () => waiter.settle(signal.reason);
-            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`Speckle was still ingesting the file (ingestion ${ingestionId}${waiter.status ? `, ${waiter.status}` : ''}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`)), Math.max(0, ctx.waitDeadline - Date.now()));
-            timer.unref();
-            if (signal.aborted)
-                return onAbort();
-            signal.addEventListener('abort', onAbort, { once: true });
-            this.waiting.set(ingestionId, waiter);
-            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
-                this.wake.abort();
-            void this.poll();
-        });
+        return this.rounds.wait(ingestionId, {
+            file,
+            ingestionId,
+            log: ctx.log,
+            lastLine: '',
+            status: '',
+            // The start's answer said it is queued: the first read comes a moment later, with those of the files
+            // that start meanwhile (at once, files starting one after another would each cost a request).
+            dueAt: Date.now() + pollDelay(1),
+            round: 1,
+        }, ctx, (w) => new errors/* WaitTimeoutError */.WL(`Speckle was still ingesting the file (ingestion ${ingestionId}${w.status ? `, ${w.status}` : ''}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`));
     }
-    async poll() {
-        if (this.polling)
-            return; // the running rounds answer for this file too
-        this.polling = true;
-        try {
-            while (this.waiting.size > 0 && !this.signal.aborted) {
-                let due = Infinity;
-                for (const w of this.waiting.values())
-                    due = Math.min(due, w.dueAt);
-                this.sleepingUntil = due;
-                if (this.wake.signal.aborted)
-                    this.wake = new AbortController();
-                try {
-                    await (0,retry/* sleep */.yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
-                }
-                catch {
-                    // Woken (a file that wants a round sooner, or none left), or the run ended: work it out again.
-                    continue;
-                }
-                finally {
-                    this.sleepingUntil = Infinity;
-                }
-                const now = Date.now();
-                // Those due first, then the documents filled with the ones due next (asking costs nothing more).
-                const all = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
-                const dueCount = all.findIndex((w) => w.dueAt > now);
-                const count = dueCount < 0 ? all.length : Math.min(all.length, Math.ceil(dueCount / operations/* INGESTIONS_PER_STATUS_READ */.ap) * operations/* INGESTIONS_PER_STATUS_READ */.ap);
-                const asked = all.slice(0, count);
-                for (const w of asked) {
-                    w.round += 1;
-                    w.dueAt = now + pollDelay(w.round);
-                }
-                for (let at = 0; at < asked.length; at += operations/* INGESTIONS_PER_STATUS_READ */.ap) {
-                    await this.read(asked.slice(at, at + operations/* INGESTIONS_PER_STATUS_READ */.ap));
-                }
-            }
+    /** Those due first, then the documents filled with the ones due next (asking costs nothing more). */
+    async round(now, waiting) {
+        const all = waiting.sort((x, y) => x.dueAt - y.dueAt);
+        const dueCount = all.findIndex((w) => w.dueAt > now);
+        const count = dueCount < 0 ? all.length : Math.min(all.length, Math.ceil(dueCount / operations/* INGESTIONS_PER_STATUS_READ */.ap) * operations/* INGESTIONS_PER_STATUS_READ */.ap);
+        const asked = all.slice(0, count);
+        for (const w of asked) {
+            w.round += 1;
+            w.dueAt = now + pollDelay(w.round);
         }
-        finally {
-            this.polling = false;
-            // The run was cancelled hard: every wait ends with it. A file that began waiting as the rounds were
-            // ending starts them again.
-            if (this.signal.aborted)
-                for (const w of [...this.waiting.values()])
-                    w.settle(this.signal.reason);
-            else if (this.waiting.size > 0)
-                void this.poll();
+        for (let at = 0; at < asked.length; at += operations/* INGESTIONS_PER_STATUS_READ */.ap) {
+            await this.read(asked.slice(at, at + operations/* INGESTIONS_PER_STATUS_READ */.ap));
         }
     }
     /** One IngestionStatus request for `batch`, each waiter settled or moved on by its own answer. */

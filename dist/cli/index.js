@@ -25133,6 +25133,7 @@ function linkableUrl(url) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L3: () => (/* binding */ SharedRounds),
 /* harmony export */   am: () => (/* binding */ happenOnce),
 /* harmony export */   g3: () => (/* binding */ pollUntil),
 /* harmony export */   tT: () => (/* binding */ verdictUnlessCancelled)
@@ -25212,6 +25213,96 @@ async function happenOnce(o) {
             if (!o.ambiguous(err))
                 throw err;
             lastError = err;
+        }
+    }
+}
+/**
+ * Waits for many things with shared rounds, as a provider that can ask after all of them in one request does
+ * (Speckle's ingestions, 2.x imports). Each waiter keeps its own schedule (`dueAt`), its own deadline
+ * (`wait-timeout-minutes`: it fails with `timedOut`'s error) and its own cancellation (the first signal); a
+ * round comes when the first waiter is due, and `round(now, waiting)` asks for those it chooses, moving their
+ * `dueAt` on and settling those whose answer is final. A waiter that wants a round sooner than the pause ends
+ * wakes it; the hard signal (`signal`) ends every wait.
+ */
+class SharedRounds {
+    signal;
+    round;
+    waiting = new Map();
+    polling = false;
+    /** Wakes the rounds' pause when no waiter is left, or one that wants a round sooner begins waiting. */
+    wake = new AbortController();
+    sleepingUntil = Infinity;
+    constructor(signal, round) {
+        this.signal = signal;
+        this.round = round;
+    }
+    /** Wait under `key` until a round settles `waiter` (built from `fields`), its deadline passes or the run is cancelled. */
+    wait(key, fields, ctx, timedOut) {
+        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+        const signal = ctx.stop ?? ctx.signal;
+        return new Promise((resolve, reject) => {
+            const waiter = {
+                ...fields,
+                settle: (err, value) => {
+                    if (this.waiting.get(key) !== waiter)
+                        return;
+                    clearTimeout(timer);
+                    signal.removeEventListener('abort', onAbort);
+                    this.waiting.delete(key);
+                    if (this.waiting.size === 0)
+                        this.wake.abort();
+                    if (value !== undefined)
+                        resolve(value);
+                    else
+                        reject(err);
+                },
+            };
+            const onAbort = () => waiter.settle(signal.reason);
+            const timer = setTimeout(() => waiter.settle(timedOut(waiter)), Math.max(0, ctx.waitDeadline - Date.now()));
+            timer.unref();
+            if (signal.aborted)
+                return onAbort();
+            signal.addEventListener('abort', onAbort, { once: true });
+            this.waiting.set(key, waiter);
+            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
+                this.wake.abort();
+            void this.poll();
+        });
+    }
+    async poll() {
+        if (this.polling)
+            return; // the running rounds answer for this waiter too
+        this.polling = true;
+        try {
+            while (this.waiting.size > 0 && !this.signal.aborted) {
+                let due = Infinity;
+                for (const w of this.waiting.values())
+                    due = Math.min(due, w.dueAt);
+                this.sleepingUntil = due;
+                if (this.wake.signal.aborted)
+                    this.wake = new AbortController();
+                try {
+                    await (0,_retry_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+                }
+                catch {
+                    // Woken (a waiter that wants a round sooner, or none left), or the run ended: work it out again.
+                    continue;
+                }
+                finally {
+                    this.sleepingUntil = Infinity;
+                }
+                await this.round(Date.now(), [...this.waiting.values()]);
+            }
+        }
+        finally {
+            this.polling = false;
+            // The run was cancelled hard: every wait ends with it. A waiter that began as the rounds were ending
+            // starts them again.
+            if (this.signal.aborted)
+                for (const w of [...this.waiting.values()])
+                    w.settle(this.signal.reason);
+            else if (this.waiting.size > 0)
+                void this.poll();
         }
     }
 }

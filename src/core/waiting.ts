@@ -110,3 +110,89 @@ export async function happenOnce<T>(o: Once<T>): Promise<T> {
     }
   }
 }
+
+/** One waiter of SharedRounds: its own schedule (when it wants the next round), settled once. */
+export interface RoundWaiter<T> {
+  /** When this waiter would like the next round (its own schedule: soon at first, then slower). */
+  dueAt: number;
+  round: number;
+  /** Ends the wait: with `value` when the answer is final, else with `err`. Later calls do nothing. */
+  settle(err: unknown, value?: T): void;
+}
+
+/**
+ * Waits for many things with shared rounds, as a provider that can ask after all of them in one request does
+ * (Speckle's ingestions, 2.x imports). Each waiter keeps its own schedule (`dueAt`), its own deadline
+ * (`wait-timeout-minutes`: it fails with `timedOut`'s error) and its own cancellation (the first signal); a
+ * round comes when the first waiter is due, and `round(now, waiting)` asks for those it chooses, moving their
+ * `dueAt` on and settling those whose answer is final. A waiter that wants a round sooner than the pause ends
+ * wakes it; the hard signal (`signal`) ends every wait.
+ */
+export class SharedRounds<T, W extends RoundWaiter<T>> {
+  readonly waiting = new Map<string, W>();
+  private polling = false;
+  /** Wakes the rounds' pause when no waiter is left, or one that wants a round sooner begins waiting. */
+  private wake = new AbortController();
+  private sleepingUntil = Infinity;
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly round: (now: number, waiting: W[]) => Promise<void>,
+  ) {}
+
+  /** Wait under `key` until a round settles `waiter` (built from `fields`), its deadline passes or the run is cancelled. */
+  wait(key: string, fields: Omit<W, 'settle'>, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>, timedOut: (w: W) => Error): Promise<T> {
+    // A cancelled run (its first signal) stops waiting, as it starts no new stage.
+    const signal = ctx.stop ?? ctx.signal;
+    return new Promise<T>((resolve, reject) => {
+      const waiter = {
+        ...fields,
+        settle: (err: unknown, value?: T) => {
+          if (this.waiting.get(key) !== waiter) return;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          this.waiting.delete(key);
+          if (this.waiting.size === 0) this.wake.abort();
+          if (value !== undefined) resolve(value);
+          else reject(err);
+        },
+      } as W;
+      const onAbort = () => waiter.settle(signal.reason);
+      const timer = setTimeout(() => waiter.settle(timedOut(waiter)), Math.max(0, ctx.waitDeadline - Date.now()));
+      timer.unref();
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(key, waiter);
+      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
+      void this.poll();
+    });
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return; // the running rounds answer for this waiter too
+    this.polling = true;
+    try {
+      while (this.waiting.size > 0 && !this.signal.aborted) {
+        let due = Infinity;
+        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
+        this.sleepingUntil = due;
+        if (this.wake.signal.aborted) this.wake = new AbortController();
+        try {
+          await sleep(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+        } catch {
+          // Woken (a waiter that wants a round sooner, or none left), or the run ended: work it out again.
+          continue;
+        } finally {
+          this.sleepingUntil = Infinity;
+        }
+        await this.round(Date.now(), [...this.waiting.values()]);
+      }
+    } finally {
+      this.polling = false;
+      // The run was cancelled hard: every wait ends with it. A waiter that began as the rounds were ending
+      // starts them again.
+      if (this.signal.aborted) for (const w of [...this.waiting.values()]) w.settle(this.signal.reason);
+      else if (this.waiting.size > 0) void this.poll();
+    }
+  }
+}

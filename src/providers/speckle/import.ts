@@ -4,7 +4,7 @@
 import * as z from '../../core/schema.js';
 import type { LocalFile, StepContext } from '../../core/types.js';
 import { WaitTimeoutError } from '../../core/errors.js';
-import { sleep } from '../../core/retry.js';
+import { SharedRounds, type RoundWaiter } from '../../core/waiting.js';
 import { etagFailure, graphqlFailure, isAmbiguous, SpeckleError } from './graphql.js';
 import { readAliased, type SpeckleApi } from './api.js';
 import { generateUploadUrlLegacy, modelsUploads, MODELS_PER_UPLOADS_READ, modelUploads, startFileImport, type SpeckleOperation } from './operations.js';
@@ -107,15 +107,12 @@ function importOutcome(upload: FileUpload): string | Error | undefined {
   return undefined;
 }
 
-interface ImportWaiter {
+interface ImportWaiter extends RoundWaiter<string> {
   file: LocalFile;
   modelId: string;
   uploadId: string;
   log: StepContext['log'];
   lastStatus: number;
-  dueAt: number;
-  round: number;
-  settle(err: unknown, versionId?: string): void;
 }
 
 const uploadsPage = z.object({ uploads: z.object({ cursor: z.nullish(z.string()), items: z.array(fileUpload) }) });
@@ -134,103 +131,52 @@ function modelsRead(count: number): SpeckleOperation {
  * cancellation; an error naming one model's alias fails that model's files only.
  */
 export class ImportWatcher {
-  private readonly waiting = new Map<string, ImportWaiter>();
-  private polling = false;
-  private wake = new AbortController();
-  private sleepingUntil = Infinity;
+  private readonly rounds: SharedRounds<string, ImportWaiter>;
 
   constructor(
     private readonly api: Pick<SpeckleApi, 'execute' | 'settings'>,
     private readonly signal: AbortSignal,
     /** The rest of a model's uploads, paged from `cursor`, for the imports not on its first page. */
     private readonly page: (modelId: string, ids: ReadonlySet<string>, ctx: Pick<StepContext, 'signal'>, cursor: string) => Promise<Map<string, FileUpload>>,
-  ) {}
-
-  verdict(file: LocalFile, modelId: string, started: FileUpload, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline' | 'log'>): Promise<string> {
-    const signal = ctx.stop ?? ctx.signal;
-    const uploadId = started.id;
-    return new Promise<string>((resolve, reject) => {
-      const waiter: ImportWaiter = {
-        file,
-        modelId,
-        uploadId,
-        log: ctx.log,
-        lastStatus: -1,
-        dueAt: Date.now() + pollDelay(1),
-        round: 1,
-        settle: (err, versionId) => {
-          if (this.waiting.get(uploadId) !== waiter) return;
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          this.waiting.delete(uploadId);
-          if (this.waiting.size === 0) this.wake.abort();
-          if (versionId !== undefined) resolve(versionId);
-          else reject(err);
-        },
-      };
-      const onAbort = () => waiter.settle(signal.reason);
-      const timer = setTimeout(
-        () =>
-          waiter.settle(
-            new WaitTimeoutError(
-              `Speckle was still importing the file (file import ${uploadId}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`,
-            ),
-          ),
-        Math.max(0, ctx.waitDeadline - Date.now()),
-      );
-      timer.unref();
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.set(uploadId, waiter);
-      this.note(waiter, started);
-      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
-      void this.poll();
-    });
+  ) {
+    this.rounds = new SharedRounds(signal, (now, waiting) => this.round(now, waiting));
   }
 
-  private note(w: ImportWaiter, upload: FileUpload): void {
+  verdict(file: LocalFile, modelId: string, started: FileUpload, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline' | 'log'>): Promise<string> {
+    const uploadId = started.id;
+    const fields = { file, modelId, uploadId, log: ctx.log, lastStatus: -1, dueAt: Date.now() + pollDelay(1), round: 1 };
+    this.note(fields, started);
+    return this.rounds.wait(
+      uploadId,
+      fields,
+      ctx,
+      () => new WaitTimeoutError(`Speckle was still importing the file (file import ${uploadId}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`),
+    );
+  }
+
+  private note(w: Pick<ImportWaiter, 'file' | 'log' | 'lastStatus'>, upload: FileUpload): void {
     if (upload.convertedStatus === w.lastStatus) return;
     w.log.info(`${w.file.path}: Speckle import ${upload.convertedStatus === CONVERTED.queued ? 'queued' : 'processing'}${upload.convertedMessage ? `: ${upload.convertedMessage}` : ''}`);
     w.lastStatus = upload.convertedStatus;
   }
 
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      while (this.waiting.size > 0 && !this.signal.aborted) {
-        let due = Infinity;
-        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
-        this.sleepingUntil = due;
-        if (this.wake.signal.aborted) this.wake = new AbortController();
-        try {
-          await sleep(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
-        } catch {
-          continue;
-        } finally {
-          this.sleepingUntil = Infinity;
-        }
-        const now = Date.now();
-        // Every model with an import due is read, and the documents are filled with the models due next (asking
-        // costs nothing more); every import waiting on a model read is answered by it.
-        const byDue = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
-        const dueModels = new Set(byDue.filter((w) => w.dueAt <= now).map((w) => w.modelId));
-        const all = [...new Set(byDue.map((w) => w.modelId))];
-        const models = all.slice(0, Math.min(all.length, Math.ceil(dueModels.size / MODELS_PER_UPLOADS_READ) * MODELS_PER_UPLOADS_READ));
-        const asked = [...this.waiting.values()].filter((w) => models.includes(w.modelId));
-        for (const w of asked) {
-          w.round += 1;
-          w.dueAt = now + pollDelay(w.round);
-        }
-        for (let at = 0; at < models.length; at += MODELS_PER_UPLOADS_READ) {
-          const batch = models.slice(at, at + MODELS_PER_UPLOADS_READ);
-          await this.read(batch, asked.filter((w) => batch.includes(w.modelId)));
-        }
-      }
-    } finally {
-      this.polling = false;
-      if (this.signal.aborted) for (const w of [...this.waiting.values()]) w.settle(this.signal.reason);
-      else if (this.waiting.size > 0) void this.poll();
+  /**
+   * Every model with an import due is read, and the documents are filled with the models due next (asking costs
+   * nothing more); every import waiting on a model read is answered by it.
+   */
+  private async round(now: number, waiting: ImportWaiter[]): Promise<void> {
+    const byDue = waiting.sort((x, y) => x.dueAt - y.dueAt);
+    const dueModels = new Set(byDue.filter((w) => w.dueAt <= now).map((w) => w.modelId));
+    const all = [...new Set(byDue.map((w) => w.modelId))];
+    const models = all.slice(0, Math.min(all.length, Math.ceil(dueModels.size / MODELS_PER_UPLOADS_READ) * MODELS_PER_UPLOADS_READ));
+    const asked = waiting.filter((w) => models.includes(w.modelId));
+    for (const w of asked) {
+      w.round += 1;
+      w.dueAt = now + pollDelay(w.round);
+    }
+    for (let at = 0; at < models.length; at += MODELS_PER_UPLOADS_READ) {
+      const batch = models.slice(at, at + MODELS_PER_UPLOADS_READ);
+      await this.read(batch, asked.filter((w) => batch.includes(w.modelId)));
     }
   }
 

@@ -4,7 +4,7 @@
 import * as z from '../../core/schema.js';
 import type { LocalFile, StepContext } from '../../core/types.js';
 import { WaitTimeoutError } from '../../core/errors.js';
-import { sleep } from '../../core/retry.js';
+import { SharedRounds, type RoundWaiter } from '../../core/waiting.js';
 import { etagFailure, graphqlFailure, isAmbiguous, isValidationFailure, SpeckleError } from './graphql.js';
 import { readAliased, type SpeckleApi } from './api.js';
 import { generateUploadUrlLive, ingestionHistory, ingestionStatuses, INGESTIONS_PER_STATUS_READ, latestIngestion, startFileIngestion, type SpeckleOperation } from './operations.js';
@@ -144,16 +144,12 @@ export class LiveIngestion implements SpeckleProtocol {
   }
 }
 
-interface Waiter {
+interface Waiter extends RoundWaiter<string> {
   file: LocalFile;
   ingestionId: string;
   log: StepContext['log'];
   lastLine: string;
   status: string;
-  /** When this ingestion would like the next round (its own schedule: soon at first, then slower: pollDelay). */
-  dueAt: number;
-  round: number;
-  settle(err: unknown, versionId?: string): void;
 }
 
 /**
@@ -166,22 +162,19 @@ interface Waiter {
  * files it asked for, as a failed poll did before.
  */
 export class IngestionWatcher {
-  private readonly waiting = new Map<string, Waiter>();
-  private polling = false;
-  /** Wakes the rounds' pause when no file is left waiting, or one that wants a round sooner begins waiting. */
-  private wake = new AbortController();
-  private sleepingUntil = Infinity;
+  private readonly rounds: SharedRounds<string, Waiter>;
 
   constructor(
     private readonly api: Pick<SpeckleApi, 'execute' | 'settings'>,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.rounds = new SharedRounds(signal, (now, waiting) => this.round(now, waiting));
+  }
 
   verdict(file: LocalFile, ingestionId: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline' | 'log'>): Promise<string> {
-    // A cancelled run (its first signal) stops waiting, as it starts no new stage.
-    const signal = ctx.stop ?? ctx.signal;
-    return new Promise<string>((resolve, reject) => {
-      const waiter: Waiter = {
+    return this.rounds.wait(
+      ingestionId,
+      {
         file,
         ingestionId,
         log: ctx.log,
@@ -191,72 +184,27 @@ export class IngestionWatcher {
         // that start meanwhile (at once, files starting one after another would each cost a request).
         dueAt: Date.now() + pollDelay(1),
         round: 1,
-        settle: (err, versionId) => {
-          if (this.waiting.get(ingestionId) !== waiter) return;
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          this.waiting.delete(ingestionId);
-          if (this.waiting.size === 0) this.wake.abort();
-          if (versionId !== undefined) resolve(versionId);
-          else reject(err);
-        },
-      };
-      const onAbort = () => waiter.settle(signal.reason);
-      const timer = setTimeout(
-        () =>
-          waiter.settle(
-            new WaitTimeoutError(
-              `Speckle was still ingesting the file (ingestion ${ingestionId}${waiter.status ? `, ${waiter.status}` : ''}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`,
-            ),
-          ),
-        Math.max(0, ctx.waitDeadline - Date.now()),
-      );
-      timer.unref();
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.set(ingestionId, waiter);
-      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
-      void this.poll();
-    });
+      },
+      ctx,
+      (w) =>
+        new WaitTimeoutError(
+          `Speckle was still ingesting the file (ingestion ${ingestionId}${w.status ? `, ${w.status}` : ''}) after wait-timeout-minutes; raise wait-timeout-minutes, or set wait: false to publish without waiting`,
+        ),
+    );
   }
 
-  private async poll(): Promise<void> {
-    if (this.polling) return; // the running rounds answer for this file too
-    this.polling = true;
-    try {
-      while (this.waiting.size > 0 && !this.signal.aborted) {
-        let due = Infinity;
-        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
-        this.sleepingUntil = due;
-        if (this.wake.signal.aborted) this.wake = new AbortController();
-        try {
-          await sleep(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
-        } catch {
-          // Woken (a file that wants a round sooner, or none left), or the run ended: work it out again.
-          continue;
-        } finally {
-          this.sleepingUntil = Infinity;
-        }
-        const now = Date.now();
-        // Those due first, then the documents filled with the ones due next (asking costs nothing more).
-        const all = [...this.waiting.values()].sort((x, y) => x.dueAt - y.dueAt);
-        const dueCount = all.findIndex((w) => w.dueAt > now);
-        const count = dueCount < 0 ? all.length : Math.min(all.length, Math.ceil(dueCount / INGESTIONS_PER_STATUS_READ) * INGESTIONS_PER_STATUS_READ);
-        const asked = all.slice(0, count);
-        for (const w of asked) {
-          w.round += 1;
-          w.dueAt = now + pollDelay(w.round);
-        }
-        for (let at = 0; at < asked.length; at += INGESTIONS_PER_STATUS_READ) {
-          await this.read(asked.slice(at, at + INGESTIONS_PER_STATUS_READ));
-        }
-      }
-    } finally {
-      this.polling = false;
-      // The run was cancelled hard: every wait ends with it. A file that began waiting as the rounds were
-      // ending starts them again.
-      if (this.signal.aborted) for (const w of [...this.waiting.values()]) w.settle(this.signal.reason);
-      else if (this.waiting.size > 0) void this.poll();
+  /** Those due first, then the documents filled with the ones due next (asking costs nothing more). */
+  private async round(now: number, waiting: Waiter[]): Promise<void> {
+    const all = waiting.sort((x, y) => x.dueAt - y.dueAt);
+    const dueCount = all.findIndex((w) => w.dueAt > now);
+    const count = dueCount < 0 ? all.length : Math.min(all.length, Math.ceil(dueCount / INGESTIONS_PER_STATUS_READ) * INGESTIONS_PER_STATUS_READ);
+    const asked = all.slice(0, count);
+    for (const w of asked) {
+      w.round += 1;
+      w.dueAt = now + pollDelay(w.round);
+    }
+    for (let at = 0; at < asked.length; at += INGESTIONS_PER_STATUS_READ) {
+      await this.read(asked.slice(at, at + INGESTIONS_PER_STATUS_READ));
     }
   }
 

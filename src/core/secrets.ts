@@ -9,10 +9,21 @@ const SIGNATURE = /((?:X-Amz-Signature|x-amz-signature|X-Goog-Signature|x-goog-s
 /** Shorter values are not scrubbed: replacing every `abc` in a message would hide more than it protects. */
 const MIN_SCRUB_LENGTH = 4;
 
+/** A hash of MIN_SCRUB_LENGTH UTF-16 code units that rolls along a text (mod 2³²); a hit is then compared in full. */
+const P = 0x01000193;
+const P_TOP = Math.imul(Math.imul(P, P), P); // P^(MIN_SCRUB_LENGTH - 1)
+function headHash(text: string, at: number): number {
+  let h = 0;
+  for (let k = 0; k < MIN_SCRUB_LENGTH; k++) h = (Math.imul(h, P) + text.charCodeAt(at + k)) | 0;
+  return h;
+}
+
 export class Secrets {
   private readonly values = new Set<string>();
-  /** The values long enough to scrub, by their first MIN_SCRUB_LENGTH characters. */
-  private readonly index = new Map<string, string[]>();
+  /** The values long enough to scrub, by the hash of their first MIN_SCRUB_LENGTH characters. */
+  private readonly index = new Map<number, string[]>();
+  /** The low 16 bits of every hash in `index`: most positions of a text are passed over on this alone. */
+  private readonly maybe = new Uint8Array(65_536);
 
   /** `onAdd` registers a value with whatever prints (the runner's masker); called before `add` returns. */
   constructor(private readonly onAdd: (secret: string) => void = () => {}) {}
@@ -24,10 +35,11 @@ export class Secrets {
       if (form === '' || this.values.has(form)) continue;
       this.values.add(form);
       if (form.length >= MIN_SCRUB_LENGTH) {
-        const key = form.slice(0, MIN_SCRUB_LENGTH);
+        const key = headHash(form, 0);
         const bucket = this.index.get(key);
         if (bucket) bucket.push(form);
         else this.index.set(key, [form]);
+        this.maybe[key & 0xffff] = 1;
       }
       this.onAdd(form);
     }
@@ -41,27 +53,37 @@ export class Secrets {
   /**
    * Replace every registered secret and every presigned signature with `***`. Every occurrence of every secret
    * is covered, overlapping ones too (their union becomes one `***`). The cost is the text's length, not the
-   * number of secrets: a run registers a signature per file, and every line it prints is scrubbed.
+   * number of secrets: a run registers a signature per file, and every line it prints is scrubbed (and the
+   * outputs and the summary of thousands of files are megabytes): a hash of four characters rolls along the text,
+   * and only a position whose hash some secret starts with is compared.
    */
   scrub(text: string): string {
-    const index = this.index;
     let covered: Uint8Array | undefined;
-    for (let i = 0; i + MIN_SCRUB_LENGTH <= text.length; i++) {
-      for (const s of index.get(text.slice(i, i + MIN_SCRUB_LENGTH)) ?? []) {
-        if (text.startsWith(s, i)) (covered ??= new Uint8Array(text.length)).fill(1, i, i + s.length);
+    if (this.index.size > 0 && text.length >= MIN_SCRUB_LENGTH) {
+      const { index, maybe } = this;
+      let h = headHash(text, 0);
+      for (let i = 0; ; i++) {
+        if (maybe[h & 0xffff] === 1) {
+          for (const s of index.get(h) ?? []) {
+            if (text.startsWith(s, i)) (covered ??= new Uint8Array(text.length)).fill(1, i, i + s.length);
+          }
+        }
+        if (i + MIN_SCRUB_LENGTH >= text.length) break;
+        h = (Math.imul(h - Math.imul(text.charCodeAt(i), P_TOP), P) + text.charCodeAt(i + MIN_SCRUB_LENGTH)) | 0;
       }
     }
     let out = text;
     if (covered) {
-      out = '';
+      const parts: string[] = [];
       for (let i = 0; i < text.length; ) {
-        if (!covered[i]) {
-          out += text[i++];
-          continue;
-        }
-        out += '***';
+        const start = i;
+        while (i < text.length && !covered[i]) i++;
+        if (i > start) parts.push(text.slice(start, i));
+        if (i >= text.length) break;
+        parts.push('***');
         while (covered[i]) i++;
       }
+      out = parts.join('');
     }
     return out.replace(SIGNATURE, '$1***');
   }

@@ -100,4 +100,31 @@ describe('Secrets.scrub', () => {
     const out = lines.map((l) => secrets.scrub(l));
     expect(out.every((l, i) => l === `cad/part-${i}.step: uploaded 1200 bytes, ***`)).toBe(true);
   });
+  it('covers exactly what a plain search covers, at every position (start, end, adjacent, non-ASCII)', () => {
+    // The rolling hash only chooses where to compare: the result must equal covering every occurrence found by
+    // indexOf. A small alphabet makes occurrences, overlaps and neighbours frequent.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const alphabet = ['a', 'b', 'c', 'é', '\u{1F600}', '%', '"'];
+    const word = (len: number) => Array.from({ length: len }, () => alphabet[rand(alphabet.length)]).join('');
+    for (let round = 0; round < 300; round++) {
+      const list = Array.from({ length: 1 + rand(4) }, () => word(2 + rand(6)));
+      const secrets = new Secrets();
+      for (const s of list) secrets.add(s);
+      const text = word(rand(60));
+      const covered = new Uint8Array(text.length);
+      for (const form of secrets.list().filter((f) => f.length >= 4)) {
+        for (let i = text.indexOf(form); i !== -1; i = text.indexOf(form, i + 1)) covered.fill(1, i, i + form.length);
+      }
+      let expected = '';
+      for (let i = 0; i < text.length; ) {
+        if (!covered[i]) expected += text[i++];
+        else {
+          expected += '***';
+          while (covered[i]) i++;
+        }
+      }
+      expect(secrets.scrub(text), JSON.stringify({ list, text })).toBe(expected.replace(/((?:X-Amz-Signature|sig|Signature)=)[^&\s"'<>\\]+/g, '$1***'));
+    }
+  });
 });

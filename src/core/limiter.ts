@@ -9,6 +9,8 @@
 //
 // The clock is injected, so the unit tests drive it in virtual time (test/unit/limiter.test.ts).
 
+import { whenAborted } from './abort.js';
+
 export interface Clock {
   now(): number;
   /** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
@@ -256,16 +258,17 @@ export class RateLimiter {
 
   private changed(signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        reject(signal?.reason);
-      };
+      let stopListening = () => {};
       const done = () => {
-        signal?.removeEventListener('abort', onAbort);
+        stopListening();
         resolve();
       };
       this.waiters.push(done);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal)
+        stopListening = whenAborted(signal, () => {
+          this.waiters = this.waiters.filter((w) => w !== done);
+          reject(signal.reason);
+        });
     });
   }
 }

@@ -1,5 +1,6 @@
 // Retry policy: exponential backoff with full jitter, honouring Retry-After. Pure functions plus one loop,
 // so the policy is unit-tested without a clock or a network.
+import { whenAborted } from './abort.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (`max-attempts`). */
@@ -72,15 +73,16 @@ export interface RetryDecision {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
+    let stopListening = () => {};
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
       resolve();
     }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal)
+      stopListening = whenAborted(signal, () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      });
   });
 }
 

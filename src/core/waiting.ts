@@ -5,6 +5,7 @@
 // - happenOnce: something that must happen once (create, start) failed ambiguously: look it up before repeating
 //   it, and say plainly that the outcome is unknown when that cannot settle it.
 import { OutcomeUnknownError, WaitTimeoutError, errorMessage } from './errors.js';
+import { WAKE, whenAborted } from './abort.js';
 import { sleep } from './retry.js';
 import type { Logger, StepContext } from './types.js';
 
@@ -150,20 +151,19 @@ export class SharedRounds<T, W extends RoundWaiter<T>> {
         settle: (err: unknown, value?: T) => {
           if (this.waiting.get(key) !== waiter) return;
           clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
+          stopListening();
           this.waiting.delete(key);
-          if (this.waiting.size === 0) this.wake.abort();
+          if (this.waiting.size === 0 && !this.wake.signal.aborted) this.wake.abort(WAKE);
           if (value !== undefined) resolve(value);
           else reject(err);
         },
       } as W;
-      const onAbort = () => waiter.settle(signal.reason);
+      if (signal.aborted) return reject(signal.reason);
       const timer = setTimeout(() => waiter.settle(timedOut(waiter)), Math.max(0, ctx.waitDeadline - Date.now()));
       timer.unref();
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(key, waiter);
-      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
+      const stopListening = whenAborted(signal, () => waiter.settle(signal.reason));
+      if (this.polling && waiter.dueAt < this.sleepingUntil - 1 && !this.wake.signal.aborted) this.wake.abort(WAKE);
       void this.poll();
     });
   }

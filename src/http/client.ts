@@ -2,6 +2,7 @@
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from './undici.js';
+import { whenAborted } from '../core/abort.js';
 import { HttpError, NetworkError, PublishError } from '../core/errors.js';
 import { RateLimiter } from '../core/limiter.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, sleep, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
@@ -123,8 +124,11 @@ export class Http {
     readonly settings: HttpSettings,
     dispatcher?: Dispatcher,
   ) {
-    // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
-    this.dispatcher = dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64 });
+    // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive. It
+    // reads the proxies once, but NO_PROXY from the environment on every request (twice), unless given: read it
+    // once here too, in the same order (a run's environment does not change under it).
+    this.dispatcher =
+      dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64, noProxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
   }
 
   /** The run's rate limiter for the server of `url`. */
@@ -278,15 +282,14 @@ export function requestDeadline(parent: AbortSignal | undefined, ms: number): { 
     controller.abort(parent.reason);
     return { signal: controller.signal, done: () => {} };
   }
-  const onAbort = () => controller.abort(parent?.reason);
-  parent?.addEventListener('abort', onAbort, { once: true });
+  const stopListening = parent ? whenAborted(parent, () => controller.abort(parent.reason)) : () => {};
   const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
   timer.unref();
   return {
     signal: controller.signal,
     done: () => {
       clearTimeout(timer);
-      parent?.removeEventListener('abort', onAbort);
+      stopListening();
     },
   };
 }

@@ -3,6 +3,8 @@
 // pending forever (undici 7.x, through EnvHttpProxyAgent): the signal fires and nothing happens. So every
 // request is also raced against its own signal here, and the pool is destroyed when closing it stalls.
 
+import { whenAborted } from '../core/abort.js';
+
 /**
  * `work`, or the signal's reason the moment it aborts, even when `work` ignores the signal. Abandoned work is
  * left to fail on its own: its rejection is swallowed and an answer arriving late is handed to `discard`.
@@ -14,19 +16,18 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, discard?:
     return Promise.reject(signal.reason);
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
+    const stopListening = whenAborted(signal, () => {
       abandon();
       reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         if (signal.aborted) return;
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         reject(err);
       },
     );

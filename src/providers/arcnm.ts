@@ -6,6 +6,7 @@
 // SHA-256, which are skipped (and still attached to part-id/revision-id).
 import { createHash, randomUUID } from 'node:crypto';
 import * as z from '../core/schema.js';
+import { WAKE, whenAborted } from '../core/abort.js';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
 import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
@@ -198,23 +199,22 @@ export class VerdictWatcher {
         delayMs: FIRST_ROUND_MS,
         settle: (err, row) => {
           clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
+          stopListening();
           this.waiting.delete(id);
-          if (this.waiting.size === 0) this.idle.abort();
+          if (this.waiting.size === 0 && !this.idle.signal.aborted) this.idle.abort(WAKE);
           if (row) resolve(row);
           else reject(err);
         },
       };
-      const onAbort = () => waiter.settle(signal.reason);
+      if (signal.aborted) return reject(signal.reason);
       const timer = setTimeout(
         () => waiter.settle(new WaitTimeoutError(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)),
         Math.max(0, ctx.waitDeadline - Date.now()),
       );
       timer.unref();
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(id, waiter);
-      if (this.polling && waiter.dueAt < this.sleepingUntil - 1) this.wake.abort();
+      const stopListening = whenAborted(signal, () => waiter.settle(signal.reason));
+      if (this.polling && waiter.dueAt < this.sleepingUntil - 1 && !this.wake.signal.aborted) this.wake.abort(WAKE);
       void this.poll();
     });
   }

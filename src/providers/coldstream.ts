@@ -4,6 +4,7 @@
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
 import * as z from '../core/schema.js';
+import { whenAborted } from '../core/abort.js';
 import { NetworkError, OutcomeUnknownError, PublishError } from '../core/errors.js';
 import { codeForStatus, statusCode } from '../core/error-codes.js';
 import { parseRetryAfter } from '../core/retry.js';
@@ -146,15 +147,14 @@ class KeyedMutex {
 function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stopListening = whenAborted(signal, () => reject(signal.reason));
     promise.then(
       () => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         resolve();
       },
       (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         reject(err);
       },
     );

@@ -123,11 +123,12 @@ export interface RoundWaiter<T> {
 
 /**
  * Waits for many things with shared rounds, as a provider that can ask after all of them in one request does
- * (Speckle's ingestions, 2.x imports). Each waiter keeps its own schedule (`dueAt`), its own deadline
+ * (Speckle's ingestions, 2.x imports, ARCNM's upload list). Each waiter keeps its own schedule (`dueAt`), its own deadline
  * (`wait-timeout-minutes`: it fails with `timedOut`'s error) and its own cancellation (the first signal); a
  * round comes when the first waiter is due, and `round(now, waiting)` asks for those it chooses, moving their
- * `dueAt` on and settling those whose answer is final. A waiter that wants a round sooner than the pause ends
- * wakes it; the hard signal (`signal`) ends every wait.
+ * `dueAt` on and settling those whose answer is final (it never throws: a failure it cannot ask past settles
+ * the waiters it concerns). A waiter that wants a round sooner than the pause ends wakes it; the hard signal
+ * (`signal`) ends every wait. `earliest` can hold rounds apart (ARCNM's, which read a whole list each).
  */
 export class SharedRounds<T, W extends RoundWaiter<T>> {
   readonly waiting = new Map<string, W>();
@@ -139,6 +140,8 @@ export class SharedRounds<T, W extends RoundWaiter<T>> {
   constructor(
     private readonly signal: AbortSignal,
     private readonly round: (now: number, waiting: W[]) => Promise<void>,
+    /** The earliest a round may come, whoever is due (a provider that spaces its rounds; none by default). */
+    private readonly earliest: () => number = () => 0,
   ) {}
 
   /** Wait under `key` until a round settles `waiter` (built from `fields`), its deadline passes or the run is cancelled. */
@@ -175,6 +178,7 @@ export class SharedRounds<T, W extends RoundWaiter<T>> {
       while (this.waiting.size > 0 && !this.signal.aborted) {
         let due = Infinity;
         for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
+        due = Math.max(due, this.earliest());
         this.sleepingUntil = due;
         if (this.wake.signal.aborted) this.wake = new AbortController();
         try {

@@ -6,12 +6,11 @@
 // SHA-256, which are skipped (and still attached to part-id/revision-id).
 import { createHash, randomUUID } from 'node:crypto';
 import * as z from '../core/schema.js';
-import { WAKE, whenAborted } from '../core/abort.js';
 import { CorruptionError, PublishError, UsageError, WaitTimeoutError } from '../core/errors.js';
-import { backoffDelay, parseRetryAfter, sleep } from '../core/retry.js';
+import { backoffDelay, parseRetryAfter } from '../core/retry.js';
 import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.js';
 import type { Confirmed, Evidence, HashedFile, HeldFile, LocalFile, LookupContext, ProviderSession, PublishedIds, StepContext, UploadReceipt } from '../core/types.js';
-import { pollUntil, verdictUnlessCancelled, type Poll } from '../core/waiting.js';
+import { SharedRounds, pollUntil, verdictUnlessCancelled, type Poll, type RoundWaiter } from '../core/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
@@ -150,11 +149,8 @@ export function checkRow(row: UploadRow, file: LocalFile, receipt: UploadReceipt
   return row.size_bytes != null ? ['arcnm-size'] : [];
 }
 
-interface Waiter {
-  settle(err: unknown, row?: UploadRow): void;
+interface Waiter extends RoundWaiter<UploadRow> {
   lastStatus?: string;
-  /** When this upload would like the next round (its own schedule: soon at first, then slower). */
-  dueAt: number;
   delayMs: number;
 }
 
@@ -162,129 +158,83 @@ interface Waiter {
 const FIRST_ROUND_MS = 100;
 const ROUND_GROWTH = 1.5;
 const LONGEST_ROUND_MS = 3_000;
-const ROW_GAP_MS = 0.1;
+/** A round's own work (reading the list) is at most this share of the time from one round to the next. */
+const ROUND_WORK_SHARE = 1 / 20;
 
 /**
  * Waits for ARCNM's verdict on every upload of the run that is waiting, with one `GET /api/v1/uploads/` per
- * round for all of them, not one request per file. Each upload has its own schedule (a round soon after it
- * started waiting, as ARCNM's check usually takes moments, then slower, up to one every few seconds); a round
- * comes when the first upload wants one, and serves all, but never sooner than `minGapMs` after the last.
- * Each file's wait ends at its own deadline or cancellation.
+ * round for all of them, not one request per file (SharedRounds). Each upload has its own schedule (a round soon
+ * after it started waiting, as ARCNM's check usually takes moments, then slower, up to one every few seconds),
+ * its own deadline and its own cancellation; a round comes when the first upload wants one, and serves all.
+ * The list holds the whole organisation, so reading it costs more as it grows: rounds are held apart so that
+ * reading takes at most a twentieth of the time (measured, each round), and never come sooner than `minGapMs`
+ * after the last (longer while the server is rate limiting the run).
  */
 export class VerdictWatcher {
-  private readonly waiting = new Map<string, Waiter>();
-  private polling = false;
-  /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
-  private idle = new AbortController();
-  /** Wakes the rounds' wait when an upload that wants a round sooner begins waiting. */
-  private wake = new AbortController();
-  private sleepingUntil = Infinity;
-  /** Rows in the last list. */
-  private lastRows = 0;
+  private readonly rounds: SharedRounds<UploadRow, Waiter>;
+  private lastRoundAt = -Infinity;
+  private gapMs = 0;
 
   constructor(
     private readonly list: () => Promise<unknown[]>,
-    private readonly signal: AbortSignal,
+    signal: AbortSignal,
     /** The least time between rounds (longer while the server is rate limiting the run). */
     private readonly minGapMs: () => number = () => FIRST_ROUND_MS,
-  ) {}
-
-  verdict(dataSourceId: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>): Promise<UploadRow> {
-    const id = dataSourceId.toLowerCase();
-    // A cancelled run (its first signal) stops waiting, as it starts no new stage.
-    const signal = ctx.stop ?? ctx.signal;
-    return new Promise<UploadRow>((resolve, reject) => {
-      const waiter: Waiter = {
-        dueAt: Date.now() + FIRST_ROUND_MS,
-        delayMs: FIRST_ROUND_MS,
-        settle: (err, row) => {
-          clearTimeout(timer);
-          stopListening();
-          this.waiting.delete(id);
-          if (this.waiting.size === 0 && !this.idle.signal.aborted) this.idle.abort(WAKE);
-          if (row) resolve(row);
-          else reject(err);
-        },
-      };
-      if (signal.aborted) return reject(signal.reason);
-      const timer = setTimeout(
-        () => waiter.settle(new WaitTimeoutError(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)),
-        Math.max(0, ctx.waitDeadline - Date.now()),
-      );
-      timer.unref();
-      this.waiting.set(id, waiter);
-      const stopListening = whenAborted(signal, () => waiter.settle(signal.reason));
-      if (this.polling && waiter.dueAt < this.sleepingUntil - 1 && !this.wake.signal.aborted) this.wake.abort(WAKE);
-      void this.poll();
-    });
+    /** Milliseconds the last list took to read (parse), beyond what a round does with its rows. */
+    private readonly listMs: () => number = () => 0,
+  ) {
+    this.rounds = new SharedRounds(signal, (now, waiting) => this.round(now, waiting), () => this.lastRoundAt + Math.max(this.minGapMs(), this.gapMs));
   }
 
-  private async poll(): Promise<void> {
-    if (this.polling) return; // the running rounds answer for this file too
-    this.polling = true;
-    this.idle = new AbortController();
-    try {
-      let lastRound = -Infinity;
-      while (this.waiting.size > 0) {
-        let due = Infinity;
-        for (const w of this.waiting.values()) due = Math.min(due, w.dueAt);
-        // A round reads the organisation's whole list: the longer it is, the fewer rounds (0.1 ms a row between
-        // them: 5,000 uploads, one round in half a second), so its CPU and garbage do not grow as files times rows.
-        const at = Math.max(due, lastRound + Math.max(this.minGapMs(), this.lastRows * ROW_GAP_MS));
-        this.sleepingUntil = at;
-        try {
-          await sleep(Math.max(0, at - Date.now()), AbortSignal.any([this.signal, this.idle.signal, this.wake.signal]));
-        } catch (err) {
-          // An upload that wants a round sooner began waiting: work the time out again.
-          if (!this.wake.signal.aborted || this.signal.aborted) throw err;
-          this.wake = new AbortController();
-          continue;
-        } finally {
-          this.sleepingUntil = Infinity;
-        }
-        if (this.waiting.size === 0) break;
-        lastRound = Date.now();
-        // Every upload whose round this is moves on along its own schedule.
-        for (const w of this.waiting.values()) {
-          if (w.dueAt > lastRound) continue;
-          w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
-          w.dueAt = lastRound + w.delayMs;
-        }
-        let rows: unknown[];
-        try {
-          rows = await this.list();
-          this.lastRows = rows.length;
-        } catch (err) {
-          for (const waiter of [...this.waiting.values()]) waiter.settle(err);
-          break;
-        }
-        for (const raw of rows) {
-          // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
-          const rawId = (raw as { id?: unknown } | null)?.id;
-          if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !this.waiting.has(String(rawId).toLowerCase())) continue;
-          const parsed = uploadRow.safeParse(raw);
-          if (!parsed.success) continue;
-          const waiter = this.waiting.get(parsed.data.id.toLowerCase());
-          if (!waiter) continue;
-          const status = parsed.data.status.toLowerCase();
-          waiter.lastStatus = status;
-          if (status === 'confirmed' || FINAL_FAILURES.has(status)) waiter.settle(undefined, parsed.data);
-        }
-      }
-    } catch (err) {
-      // The run was aborted while waiting between rounds (waking because no file is left waiting is no error).
-      if (this.signal.aborted) for (const waiter of [...this.waiting.values()]) waiter.settle(err);
-    } finally {
-      this.polling = false;
-      // A file that began waiting as the rounds were ending starts them again.
-      if (this.waiting.size > 0 && !this.signal.aborted) void this.poll();
+  verdict(dataSourceId: string, ctx: Pick<StepContext, 'signal' | 'stop' | 'waitDeadline'>): Promise<UploadRow> {
+    return this.rounds.wait(
+      dataSourceId.toLowerCase(),
+      { dueAt: Date.now() + FIRST_ROUND_MS, delayMs: FIRST_ROUND_MS, round: 0 },
+      ctx,
+      (w) =>
+        new WaitTimeoutError(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${w.lastStatus ? `status ${w.lastStatus}` : "not yet in ARCNM's upload list"})`),
+    );
+  }
+
+  private async round(now: number, waiting: Waiter[]): Promise<void> {
+    this.lastRoundAt = now;
+    // Every upload whose round this is moves on along its own schedule.
+    for (const w of waiting) {
+      if (w.dueAt > now) continue;
+      w.round++;
+      w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
+      w.dueAt = now + w.delayMs;
     }
+    let rows: unknown[];
+    try {
+      rows = await this.list();
+    } catch (err) {
+      for (const w of waiting) w.settle(err);
+      return;
+    }
+    const started = performance.now();
+    const byId = this.rounds.waiting;
+    for (const raw of rows) {
+      // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
+      const rawId = (raw as { id?: unknown } | null)?.id;
+      if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !byId.has(String(rawId).toLowerCase())) continue;
+      const parsed = uploadRow.safeParse(raw);
+      if (!parsed.success) continue;
+      const waiter = byId.get(parsed.data.id.toLowerCase());
+      if (!waiter) continue;
+      const status = parsed.data.status.toLowerCase();
+      waiter.lastStatus = status;
+      if (status === 'confirmed' || FINAL_FAILURES.has(status)) waiter.settle(undefined, parsed.data);
+    }
+    this.gapMs = (this.listMs() + performance.now() - started) / ROUND_WORK_SHARE;
   }
 }
 
 class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   readonly displayName = 'ARCNM';
   private readonly watcher: VerdictWatcher;
+  /** How long the last upload list took to parse (the verdict rounds are spaced by what they cost). */
+  private listParseMs = 0;
   /** Each file's presigns so far in this run (the engine presigns again after an expired URL): part of the key. */
   private readonly presigns = new Map<string, number>();
   /** The SHA-256 of each file the lookup hashed: part of the presign key. */
@@ -304,7 +254,12 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
   ) {
     // While ARCNM rate limits the run, the rounds take at most a fifth of the requests it allows.
     const limiter = http.limiterFor(settings.baseUrl);
-    this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal, () => (Number.isFinite(limiter.ratePerSec) ? Math.max(100, 5_000 / limiter.ratePerSec) : 100));
+    this.watcher = new VerdictWatcher(
+      () => this.listUploads(signal),
+      signal,
+      () => (Number.isFinite(limiter.ratePerSec) ? Math.max(100, 5_000 / limiter.ratePerSec) : 100),
+      () => this.listParseMs,
+    );
   }
 
   /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
@@ -318,7 +273,9 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       label: 'list uploads',
     });
     if (!res.ok) this.fail(res, 'list uploads');
+    const started = performance.now();
     const rows = res.json();
+    this.listParseMs = performance.now() - started;
     // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
     return Array.isArray(rows) ? rows : parseAnswer(uploadList, rows, 'ARCNM list uploads');
   }

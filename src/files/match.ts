@@ -3,8 +3,10 @@
 // between), never entering a folder an exclusion removes whole, following symbolic links only where they resolve
 // inside the workspace (a folder reached again through a link is not walked twice), reading names as bytes so a
 // name that is not UTF-8 is reported, not dropped. Like `find`, it stats nothing the folder listing already
-// answers: a listing gives each entry's type (file, folder, link), so only links are stat-ed (to follow them),
-// and no file's size is read here: the run reads it when it plans the file (withSize), for this job's files only.
+// answers: a listing gives each entry's type (file, folder, link; Node lstats an entry whose type the file system
+// leaves unknown), so only links are stat-ed, to follow them, and no file's size is read here: the run reads it
+// when it plans the file (withSize), for this job's files only. Stat-ing every matched file for its size was most
+// of a large walk's time (76 % with `--cpu-prof`, 40,500 matched files), even with a second thread sharing it.
 // Directories are dropped, hidden files left out unless asked for, the list sorted, deduplicated and cut to this
 // job's shard; the same walk notes which include line matched a file, for the typo warning. Pure planning:
 // nothing is read or sent.

@@ -5,9 +5,9 @@ import { publishAll } from './engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from './core/retry.js';
 import { errorMessage, PublishError, UsageError } from './core/errors.js';
 import { inParallel } from './core/pool.js';
-import type { FileResult, HashedFile, HeldFile, LocalFile, Logger, ProviderSession, StepContext } from './core/types.js';
+import type { FileResult, HashedFile, HeldFile, LocalFile, Logger, MatchedFile, ProviderSession, StepContext } from './core/types.js';
 import { formatBytes } from './core/units.js';
-import { matchPatterns, shardOf } from './files/match.js';
+import { matchPatterns, shardOf, withSize } from './files/match.js';
 import { firstCollision } from './files/names.js';
 import { changeOf, changesSince, NO_COMMIT, type FileChange } from './files/changed.js';
 import { checkContent } from './files/validate.js';
@@ -32,7 +32,8 @@ export interface RunHooks {
 }
 
 export interface RunReport {
-  files: LocalFile[];
+  /** This job's files to publish (its shard, changed-since applied), as matched. */
+  files: MatchedFile[];
   results: FileResult[];
   /** Set when the run failed as a whole: every file not published failed with this reason. */
   failure?: RunFailure;
@@ -61,6 +62,9 @@ interface PlannedFile {
   result?: FileResult;
 }
 
+/** Files sized (withSize) between two turns of the event loop while planning. */
+const SIZE_BATCH = 512;
+
 /** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
 const localReadError = (err: unknown): string => `the file cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
 
@@ -70,7 +74,7 @@ const localReadError = (err: unknown): string => `the file cannot be read: ${(er
  * through a link) are kept. Left-out files are counted, not listed in the results: they are not this run's work,
  * as files that `path` does not match are not. All zeros (a branch's first push) means every file, said in the log.
  */
-async function leaveOutUnchanged(files: LocalFile[], { run }: Config, hooks: RunHooks): Promise<{ files: LocalFile[]; unchanged?: UnchangedFiles }> {
+async function leaveOutUnchanged(files: MatchedFile[], { run }: Config, hooks: RunHooks): Promise<{ files: MatchedFile[]; unchanged?: UnchangedFiles }> {
   const since = run.changedSince;
   if (since === undefined) return { files };
   if (NO_COMMIT.test(since)) {
@@ -78,7 +82,7 @@ async function leaveOutUnchanged(files: LocalFile[], { run }: Config, hooks: Run
     return { files };
   }
   const set = await changesSince(since, run.workspace, hooks.signal);
-  const kept: LocalFile[] = [];
+  const kept: MatchedFile[] = [];
   const counts: Record<FileChange, number> = { changed: 0, unchanged: 0, untracked: 0, 'through-link': 0 };
   for (const file of files) {
     const change = changeOf(set, file);
@@ -99,14 +103,33 @@ async function leaveOutUnchanged(files: LocalFile[], { run }: Config, hooks: Run
 /**
  * Two matched files that the provider would give one name at its target (the `name` input) are refused before any
  * request, dry run included: over every matched file (all shards, changed or not), so that the same inputs are
- * refused in every job and every run, not only when both files happen to be published together.
+ * refused in every job and every run, not only when both files happen to be published together. A file the
+ * provider refuses anyway does not count. Names come from paths alone, so only files that share a name have their
+ * size read here (a refusal may depend on it: ARCNM's size limit); the others are sized when a job plans them.
  */
-function refuseSharedNames(files: readonly LocalFile[], { provider }: Config): void {
+function refuseSharedNames(files: readonly MatchedFile[], { provider }: Config): void {
   if (!provider.fileName) return;
-  const clash = firstCollision(
-    files.filter((f) => !f.problem && provider.refuse(f) === undefined),
-    (f) => provider.fileName!(f),
-  );
+  const names = new Map<MatchedFile, string>();
+  const count = new Map<string, number>();
+  for (const f of files) {
+    const name = f.problem ? undefined : provider.fileName(f);
+    if (name === undefined) continue; // unreadable, or unnamed: refused anyway
+    names.set(f, name);
+    count.set(name, (count.get(name) ?? 0) + 1);
+  }
+  const counts = (f: MatchedFile): boolean => {
+    const name = names.get(f);
+    if (name === undefined) return false;
+    if (count.get(name) === 1) return true; // shares its name with no file: refused or not, no clash
+    let sized: LocalFile;
+    try {
+      sized = withSize(f);
+    } catch {
+      return false; // gone since the walk: refused as unreadable when planned
+    }
+    return provider.refuse(sized) === undefined;
+  };
+  const clash = firstCollision(files.filter(counts), (f) => names.get(f));
   if (clash) {
     throw new UsageError(
       'name',
@@ -145,12 +168,22 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
   }
   hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
 
-  // One list of planned files, in path order: each is refused (locally, or by the provider once it is open) or
-  // given a destination before anything is written, and carries its result to the end.
+  // One list of planned files, in path order: each is sized (the walk reads no sizes), then refused (locally, or by
+  // the provider once it is open) or given a destination before anything is written, and carries its result to
+  // the end.
   const planned: PlannedFile[] = [];
-  for (const file of files) {
-    if (file.problem) {
-      planned.push({ file, refusal: { message: file.problem, code: 'unreadable' } });
+  for (const [i, matchedFile] of files.entries()) {
+    // A synchronous stat per file (withSize): a turn of the event loop now and then, for timers and cancellation.
+    if (i > 0 && i % SIZE_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (matchedFile.problem) {
+      planned.push({ file: { ...matchedFile, bytes: 0 }, refusal: { message: matchedFile.problem, code: 'unreadable' } });
+      continue;
+    }
+    let file: LocalFile;
+    try {
+      file = withSize(matchedFile);
+    } catch (err) {
+      planned.push({ file: { ...matchedFile, bytes: 0 }, refusal: { message: localReadError(err), code: 'unreadable' } });
       continue;
     }
     const reason =

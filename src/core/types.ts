@@ -1,8 +1,11 @@
 // The vocabulary shared by the engine and the providers. Nothing here knows a vendor or GitHub.
 import type { ErrorCode } from './error-codes.js';
 
-/** A matched file, checked and ready to publish. */
-export interface LocalFile {
+/**
+ * A file the `path` patterns matched, as the walk found it: where it is and what it is called. The walk reads no
+ * sizes (src/files/match.ts); the run reads each size when it plans the file (LocalFile).
+ */
+export interface MatchedFile {
   /** Absolute path on disk. */
   absolutePath: string;
   /** Path relative to the workspace, with `/` separators: what users see and what results are keyed by. */
@@ -11,9 +14,13 @@ export interface LocalFile {
   name: string;
   /** Lower-case extension without the dot, e.g. `ifc`; empty when the file has none. */
   ext: string;
-  bytes: number;
   /** Why this matched entry cannot be published (a name that is not UTF-8, a dangling or looping link). */
   problem?: string;
+}
+
+/** A matched file with its size on disk, read before anything is decided about it: checked and ready to publish. */
+export interface LocalFile extends MatchedFile {
+  bytes: number;
 }
 
 /** Where and how the bytes go: what a provider's presign step answers. */

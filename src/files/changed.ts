@@ -11,7 +11,7 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
-import type { LocalFile } from '../core/types.js';
+import type { MatchedFile } from '../core/types.js';
 
 /** `github.event.before` on the first push of a branch (or of a tag): SHA-1 or SHA-256 zeros. */
 export const NO_COMMIT = /^(0{40}|0{64})$/;
@@ -104,7 +104,7 @@ export interface ChangeSet {
 /** What git says about one matched file. */
 export type FileChange = 'changed' | 'unchanged' | 'untracked' | 'through-link';
 
-export function changeOf(set: ChangeSet, file: LocalFile): FileChange {
+export function changeOf(set: ChangeSet, file: MatchedFile): FileChange {
   if (!file.problem && path.relative(set.workspace, file.absolutePath).split(path.sep).join('/') !== file.path) return 'through-link';
   if (!set.tracked.has(file.path)) return 'untracked';
   return set.changed.has(file.path) ? 'changed' : 'unchanged';

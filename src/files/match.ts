@@ -1,10 +1,15 @@
 // Turns the `path` patterns into the list of files to publish, in ONE walk of the file system: from each
-// include pattern's literal root, reading folders and stat-ing files with synchronous calls in batches (a turn
-// of the event loop between), the stat calls of a large walk shared with a second thread, never entering a folder an exclusion removes whole, following symbolic links only where they resolve inside
-// the workspace (a folder reached again through a link is not walked twice), reading names as bytes so a name
-// that is not UTF-8 is reported, not dropped. Directories are dropped, hidden files left out unless asked for,
-// the list sorted, deduplicated and cut to this job's shard; the same walk notes which include line matched a
-// file, for the typo warning. Pure planning: nothing is read or sent.
+// include pattern's literal root, reading folders with synchronous calls in batches (a turn of the event loop
+// between), never entering a folder an exclusion removes whole, following symbolic links only where they resolve
+// inside the workspace (a folder reached again through a link is not walked twice), reading names as bytes so a
+// name that is not UTF-8 is reported, not dropped. Like `find`, it stats nothing the folder listing already
+// answers: a listing gives each entry's type (file, folder, link; Node lstats an entry whose type the file system
+// leaves unknown), so only links are stat-ed, to follow them, and no file's size is read here: the run reads it
+// when it plans the file (withSize), for this job's files only. Stat-ing every matched file for its size was most
+// of a large walk's time (76 % with `--cpu-prof`, 40,500 matched files), even with a second thread sharing it.
+// Directories are dropped, hidden files left out unless asked for, the list sorted, deduplicated and cut to this
+// job's shard; the same walk notes which include line matched a file, for the typo warning. Pure planning:
+// nothing is read or sent.
 //
 // Until issue 16 this was @actions/glob's listing plus two more walks (odd entries, one per include line). Its
 // walk is sequential (one lstat/stat and realpath per entry, awaited one after the other), enters every folder an
@@ -13,12 +18,11 @@
 // walk is ours; its pattern meaning is kept exactly (src/files/patterns.ts mirrors its Pattern on minimatch).
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { type Dirent, type Stats, readdirSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, statSync } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { UsageError } from '../core/errors.js';
-import type { LocalFile } from '../core/types.js';
+import type { LocalFile, MatchedFile } from '../core/types.js';
 import { inside, problemFile, reasons } from './odd.js';
 import {
   MATCH_FILE,
@@ -43,8 +47,8 @@ export interface MatchOptions {
 }
 
 export interface MatchResult {
-  /** Sorted by path, deduplicated, this shard's share. */
-  files: LocalFile[];
+  /** Sorted by path, deduplicated, this shard's share; without sizes (withSize reads one). */
+  files: MatchedFile[];
   /**
    * The include lines that match no file on their own (exclusions aside: a line whose files are all excluded
    * matched them), so a mistyped pattern is named even when other lines match; only named when there are
@@ -78,77 +82,6 @@ export function shardOf(relativePath: string, total: number): number {
 const IN_FLIGHT = 32;
 /** Names read synchronously between two turns of the event loop (readFolder). */
 const READ_BATCH = 2048;
-/** Synchronous stat calls between two turns of the event loop (statFiles). */
-const STAT_BATCH = 512;
-/**
- * Matched files the walk stats as it finds them; past these, it starts a thread (about 30 ms of the other core
- * and 10 MiB to start, so a run matching a few files never starts one) and leaves the rest to the end.
- */
-const STAT_THREAD_AFTER = 4096;
-/** Files per list handed to the stat thread; two lists are in its hands at a time, so it never waits. */
-const STAT_THREAD_LIST = 1024;
-/** Files the walk stats itself between two turns of the event loop while the thread stats beside it. */
-const STAT_OWN_LIST = 256;
-
-// The stat thread's code (CommonJS, as `eval` workers are): the size of each path that is a file, else -1.
-const STAT_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { statSync } = require('node:fs');
-parentPort.on('message', (paths) => {
-  const sizes = new Float64Array(paths.length);
-  for (let i = 0; i < paths.length; i++) {
-    let info;
-    try { info = statSync(paths[i], { throwIfNoEntry: false }); } catch {}
-    sizes[i] = info !== undefined && info.isFile() ? info.size : -1;
-  }
-  parentPort.postMessage(sizes);
-});
-`;
-
-/**
- * A second thread that stats lists of files for a large walk, so the stat calls (most of a walk's time: the
- * readdir gives names and types, not sizes) run on both cores. Answers come in the order asked. If the thread
- * fails, every pending and later list is answered `undefined` and the walk stats them itself.
- */
-class StatThread {
-  private readonly worker: Worker;
-  private readonly waiting: ((sizes: Float64Array | undefined) => void)[] = [];
-  private broken = false;
-
-  constructor() {
-    this.worker = new Worker(STAT_SOURCE, { eval: true });
-    this.worker.unref();
-    this.worker.on('message', (sizes: Float64Array) => this.answer(sizes));
-    this.worker.on('error', () => this.fail());
-    this.worker.on('exit', () => this.fail());
-  }
-
-  private answer(sizes: Float64Array | undefined): void {
-    this.waiting.shift()?.(sizes);
-  }
-
-  private fail(): void {
-    this.broken = true;
-    while (this.waiting.length > 0) this.answer(undefined);
-  }
-
-  get working(): boolean {
-    return !this.broken;
-  }
-
-  sizes(paths: string[]): Promise<Float64Array | undefined> {
-    return new Promise((answer) => {
-      this.waiting.push(answer);
-      this.worker.postMessage(paths);
-    });
-  }
-
-  close(): void {
-    this.broken = true;
-    void this.worker.terminate();
-  }
-}
-
 /** A folder the walk entered, with its real path (a link back to one above it is a cycle) and coverage. */
 interface Folder {
   path: string;
@@ -164,11 +97,11 @@ const kindOf = (d: Pick<Dirent, 'isFile' | 'isDirectory' | 'isSymbolicLink'>): K
 
 /**
  * One walk: a pool of steps (a folder read, a link's stat and realpath), at most IN_FLIGHT at once, each
- * followed by synchronous work that queues the next steps. Folders are read and files stat-ed with synchronous
- * calls (readFolder, statFiles); links are followed with asynchronous ones. Matching is synchronous, on strings.
+ * followed by synchronous work that queues the next steps. Folders are read with synchronous calls (readFolder);
+ * links are followed with asynchronous ones. Matching is synchronous, on strings.
  */
 class Walk {
-  readonly files = new Map<string, LocalFile>();
+  readonly files = new Map<string, MatchedFile>();
   /** Include lines (indexes into the anchored lines) that matched at least one file, exclusions aside. */
   readonly matchedLines = new Set<number>();
   /** Folders an exclusion removed whole, left unwalked: asked again only for lines that matched nothing. */
@@ -181,10 +114,6 @@ class Walk {
   private readonly lines: number[][];
   private readonly prunes: boolean;
   private readonly prefix: string;
-  /** Matched files found so far; past STAT_THREAD_AFTER, the lists left to stat at the end, and the thread. */
-  private statted = 0;
-  private readonly later: { folder: Folder; names: readonly string[]; tests: readonly NameTest[] | undefined }[] = [];
-  private statThread: StatThread | undefined;
   /** Names read since the last turn of the event loop. */
   private unyielded = 0;
   stopped = false;
@@ -210,9 +139,7 @@ class Walk {
     const done = new Promise<{ error: unknown } | undefined>((resolve) => (this.settle = resolve));
     start();
     this.pump();
-    let failure = await done;
-    if (!failure && this.later.length > 0) failure = await this.statLater().then(() => undefined, (error: unknown) => ({ error }));
-    this.statThread?.close();
+    const failure = await done;
     if (failure) throw failure.error;
   }
 
@@ -262,7 +189,7 @@ class Walk {
     this.call(() => this.readFolder(folder));
   }
 
-  private record(entry: LocalFile, file: string, name: string, parent: Folder, tests?: readonly NameTest[]): void {
+  private record(entry: MatchedFile, file: string, name: string, parent: Folder, tests?: readonly NameTest[]): void {
     if (this.main && !this.files.has(entry.path)) this.files.set(entry.path, entry);
     this.noteLines(file, name, parent, tests);
   }
@@ -290,18 +217,20 @@ class Walk {
     return path.relative(this.workspace, itemPath).split(path.sep).join('/');
   }
 
-  private fileEntry(itemPath: string, name: string, real: string, bytes: number): LocalFile {
+  private fileEntry(itemPath: string, name: string, real: string): MatchedFile {
     const dot = name.lastIndexOf('.');
-    return { absolutePath: real, path: this.relative(itemPath), name, ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '', bytes };
+    return { absolutePath: real, path: this.relative(itemPath), name, ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '' };
   }
 
   private refuseLink(itemPath: string, real: string): never {
     throw new UsageError('path', `${this.relative(itemPath)} is a symbolic link to ${real}, outside the workspace; only links that stay inside the workspace are followed`);
   }
 
-  /** One entry of `parent` (synchronous): matched, and the calls it needs queued. */
-  /** `tests`/`batch`: the folder's name tests and the list of its files to stat; none for a root. */
-  private entry(itemPath: string, name: string, kind: Kind, parent: Folder, tests?: readonly NameTest[], batch?: string[]): void {
+  /**
+   * One entry of `parent` (synchronous): matched, and the calls it needs queued. `tests`: the folder's name tests;
+   * none for a root. A file is recorded as the listing typed it, unstat-ed (see the top of this file).
+   */
+  private entry(itemPath: string, name: string, kind: Kind, parent: Folder, tests?: readonly NameTest[]): void {
     if (tests && !this.includeHiddenFiles && name.startsWith('.')) return;
     if (kind === 'file') {
       const taken = tests ? matchAllName(this.patterns, name, tests) : matchAllFile(this.patterns, itemPath, parent.covered);
@@ -310,8 +239,7 @@ class Walk {
         this.noteLines(itemPath, name, parent, tests);
         return;
       }
-      if (batch) batch.push(name);
-      else this.call(async () => this.statFiles(parent, [name]));
+      this.record(this.fileEntry(itemPath, name, parent.real === parent.path ? itemPath : `${parent.real}/${name}`), itemPath, name, parent, tests);
       return;
     }
     if (kind === 'other') return; // a socket, a pipe, a device: nothing to publish
@@ -337,7 +265,7 @@ class Walk {
         return;
       }
       if (info.isDirectory()) this.enter(itemPath, real, parent);
-      else this.record(this.fileEntry(itemPath, name, real, info.size), itemPath, name, parent);
+      else this.record(this.fileEntry(itemPath, name, real), itemPath, name, parent);
     });
   }
 
@@ -356,9 +284,9 @@ class Walk {
     // Names as strings: Node decodes them as UTF-8 and puts U+FFFD where the bytes are not. Only a folder with
     // a U+FFFD in a name is read again as bytes, to tell a name that is not UTF-8 (it leads nowhere: reported)
     // from one that really holds U+FFFD (one Buffer per name for every folder costs the walk a third more).
-    // Read synchronously, as files are stat-ed (statFiles), with a turn of the event loop every READ_BATCH
-    // names: a readdir through libuv's thread pool waits for a pool thread, and on two busy cores that wait was
-    // most of the walk (measured: 100-140 ms for 450 folders of 100 names, of which 30-40 ms on this thread).
+    // Read synchronously, with a turn of the event loop every READ_BATCH names: a readdir through libuv's thread
+    // pool waits for a pool thread, and on two busy cores that wait was most of the walk (measured: 100-140 ms
+    // for 450 folders of 100 names, of which 30-40 ms on this thread).
     if (this.unyielded > READ_BATCH) {
       this.unyielded = 0;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -380,106 +308,17 @@ class Walk {
       }
       notUtf8 = new Set(raw.filter((b) => !isUtf8(b)).map((b) => b.toString('utf8')));
     }
-    const files: string[] = [];
     const tests = folderTests(this.patterns, dir, folder.covered);
     for (const entry of entries) {
       const name = entry.name;
       const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
       if (!notUtf8?.has(name)) {
-        this.entry(child, name, kindOf(entry), folder, tests, files);
+        this.entry(child, name, kindOf(entry), folder, tests);
         continue;
       }
       if (!this.includeHiddenFiles && name.startsWith('.')) continue;
       if (matchAllName(this.patterns, name, tests) & MATCH_FILE) this.record(problemFile(this.workspace, child, reasons.notUtf8), child, name, folder, tests);
     }
-    await this.statFiles(folder, files, tests);
-  }
-
-  /**
-   * The sizes of a folder's matched files. Synchronous stat calls, STAT_BATCH at a time with a turn of the event
-   * loop between batches: on a local disk whose inodes the readdir just brought into the cache, a stat on the
-   * main thread costs about 3 µs, while a round trip through libuv's thread pool costs 8-20 µs of the main
-   * thread's time and more on a busy machine (measured with 45,000 files on two busy cores: 115-155 ms
-   * synchronous, 335-400 ms with callbacks and 650-940 ms with promises, 32 in flight). Folders are still read in
-   * parallel, and a timer or a cancellation waits at most one batch. The stat calls are still most of a large
-   * walk's time (`--cpu-prof`: 76 % for 40,500 matched files), so past STAT_THREAD_AFTER files the walk leaves
-   * the rest to the end (statLater), where a second thread stats beside it.
-   */
-  private async statFiles(folder: Folder, names: readonly string[], tests?: readonly NameTest[]): Promise<void> {
-    this.statted += names.length;
-    if (this.main && this.statted > STAT_THREAD_AFTER) {
-      this.statThread ??= new StatThread();
-      this.later.push({ folder, names, tests });
-      return;
-    }
-    for (let start = 0; start < names.length; start += STAT_BATCH) {
-      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      this.statOwn(folder, names, start, Math.min(names.length, start + STAT_BATCH), tests);
-    }
-  }
-
-  /** Stats names[start, end) of `folder` on this thread and records the files. */
-  private statOwn(folder: Folder, names: readonly string[], start: number, end: number, tests?: readonly NameTest[]): void {
-    for (let i = start; i < end; i++) {
-      const file = `${folder.path}/${names[i]!}`;
-      let info: Stats | undefined;
-      try {
-        info = statSync(file, { throwIfNoEntry: false });
-      } catch {
-        info = undefined;
-      }
-      // Gone between the listing and the stat: as if it had never been there.
-      if (info?.isFile()) this.found(folder, names[i]!, file, info.size, tests);
-    }
-  }
-
-  /**
-   * The files of a large walk left to the end (statFiles): this thread and the stat thread take lists from the
-   * same queue until it is empty, the thread STAT_THREAD_LIST files at a time (two lists in its hands, so it
-   * never waits for this one), this one STAT_OWN_LIST at a time with a turn of the event loop between, when
-   * the thread's answers are taken in. Both cores stat, and neither waits for the other.
-   */
-  private async statLater(): Promise<void> {
-    const folders: Folder[] = [];
-    const names: string[] = [];
-    const tests: (readonly NameTest[] | undefined)[] = [];
-    for (const list of this.later) {
-      for (const name of list.names) {
-        folders.push(list.folder);
-        names.push(name);
-        tests.push(list.tests);
-      }
-    }
-    this.later.length = 0;
-    let next = 0;
-    const thread = this.statThread!;
-    const threadLists = async () => {
-      while (next < names.length && thread.working) {
-        const start = next;
-        const end = (next = Math.min(names.length, start + STAT_THREAD_LIST));
-        const files = [];
-        for (let i = start; i < end; i++) files.push(`${folders[i]!.path}/${names[i]!}`);
-        const sizes = await thread.sizes(files);
-        for (let i = start; i < end; i++) {
-          const size = sizes?.[i - start];
-          if (size === undefined) this.statOwn(folders[i]!, names, i, i + 1, tests[i]); // the thread failed
-          else if (size >= 0) this.found(folders[i]!, names[i]!, files[i - start]!, size, tests[i]);
-        }
-      }
-    };
-    const ownLists = async () => {
-      while (next < names.length) {
-        const start = next;
-        const end = (next = Math.min(names.length, start + STAT_OWN_LIST));
-        for (let i = start; i < end; i++) this.statOwn(folders[i]!, names, i, i + 1, tests[i]);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    };
-    await Promise.all([threadLists(), threadLists(), ownLists()]);
-  }
-
-  private found(folder: Folder, name: string, file: string, bytes: number, tests?: readonly NameTest[]): void {
-    this.record(this.fileEntry(file, name, folder.real === folder.path ? file : `${folder.real}/${name}`, bytes), file, name, folder, tests);
   }
 }
 
@@ -519,6 +358,18 @@ export async function matchPatterns(patterns: readonly string[], options: MatchO
   return { files, unmatched, matched };
 }
 
-export async function matchFiles(patterns: readonly string[], options: MatchOptions): Promise<LocalFile[]> {
+export async function matchFiles(patterns: readonly string[], options: MatchOptions): Promise<MatchedFile[]> {
   return (await matchPatterns(patterns, options)).files;
+}
+
+/**
+ * A matched file with its size, read when the run plans it (run.ts), so only the files this job plans are
+ * stat-ed: one synchronous stat (about 3 µs for a file whose inode the walk's listing brought into the cache, where
+ * a round trip through libuv's thread pool costs 8-20 µs of this thread). Throws, for that file alone, when it is
+ * gone or is no longer a file since the walk listed it.
+ */
+export function withSize(file: MatchedFile): LocalFile {
+  const info = statSync(file.absolutePath);
+  if (!info.isFile()) throw new Error('it is no longer a file (it was replaced after the path patterns matched it)');
+  return { ...file, bytes: info.size };
 }

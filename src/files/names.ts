@@ -98,6 +98,12 @@ export function nameOf(setting: NameSetting, file: Pick<LocalFile, 'path' | 'nam
   return named.name;
 }
 
+/** The name of a file, or undefined where it cannot be named (its `refuse` says why: nameProblem). */
+export function nameIfAny(setting: NameSetting, file: Pick<LocalFile, 'path' | 'name' | 'ext'>): string | undefined {
+  const named = fileNameFor(setting.template, file, setting.rules);
+  return 'problem' in named ? undefined : named.name;
+}
+
 /** Why the file cannot be named (for the provider's `refuse`), or undefined. */
 export function nameProblem(setting: NameSetting, file: Pick<LocalFile, 'path' | 'name' | 'ext'>): string | undefined {
   const named = fileNameFor(setting.template, file, setting.rules);

@@ -2,7 +2,7 @@
 // (match.ts) turns each into a file entry with a `problem`, reported as failed for that file alone, never
 // dropped (the @actions/glob listing used before dropped the first two silently and threw on a link loop).
 import path from 'node:path';
-import type { LocalFile } from '../core/types.js';
+import type { MatchedFile } from '../core/types.js';
 
 /** Whether `candidate` is `root` or below it. `..data/m.step` is below it: only a `..` segment climbs out. */
 export function inside(root: string, candidate: string): boolean {
@@ -11,7 +11,7 @@ export function inside(root: string, candidate: string): boolean {
 }
 
 /** A matched entry that cannot be published, with the reason, for the report. */
-export function problemFile(workspace: string, found: string, problem: string): LocalFile {
+export function problemFile(workspace: string, found: string, problem: string): MatchedFile {
   const name = path.basename(found);
   const dot = name.lastIndexOf('.');
   return {
@@ -19,7 +19,6 @@ export function problemFile(workspace: string, found: string, problem: string): 
     path: path.relative(workspace, found).split(path.sep).join('/'),
     name,
     ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '',
-    bytes: 0,
     problem,
   };
 }

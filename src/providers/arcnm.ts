@@ -14,7 +14,7 @@ import { SharedRounds, pollUntil, verdictUnlessCancelled, type Poll, type RoundW
 import type { Http, HttpResponse } from '../http/client.js';
 import { formatBytes } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
-import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
+import { nameIfAny, nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
 import { optionalId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
 import { defineProvider, type CommonSettings, type OpenContext } from './types.js';
@@ -590,7 +590,7 @@ export const arcnm = defineProvider<ArcnmSettings>({
     if (file.bytes > ARCNM_MAX_BYTES) return `ARCNM accepts files up to ${formatBytes(ARCNM_MAX_BYTES)}; this one has ${formatBytes(file.bytes)} (${file.bytes} bytes)`;
     return nameProblem(settings.name, file);
   },
-  fileName: (file, settings) => nameOf(settings.name, file),
+  fileName: (file, settings) => nameIfAny(settings.name, file),
   async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read

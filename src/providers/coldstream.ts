@@ -11,7 +11,7 @@ import { parseRetryAfter } from '../core/retry.js';
 import { pollUntil, type Poll } from '../core/waiting.js';
 import type { Confirmed, LocalFile, ProviderSession, StepContext, UploadReceipt } from '../core/types.js';
 import type { Http, HttpResponse } from '../http/client.js';
-import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
+import { nameIfAny, nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
 import { optionalId, parseInput, requireId, requireToken } from '../inputs.js';
 import { wrongServerUrl } from './failures.js';
 import { defineProvider, type OpenContext } from './types.js';
@@ -312,7 +312,7 @@ export const coldstream = defineProvider<ColdstreamSettings>({
     }
     return nameProblem(settings.name, file);
   },
-  fileName: (file, settings) => nameOf(settings.name, file),
+  fileName: (file, settings) => nameIfAny(settings.name, file),
   async open(settings, ctx: OpenContext) {
     if (ctx.dryRun) {
       // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).

@@ -4,7 +4,7 @@
 // asks the configured provider to refuse, open (a session that plans each file, then presign → confirm), and
 // say which failures are the whole run's. `defineProvider` turns one vendor's typed definition into that contract.
 import type { ErrorCode } from '../core/error-codes.js';
-import type { LocalFile, Logger, ProviderSession } from '../core/types.js';
+import type { LocalFile, Logger, MatchedFile, ProviderSession } from '../core/types.js';
 import type { Http } from '../http/client.js';
 import type { CommonSettings, InputReader } from '../inputs.js';
 
@@ -70,9 +70,10 @@ export interface ConfiguredProvider extends ProviderInfo {
   /**
    * The name the file is given at the target (the `name` input), where two files of one run must not share one:
    * the run refuses such a pair before any request. Absent where the provider names nothing (Speckle's versions
-   * stack in a model). Undefined for a file `refuse` refuses.
+   * stack in a model). From the path alone, without the size (read only for files that share a name, to ask
+   * `refuse`); undefined where the file cannot be named (`refuse` refuses it).
    */
-  fileName?(file: LocalFile): string | undefined;
+  fileName?(file: MatchedFile): string | undefined;
   /** Start a run: authenticate and read what the chain needs. May read from the server, never write. */
   open(ctx: OpenContext): Promise<ProviderSession>;
   /** Whether an error is the whole run's (see RunFailure), with the fix; undefined when it is one file's. */
@@ -84,7 +85,7 @@ export interface ProviderDefinition<S> extends ProviderInfo {
   readSettings(input: InputReader, common: CommonSettings): S;
   secrets?(settings: S): string[];
   refuse(file: LocalFile, settings: S): string | undefined;
-  fileName?(file: LocalFile, settings: S): string | undefined;
+  fileName?(file: MatchedFile, settings: S): string | undefined;
   open(settings: S, ctx: OpenContext): Promise<ProviderSession>;
   describeTarget(settings: S): string;
   runFailure?(err: unknown, settings: S, common: CommonSettings, stage: 'open' | 'file'): RunFailure | undefined;
@@ -109,7 +110,7 @@ export function defineProvider<S>(def: ProviderDefinition<S>): ProviderModule {
         secrets: def.secrets?.(settings) ?? [],
         target: def.describeTarget(settings),
         refuse: (file) => def.refuse(file, settings),
-        ...(def.fileName ? { fileName: (file: LocalFile) => def.fileName!(file, settings) } : {}),
+        ...(def.fileName ? { fileName: (file: MatchedFile) => def.fileName!(file, settings) } : {}),
         open: (ctx) => def.open(settings, ctx),
         runFailure: (err, stage) => def.runFailure?.(err, settings, common, stage),
       };

@@ -1,5 +1,6 @@
 // The ARCNM chain end to end: the committed bundle, run as the runner runs it, against the ARCNM and blob
 // store emulators. Checks what arrived at the servers byte for byte, the outputs and the summary.
+import { truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { arcnmRateLimited, type ArcnmEmulator, type ArcnmEmulatorOptions } from '../emulators/arcnm.js';
@@ -283,6 +284,23 @@ describe('ARCNM end to end: refused before any request', () => {
     expect(reasons['cad/model.ifc']).toMatch(/ARCNM accepts .*\.ifc is not accepted/);
     expect(reasons['cad/fake.stl']).toMatch(/endsolid/);
     expect(writes()).toBe(0);
+  });
+
+  it('refuses a file over 512 MB by its size before any request for it, and it clashes by name with no file sent', async () => {
+    // b/part.step is sparse: 512 MiB and one byte on disk's say-so, nothing written. Its name is a/part.step's,
+    // but ARCNM refuses it anyway, so the pair is no clash; the size is read when the run plans the file.
+    const ws = await makeWorkspace({ 'cad/a/part.step': samples.step('a part'), 'cad/b/part.step': '' });
+    await truncate(path.join(ws, 'cad/b/part.step'), 512 * 1024 * 1024 + 1);
+    const run = await runAction(inputs({ path: 'cad/**' }), { workspace: ws });
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
+    expect(run.exitCode).toBe(1);
+    expect(run.results.map((r) => [r.path, r.status, r.bytes])).toEqual([
+      ['cad/a/part.step', 'succeeded', samples.step('a part').length],
+      ['cad/b/part.step', 'failed', 512 * 1024 * 1024 + 1],
+    ]);
+    expect(run.results[1]!.error).toMatchObject({ code: 'refused', message: expect.stringMatching(/^ARCNM accepts files up to .*; this one has .* \(536870913 bytes\)$/) });
+    expect(arcnm.stats.presigns).toBe(1);
+    expect([...arcnm.uploads.values()].map((u) => u.size_bytes)).toEqual([samples.step('a part').length]);
   });
 
   it('dry-run matches and checks files but writes nothing', async () => {

@@ -3,6 +3,8 @@
 // No vendor, no bundle: what the end-to-end files check through a real provider, checked here on its own.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -351,6 +353,43 @@ describe('a run', () => {
     const report = await publish(configFor(ws, provider), hooks());
     expect(provider.opened).toEqual([]);
     expect(report.results.map((r) => r.status)).toEqual(['failed']);
+  });
+
+  it('sizes each file when it plans it: a refusal by size sees the real size, and only files that share a name are sized before', async () => {
+    const { ws } = await filesOf({ 'a/x.step': 'small', 'b/x.step': 'twenty bytes of text', 'c/y.step': 'also larger than ten' });
+    const sized: string[] = [];
+    const over = {
+      refuse: (file: LocalFile) => {
+        sized.push(`${file.path} ${file.bytes}`);
+        return file.bytes > 10 ? `over 10 bytes: ${file.bytes}` : undefined;
+      },
+      fileName: (file: { name: string }) => file.name,
+    };
+    // b/x.step is refused by its size, so it does not clash with a/x.step: nothing is refused as a pair.
+    const h = hooks();
+    const report = await publish(configFor(ws, fakeProvider(fakeSession('http://127.0.0.1:9'), over), { dryRun: true }), h);
+    expect(report.results.map((r) => [r.path, r.bytes, r.status, r.error?.message])).toEqual([
+      ['a/x.step', 5, 'skipped', undefined],
+      ['b/x.step', 20, 'failed', 'over 10 bytes: 20'],
+      ['c/y.step', 20, 'failed', 'over 10 bytes: 20'],
+    ]);
+    // The name check sized the two x.step (c/y.step's name is its own); planning then sized every file once.
+    expect(sized).toEqual(['a/x.step 5', 'b/x.step 20', 'a/x.step 5', 'b/x.step 20', 'c/y.step 20']);
+    await writeFile(path.join(ws, 'b/x.step'), 'small');
+    await expect(publish(configFor(ws, fakeProvider(fakeSession('http://127.0.0.1:9'), over)), hooks())).rejects.toThrow(/^Input 'name': a\/x\.step and b\/x\.step would both be named "x\.step"/);
+  });
+
+  it('a file gone between the walk and its planning fails alone as unreadable; the others publish', async () => {
+    const store = await storage();
+    const { ws } = await filesOf({ 'a.step': 'alpha', 'b.step': 'bravo', 'c.step': 'charlie' });
+    // The name check runs between the walk and the planning: the file goes there.
+    const over = { fileName: (file: { path: string }) => (file.path === 'c.step' ? (rmSync(path.join(ws, 'b.step')), file.path) : file.path) };
+    const report = await publish(configFor(ws, fakeProvider(fakeSession(store.url), over)), hooks());
+    expect(report.results.map((r) => [r.path, r.status, r.error?.code, r.error?.message])).toEqual([
+      ['a.step', 'succeeded', undefined, undefined],
+      ['b.step', 'failed', 'unreadable', 'the file cannot be read: ENOENT'],
+      ['c.step', 'succeeded', undefined, undefined],
+    ]);
   });
 
   it("stops at the first file whose failure is the run's: the others never start and fail with its reason", async () => {

@@ -1,9 +1,9 @@
-import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { matchFiles, matchPatterns, shardOf } from '../../src/files/match.js';
+import { matchFiles, matchPatterns, shardOf, withSize } from '../../src/files/match.js';
 
 async function tree(files: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-match-'));
@@ -81,8 +81,8 @@ describe('matchFiles', () => {
     expect((await matchPatterns(['m/*.step', 'm/*.ifc'], { workspace: hidden, includeHiddenFiles: true })).unmatched).toEqual([]);
   });
 
-  it('gives a large walk, stat-ed partly by a second thread, the same files and sizes', async () => {
-    // 60 folders x 100 files: past the count at which a thread stats beside the walk (match.ts StatThread).
+  it('gives a large walk the files, each with its own size once sized (withSize), through a folder link too', async () => {
+    // 60 folders x 100 files, typed by the folder listing alone (the walk stats no file); the sizes read after it.
     const ws = await mkdtemp(path.join(os.tmpdir(), 'mp-match-many-'));
     const expected: [string, number][] = [];
     for (let d = 0; d < 60; d++) {
@@ -102,7 +102,8 @@ describe('matchFiles', () => {
     for (let i = 0; i < 100; i++) if (i % 10 < 8) expected.push([`m/link/f${i}.ifc`, (100 + i) % 97]);
     expected.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const files = await matchFiles(['m/**/*.ifc', '!**/*-draft.ifc'], { workspace: ws, includeHiddenFiles: false });
-    expect(files.map((f) => [f.path, f.bytes])).toEqual(expected);
+    expect(files.every((f) => !('bytes' in f))).toBe(true);
+    expect(files.map((f) => [f.path, withSize(f).bytes])).toEqual(expected);
     const linked = files.find((f) => f.path === 'm/link/f3.ifc')!;
     expect(linked.absolutePath).toBe(path.join(await realpath(ws), 'm/d01/f3.ifc'));
   });
@@ -111,7 +112,19 @@ describe('matchFiles', () => {
     const ws = await tree(['b/model.ifc', 'a/model.ifc', 'a/old/model.ifc', 'a/notes.txt']);
     const files = await matchFiles(['**/*.ifc', 'a/model.ifc', '!a/old/**'], { workspace: ws, includeHiddenFiles: false });
     expect(files.map((f) => f.path)).toEqual(['a/model.ifc', 'b/model.ifc']);
-    expect(files[0]).toMatchObject({ name: 'model.ifc', ext: 'ifc', bytes: 'a/model.ifc'.length });
+    expect(files[0]).toMatchObject({ name: 'model.ifc', ext: 'ifc' });
+    expect(withSize(files[0]!)).toMatchObject({ path: 'a/model.ifc', bytes: 'a/model.ifc'.length });
+  });
+
+  it('sizes a matched file when asked, and throws for one gone or replaced by a folder since the walk', async () => {
+    const ws = await tree(['m/a.ifc', 'm/b.ifc', 'm/c.ifc']);
+    const [a, b, c] = await matchFiles(['m/*.ifc'], { workspace: ws, includeHiddenFiles: false });
+    await rm(path.join(ws, 'm/b.ifc'));
+    await rm(path.join(ws, 'm/c.ifc'));
+    await mkdir(path.join(ws, 'm/c.ifc'));
+    expect(withSize(a!).bytes).toBe('m/a.ifc'.length);
+    expect(() => withSize(b!)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => withSize(c!)).toThrow(/no longer a file/);
   });
 
   it('takes a directory pattern to mean every file below it, as upload-artifact does', async () => {

@@ -7,7 +7,7 @@
 // GraphQL and the sign-in, is session.ts, loaded only when an ION run opens.
 import * as z from '../../core/schema.js';
 import { PublishError, UsageError } from '../../core/errors.js';
-import { nameOf, nameProblem, readNameTemplate, type NameSetting } from '../../files/names.js';
+import { nameIfAny, nameProblem, readNameTemplate, type NameSetting } from '../../files/names.js';
 import { booleanInput, checkCredential, idInput, parseInput, requireToken } from '../../inputs.js';
 import { wrongServerUrl } from '../failures.js';
 import { defineProvider } from '../types.js';
@@ -127,7 +127,7 @@ export const ion = defineProvider<IonSettings>({
   secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
   // ION takes any file and derives its Content-Type from the name (which keeps the file's extension).
   refuse: (file, settings) => nameProblem(settings.name, file),
-  fileName: (file, settings) => nameOf(settings.name, file),
+  fileName: (file, settings) => nameIfAny(settings.name, file),
   // The session (GraphQL, sign-in) loads only when an ION run opens: a chunk of its own.
   open: async (settings, ctx) => (await import('./session.js')).openIon(settings, ctx),
   describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,

@@ -31,6 +31,15 @@ async function readAt(file: LocalFile, position: number, length: number): Promis
 
 const latin1 = (b: Buffer) => b.toString('latin1');
 
+/**
+ * The last `length` bytes of the file. A file no larger than HEAD_BYTES was read whole with its head: its end is
+ * taken from there, not read again (for a run of thousands of small files, one open and read fewer each).
+ */
+function readTail(file: LocalFile, head: Buffer, length: number): Promise<Buffer> {
+  if (head.length === file.bytes) return Promise.resolve(head.subarray(Math.max(0, file.bytes - length)));
+  return readAt(file, Math.max(0, file.bytes - length), length);
+}
+
 /** ISO 10303-21 (STEP physical file): the header every IFC and STEP file starts with. */
 function checkStepHeader(head: string, kind: string): string | undefined {
   if (!/^\uFEFF?\s*ISO-10303-21\s*;/.test(head)) return `not a valid ${kind} file: it does not start with the ISO-10303-21; header (a ${kind} export writes it first)`;
@@ -55,8 +64,8 @@ function checkIfc(head: string): string | undefined {
 }
 
 /** An ISO 10303-21 file ends with END-ISO-10303-21; a file without it was cut short (export or transfer). */
-async function checkStepEnd(file: LocalFile, kind: string): Promise<string | undefined> {
-  const tail = latin1(await readAt(file, Math.max(0, file.bytes - TAIL_BYTES), TAIL_BYTES));
+async function checkStepEnd(file: LocalFile, head: Buffer, kind: string): Promise<string | undefined> {
+  const tail = latin1(await readTail(file, head, TAIL_BYTES));
   if (/END-ISO-10303-21\s*;/.test(tail)) return undefined;
   return `not a complete ${kind} file: it does not end with END-ISO-10303-21; (the last ${formatBytes(Math.min(file.bytes, TAIL_BYTES))} hold no end marker), so it was truncated: by a failed export, an interrupted copy or a size limit`;
 }
@@ -84,7 +93,7 @@ async function checkStl(file: LocalFile, head: Buffer): Promise<string | undefin
   const count = file.bytes >= 84 ? head.readUInt32LE(80) : undefined;
   if (count !== undefined && 84 + 50 * count === file.bytes) return undefined;
   if (/^\s*solid\b/.test(latin1(head.subarray(0, 512)))) {
-    const tail = latin1(await readAt(file, Math.max(0, file.bytes - 512), 512));
+    const tail = latin1(await readTail(file, head, 512));
     if (/endsolid\b[^\n]*\s*$/.test(tail)) return undefined;
     return 'not a valid STL file: an ASCII STL starts with "solid" but this one does not end with "endsolid" (truncated export?)';
   }
@@ -98,7 +107,7 @@ async function checkStl(file: LocalFile, head: Buffer): Promise<string | undefin
 
 async function checkPdf(file: LocalFile, head: Buffer): Promise<string | undefined> {
   if (!latin1(head.subarray(0, 1024)).includes('%PDF-')) return 'not a valid PDF file: no %PDF- header';
-  const tail = latin1(await readAt(file, Math.max(0, file.bytes - 1024), 1024));
+  const tail = latin1(await readTail(file, head, 1024));
   if (!tail.includes('%%EOF')) return 'not a valid PDF file: no %%EOF trailer (truncated?)';
   return undefined;
 }
@@ -126,10 +135,10 @@ export async function checkContent(file: LocalFile): Promise<string | undefined>
 async function checkByExtension(file: LocalFile, head: Buffer): Promise<string | undefined> {
   switch (file.ext) {
     case 'ifc':
-      return checkIfc(latin1(head)) ?? checkStepEnd(file, 'IFC');
+      return checkIfc(latin1(head)) ?? checkStepEnd(file, head, 'IFC');
     case 'step':
     case 'stp':
-      return checkStepHeader(latin1(head), 'STEP') ?? checkStepEnd(file, 'STEP');
+      return checkStepHeader(latin1(head), 'STEP') ?? checkStepEnd(file, head, 'STEP');
     case 'stl':
       return checkStl(file, head);
     case 'pdf':

@@ -257,7 +257,7 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     this.watcher = new VerdictWatcher(
       () => this.listUploads(signal),
       signal,
-      () => (Number.isFinite(limiter.ratePerSec) ? Math.max(100, 5_000 / limiter.ratePerSec) : 100),
+      () => (Number.isFinite(limiter.ratePerSec) ? Math.max(250, 5_000 / limiter.ratePerSec) : 250),
       () => this.listParseMs,
     );
   }

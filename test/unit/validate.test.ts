@@ -71,6 +71,11 @@ describe('local format checks', () => {
       expect(await check('a.ifc', ifc)).toBeUndefined();
       expect(await check('a.ifc', ifc.slice(0, Math.floor(ifc.length * 0.7)))).toMatch(/not a complete IFC file: it does not end with END-ISO-10303-21; .*truncated/);
       expect(await check('a.step', samples.step().replace('END-ISO-10303-21;\n', ''))).toMatch(/not a complete STEP file/);
+      // Past the head's 64 KiB the end is read on its own; within it, it is taken from the head: both ways.
+      const big = samples.ifc('a.ifc', 'IFC4', 2000);
+      expect(big.length).toBeGreaterThan(64 * 1024);
+      expect(await check('a.ifc', big)).toBeUndefined();
+      expect(await check('a.ifc', big.slice(0, big.length - 40))).toMatch(/not a complete IFC file/);
       // A little after the marker (a comment, a newline, NULs) is not a truncation.
       expect(await check('a.step', `${samples.step()}\n/* exported */\n\u0000\u0000`)).toBeUndefined();
     });

@@ -12,7 +12,7 @@ import { firstCollision } from './files/names.js';
 import { changeOf, changesSince, NO_COMMIT, type FileChange } from './files/changed.js';
 import { checkContent } from './files/validate.js';
 import { Http } from './http/client.js';
-import { hashFile } from './http/hasher.js';
+import { sha256File } from './http/hasher.js';
 import type { Config } from './config.js';
 import type { RunFailure } from './providers/types.js';
 import { OpenFailure, classifyRunFailure, describeRunFailure } from './run-failure.js';
@@ -316,7 +316,7 @@ async function lookUpHeld(planned: PlannedFile[], session: ProviderSession, conc
   }
   const hashed = await inParallel(candidates, concurrency, async (p): Promise<HashedFile | undefined> => {
     try {
-      p.sha256 = (await hashFile(p.file.absolutePath, p.file.bytes)).sha256Hex;
+      p.sha256 = await sha256File(p.file.absolutePath, p.file.bytes);
       return { file: p.file, sha256: p.sha256 };
     } catch (err) {
       p.refusal = { message: localReadError(err), code: 'unreadable' };

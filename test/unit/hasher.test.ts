@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { FileChangedError, WORKER_MIN_BYTES, readAndHash } from '../../src/http/hasher.js';
+import { FileChangedError, WORKER_MIN_BYTES, readAndHash, sha256File } from '../../src/http/hasher.js';
 import { makeWorkspace } from '../support/action.js';
 
 const hex = (algorithm: string, b: Buffer) => createHash(algorithm).update(b).digest('hex');
@@ -24,6 +24,24 @@ async function openOn(file: string): Promise<number> {
   for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === file) n++;
   return n;
 }
+
+describe('sha256File (the skip-unchanged lookup)', () => {
+  it('is the SHA-256 of every byte: one read of a small file, reads of 1 MiB of a larger one; the file closed after', async () => {
+    for (const size of [1, 1200, 256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 7]) {
+      const content = patterned(size);
+      const file = await fileWith(content);
+      expect(await sha256File(file, size)).toBe(hex('sha256', content));
+      expect(await openOn(file)).toBe(0);
+    }
+  });
+  it('refuses a file whose size is not the one it was planned with', async () => {
+    const content = patterned(300 * 1024);
+    const file = await fileWith(content);
+    await expect(sha256File(file, content.length + 1)).rejects.toThrow(FileChangedError);
+    await expect(sha256File(file, 1000)).rejects.toThrow(FileChangedError);
+    expect(await openOn(file)).toBe(0);
+  });
+});
 
 describe('readAndHash', () => {
   for (const [name, size] of [

@@ -293,8 +293,3 @@ export function requestDeadline(parent: AbortSignal | undefined, ms: number): { 
     },
   };
 }
-
-/** An AbortSignal that fires when any of the given ones does. */
-export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
-  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
-}

@@ -3,8 +3,6 @@
 // pending forever (undici 7.x, through EnvHttpProxyAgent): the signal fires and nothing happens. So every
 // request is also raced against its own signal here, and the pool is destroyed when closing it stalls.
 
-import { whenAborted } from '../core/abort.js';
-
 /**
  * `work`, or the signal's reason the moment it aborts, even when `work` ignores the signal. Abandoned work is
  * left to fail on its own: its rejection is swallowed and an answer arriving late is handed to `discard`.
@@ -16,18 +14,20 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, discard?:
     return Promise.reject(signal.reason);
   }
   return new Promise<T>((resolve, reject) => {
-    const stopListening = whenAborted(signal, () => {
+    // The request's own signal, with no other listener to walk: listened to directly.
+    const onAbort = () => {
       abandon();
       reject(signal.reason);
-    });
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (value) => {
-        stopListening();
+        signal.removeEventListener('abort', onAbort);
         if (signal.aborted) return;
         resolve(value);
       },
       (err: unknown) => {
-        stopListening();
+        signal.removeEventListener('abort', onAbort);
         reject(err);
       },
     );

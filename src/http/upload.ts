@@ -2,6 +2,7 @@
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
 // feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
+import { whenAborted } from '../core/abort.js';
 import { formatBytes, formatRate } from '../core/units.js';
 import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from './undici.js';
@@ -12,7 +13,7 @@ import type { Evidence, LocalFile, UploadReceipt, UploadTarget } from '../core/t
 import { FileChangedError, readAndHash } from './hasher.js';
 import { ERROR_BODY_CAP, readCapped } from './bounded.js';
 import { untilAborted } from './deadline.js';
-import { anySignal, flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
+import { flattenHeaders, isRetryableStatus, redactUrl, transportError, type Http } from './client.js';
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 5_000;
@@ -125,8 +126,10 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     headers['content-length'] = String(file.bytes);
   }
 
-  // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs.
+  // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs. Its signal is the
+  // request's, following the run's too (no AbortSignal.any: a composite signal per upload costs more to follow).
   const stall = new AbortController();
+  const stopFollowing = whenAborted(options.signal, () => stall.abort(options.signal.reason));
   let timer: NodeJS.Timeout | undefined;
   const kick = () => {
     clearTimeout(timer);
@@ -156,7 +159,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
   let resHeaders: Record<string, string>;
   let text: string;
   try {
-    const signal = anySignal(options.signal, stall.signal);
+    const signal = stall.signal;
     // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
     const res = await untilAborted(undiciRequest(target.url, {
       method: target.method,
@@ -185,6 +188,7 @@ async function uploadOnce(http: Http, file: LocalFile, target: UploadTarget, opt
     throw transportError(err, options.label, where);
   } finally {
     clearTimeout(timer);
+    stopFollowing();
   }
 
   if (statusCode < 200 || statusCode >= 300) {

@@ -53,7 +53,7 @@ export function buildComment(
     size += line.length + 1;
   }
   const rest = failed.length - lines.length;
-  const tail = rest > 0 ? [`<p>…and ${rest} more failure(s): see the job summary.</p>`] : [];
+  const tail = rest > 0 ? [`<p>…and ${rest} more failure(s): see the job summary and the log.</p>`] : [];
   return [...head, ...(lines.length ? ['<h3>Failures</h3>', '<ul>', ...lines, '</ul>'] : []), ...tail].join('\n');
 }
 

@@ -117,6 +117,33 @@ const SKIP_REASON: Record<NonNullable<FileResult['reason']>, string> = {
   'dry-run': 'dry run: would publish',
 };
 
+/**
+ * GitHub refuses a step's summary over 1 MiB (and the step then shows none). The results table and the failures
+ * list are each held to a share of it: failures first, then files still in flight when the run stopped, then
+ * the rest, shown in their own order; what does not fit is counted. Sizes are of the cells' text, with room for
+ * the table's tags.
+ */
+const TABLE_BUDGET = 800 * 1024;
+const FAILURES_BUDGET = 150 * 1024;
+const TAGS_PER_ROW = 80;
+const PRIORITY: Record<FileResult['status'], number> = { failed: 0, submitted: 1, succeeded: 2, skipped: 3 };
+
+/** Which of `items` (by index, in their order) fit within `budget` bytes of `texts`, by PRIORITY; and their size. */
+function withinBudget(items: readonly FileResult[], texts: readonly string[], budget: number): { shown: number[]; left: number; bytes: number } {
+  const sizes = texts.map((t) => Buffer.byteLength(t) + TAGS_PER_ROW);
+  let total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= budget) return { shown: items.map((_, i) => i), left: 0, bytes: total };
+  const order = items.map((_, i) => i).sort((a, b) => PRIORITY[items[a]!.status] - PRIORITY[items[b]!.status] || a - b);
+  const keep: number[] = [];
+  total = 0;
+  for (const i of order) {
+    if (total + sizes[i]! > budget) break;
+    total += sizes[i]!;
+    keep.push(i);
+  }
+  return { shown: keep.sort((a, b) => a - b), left: items.length - keep.length, bytes: total };
+}
+
 export function buildSummary(results: readonly FileResult[], provider: ProviderInfo, extra: ReportExtra): string {
   const s = core.summary.emptyBuffer();
   s.addHeading(`Model Publisher → ${provider.displayName}`, 2);
@@ -135,7 +162,17 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderI
     s.addTable([[{ data: 'Shard', header: true }, { data: 'Results file', header: true }, { data: 'Outcome', header: true }], ...shardRows(extra.merge)]);
   }
   s.addRaw(`<p>${countsLine(results, provider, extra)}.</p>`, true);
+  // Failures, and files a cancelled run never started.
+  const unpublished = results.filter((r) => r.error && !failedByRun(r, extra.failure));
+  const failureLines = unpublished.map(failureLine);
+  const failures = withinBudget(unpublished, failureLines, FAILURES_BUDGET);
   if (results.length > 0) {
+    const cells = results.map(resultRow);
+    const rows = withinBudget(
+      results,
+      cells.map((c) => c.join('')),
+      TABLE_BUDGET + FAILURES_BUDGET - failures.bytes,
+    );
     s.addTable([
       [
         { data: 'File', header: true },
@@ -145,14 +182,16 @@ export function buildSummary(results: readonly FileResult[], provider: ProviderI
         { data: 'Verified by', header: true },
         { data: 'Time', header: true },
       ],
-      ...results.map(resultRow),
+      ...rows.shown.map((i) => cells[i]!),
     ]);
+    if (rows.left > 0) {
+      s.addRaw(`<p>…and ${rows.left} more file(s), not listed: a job summary holds at most 1 MiB. Every file is in the <code>results</code> output and the log.</p>`, true);
+    }
   }
-  // Failures, and files a cancelled run never started.
-  const unpublished = results.filter((r) => r.error && !failedByRun(r, extra.failure));
-  if (unpublished.length > 0) {
+  if (failures.shown.length > 0) {
     s.addHeading('Failures', 3);
-    s.addList(unpublished.map(failureLine));
+    s.addList(failures.shown.map((i) => failureLines[i]!));
+    if (failures.left > 0) s.addRaw(`<p>…and ${failures.left} more failure(s): see the log and the <code>results</code> output.</p>`, true);
   }
   const text = s.stringify();
   s.emptyBuffer();

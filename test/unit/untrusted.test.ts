@@ -80,6 +80,23 @@ describe('summary and comment', () => {
     expect(body).toMatch(/more failure\(s\): see the job summary/);
     expect(body).not.toContain('job_1<');
   });
+  it("stays under GitHub's 1 MiB job summary limit with many files, failures shown first and the rest counted", () => {
+    const results = [...Array.from({ length: 6000 }, (_, i) => result(i, 'succeeded')), ...Array.from({ length: 500 }, (_, i) => result(i, 'failed'))];
+    const summary = buildSummary(results, arcnm, { dryRun: false });
+    expect(Buffer.byteLength(summary)).toBeLessThan(1024 * 1024);
+    expect(summary).toContain('6000 of 6500 file(s) published, 500 failed');
+    const rows = summary.match(/<tr>/g)!.length - 1; // the header row
+    expect(summary).toContain(`…and ${6500 - rows} more file(s), not listed`);
+    // Every failure has its row (failures come first), and the shown rows keep their order.
+    const table = summary.slice(0, summary.indexOf('<h3>Failures</h3>'));
+    expect(table.match(/❌ failed/g)).toHaveLength(500);
+    expect(table.match(/✅ succeeded/g)!.length).toBe(rows - 500);
+    expect(table.indexOf('job_0<')).toBeLessThan(table.indexOf('job_1<'));
+    const failuresList = summary.slice(summary.indexOf('<h3>Failures</h3>'));
+    expect(failuresList).toContain('rejected 0');
+    const listed = failuresList.match(/<li>/g)!.length;
+    expect(failuresList).toContain(`…and ${500 - listed} more failure(s): see the log`);
+  });
   it('keeps the whole table when it fits', () => {
     const results = [result(1, 'succeeded'), result(2, 'failed')];
     expect(buildComment(results, arcnm, { dryRun: false }, (t) => t)).toBe(buildSummary(results, arcnm, { dryRun: false }));

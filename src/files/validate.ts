@@ -5,7 +5,8 @@ import { open } from 'node:fs/promises';
 import type { LocalFile } from '../core/types.js';
 import { formatBytes } from '../core/units.js';
 
-const HEAD_BYTES = 64 * 1024;
+/** What a check reads of a file's start; a file no larger is read whole. */
+export const HEAD_BYTES = 64 * 1024;
 /** How much of a STEP/IFC file's end is read to find END-ISO-10303-21; (exporters may add a little after it). */
 const TAIL_BYTES = 4 * 1024;
 
@@ -122,9 +123,10 @@ function checkDxf(head: string): string | undefined {
  * A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked).
  * When the bytes are recognisably something else (see identify), the reason says what they are.
  */
-export async function checkContent(file: LocalFile): Promise<string | undefined> {
+/** `whole`: the file's bytes, when the caller has read all of them already (a small file). */
+export async function checkContent(file: LocalFile, whole?: Buffer): Promise<string | undefined> {
   if (file.bytes === 0) return undefined; // refused elsewhere as empty
-  const head = await readAt(file, 0, HEAD_BYTES);
+  const head = whole && whole.length <= HEAD_BYTES ? whole : await readAt(file, 0, HEAD_BYTES);
   const what = identify(head);
   // A Git LFS pointer is never the model, whatever the extension (checked types or not).
   if (what?.startsWith('it is a Git LFS pointer')) return `not the ${file.ext ? `.${file.ext} ` : ''}file: ${what}`;

@@ -94,22 +94,31 @@ async function* exactReads(absolutePath: string, expected: number, maxRead: numb
 
 /** The whole of a small file in one synchronous read, checked against its size before it is handed over. */
 async function* syncRead(absolutePath: string, expected: number, onChunk: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  const buffer = readWholeSync(absolutePath, expected);
+  onChunk(buffer);
+  yield buffer;
+}
+
+/**
+ * The whole of a file of `expected` bytes (a small one: SYNC_READ_MAX at most is read this way), in one
+ * synchronous read into a buffer of its size, checked against the file's size before it is returned.
+ */
+export function readWholeSync(absolutePath: string, expected: number): Buffer {
   const buffer = Buffer.allocUnsafe(expected);
   const fd = openSync(absolutePath, 'r');
   try {
     let filled = 0;
     while (filled < expected) {
       const bytesRead = readSync(fd, buffer, filled, expected - filled, filled);
-      if (bytesRead === 0) throw new FileChangedError(`the file shrank to ${filled} bytes while it was being uploaded (it had ${expected})`);
+      if (bytesRead === 0) throw new FileChangedError(`the file shrank to ${filled} bytes while it was being read (it had ${expected})`);
       filled += bytesRead;
     }
     const { size } = fstatSync(fd);
-    if (size !== expected) throw new FileChangedError(`the file is ${size} bytes now, ${expected} when the upload began: it changed while it was being uploaded`);
+    if (size !== expected) throw new FileChangedError(`the file is ${size} bytes now, ${expected} when it was sized: it changed while it was being read`);
   } finally {
     closeSync(fd);
   }
-  onChunk(buffer);
-  yield buffer;
+  return buffer;
 }
 
 class InlineRead implements HashedRead {

@@ -13,7 +13,8 @@
  *                  concurrency 1, 4, 8 and 32 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
  *                  per file, requests per file and connections opened per host; then 5,000 files (--scale-files)
  *                  and a tenth of them at concurrency 32 beside the latency floor (requests with latency × 25 ms
- *                  ÷ 32), CPU per file and peak RSS growth per file (the difference of the two sizes)
+ *                  ÷ 32), CPU per file and peak RSS growth per file (the difference of the two sizes); each size
+ *                  three times (--scale-reps), interleaved, medians with their spread
  *   4. startup     process start → first request at the emulator (median) beside a bare `node -e ''`, and
  *                  the bundle's size
  *   5. match       matching `path` patterns over 50,000 files (four patterns, two `!`) in this process (the
@@ -32,7 +33,8 @@
  *
  * Flags: --quick (64 MiB, 32/128 MiB, 40 files, 1,000 scale files, a 6 s rate window), --only
  * throughput|memory|many|startup|match|ratelimit (repeatable or
- * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --reps 5, --startup-runs 5,
+ * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --scale-files 5000, --scale-reps 3, --reps 5,
+ * --startup-runs 5,
  * --stores blob,sink,link (which stores the throughput section uses; blob, which the target is judged on, always).
  */
 import { spawn } from 'node:child_process';
@@ -85,6 +87,8 @@ interface Options {
   stores: Set<StoreKey>;
   /** Files of the large many-files run at concurrency 32 (a tenth of them for the second size, for RSS per file). */
   scaleFiles: number;
+  /** Runs of each scale size, interleaved; the figures are their medians. */
+  scaleReps: number;
   /** Files of the rate-limited run, and the limiter's window in seconds (600 requests per window). */
   rateFiles: number;
   rateWindowSecs: number;
@@ -114,13 +118,14 @@ function parseOptions(argv: string[]): Options {
       'startup-runs': { type: 'string' },
       stores: { type: 'string' },
       'scale-files': { type: 'string' },
+      'scale-reps': { type: 'string' },
       'rate-files': { type: 'string' },
       'rate-window': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup|match|ratelimit] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--scale-files 5000] [--rate-files 2000] [--rate-window 60] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
+    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup|match|ratelimit] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--scale-files 5000] [--scale-reps 3] [--rate-files 2000] [--rate-window 60] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
     process.exit(0);
   }
   const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -145,6 +150,7 @@ function parseOptions(argv: string[]): Options {
     startupRuns: int(values['startup-runs'], 5, 'startup-runs'),
     stores: new Set(stores as StoreKey[]),
     scaleFiles: int(values['scale-files'], quick ? 1000 : 5000, 'scale-files'),
+    scaleReps: int(values['scale-reps'], quick ? 1 : 3, 'scale-reps'),
     rateFiles: int(values['rate-files'], 2000, 'rate-files'),
     // Full scale: 600 a minute, as ARCNM; --quick keeps 600 requests per window and 2,000 files, in a 6 s window.
     rateWindowSecs: int(values['rate-window'], quick ? 6 : 60, 'rate-window'),
@@ -646,6 +652,33 @@ async function arcnmRun(ws: string, arcnm: ArcnmEmulator, pattern: string, files
   };
 }
 
+/** The median of each figure over runs of one size, with the spread of the wall time, the CPU and the RSS. */
+function medianRow(rows: ScaleRow[]): ScaleRow & { runs: number; spread: { wallSecs: Spread; cpuMsPerFile?: Spread; peakRssMiB?: Spread } } {
+  const m = (f: (r: ScaleRow) => number | undefined) => {
+    const xs = rows.map(f).filter((x): x is number => x !== undefined);
+    return xs.length === rows.length ? xs : undefined;
+  };
+  const wall = m((r) => r.wallSecs)!;
+  const cpu = m((r) => r.cpuMsPerFile);
+  const rss = m((r) => r.peakRssMiB);
+  const first = rows[0]!;
+  const wallSecs = round(median(wall), 2);
+  return {
+    files: first.files,
+    concurrency: first.concurrency,
+    wallSecs,
+    floorSecs: round(median(rows.map((r) => r.floorSecs)), 2),
+    ratio: round(median(rows.map((r) => r.ratio)), 2),
+    ...(cpu ? { cpuMsPerFile: round(median(cpu), 3) } : {}),
+    apiRequestsPerFile: round(median(rows.map((r) => r.apiRequestsPerFile)), 3),
+    latencyRequestsPerFile: round(median(rows.map((r) => r.latencyRequestsPerFile)), 3),
+    listRequests: median(rows.map((r) => r.listRequests)),
+    ...(rss ? { peakRssMiB: round(median(rss), 1) } : {}),
+    runs: rows.length,
+    spread: { wallSecs: spread(wall), ...(cpu ? { cpuMsPerFile: spread(cpu) } : {}), ...(rss ? { peakRssMiB: spread(rss) } : {}) },
+  };
+}
+
 /**
  * Many files at the cost of their requests: `scaleFiles` small files through the ARCNM chain at concurrency 32
  * with 25 ms of API latency, beside the latency floor; a tenth of them too, so that peak RSS per file is the
@@ -661,22 +694,27 @@ async function benchScale(opts: Options, ws: string) {
   await blob.start();
   const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY, processingDelayMs: API_LATENCY_MS });
   await arcnm.start();
-  const rows: ScaleRow[] = [];
+  // Each size `scaleReps` times, interleaved (small, large, small, large, …), so that a burst of other work on the
+  // machine hits both alike; every figure is the median of its runs, with the spread.
+  const runs: ScaleRow[][] = [[], []];
   try {
-    for (const [files, pattern] of [[small, 'scale/a/**'], [opts.scaleFiles, 'scale/**']] as const) {
-      progress(`many (scale): ${files} files at concurrency 32`);
-      const { run: _run, ...row } = await arcnmRun(ws, arcnm, pattern, files, 32);
-      rows.push(row);
-      // The emulator keeps every upload and every request: drop them between runs, as a fresh service would.
-      arcnm.uploads.clear();
-      arcnm.requests.length = 0;
-      blob.objects().forEach((o) => blob.deleteObject(o.key));
+    for (let rep = 1; rep <= opts.scaleReps; rep++) {
+      for (const [k, [files, pattern]] of ([[small, 'scale/a/**'], [opts.scaleFiles, 'scale/**']] as const).entries()) {
+        progress(`many (scale): ${files} files at concurrency 32, run ${rep}/${opts.scaleReps}`);
+        const { run: _run, ...row } = await arcnmRun(ws, arcnm, pattern, files, 32);
+        runs[k]!.push(row);
+        // The emulator keeps every upload and every request: drop them between runs, as a fresh service would.
+        arcnm.uploads.clear();
+        arcnm.requests.length = 0;
+        blob.objects().forEach((o) => blob.deleteObject(o.key));
+      }
     }
   } finally {
     await arcnm.close();
     await blob.close();
     await rm(path.join(ws, 'scale'), { recursive: true, force: true });
   }
+  const rows = runs.map(medianRow);
   const [a, b] = [rows[0]!, rows[1]!];
   const rssKiBPerFile = a.peakRssMiB !== undefined && b.peakRssMiB !== undefined ? round(((b.peakRssMiB - a.peakRssMiB) * 1024) / (b.files - a.files), 2) : undefined;
   return {
@@ -907,6 +945,11 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
           ...sc.rows.map((x) => [String(x.files), `${x.wallSecs.toFixed(2)} s`, `${x.floorSecs.toFixed(2)} s`, x.ratio.toFixed(2), String(x.cpuMsPerFile ?? '-'), String(x.apiRequestsPerFile), String(x.latencyRequestsPerFile), String(x.listRequests), x.peakRssMiB !== undefined ? `${x.peakRssMiB} MiB` : '-']),
         ]),
       );
+      out.push(`  medians of ${sc.rows[0]!.runs} interleaved runs of each size; spread (min-max):`);
+      for (const x of sc.rows) {
+        const sp = (v: Spread | undefined, unit: string) => (v ? `${v.min}-${v.max}${unit}` : '-');
+        out.push(`    ${x.files} files: wall ${sp(x.spread.wallSecs, ' s')}, CPU ${sp(x.spread.cpuMsPerFile, ' ms/file')}, peak RSS ${sp(x.spread.peakRssMiB, ' MiB')}`);
+      }
       out.push('  chain minimum per file: 2 API requests with latency (presign, confirm) + 1 storage request; the upload list, one request per round for every waiting file, is shared');
       const big = sc.rows.at(-1)!;
       out.push(`  targets: ratio <= 1.3 (${big.ratio}), CPU <= 1 ms/file (${big.cpuMsPerFile ?? '-'}), peak RSS growth < 2 KiB/file (${sc.rssKiBPerFile ?? '-'} KiB): ${verdict(sc.target.met)}`, '');

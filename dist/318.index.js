@@ -47,7 +47,7 @@ function buildComment(results, provider, extra, scrub, budget = BUDGET) {
         size += line.length + 1;
     }
     const rest = failed.length - lines.length;
-    const tail = rest > 0 ? [`<p>…and ${rest} more failure(s): see the job summary.</p>`] : [];
+    const tail = rest > 0 ? [`<p>…and ${rest} more failure(s): see the job summary and the log.</p>`] : [];
     return [...head, ...(lines.length ? ['<h3>Failures</h3>', '<ul>', ...lines, '</ul>'] : []), ...tail].join('\n');
 }
 /**

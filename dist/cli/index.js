@@ -17135,15 +17135,15 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _cli_args_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7391);
 /* harmony import */ var _config_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2973);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4296);
-/* harmony import */ var _core_secrets_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(8198);
-/* harmony import */ var _core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(2613);
-/* harmony import */ var _core_units_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(2184);
-/* harmony import */ var _merge_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9107);
-/* harmony import */ var _results_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9385);
-/* harmony import */ var _results_file_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6024);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(7241);
-/* harmony import */ var _run_failure_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(793);
-/* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1013);
+/* harmony import */ var _core_secrets_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8198);
+/* harmony import */ var _core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(2613);
+/* harmony import */ var _core_units_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(2184);
+/* harmony import */ var _merge_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9107);
+/* harmony import */ var _results_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9385);
+/* harmony import */ var _results_file_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6024);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(7241);
+/* harmony import */ var _run_failure_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(793);
+/* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(1013);
 // The same engine and providers as a command-line program, for GitLab CI, Jenkins or a laptop. Settings come
 // as flags named like the action's inputs (`--project-id abc`) or as environment variables
 // (`MODEL_PUBLISHER_PROJECT_ID=abc`); token fallbacks (SPECKLE_TOKEN, ...) work as in the action.
@@ -17164,9 +17164,9 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 function plainSummary(results, failure) {
     // Cells are one line each (escapeControls), so the summary splits into lines where we say.
-    const id = (r) => (r.ids?.id ? `${(0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
-    const error = (r) => ((0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
-    const rows = results.map((r) => [r.status, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .escapeControls */ .UN)(r.path), (0,_core_units_js__WEBPACK_IMPORTED_MODULE_11__/* .formatBytes */ .z)(r.bytes), (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .escapeControls */ .UN)(error(r))]);
+    const id = (r) => (r.ids?.id ? `${(0,_results_js__WEBPACK_IMPORTED_MODULE_10__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
+    const error = (r) => ((0,_results_js__WEBPACK_IMPORTED_MODULE_10__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
+    const rows = results.map((r) => [r.status, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(r.path), (0,_core_units_js__WEBPACK_IMPORTED_MODULE_12__/* .formatBytes */ .z)(r.bytes), (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(error(r))]);
     const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c].length), 4));
     const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]) : cell)).join('  ').trimEnd());
     const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -17189,11 +17189,11 @@ async function main(argv, env, print) {
     try {
         const request = (0,_cli_args_js__WEBPACK_IMPORTED_MODULE_1__/* .parseArgs */ .Zy)(argv, env);
         if (request.kind === 'help') {
-            print(`${(0,_cli_args_js__WEBPACK_IMPORTED_MODULE_1__/* .helpText */ .BK)(_version_js__WEBPACK_IMPORTED_MODULE_8__/* .VERSION */ .x)}\n`);
+            print(`${(0,_cli_args_js__WEBPACK_IMPORTED_MODULE_1__/* .helpText */ .BK)(_version_js__WEBPACK_IMPORTED_MODULE_9__/* .VERSION */ .x)}\n`);
             return 0;
         }
         if (request.kind === 'version') {
-            print(`${_version_js__WEBPACK_IMPORTED_MODULE_8__/* .VERSION */ .x}\n`);
+            print(`${_version_js__WEBPACK_IMPORTED_MODULE_9__/* .VERSION */ .x}\n`);
             return 0;
         }
         const merge = (0,_config_js__WEBPACK_IMPORTED_MODULE_2__/* .parseMergeConfig */ .s)(request.env);
@@ -17203,15 +17203,15 @@ async function main(argv, env, print) {
         shardFrom = request.shardFrom;
     }
     catch (err) {
-        process.stderr.write(`error: ${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .safeLine */ .om)((0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(err))}\n`);
+        process.stderr.write(`error: ${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .safeLine */ .om)((0,_core_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .gJ)(err))}\n`);
         return 2;
     }
     // One registry of secrets (inputs, fetched tokens, signatures) scrubs every line and the results; each line
     // is also neutralised, so a file name cannot move the cursor, colour the terminal or speak to a CI runner.
-    const secrets = new _core_secrets_js__WEBPACK_IMPORTED_MODULE_12__/* .Secrets */ .S();
+    const secrets = new _core_secrets_js__WEBPACK_IMPORTED_MODULE_4__/* .Secrets */ .S();
     for (const s of config.secrets)
         secrets.add(s);
-    const say = (m) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .safeLine */ .om)(secrets.scrub(m))}\n`);
+    const say = (m) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .safeLine */ .om)(secrets.scrub(m))}\n`);
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort(new Error('interrupted')));
     if (shardFrom)
@@ -17225,8 +17225,8 @@ async function main(argv, env, print) {
     let stoppedWith;
     try {
         if (config.run.resultsFile)
-            resultsPath = await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .prepareResultsFile */ .ET)(config.run.resultsFile, config.run.workspace);
-        ({ results, failure, unchanged } = await (0,_run_js__WEBPACK_IMPORTED_MODULE_6__/* .publish */ .m)(config, {
+            resultsPath = await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_6__/* .prepareResultsFile */ .ET)(config.run.resultsFile, config.run.workspace);
+        ({ results, failure, unchanged } = await (0,_run_js__WEBPACK_IMPORTED_MODULE_7__/* .publish */ .m)(config, {
             log: { info: say, warn: (m) => say(`warning: ${m}`), debug: () => { } },
             mask: (s) => secrets.add(s),
             signal: stop.signal,
@@ -17235,12 +17235,12 @@ async function main(argv, env, print) {
         }));
         say(`target: ${config.provider.displayName} ${config.provider.target}`);
         if (failure)
-            say(`error: the run failed: ${(0,_run_failure_js__WEBPACK_IMPORTED_MODULE_7__/* .describeRunFailure */ .rh)(failure)}`);
+            say(`error: the run failed: ${(0,_run_failure_js__WEBPACK_IMPORTED_MODULE_8__/* .describeRunFailure */ .rh)(failure)}`);
         for (const line of plainSummary(results, failure).split('\n'))
             say(line);
         if (unchanged)
             say(`${unchanged.count} matched file(s) unchanged since ${unchanged.since} (${unchanged.commit.slice(0, 12)}) left out (changed-since)`);
-        print(`${secrets.scrub((0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .buildOutputs */ .JZ)(results, config.provider).results)}\n`);
+        print(`${secrets.scrub((0,_results_js__WEBPACK_IMPORTED_MODULE_10__/* .buildOutputs */ .JZ)(results, config.provider).results)}\n`);
         code = results.some((r) => r.status === 'failed') && config.run.failOnError ? 1 : 0;
     }
     catch (err) {
@@ -17252,7 +17252,7 @@ async function main(argv, env, print) {
     if (resultsPath) {
         // However the run ended: a shard that failed or was interrupted still leaves its trace for the merge.
         try {
-            await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_5__/* .writeRunResults */ .dy)(resultsPath, config, {
+            await (0,_results_file_js__WEBPACK_IMPORTED_MODULE_6__/* .writeRunResults */ .dy)(resultsPath, config, {
                 target: config.provider.target,
                 commit: await headCommit(config.run.workspace, env),
                 matched,
@@ -17273,12 +17273,12 @@ async function main(argv, env, print) {
 }
 /** --merge-results: the shards' results files as one report; publishes nothing. */
 async function mergeMain(m, print) {
-    const say = (line) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_10__/* .safeLine */ .om)(line)}\n`);
+    const say = (line) => process.stderr.write(`${(0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .safeLine */ .om)(line)}\n`);
     try {
-        const report = await (0,_merge_js__WEBPACK_IMPORTED_MODULE_4__/* .mergeResults */ .n0)(m);
-        say((0,_merge_js__WEBPACK_IMPORTED_MODULE_4__/* .shardsLine */ .Kt)(report));
+        const report = await (0,_merge_js__WEBPACK_IMPORTED_MODULE_5__/* .mergeResults */ .n0)(m);
+        say((0,_merge_js__WEBPACK_IMPORTED_MODULE_5__/* .shardsLine */ .Kt)(report));
         for (const f of report.files)
-            say(`${f.file}: ${(0,_merge_js__WEBPACK_IMPORTED_MODULE_4__/* .fileOutcome */ .pM)(f)}`);
+            say(`${f.file}: ${(0,_merge_js__WEBPACK_IMPORTED_MODULE_5__/* .fileOutcome */ .pM)(f)}`);
         for (const problem of report.problems)
             say(`error: ${problem}`);
         if (report.target !== undefined && report.provider)
@@ -17286,7 +17286,7 @@ async function mergeMain(m, print) {
         for (const line of plainSummary(report.results).split('\n'))
             say(line);
         const provider = report.provider;
-        print(`${provider ? (0,_results_js__WEBPACK_IMPORTED_MODULE_9__/* .buildOutputs */ .JZ)(report.results, provider).results : '[]'}\n`);
+        print(`${provider ? (0,_results_js__WEBPACK_IMPORTED_MODULE_10__/* .buildOutputs */ .JZ)(report.results, provider).results : '[]'}\n`);
         if (report.problems.length > 0) {
             say(`error: ${report.problems.length} problem(s) with the results files: this report may not cover every file`);
             return 1;
@@ -17458,6 +17458,62 @@ function parseConfig(env) {
     const secrets = [token, run.comment?.token ?? '', ...provider.secrets].filter((s) => s !== '');
     return { run, common, provider, secrets };
 }
+
+
+/***/ }),
+
+/***/ 2313:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   b: () => (/* binding */ WAKE),
+/* harmony export */   e: () => (/* binding */ whenAborted)
+/* harmony export */ });
+// Listening for a signal's abort, at the cost of one listener per signal however many wait on it. A run shares
+// a few long-lived signals (its cancellation, its hard stop) among everything in flight: every request, every
+// pause and every file waiting for a verdict (hundreds at once in a run of thousands of files). Node's
+// EventTarget keeps a signal's listeners in a list that it walks on every add and every remove, so one listener
+// each makes a run of n files cost n² in listeners; here they share one, and joining and leaving cost a Set's
+// add and delete.
+/** A signal's shared listeners and the one listener it has for them, kept on the signal itself. */
+const SHARED = Symbol('model-publisher.abortListeners');
+/**
+ * Call `onAbort` once when `signal` aborts (at once, synchronously, when it already has). Returns the function
+ * that stops listening; call it when whatever waited is over. The signal's one listener is removed with the last
+ * registration: Node keeps a signal made by AbortSignal.any or .timeout alive for as long as it has a listener.
+ */
+function whenAborted(signal, onAbort) {
+    if (signal.aborted) {
+        onAbort();
+        return () => { };
+    }
+    const target = signal;
+    let shared = target[SHARED];
+    if (!shared) {
+        const all = new Set();
+        const fire = () => {
+            target[SHARED] = undefined;
+            for (const listener of [...all])
+                listener();
+            all.clear();
+        };
+        shared = target[SHARED] = { all, onAbort: fire };
+        signal.addEventListener('abort', fire, { once: true });
+    }
+    // A registration of its own, so the same function registered twice is called twice, as with addEventListener
+    // called with two different functions.
+    const entry = () => onAbort();
+    const mine = shared;
+    mine.all.add(entry);
+    return () => {
+        if (!mine.all.delete(entry) || mine.all.size > 0 || target[SHARED] !== mine)
+            return;
+        target[SHARED] = undefined;
+        signal.removeEventListener('abort', mine.onAbort);
+    };
+}
+/** The reason a controller that only wakes a pause is aborted with: not an error, and no DOMException to build. */
+const WAKE = Object.freeze({ wake: true });
 
 
 /***/ }),
@@ -17716,8 +17772,10 @@ function errorMessage(err) {
 /* harmony export */   yL: () => (/* binding */ MAX_RETRY_AFTER_MS),
 /* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
+/* harmony import */ var _abort_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2313);
 // Retry policy: exponential backoff with full jitter, honouring Retry-After. Pure functions plus one loop,
 // so the policy is unit-tested without a clock or a network.
+
 const DEFAULT_RETRY_POLICY = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
 /** The longest Retry-After we wait out; a server asking for more is treated as asking for this. */
 const MAX_RETRY_AFTER_MS = 300_000;
@@ -17758,15 +17816,16 @@ function sleep(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted)
             return reject(signal.reason);
+        let stopListening = () => { };
         const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
+            stopListening();
             resolve();
         }, ms);
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal)
+            stopListening = (0,_abort_js__WEBPACK_IMPORTED_MODULE_0__/* .whenAborted */ .e)(signal, () => {
+                clearTimeout(timer);
+                reject(signal.reason);
+            });
     });
 }
 /**
@@ -24956,11 +25015,22 @@ config(en());
 const SIGNATURE = /((?:X-Amz-Signature|x-amz-signature|X-Goog-Signature|x-goog-signature|sig|Signature)=)[^&\s"'<>\\]+/g;
 /** Shorter values are not scrubbed: replacing every `abc` in a message would hide more than it protects. */
 const MIN_SCRUB_LENGTH = 4;
+/** A hash of MIN_SCRUB_LENGTH UTF-16 code units that rolls along a text (mod 2³²); a hit is then compared in full. */
+const P = 0x01000193;
+const P_TOP = Math.imul(Math.imul(P, P), P); // P^(MIN_SCRUB_LENGTH - 1)
+function headHash(text, at) {
+    let h = 0;
+    for (let k = 0; k < MIN_SCRUB_LENGTH; k++)
+        h = (Math.imul(h, P) + text.charCodeAt(at + k)) | 0;
+    return h;
+}
 class Secrets {
     onAdd;
     values = new Set();
-    /** The values long enough to scrub, by their first MIN_SCRUB_LENGTH characters. */
+    /** The values long enough to scrub, by the hash of their first MIN_SCRUB_LENGTH characters. */
     index = new Map();
+    /** The low 16 bits of every hash in `index`: most positions of a text are passed over on this alone. */
+    maybe = new Uint8Array(65_536);
     /** `onAdd` registers a value with whatever prints (the runner's masker); called before `add` returns. */
     constructor(onAdd = () => { }) {
         this.onAdd = onAdd;
@@ -24974,12 +25044,13 @@ class Secrets {
                 continue;
             this.values.add(form);
             if (form.length >= MIN_SCRUB_LENGTH) {
-                const key = form.slice(0, MIN_SCRUB_LENGTH);
+                const key = headHash(form, 0);
                 const bucket = this.index.get(key);
                 if (bucket)
                     bucket.push(form);
                 else
                     this.index.set(key, [form]);
+                this.maybe[key & 0xffff] = 1;
             }
             this.onAdd(form);
         }
@@ -24991,29 +25062,43 @@ class Secrets {
     /**
      * Replace every registered secret and every presigned signature with `***`. Every occurrence of every secret
      * is covered, overlapping ones too (their union becomes one `***`). The cost is the text's length, not the
-     * number of secrets: a run registers a signature per file, and every line it prints is scrubbed.
+     * number of secrets: a run registers a signature per file, and every line it prints is scrubbed (and the
+     * outputs and the summary of thousands of files are megabytes): a hash of four characters rolls along the text,
+     * and only a position whose hash some secret starts with is compared.
      */
     scrub(text) {
-        const index = this.index;
         let covered;
-        for (let i = 0; i + MIN_SCRUB_LENGTH <= text.length; i++) {
-            for (const s of index.get(text.slice(i, i + MIN_SCRUB_LENGTH)) ?? []) {
-                if (text.startsWith(s, i))
-                    (covered ??= new Uint8Array(text.length)).fill(1, i, i + s.length);
+        if (this.index.size > 0 && text.length >= MIN_SCRUB_LENGTH) {
+            const { index, maybe } = this;
+            let h = headHash(text, 0);
+            for (let i = 0;; i++) {
+                if (maybe[h & 0xffff] === 1) {
+                    for (const s of index.get(h) ?? []) {
+                        if (text.startsWith(s, i))
+                            (covered ??= new Uint8Array(text.length)).fill(1, i, i + s.length);
+                    }
+                }
+                if (i + MIN_SCRUB_LENGTH >= text.length)
+                    break;
+                h = (Math.imul(h - Math.imul(text.charCodeAt(i), P_TOP), P) + text.charCodeAt(i + MIN_SCRUB_LENGTH)) | 0;
             }
         }
         let out = text;
         if (covered) {
-            out = '';
+            const parts = [];
             for (let i = 0; i < text.length;) {
-                if (!covered[i]) {
-                    out += text[i++];
-                    continue;
-                }
-                out += '***';
+                const start = i;
+                while (i < text.length && !covered[i])
+                    i++;
+                if (i > start)
+                    parts.push(text.slice(start, i));
+                if (i >= text.length)
+                    break;
+                parts.push('***');
                 while (covered[i])
                     i++;
             }
+            out = parts.join('');
         }
         return out.replace(SIGNATURE, '$1***');
     }
@@ -25140,13 +25225,15 @@ function linkableUrl(url) {
 /* harmony export */ });
 /* unused harmony export pauseWithin */
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4296);
-/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7253);
+/* harmony import */ var _abort_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2313);
+/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7253);
 // Waiting and recovery, the same way for every provider:
 // - pollUntil: ask again until an answer is final, pausing between rounds within the run's deadline for waiting
 //   (`wait-timeout-minutes`) and ending at once on cancellation (the first signal, `ctx.stop`, or the hard one);
 // - verdictUnlessCancelled: a file already handed over whose verdict wait a cancellation ends is `submitted`;
 // - happenOnce: something that must happen once (create, start) failed ambiguously: look it up before repeating
 //   it, and say plainly that the outcome is unknown when that cannot settle it.
+
 
 
 /**
@@ -25157,7 +25244,7 @@ async function pauseWithin(ms, ctx, timeoutMessage, onPause) {
     if (Date.now() + ms > ctx.waitDeadline)
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .WaitTimeoutError */ .WL(typeof timeoutMessage === 'function' ? timeoutMessage() : timeoutMessage);
     onPause?.();
-    await (0,_retry_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(ms, ctx.stop ?? ctx.signal);
+    await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)(ms, ctx.stop ?? ctx.signal);
 }
 /**
  * Call `round` until it answers `done`; between rounds pause as it says, within the deadline (pauseWithin).
@@ -25218,23 +25305,28 @@ async function happenOnce(o) {
 }
 /**
  * Waits for many things with shared rounds, as a provider that can ask after all of them in one request does
- * (Speckle's ingestions, 2.x imports). Each waiter keeps its own schedule (`dueAt`), its own deadline
+ * (Speckle's ingestions, 2.x imports, ARCNM's upload list). Each waiter keeps its own schedule (`dueAt`), its own deadline
  * (`wait-timeout-minutes`: it fails with `timedOut`'s error) and its own cancellation (the first signal); a
  * round comes when the first waiter is due, and `round(now, waiting)` asks for those it chooses, moving their
- * `dueAt` on and settling those whose answer is final. A waiter that wants a round sooner than the pause ends
- * wakes it; the hard signal (`signal`) ends every wait.
+ * `dueAt` on and settling those whose answer is final (it never throws: a failure it cannot ask past settles
+ * the waiters it concerns). A waiter that wants a round sooner than the pause ends wakes it; the hard signal
+ * (`signal`) ends every wait. `earliest` can hold rounds apart (ARCNM's, which read a whole list each).
  */
 class SharedRounds {
     signal;
     round;
+    earliest;
     waiting = new Map();
     polling = false;
     /** Wakes the rounds' pause when no waiter is left, or one that wants a round sooner begins waiting. */
     wake = new AbortController();
     sleepingUntil = Infinity;
-    constructor(signal, round) {
+    constructor(signal, round, 
+    /** The earliest a round may come, whoever is due (a provider that spaces its rounds; none by default). */
+    earliest = () => 0) {
         this.signal = signal;
         this.round = round;
+        this.earliest = earliest;
     }
     /** Wait under `key` until a round settles `waiter` (built from `fields`), its deadline passes or the run is cancelled. */
     wait(key, fields, ctx, timedOut) {
@@ -25247,25 +25339,24 @@ class SharedRounds {
                     if (this.waiting.get(key) !== waiter)
                         return;
                     clearTimeout(timer);
-                    signal.removeEventListener('abort', onAbort);
+                    stopListening();
                     this.waiting.delete(key);
-                    if (this.waiting.size === 0)
-                        this.wake.abort();
+                    if (this.waiting.size === 0 && !this.wake.signal.aborted)
+                        this.wake.abort(_abort_js__WEBPACK_IMPORTED_MODULE_1__/* .WAKE */ .b);
                     if (value !== undefined)
                         resolve(value);
                     else
                         reject(err);
                 },
             };
-            const onAbort = () => waiter.settle(signal.reason);
+            if (signal.aborted)
+                return reject(signal.reason);
             const timer = setTimeout(() => waiter.settle(timedOut(waiter)), Math.max(0, ctx.waitDeadline - Date.now()));
             timer.unref();
-            if (signal.aborted)
-                return onAbort();
-            signal.addEventListener('abort', onAbort, { once: true });
             this.waiting.set(key, waiter);
-            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
-                this.wake.abort();
+            const stopListening = (0,_abort_js__WEBPACK_IMPORTED_MODULE_1__/* .whenAborted */ .e)(signal, () => waiter.settle(signal.reason));
+            if (this.polling && waiter.dueAt < this.sleepingUntil - 1 && !this.wake.signal.aborted)
+                this.wake.abort(_abort_js__WEBPACK_IMPORTED_MODULE_1__/* .WAKE */ .b);
             void this.poll();
         });
     }
@@ -25278,11 +25369,12 @@ class SharedRounds {
                 let due = Infinity;
                 for (const w of this.waiting.values())
                     due = Math.min(due, w.dueAt);
+                due = Math.max(due, this.earliest());
                 this.sleepingUntil = due;
                 if (this.wake.signal.aborted)
                     this.wake = new AbortController();
                 try {
-                    await (0,_retry_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
+                    await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)(Math.max(0, due - Date.now()), AbortSignal.any([this.signal, this.wake.signal]));
                 }
                 catch {
                     // Woken (a waiter that wants a round sooner, or none left), or the run ended: work it out again.
@@ -25461,7 +25553,8 @@ async function changesSince(since, workspace, signal) {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   BM: () => (/* binding */ matchPatterns),
-  IS: () => (/* binding */ shardOf)
+  IS: () => (/* binding */ shardOf),
+  Up: () => (/* binding */ withSize)
 });
 
 // UNUSED EXPORTS: anchorPatterns, matchFiles
@@ -25477,8 +25570,6 @@ var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:worker_threads"
-var external_node_worker_threads_ = __nccwpck_require__(5919);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
 // EXTERNAL MODULE: ./src/files/odd.ts
@@ -28522,19 +28613,23 @@ function searchPaths(patterns) {
 
 ;// CONCATENATED MODULE: ./src/files/match.ts
 // Turns the `path` patterns into the list of files to publish, in ONE walk of the file system: from each
-// include pattern's literal root, reading folders and stat-ing files with synchronous calls in batches (a turn
-// of the event loop between), the stat calls of a large walk shared with a second thread, never entering a folder an exclusion removes whole, following symbolic links only where they resolve inside
-// the workspace (a folder reached again through a link is not walked twice), reading names as bytes so a name
-// that is not UTF-8 is reported, not dropped. Directories are dropped, hidden files left out unless asked for,
-// the list sorted, deduplicated and cut to this job's shard; the same walk notes which include line matched a
-// file, for the typo warning. Pure planning: nothing is read or sent.
+// include pattern's literal root, reading folders with synchronous calls in batches (a turn of the event loop
+// between), never entering a folder an exclusion removes whole, following symbolic links only where they resolve
+// inside the workspace (a folder reached again through a link is not walked twice), reading names as bytes so a
+// name that is not UTF-8 is reported, not dropped. Like `find`, it stats nothing the folder listing already
+// answers: a listing gives each entry's type (file, folder, link; Node lstats an entry whose type the file system
+// leaves unknown), so only links are stat-ed, to follow them, and no file's size is read here: the run reads it
+// when it plans the file (withSize), for this job's files only. Stat-ing every matched file for its size was most
+// of a large walk's time (76 % with `--cpu-prof`, 40,500 matched files), even with a second thread sharing it.
+// Directories are dropped, hidden files left out unless asked for, the list sorted, deduplicated and cut to this
+// job's shard; the same walk notes which include line matched a file, for the typo warning. Pure planning:
+// nothing is read or sent.
 //
 // Until issue 16 this was @actions/glob's listing plus two more walks (odd entries, one per include line). Its
 // walk is sequential (one lstat/stat and realpath per entry, awaited one after the other), enters every folder an
 // include may reach even when an exclusion removes it whole, drops names that are not UTF-8 and dangling links,
 // and throws on a link loop: about 30x `find` on 50,000 files. The options it offers cannot change that, so the
 // walk is ours; its pattern meaning is kept exactly (src/files/patterns.ts mirrors its Pattern on minimatch).
-
 
 
 
@@ -28564,74 +28659,11 @@ function shardOf(relativePath, total) {
 const IN_FLIGHT = 32;
 /** Names read synchronously between two turns of the event loop (readFolder). */
 const READ_BATCH = 2048;
-/** Synchronous stat calls between two turns of the event loop (statFiles). */
-const STAT_BATCH = 512;
-/**
- * Matched files the walk stats as it finds them; past these, it starts a thread (about 30 ms of the other core
- * and 10 MiB to start, so a run matching a few files never starts one) and leaves the rest to the end.
- */
-const STAT_THREAD_AFTER = 4096;
-/** Files per list handed to the stat thread; two lists are in its hands at a time, so it never waits. */
-const STAT_THREAD_LIST = 1024;
-/** Files the walk stats itself between two turns of the event loop while the thread stats beside it. */
-const STAT_OWN_LIST = 256;
-// The stat thread's code (CommonJS, as `eval` workers are): the size of each path that is a file, else -1.
-const STAT_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { statSync } = require('node:fs');
-parentPort.on('message', (paths) => {
-  const sizes = new Float64Array(paths.length);
-  for (let i = 0; i < paths.length; i++) {
-    let info;
-    try { info = statSync(paths[i], { throwIfNoEntry: false }); } catch {}
-    sizes[i] = info !== undefined && info.isFile() ? info.size : -1;
-  }
-  parentPort.postMessage(sizes);
-});
-`;
-/**
- * A second thread that stats lists of files for a large walk, so the stat calls (most of a walk's time: the
- * readdir gives names and types, not sizes) run on both cores. Answers come in the order asked. If the thread
- * fails, every pending and later list is answered `undefined` and the walk stats them itself.
- */
-class StatThread {
-    worker;
-    waiting = [];
-    broken = false;
-    constructor() {
-        this.worker = new external_node_worker_threads_.Worker(STAT_SOURCE, { eval: true });
-        this.worker.unref();
-        this.worker.on('message', (sizes) => this.answer(sizes));
-        this.worker.on('error', () => this.fail());
-        this.worker.on('exit', () => this.fail());
-    }
-    answer(sizes) {
-        this.waiting.shift()?.(sizes);
-    }
-    fail() {
-        this.broken = true;
-        while (this.waiting.length > 0)
-            this.answer(undefined);
-    }
-    get working() {
-        return !this.broken;
-    }
-    sizes(paths) {
-        return new Promise((answer) => {
-            this.waiting.push(answer);
-            this.worker.postMessage(paths);
-        });
-    }
-    close() {
-        this.broken = true;
-        void this.worker.terminate();
-    }
-}
 const kindOf = (d) => d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'link' : 'other';
 /**
  * One walk: a pool of steps (a folder read, a link's stat and realpath), at most IN_FLIGHT at once, each
- * followed by synchronous work that queues the next steps. Folders are read and files stat-ed with synchronous
- * calls (readFolder, statFiles); links are followed with asynchronous ones. Matching is synchronous, on strings.
+ * followed by synchronous work that queues the next steps. Folders are read with synchronous calls (readFolder);
+ * links are followed with asynchronous ones. Matching is synchronous, on strings.
  */
 class Walk {
     workspace;
@@ -28651,10 +28683,6 @@ class Walk {
     lines;
     prunes;
     prefix;
-    /** Matched files found so far; past STAT_THREAD_AFTER, the lists left to stat at the end, and the thread. */
-    statted = 0;
-    later = [];
-    statThread;
     /** Names read since the last turn of the event loop. */
     unyielded = 0;
     stopped = false;
@@ -28679,10 +28707,7 @@ class Walk {
         const done = new Promise((resolve) => (this.settle = resolve));
         start();
         this.pump();
-        let failure = await done;
-        if (!failure && this.later.length > 0)
-            failure = await this.statLater().then(() => undefined, (error) => ({ error }));
-        this.statThread?.close();
+        const failure = await done;
         if (failure)
             throw failure.error;
     }
@@ -28759,16 +28784,18 @@ class Walk {
             return itemPath.slice(this.prefix.length);
         return external_node_path_default().relative(this.workspace, itemPath).split((external_node_path_default()).sep).join('/');
     }
-    fileEntry(itemPath, name, real, bytes) {
+    fileEntry(itemPath, name, real) {
         const dot = name.lastIndexOf('.');
-        return { absolutePath: real, path: this.relative(itemPath), name, ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '', bytes };
+        return { absolutePath: real, path: this.relative(itemPath), name, ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '' };
     }
     refuseLink(itemPath, real) {
         throw new errors/* UsageError */.eb('path', `${this.relative(itemPath)} is a symbolic link to ${real}, outside the workspace; only links that stay inside the workspace are followed`);
     }
-    /** One entry of `parent` (synchronous): matched, and the calls it needs queued. */
-    /** `tests`/`batch`: the folder's name tests and the list of its files to stat; none for a root. */
-    entry(itemPath, name, kind, parent, tests, batch) {
+    /**
+     * One entry of `parent` (synchronous): matched, and the calls it needs queued. `tests`: the folder's name tests;
+     * none for a root. A file is recorded as the listing typed it, unstat-ed (see the top of this file).
+     */
+    entry(itemPath, name, kind, parent, tests) {
         if (tests && !this.includeHiddenFiles && name.startsWith('.'))
             return;
         if (kind === 'file') {
@@ -28778,10 +28805,7 @@ class Walk {
                 this.noteLines(itemPath, name, parent, tests);
                 return;
             }
-            if (batch)
-                batch.push(name);
-            else
-                this.call(async () => this.statFiles(parent, [name]));
+            this.record(this.fileEntry(itemPath, name, parent.real === parent.path ? itemPath : `${parent.real}/${name}`), itemPath, name, parent, tests);
             return;
         }
         if (kind === 'other')
@@ -28815,7 +28839,7 @@ class Walk {
             if (info.isDirectory())
                 this.enter(itemPath, real, parent);
             else
-                this.record(this.fileEntry(itemPath, name, real, info.size), itemPath, name, parent);
+                this.record(this.fileEntry(itemPath, name, real), itemPath, name, parent);
         });
     }
     enter(dir, real, parent) {
@@ -28834,9 +28858,9 @@ class Walk {
         // Names as strings: Node decodes them as UTF-8 and puts U+FFFD where the bytes are not. Only a folder with
         // a U+FFFD in a name is read again as bytes, to tell a name that is not UTF-8 (it leads nowhere: reported)
         // from one that really holds U+FFFD (one Buffer per name for every folder costs the walk a third more).
-        // Read synchronously, as files are stat-ed (statFiles), with a turn of the event loop every READ_BATCH
-        // names: a readdir through libuv's thread pool waits for a pool thread, and on two busy cores that wait was
-        // most of the walk (measured: 100-140 ms for 450 folders of 100 names, of which 30-40 ms on this thread).
+        // Read synchronously, with a turn of the event loop every READ_BATCH names: a readdir through libuv's thread
+        // pool waits for a pool thread, and on two busy cores that wait was most of the walk (measured: 100-140 ms
+        // for 450 folders of 100 names, of which 30-40 ms on this thread).
         if (this.unyielded > READ_BATCH) {
             this.unyielded = 0;
             await new Promise((resolve) => setImmediate(resolve));
@@ -28860,13 +28884,12 @@ class Walk {
             }
             notUtf8 = new Set(raw.filter((b) => !(0,external_node_buffer_.isUtf8)(b)).map((b) => b.toString('utf8')));
         }
-        const files = [];
         const tests = folderTests(this.patterns, dir, folder.covered);
         for (const entry of entries) {
             const name = entry.name;
             const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
             if (!notUtf8?.has(name)) {
-                this.entry(child, name, kindOf(entry), folder, tests, files);
+                this.entry(child, name, kindOf(entry), folder, tests);
                 continue;
             }
             if (!this.includeHiddenFiles && name.startsWith('.'))
@@ -28874,97 +28897,6 @@ class Walk {
             if (matchAllName(this.patterns, name, tests) & MATCH_FILE)
                 this.record((0,odd/* problemFile */.YA)(this.workspace, child, odd/* reasons */.Ot.notUtf8), child, name, folder, tests);
         }
-        await this.statFiles(folder, files, tests);
-    }
-    /**
-     * The sizes of a folder's matched files. Synchronous stat calls, STAT_BATCH at a time with a turn of the event
-     * loop between batches: on a local disk whose inodes the readdir just brought into the cache, a stat on the
-     * main thread costs about 3 µs, while a round trip through libuv's thread pool costs 8-20 µs of the main
-     * thread's time and more on a busy machine (measured with 45,000 files on two busy cores: 115-155 ms
-     * synchronous, 335-400 ms with callbacks and 650-940 ms with promises, 32 in flight). Folders are still read in
-     * parallel, and a timer or a cancellation waits at most one batch. The stat calls are still most of a large
-     * walk's time (`--cpu-prof`: 76 % for 40,500 matched files), so past STAT_THREAD_AFTER files the walk leaves
-     * the rest to the end (statLater), where a second thread stats beside it.
-     */
-    async statFiles(folder, names, tests) {
-        this.statted += names.length;
-        if (this.main && this.statted > STAT_THREAD_AFTER) {
-            this.statThread ??= new StatThread();
-            this.later.push({ folder, names, tests });
-            return;
-        }
-        for (let start = 0; start < names.length; start += STAT_BATCH) {
-            if (start > 0)
-                await new Promise((resolve) => setImmediate(resolve));
-            this.statOwn(folder, names, start, Math.min(names.length, start + STAT_BATCH), tests);
-        }
-    }
-    /** Stats names[start, end) of `folder` on this thread and records the files. */
-    statOwn(folder, names, start, end, tests) {
-        for (let i = start; i < end; i++) {
-            const file = `${folder.path}/${names[i]}`;
-            let info;
-            try {
-                info = (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false });
-            }
-            catch {
-                info = undefined;
-            }
-            // Gone between the listing and the stat: as if it had never been there.
-            if (info?.isFile())
-                this.found(folder, names[i], file, info.size, tests);
-        }
-    }
-    /**
-     * The files of a large walk left to the end (statFiles): this thread and the stat thread take lists from the
-     * same queue until it is empty, the thread STAT_THREAD_LIST files at a time (two lists in its hands, so it
-     * never waits for this one), this one STAT_OWN_LIST at a time with a turn of the event loop between, when
-     * the thread's answers are taken in. Both cores stat, and neither waits for the other.
-     */
-    async statLater() {
-        const folders = [];
-        const names = [];
-        const tests = [];
-        for (const list of this.later) {
-            for (const name of list.names) {
-                folders.push(list.folder);
-                names.push(name);
-                tests.push(list.tests);
-            }
-        }
-        this.later.length = 0;
-        let next = 0;
-        const thread = this.statThread;
-        const threadLists = async () => {
-            while (next < names.length && thread.working) {
-                const start = next;
-                const end = (next = Math.min(names.length, start + STAT_THREAD_LIST));
-                const files = [];
-                for (let i = start; i < end; i++)
-                    files.push(`${folders[i].path}/${names[i]}`);
-                const sizes = await thread.sizes(files);
-                for (let i = start; i < end; i++) {
-                    const size = sizes?.[i - start];
-                    if (size === undefined)
-                        this.statOwn(folders[i], names, i, i + 1, tests[i]); // the thread failed
-                    else if (size >= 0)
-                        this.found(folders[i], names[i], files[i - start], size, tests[i]);
-                }
-            }
-        };
-        const ownLists = async () => {
-            while (next < names.length) {
-                const start = next;
-                const end = (next = Math.min(names.length, start + STAT_OWN_LIST));
-                for (let i = start; i < end; i++)
-                    this.statOwn(folders[i], names, i, i + 1, tests[i]);
-                await new Promise((resolve) => setImmediate(resolve));
-            }
-        };
-        await Promise.all([threadLists(), threadLists(), ownLists()]);
-    }
-    found(folder, name, file, bytes, tests) {
-        this.record(this.fileEntry(file, name, folder.real === folder.path ? file : `${folder.real}/${name}`, bytes), file, name, folder, tests);
     }
 }
 async function matchPatterns(patterns, options) {
@@ -29007,6 +28939,18 @@ async function matchPatterns(patterns, options) {
 async function matchFiles(patterns, options) {
     return (await matchPatterns(patterns, options)).files;
 }
+/**
+ * A matched file with its size, read when the run plans it (run.ts), so only the files this job plans are
+ * stat-ed: one synchronous stat (about 3 µs for a file whose inode the walk's listing brought into the cache, where
+ * a round trip through libuv's thread pool costs 8-20 µs of this thread). Throws, for that file alone, when it is
+ * gone or is no longer a file since the walk listed it.
+ */
+function withSize(file) {
+    const info = (0,external_node_fs_.statSync)(file.absolutePath);
+    if (!info.isFile())
+        throw new Error('it is no longer a file (it was replaced after the path patterns matched it)');
+    return { ...file, bytes: info.size };
+}
 
 
 /***/ }),
@@ -29019,6 +28963,7 @@ async function matchFiles(patterns, options) {
 /* harmony export */   Ly: () => (/* binding */ expandTemplate),
 /* harmony export */   Vb: () => (/* binding */ nameOf),
 /* harmony export */   nV: () => (/* binding */ checkPlaceholders),
+/* harmony export */   rF: () => (/* binding */ nameIfAny),
 /* harmony export */   rH: () => (/* binding */ nameProblem),
 /* harmony export */   s5: () => (/* binding */ readNameTemplate)
 /* harmony export */ });
@@ -29111,6 +29056,11 @@ function nameOf(setting, file) {
         throw new _core_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UsageError */ .eb('name', `${file.path}: ${named.problem}`);
     return named.name;
 }
+/** The name of a file, or undefined where it cannot be named (its `refuse` says why: nameProblem). */
+function nameIfAny(setting, file) {
+    const named = fileNameFor(setting.template, file, setting.rules);
+    return 'problem' in named ? undefined : named.name;
+}
 /** Why the file cannot be named (for the provider's `refuse`), or undefined. */
 function nameProblem(setting, file) {
     const named = fileNameFor(setting.template, file, setting.rules);
@@ -29148,7 +29098,6 @@ function problemFile(workspace, found, problem) {
         path: node_path__WEBPACK_IMPORTED_MODULE_0___default().relative(workspace, found).split((node_path__WEBPACK_IMPORTED_MODULE_0___default().sep)).join('/'),
         name,
         ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : '',
-        bytes: 0,
         problem,
     };
 }
@@ -29181,26 +29130,50 @@ const ERROR_BODY_CAP = 8 * 1024;
 const SUCCESS_BODY_CAP = 16 * 1024 * 1024;
 /**
  * Read at most `cap` bytes of a body as UTF-8. Past the cap the body is destroyed (the socket closed), so the
- * sender stops and nothing more is buffered.
+ * sender stops and nothing more is buffered. Read through its events, not `for await`: the async iterator costs a
+ * promise per chunk and a stream-end watcher per body, for what is most often one chunk.
  */
-async function readCapped(body, cap) {
-    const chunks = [];
-    let size = 0;
-    let truncated = false;
-    for await (const chunk of body) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (size + buf.length > cap) {
-            chunks.push(buf.subarray(0, cap - size));
-            size = cap;
-            truncated = true;
-            break;
-        }
-        chunks.push(buf);
-        size += buf.length;
-    }
-    if (truncated)
-        body.destroy();
-    return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+function readCapped(body, cap) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        let settled = false;
+        const finish = (err, truncated = false) => {
+            if (settled)
+                return;
+            settled = true;
+            body.off('data', onData);
+            body.off('end', onEnd);
+            body.off('error', onError);
+            body.off('close', onClose);
+            if (err !== undefined)
+                reject(err);
+            else
+                resolve({ text: Buffer.concat(chunks, size).toString('utf8'), truncated });
+        };
+        const onData = (chunk) => {
+            const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+            if (size + buf.length > cap) {
+                chunks.push(buf.subarray(0, cap - size));
+                size = cap;
+                finish(undefined, true);
+                // A destroyed body may still report an error (undici's says the request was aborted): nobody needs it.
+                body.on('error', () => { });
+                body.destroy();
+                return;
+            }
+            chunks.push(buf);
+            size += buf.length;
+        };
+        const onEnd = () => finish(undefined);
+        const onError = (err) => finish(err);
+        // Closed before its end, without an error of its own (a destroyed body): the answer is lost.
+        const onClose = () => finish(Object.assign(new Error('the answer ended before its end (premature close)'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+        body.on('data', onData);
+        body.once('end', onEnd);
+        body.once('error', onError);
+        body.once('close', onClose);
+    });
 }
 
 
@@ -29213,7 +29186,6 @@ async function readCapped(body, cap) {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   lw: () => (/* binding */ Http),
-  JG: () => (/* binding */ anySignal),
   Ku: () => (/* binding */ describeNetworkFailure),
   N4: () => (/* binding */ flattenHeaders),
   NQ: () => (/* binding */ isNetworkFailure),
@@ -29226,6 +29198,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./src/http/undici.ts
 var undici = __nccwpck_require__(1150);
+// EXTERNAL MODULE: ./src/core/abort.ts
+var abort = __nccwpck_require__(2313);
 // EXTERNAL MODULE: ./src/core/errors.ts
 var errors = __nccwpck_require__(4296);
 ;// CONCATENATED MODULE: ./src/core/limiter.ts
@@ -29239,6 +29213,7 @@ var errors = __nccwpck_require__(4296);
 // ARCNM's 600 a minute, so only pacing the starts can bring a run under such a limit.
 //
 // The clock is injected, so the unit tests drive it in virtual time (test/unit/limiter.test.ts).
+
 const RECENT = 64;
 const GENTLE_EVERY_MS = 5_000;
 /** Refused for this long: the server's window is full, and what it let through is its rate. */
@@ -29464,16 +29439,17 @@ class RateLimiter {
     }
     changed(signal) {
         return new Promise((resolve, reject) => {
-            const onAbort = () => {
-                this.waiters = this.waiters.filter((w) => w !== done);
-                reject(signal?.reason);
-            };
+            let stopListening = () => { };
             const done = () => {
-                signal?.removeEventListener('abort', onAbort);
+                stopListening();
                 resolve();
             };
             this.waiters.push(done);
-            signal?.addEventListener('abort', onAbort, { once: true });
+            if (signal)
+                stopListening = (0,abort/* whenAborted */.e)(signal, () => {
+                    this.waiters = this.waiters.filter((w) => w !== done);
+                    reject(signal.reason);
+                });
         });
     }
 }
@@ -29488,6 +29464,7 @@ var http_deadline = __nccwpck_require__(2378);
 // One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+
 
 
 
@@ -29569,8 +29546,11 @@ class Http {
     byPrefix = new Map();
     constructor(settings, dispatcher) {
         this.settings = settings;
-        // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive.
-        this.dispatcher = dispatcher ?? new undici/* EnvHttpProxyAgent */.J({ keepAliveTimeout: 10_000, connections: 64 });
+        // EnvHttpProxyAgent reads HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case) and keeps connections alive. It
+        // reads the proxies once, but NO_PROXY from the environment on every request (twice), unless given: read it
+        // once here too, in the same order (a run's environment does not change under it).
+        this.dispatcher =
+            dispatcher ?? new undici/* EnvHttpProxyAgent */.J({ keepAliveTimeout: 10_000, connections: 64, noProxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
     }
     /** The run's rate limiter for the server of `url`. */
     limiterFor(url) {
@@ -29714,21 +29694,16 @@ function requestDeadline(parent, ms) {
         controller.abort(parent.reason);
         return { signal: controller.signal, done: () => { } };
     }
-    const onAbort = () => controller.abort(parent?.reason);
-    parent?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = parent ? (0,abort/* whenAborted */.e)(parent, () => controller.abort(parent.reason)) : () => { };
     const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
     timer.unref();
     return {
         signal: controller.signal,
         done: () => {
             clearTimeout(timer);
-            parent?.removeEventListener('abort', onAbort);
+            stopListening();
         },
     };
-}
-/** An AbortSignal that fires when any of the given ones does. */
-function anySignal(...signals) {
-    return AbortSignal.any(signals.filter((s) => s !== undefined));
 }
 
 
@@ -29757,6 +29732,7 @@ function untilAborted(work, signal, discard) {
         return Promise.reject(signal.reason);
     }
     return new Promise((resolve, reject) => {
+        // The request's own signal, with no other listener to walk: listened to directly.
         const onAbort = () => {
             abandon();
             reject(signal.reason);
@@ -30351,144 +30327,75 @@ function checkRow(row, file, receipt) {
 const FIRST_ROUND_MS = 100;
 const ROUND_GROWTH = 1.5;
 const LONGEST_ROUND_MS = 3_000;
-const ROW_GAP_MS = 0.1;
+/** A round's own work (reading the list) is at most this share of the time from one round to the next. */
+const ROUND_WORK_SHARE = 1 / 20;
 /**
  * Waits for ARCNM's verdict on every upload of the run that is waiting, with one `GET /api/v1/uploads/` per
- * round for all of them, not one request per file. Each upload has its own schedule (a round soon after it
- * started waiting, as ARCNM's check usually takes moments, then slower, up to one every few seconds); a round
- * comes when the first upload wants one, and serves all, but never sooner than `minGapMs` after the last.
- * Each file's wait ends at its own deadline or cancellation.
+ * round for all of them, not one request per file (SharedRounds). Each upload has its own schedule (a round soon
+ * after it started waiting, as ARCNM's check usually takes moments, then slower, up to one every few seconds),
+ * its own deadline and its own cancellation; a round comes when the first upload wants one, and serves all.
+ * The list holds the whole organisation, so reading it costs more as it grows: rounds are held apart so that
+ * reading takes at most a twentieth of the time (measured, each round), and never come sooner than `minGapMs`
+ * after the last (longer while the server is rate limiting the run).
  */
 class VerdictWatcher {
     list;
-    signal;
     minGapMs;
-    waiting = new Map();
-    polling = false;
-    /** Wakes the rounds' wait when no file is left waiting, so no timer outlives the run's last file. */
-    idle = new AbortController();
-    /** Wakes the rounds' wait when an upload that wants a round sooner begins waiting. */
-    wake = new AbortController();
-    sleepingUntil = Infinity;
-    /** Rows in the last list. */
-    lastRows = 0;
+    listMs;
+    rounds;
+    lastRoundAt = -Infinity;
+    gapMs = 0;
     constructor(list, signal, 
     /** The least time between rounds (longer while the server is rate limiting the run). */
-    minGapMs = () => FIRST_ROUND_MS) {
+    minGapMs = () => FIRST_ROUND_MS, 
+    /** Milliseconds the last list took to read (parse), beyond what a round does with its rows. */
+    listMs = () => 0) {
         this.list = list;
-        this.signal = signal;
         this.minGapMs = minGapMs;
+        this.listMs = listMs;
+        this.rounds = new waiting/* SharedRounds */.L3(signal, (now, waiting) => this.round(now, waiting), () => this.lastRoundAt + Math.max(this.minGapMs(), this.gapMs));
     }
     verdict(dataSourceId, ctx) {
-        const id = dataSourceId.toLowerCase();
-        // A cancelled run (its first signal) stops waiting, as it starts no new stage.
-        const signal = ctx.stop ?? ctx.signal;
-        return new Promise((resolve, reject) => {
-            const waiter = {
-                dueAt: Date.now() + FIRST_ROUND_MS,
-                delayMs: FIRST_ROUND_MS,
-                settle: (err, row) => {
-                    clearTimeout(timer);
-                    signal.removeEventListener('abort', onAbort);
-                    this.waiting.delete(id);
-                    if (this.waiting.size === 0)
-                        this.idle.abort();
-                    if (row)
-                        resolve(row);
-                    else
-                        reject(err);
-                },
-            };
-            const onAbort = () => waiter.settle(signal.reason);
-            const timer = setTimeout(() => waiter.settle(new errors/* WaitTimeoutError */.WL(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${waiter.lastStatus ? `status ${waiter.lastStatus}` : "not yet in ARCNM's upload list"})`)), Math.max(0, ctx.waitDeadline - Date.now()));
-            timer.unref();
-            if (signal.aborted)
-                return onAbort();
-            signal.addEventListener('abort', onAbort, { once: true });
-            this.waiting.set(id, waiter);
-            if (this.polling && waiter.dueAt < this.sleepingUntil - 1)
-                this.wake.abort();
-            void this.poll();
-        });
+        return this.rounds.wait(dataSourceId.toLowerCase(), { dueAt: Date.now() + FIRST_ROUND_MS, delayMs: FIRST_ROUND_MS, round: 0 }, ctx, (w) => new errors/* WaitTimeoutError */.WL(`ARCNM's check of upload ${dataSourceId} had not finished after wait-timeout-minutes (${w.lastStatus ? `status ${w.lastStatus}` : "not yet in ARCNM's upload list"})`));
     }
-    async poll() {
-        if (this.polling)
-            return; // the running rounds answer for this file too
-        this.polling = true;
-        this.idle = new AbortController();
+    async round(now, waiting) {
+        this.lastRoundAt = now;
+        // Every upload whose round this is moves on along its own schedule.
+        for (const w of waiting) {
+            if (w.dueAt > now)
+                continue;
+            w.round++;
+            w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
+            w.dueAt = now + w.delayMs;
+        }
+        let rows;
         try {
-            let lastRound = -Infinity;
-            while (this.waiting.size > 0) {
-                let due = Infinity;
-                for (const w of this.waiting.values())
-                    due = Math.min(due, w.dueAt);
-                // A round reads the organisation's whole list: the longer it is, the fewer rounds (0.1 ms a row between
-                // them: 5,000 uploads, one round in half a second), so its CPU and garbage do not grow as files times rows.
-                const at = Math.max(due, lastRound + Math.max(this.minGapMs(), this.lastRows * ROW_GAP_MS));
-                this.sleepingUntil = at;
-                try {
-                    await (0,retry/* sleep */.yy)(Math.max(0, at - Date.now()), AbortSignal.any([this.signal, this.idle.signal, this.wake.signal]));
-                }
-                catch (err) {
-                    // An upload that wants a round sooner began waiting: work the time out again.
-                    if (!this.wake.signal.aborted || this.signal.aborted)
-                        throw err;
-                    this.wake = new AbortController();
-                    continue;
-                }
-                finally {
-                    this.sleepingUntil = Infinity;
-                }
-                if (this.waiting.size === 0)
-                    break;
-                lastRound = Date.now();
-                // Every upload whose round this is moves on along its own schedule.
-                for (const w of this.waiting.values()) {
-                    if (w.dueAt > lastRound)
-                        continue;
-                    w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
-                    w.dueAt = lastRound + w.delayMs;
-                }
-                let rows;
-                try {
-                    rows = await this.list();
-                    this.lastRows = rows.length;
-                }
-                catch (err) {
-                    for (const waiter of [...this.waiting.values()])
-                        waiter.settle(err);
-                    break;
-                }
-                for (const raw of rows) {
-                    // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
-                    const rawId = raw?.id;
-                    if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !this.waiting.has(String(rawId).toLowerCase()))
-                        continue;
-                    const parsed = uploadRow.safeParse(raw);
-                    if (!parsed.success)
-                        continue;
-                    const waiter = this.waiting.get(parsed.data.id.toLowerCase());
-                    if (!waiter)
-                        continue;
-                    const status = parsed.data.status.toLowerCase();
-                    waiter.lastStatus = status;
-                    if (status === 'confirmed' || FINAL_FAILURES.has(status))
-                        waiter.settle(undefined, parsed.data);
-                }
-            }
+            rows = await this.list();
         }
         catch (err) {
-            // The run was aborted while waiting between rounds (waking because no file is left waiting is no error).
-            if (this.signal.aborted)
-                for (const waiter of [...this.waiting.values()])
-                    waiter.settle(err);
+            for (const w of waiting)
+                w.settle(err);
+            return;
         }
-        finally {
-            this.polling = false;
-            // A file that began waiting as the rounds were ending starts them again.
-            if (this.waiting.size > 0 && !this.signal.aborted)
-                void this.poll();
+        const started = performance.now();
+        const byId = this.rounds.waiting;
+        for (const raw of rows) {
+            // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
+            const rawId = raw?.id;
+            if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !byId.has(String(rawId).toLowerCase()))
+                continue;
+            const parsed = uploadRow.safeParse(raw);
+            if (!parsed.success)
+                continue;
+            const waiter = byId.get(parsed.data.id.toLowerCase());
+            if (!waiter)
+                continue;
+            const status = parsed.data.status.toLowerCase();
+            waiter.lastStatus = status;
+            if (status === 'confirmed' || FINAL_FAILURES.has(status))
+                waiter.settle(undefined, parsed.data);
         }
+        this.gapMs = (this.listMs() + performance.now() - started) / ROUND_WORK_SHARE;
     }
 }
 class ArcnmSession {
@@ -30496,6 +30403,8 @@ class ArcnmSession {
     http;
     displayName = 'ARCNM';
     watcher;
+    /** How long the last upload list took to parse (the verdict rounds are spaced by what they cost). */
+    listParseMs = 0;
     /** Each file's presigns so far in this run (the engine presigns again after an expired URL): part of the key. */
     presigns = new Map();
     /** The SHA-256 of each file the lookup hashed: part of the presign key. */
@@ -30512,7 +30421,7 @@ class ArcnmSession {
         this.http = http;
         // While ARCNM rate limits the run, the rounds take at most a fifth of the requests it allows.
         const limiter = http.limiterFor(settings.baseUrl);
-        this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal, () => (Number.isFinite(limiter.ratePerSec) ? Math.max(100, 5_000 / limiter.ratePerSec) : 100));
+        this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal, () => (Number.isFinite(limiter.ratePerSec) ? Math.max(250, 5_000 / limiter.ratePerSec) : 250), () => this.listParseMs);
     }
     /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
     async listUploads(signal) {
@@ -30526,7 +30435,9 @@ class ArcnmSession {
         });
         if (!res.ok)
             this.fail(res, 'list uploads');
+        const started = performance.now();
         const rows = res.json();
+        this.listParseMs = performance.now() - started;
         // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
         return Array.isArray(rows) ? rows : (0,answers/* parseAnswer */.W)(uploadList, rows, 'ARCNM list uploads');
     }
@@ -30844,7 +30755,7 @@ const arcnm = (0,types/* defineProvider */.N)({
             return `ARCNM accepts files up to ${(0,units/* formatBytes */.z)(ARCNM_MAX_BYTES)}; this one has ${(0,units/* formatBytes */.z)(file.bytes)} (${file.bytes} bytes)`;
         return (0,names/* nameProblem */.rH)(settings.name, file);
     },
-    fileName: (file, settings) => (0,names/* nameOf */.Vb)(settings.name, file),
+    fileName: (file, settings) => (0,names/* nameIfAny */.rF)(settings.name, file),
     async open(settings, ctx) {
         if (ctx.dryRun) {
             // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
@@ -30898,12 +30809,15 @@ const arcnm = (0,types/* defineProvider */.N)({
     },
 });
 
+// EXTERNAL MODULE: ./src/core/abort.ts
+var abort = __nccwpck_require__(2313);
 ;// CONCATENATED MODULE: ./src/providers/coldstream.ts
 // Coldstream (Diabatix): per file, create a file record on the file server (it answers a presigned PUT URL)
 // → the engine uploads the bytes → start the job that makes the geometry usable on the case server:
 // `convert` for a component's STEP file, `initialize` for a whole-case STEP file, none for STL. The service
 // runs one job per case and answers "Job already runs for case" meanwhile: job requests for one case go one
 // at a time, and a busy answer is waited out with a slow, jittered backoff until wait-timeout-minutes.
+
 
 
 
@@ -31018,13 +30932,12 @@ function abortable(promise, signal) {
     if (signal.aborted)
         return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
+        const stopListening = (0,abort/* whenAborted */.e)(signal, () => reject(signal.reason));
         promise.then(() => {
-            signal.removeEventListener('abort', onAbort);
+            stopListening();
             resolve();
         }, (err) => {
-            signal.removeEventListener('abort', onAbort);
+            stopListening();
             reject(err);
         });
     });
@@ -31161,7 +31074,7 @@ const coldstream = (0,types/* defineProvider */.N)({
         }
         return (0,names/* nameProblem */.rH)(settings.name, file);
     },
-    fileName: (file, settings) => (0,names/* nameOf */.Vb)(settings.name, file),
+    fileName: (file, settings) => (0,names/* nameIfAny */.rF)(settings.name, file),
     async open(settings, ctx) {
         if (ctx.dryRun) {
             // A dry run checks the token and the case with a read: the case's file list (GET, writes nothing).
@@ -31554,7 +31467,7 @@ const ion = (0,_types_js__WEBPACK_IMPORTED_MODULE_6__/* .defineProvider */ .N)({
     secrets: (settings) => (settings.auth.kind === 'client' ? [settings.auth.clientSecret] : []),
     // ION takes any file and derives its Content-Type from the name (which keeps the file's extension).
     refuse: (file, settings) => (0,_files_names_js__WEBPACK_IMPORTED_MODULE_2__/* .nameProblem */ .rH)(settings.name, file),
-    fileName: (file, settings) => (0,_files_names_js__WEBPACK_IMPORTED_MODULE_2__/* .nameOf */ .Vb)(settings.name, file),
+    fileName: (file, settings) => (0,_files_names_js__WEBPACK_IMPORTED_MODULE_2__/* .nameIfAny */ .rF)(settings.name, file),
     // The session (GraphQL, sign-in) loads only when an ION run opens: a chunk of its own.
     open: async (settings, ctx) => (await Promise.all(/* import() */[__nccwpck_require__.e(854), __nccwpck_require__.e(479)]).then(__nccwpck_require__.bind(__nccwpck_require__, 3479))).openIon(settings, ctx),
     describeTarget: (s) => `${s.target.kind === 'entity' ? `entity ${s.target.entityId}` : `the entity of ${s.target.kind} ${s.target.id}`} on ${s.serverUrl}`,
@@ -32655,10 +32568,12 @@ __nccwpck_require__.d(__webpack_exports__, {
   m: () => (/* binding */ publish)
 });
 
-// EXTERNAL MODULE: ./src/core/units.ts
-var units = __nccwpck_require__(2184);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./src/core/abort.ts
+var abort = __nccwpck_require__(2313);
+// EXTERNAL MODULE: ./src/core/units.ts
+var units = __nccwpck_require__(2184);
 // EXTERNAL MODULE: ./src/http/undici.ts
 var undici = __nccwpck_require__(1150);
 // EXTERNAL MODULE: ./src/core/errors.ts
@@ -32755,6 +32670,15 @@ async function* exactReads(absolutePath, expected, maxRead, bufferFor, onChunk) 
 }
 /** The whole of a small file in one synchronous read, checked against its size before it is handed over. */
 async function* syncRead(absolutePath, expected, onChunk) {
+    const buffer = readWholeSync(absolutePath, expected);
+    onChunk(buffer);
+    yield buffer;
+}
+/**
+ * The whole of a file of `expected` bytes (a small one: SYNC_READ_MAX at most is read this way), in one
+ * synchronous read into a buffer of its size, checked against the file's size before it is returned.
+ */
+function readWholeSync(absolutePath, expected) {
     const buffer = Buffer.allocUnsafe(expected);
     const fd = (0,external_node_fs_.openSync)(absolutePath, 'r');
     try {
@@ -32762,18 +32686,17 @@ async function* syncRead(absolutePath, expected, onChunk) {
         while (filled < expected) {
             const bytesRead = (0,external_node_fs_.readSync)(fd, buffer, filled, expected - filled, filled);
             if (bytesRead === 0)
-                throw new FileChangedError(`the file shrank to ${filled} bytes while it was being uploaded (it had ${expected})`);
+                throw new FileChangedError(`the file shrank to ${filled} bytes while it was being read (it had ${expected})`);
             filled += bytesRead;
         }
         const { size } = (0,external_node_fs_.fstatSync)(fd);
         if (size !== expected)
-            throw new FileChangedError(`the file is ${size} bytes now, ${expected} when the upload began: it changed while it was being uploaded`);
+            throw new FileChangedError(`the file is ${size} bytes now, ${expected} when it was sized: it changed while it was being read`);
     }
     finally {
         (0,external_node_fs_.closeSync)(fd);
     }
-    onChunk(buffer);
-    yield buffer;
+    return buffer;
 }
 class InlineRead {
     absolutePath;
@@ -32890,20 +32813,18 @@ class RingRead {
     }
 }
 /**
- * The digests of a file's bytes, read once to the end (before deciding whether to upload it at all: the
- * `skip-unchanged` lookup). Same reads as an upload: bounded memory, large files hashed off the main thread.
+ * The SHA-256 of a file's bytes, read once to the end: what the `skip-unchanged` lookup compares, before deciding
+ * whether to upload the file at all (MD5 only ever checks what storage says it received, at the upload). Same
+ * reads as an upload, bounded memory; hashed on the main thread, a read of at most 1 MiB at a time, which for a
+ * large file takes half the CPU of the two hashing threads and no longer than the slower of them (MD5) would.
  */
-async function hashFile(absolutePath, bytes) {
-    const read = readAndHash(absolutePath, bytes);
-    try {
-        for await (const chunk of read.chunks())
-            void chunk;
-        return await read.digest();
-    }
-    catch (err) {
-        read.abort();
-        throw err;
-    }
+async function sha256File(absolutePath, bytes) {
+    const sha256 = (0,external_node_crypto_.createHash)('sha256');
+    const hash = (chunk) => void sha256.update(chunk);
+    const reads = bytes <= SYNC_READ_MAX ? syncRead(absolutePath, bytes, hash) : exactReads(absolutePath, bytes, CHUNK_BYTES, async (length) => Buffer.allocUnsafe(length), hash);
+    for await (const chunk of reads)
+        void chunk;
+    return sha256.digest('hex');
 }
 
 // EXTERNAL MODULE: ./src/http/bounded.ts
@@ -32917,6 +32838,7 @@ var client = __nccwpck_require__(7940);
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that
 // feeds the socket (hasher.ts), memory stays flat whatever the size, and what storage answers is checked against our
 // hashes before the file can be reported as uploaded.
+
 
 
 
@@ -33017,8 +32939,10 @@ async function uploadOnce(http, file, target, options, where) {
     else {
         headers['content-length'] = String(file.bytes);
     }
-    // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs.
+    // The watchdog aborts when no byte has moved (or, once sent, no answer came) for stallTimeoutMs. Its signal is the
+    // request's, following the run's too (no AbortSignal.any: a composite signal per upload costs more to follow).
     const stall = new AbortController();
+    const stopFollowing = (0,abort/* whenAborted */.e)(options.signal, () => stall.abort(options.signal.reason));
     let timer;
     const kick = () => {
         clearTimeout(timer);
@@ -33048,7 +32972,7 @@ async function uploadOnce(http, file, target, options, where) {
     let resHeaders;
     let text;
     try {
-        const signal = (0,client/* anySignal */.JG)(options.signal, stall.signal);
+        const signal = stall.signal;
         // Raced against the signal as well: undici ignores it while a proxy sits on the CONNECT (deadline.ts).
         const res = await (0,deadline/* untilAborted */.Eu)((0,undici/* request */.E)(target.url, {
             method: target.method,
@@ -33082,6 +33006,7 @@ async function uploadOnce(http, file, target, options, where) {
     }
     finally {
         clearTimeout(timer);
+        stopFollowing();
     }
     if (statusCode < 200 || statusCode >= 300) {
         hashed.abort();
@@ -33255,7 +33180,7 @@ async function publishOne(file, session, http, options, release) {
 // EXTERNAL MODULE: ./src/files/match.ts + 9 modules
 var match = __nccwpck_require__(2025);
 // EXTERNAL MODULE: ./src/files/names.ts
-var names = __nccwpck_require__(9827);
+var files_names = __nccwpck_require__(9827);
 // EXTERNAL MODULE: ./src/files/changed.ts
 var changed = __nccwpck_require__(5283);
 ;// CONCATENATED MODULE: ./src/files/validate.ts
@@ -33264,6 +33189,7 @@ var changed = __nccwpck_require__(5283);
 
 
 
+/** What a check reads of a file's start; a file no larger is read whole. */
 const HEAD_BYTES = 64 * 1024;
 /** How much of a STEP/IFC file's end is read to find END-ISO-10303-21; (exporters may add a little after it). */
 const TAIL_BYTES = 4 * 1024;
@@ -33289,6 +33215,15 @@ async function readAt(file, position, length) {
     }
 }
 const latin1 = (b) => b.toString('latin1');
+/**
+ * The last `length` bytes of the file. A file no larger than HEAD_BYTES was read whole with its head: its end is
+ * taken from there, not read again (for a run of thousands of small files, one open and read fewer each).
+ */
+function readTail(file, head, length) {
+    if (head.length === file.bytes)
+        return Promise.resolve(head.subarray(Math.max(0, file.bytes - length)));
+    return readAt(file, Math.max(0, file.bytes - length), length);
+}
 /** ISO 10303-21 (STEP physical file): the header every IFC and STEP file starts with. */
 function checkStepHeader(head, kind) {
     if (!/^\uFEFF?\s*ISO-10303-21\s*;/.test(head))
@@ -33314,8 +33249,8 @@ function checkIfc(head) {
     return undefined;
 }
 /** An ISO 10303-21 file ends with END-ISO-10303-21; a file without it was cut short (export or transfer). */
-async function checkStepEnd(file, kind) {
-    const tail = latin1(await readAt(file, Math.max(0, file.bytes - TAIL_BYTES), TAIL_BYTES));
+async function checkStepEnd(file, head, kind) {
+    const tail = latin1(await readTail(file, head, TAIL_BYTES));
     if (/END-ISO-10303-21\s*;/.test(tail))
         return undefined;
     return `not a complete ${kind} file: it does not end with END-ISO-10303-21; (the last ${(0,units/* formatBytes */.z)(Math.min(file.bytes, TAIL_BYTES))} hold no end marker), so it was truncated: by a failed export, an interrupted copy or a size limit`;
@@ -33348,7 +33283,7 @@ async function checkStl(file, head) {
     if (count !== undefined && 84 + 50 * count === file.bytes)
         return undefined;
     if (/^\s*solid\b/.test(latin1(head.subarray(0, 512)))) {
-        const tail = latin1(await readAt(file, Math.max(0, file.bytes - 512), 512));
+        const tail = latin1(await readTail(file, head, 512));
         if (/endsolid\b[^\n]*\s*$/.test(tail))
             return undefined;
         return 'not a valid STL file: an ASCII STL starts with "solid" but this one does not end with "endsolid" (truncated export?)';
@@ -33363,7 +33298,7 @@ async function checkStl(file, head) {
 async function checkPdf(file, head) {
     if (!latin1(head.subarray(0, 1024)).includes('%PDF-'))
         return 'not a valid PDF file: no %PDF- header';
-    const tail = latin1(await readAt(file, Math.max(0, file.bytes - 1024), 1024));
+    const tail = latin1(await readTail(file, head, 1024));
     if (!tail.includes('%%EOF'))
         return 'not a valid PDF file: no %%EOF trailer (truncated?)';
     return undefined;
@@ -33379,10 +33314,11 @@ function checkDxf(head) {
  * A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked).
  * When the bytes are recognisably something else (see identify), the reason says what they are.
  */
-async function checkContent(file) {
+/** `whole`: the file's bytes, when the caller has read all of them already (a small file). */
+async function checkContent(file, whole) {
     if (file.bytes === 0)
         return undefined; // refused elsewhere as empty
-    const head = await readAt(file, 0, HEAD_BYTES);
+    const head = whole && whole.length <= HEAD_BYTES ? whole : await readAt(file, 0, HEAD_BYTES);
     const what = identify(head);
     // A Git LFS pointer is never the model, whatever the extension (checked types or not).
     if (what?.startsWith('it is a Git LFS pointer'))
@@ -33393,10 +33329,10 @@ async function checkContent(file) {
 async function checkByExtension(file, head) {
     switch (file.ext) {
         case 'ifc':
-            return checkIfc(latin1(head)) ?? checkStepEnd(file, 'IFC');
+            return checkIfc(latin1(head)) ?? checkStepEnd(file, head, 'IFC');
         case 'step':
         case 'stp':
-            return checkStepHeader(latin1(head), 'STEP') ?? checkStepEnd(file, 'STEP');
+            return checkStepHeader(latin1(head), 'STEP') ?? checkStepEnd(file, head, 'STEP');
         case 'stl':
             return checkStl(file, head);
         case 'pdf':
@@ -33436,6 +33372,9 @@ var version = __nccwpck_require__(1013);
 
 
 
+
+/** Files sized (withSize) between two turns of the event loop while planning. */
+const SIZE_BATCH = 512;
 /** A file that vanished or cannot be read between matching and checking fails alone, as a local error. */
 const localReadError = (err) => `the file cannot be read: ${err.code ?? err.message}`;
 /**
@@ -33473,12 +33412,38 @@ async function leaveOutUnchanged(files, { run }, hooks) {
 /**
  * Two matched files that the provider would give one name at its target (the `name` input) are refused before any
  * request, dry run included: over every matched file (all shards, changed or not), so that the same inputs are
- * refused in every job and every run, not only when both files happen to be published together.
+ * refused in every job and every run, not only when both files happen to be published together. A file the
+ * provider refuses anyway does not count. Names come from paths alone, so only files that share a name have their
+ * size read here (a refusal may depend on it: ARCNM's size limit); the others are sized when a job plans them.
  */
 function refuseSharedNames(files, { provider }) {
     if (!provider.fileName)
         return;
-    const clash = (0,names/* firstCollision */.FJ)(files.filter((f) => !f.problem && provider.refuse(f) === undefined), (f) => provider.fileName(f));
+    const names = new Map();
+    const count = new Map();
+    for (const f of files) {
+        const name = f.problem ? undefined : provider.fileName(f);
+        if (name === undefined)
+            continue; // unreadable, or unnamed: refused anyway
+        names.set(f, name);
+        count.set(name, (count.get(name) ?? 0) + 1);
+    }
+    const counts = (f) => {
+        const name = names.get(f);
+        if (name === undefined)
+            return false;
+        if (count.get(name) === 1)
+            return true; // shares its name with no file: refused or not, no clash
+        let sized;
+        try {
+            sized = (0,match/* withSize */.Up)(f);
+        }
+        catch {
+            return false; // gone since the walk: refused as unreadable when planned
+        }
+        return provider.refuse(sized) === undefined;
+    };
+    const clash = (0,files_names/* firstCollision */.FJ)(files.filter(counts), (f) => names.get(f));
     if (clash) {
         throw new errors/* UsageError */.eb('name', `${clash.a.path} and ${clash.b.path} would both be named ${JSON.stringify(clash.name)} at ${provider.displayName} ${provider.target}, and nobody could tell them apart there; set name to a template that keeps them apart, e.g. {path} (or leave one of them out of path)`);
     }
@@ -33517,18 +33482,43 @@ async function publish(config, hooks) {
         return { files, results: [], unchanged };
     }
     hooks.log.info(`${files.length} file(s) to publish to ${provider.displayName}${run.shard ? ` (shard ${run.shard.index}/${run.shard.total})` : ''}`);
-    // One list of planned files, in path order: each is refused (locally, or by the provider once it is open) or
-    // given a destination before anything is written, and carries its result to the end.
+    // One list of planned files, in path order: each is sized (the walk reads no sizes), then refused (locally, or by
+    // the provider once it is open) or given a destination before anything is written, and carries its result to
+    // the end.
     const planned = [];
-    for (const file of files) {
-        if (file.problem) {
-            planned.push({ file, refusal: { message: file.problem, code: 'unreadable' } });
+    for (const [i, matchedFile] of files.entries()) {
+        // A synchronous stat per file (withSize): a turn of the event loop now and then, for timers and cancellation.
+        if (i > 0 && i % SIZE_BATCH === 0)
+            await new Promise((resolve) => setImmediate(resolve));
+        if (matchedFile.problem) {
+            planned.push({ file: { ...matchedFile, bytes: 0 }, refusal: { message: matchedFile.problem, code: 'unreadable' } });
             continue;
         }
-        const reason = file.bytes === 0
-            ? 'the file is empty (0 bytes); an empty export is almost always a failed one'
-            : (provider.refuse(file) ?? (run.validate ? await checkContent(file).catch(localReadError) : undefined));
-        planned.push(reason ? { file, refusal: { message: reason, code: 'refused' } } : { file });
+        let file;
+        try {
+            file = (0,match/* withSize */.Up)(matchedFile);
+        }
+        catch (err) {
+            planned.push({ file: { ...matchedFile, bytes: 0 }, refusal: { message: localReadError(err), code: 'unreadable' } });
+            continue;
+        }
+        let reason = file.bytes === 0 ? 'the file is empty (0 bytes); an empty export is almost always a failed one' : provider.refuse(file);
+        let sha256;
+        if (!reason) {
+            try {
+                // A file no larger than what a check reads of it is read once, for its check and for its SHA-256
+                // (skip-unchanged), instead of once for each (thousands of small files: thousands of reads fewer).
+                const whole = run.skipUnchanged && file.bytes <= HEAD_BYTES ? readWholeSync(file.absolutePath, file.bytes) : undefined;
+                if (run.validate)
+                    reason = await checkContent(file, whole);
+                if (whole && !reason)
+                    sha256 = (0,external_node_crypto_.createHash)('sha256').update(whole).digest('hex');
+            }
+            catch (err) {
+                reason = localReadError(err);
+            }
+        }
+        planned.push(reason ? { file, refusal: { message: reason, code: 'refused' } } : { file, ...(sha256 ? { sha256 } : {}) });
     }
     const http = new client/* Http */.lw({
         // A Retry-After is waited out only within the time the run allows for waiting (and MAX_RETRY_AFTER_MS).
@@ -33664,7 +33654,7 @@ async function lookUpHeld(planned, session, concurrency, hooks, runFailed) {
     }
     const hashed = await inParallel(candidates, concurrency, async (p) => {
         try {
-            p.sha256 = (await hashFile(p.file.absolutePath, p.file.bytes)).sha256Hex;
+            p.sha256 ??= await sha256File(p.file.absolutePath, p.file.bytes);
             return { file: p.file, sha256: p.sha256 };
         }
         catch (err) {

@@ -726,7 +726,7 @@ class SpeckleSession {
     refuse(file) {
         const limit = this.server.blobSizeLimitBytes;
         if (limit && file.bytes > limit) {
-            return `the file has ${(0,units/* formatBytes */.z)(file.bytes)} (${file.bytes} bytes); this Speckle server accepts files up to ${(0,units/* formatBytes */.z)(limit)} (${limit} bytes, serverInfo.configuration.blobSizeLimitBytes)`;
+            return `the file has ${(0,units/* formatBytes */.z3)(file.bytes)} (${file.bytes} bytes); this Speckle server accepts files up to ${(0,units/* formatBytes */.z3)(limit)} (${limit} bytes, serverInfo.configuration.blobSizeLimitBytes)`;
         }
         return undefined;
     }
@@ -947,7 +947,7 @@ async function openSpeckle(settings, ctx) {
     }
     const limit = serverInfo.configuration.blobSizeLimitBytes ?? undefined;
     const apiLine = introspected === undefined ? 'ingestion API unknown (introspection refused)' : introspected ? 'ingestion API' : 'no ingestion API (server 2.x): using startFileImport';
-    ctx.log.info(`Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${apiLine}${limit ? `; files up to ${(0,units/* formatBytes */.z)(limit)}` : ''}`);
+    ctx.log.info(`Speckle${serverInfo.version ? ` ${serverInfo.version}` : ''} at ${settings.serverUrl}: project "${project.name}"; ${apiLine}${limit ? `; files up to ${(0,units/* formatBytes */.z3)(limit)}` : ''}`);
     // The protocol is chosen here, once, for the whole run.
     let ingestionApi = introspected;
     if (ingestionApi === undefined) {

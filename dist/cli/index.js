@@ -17166,7 +17166,7 @@ function plainSummary(results, failure) {
     // Cells are one line each (escapeControls), so the summary splits into lines where we say.
     const id = (r) => (r.ids?.id ? `${(0,_results_js__WEBPACK_IMPORTED_MODULE_10__/* .idKind */ .mV)(r.ids) ?? 'id'} ${r.ids.id}${r.ids['partId'] ? ` (part ${r.ids['partId']} rev ${r.ids['revisionId']})` : ''}` : '-');
     const error = (r) => ((0,_results_js__WEBPACK_IMPORTED_MODULE_10__/* .failedByRun */ .C9)(r, failure) ? `${r.error?.code ?? ''} (the run's failure, above)`.trim() : r.error ? `${r.error.code ?? ''} ${r.error.message}`.trim() : '');
-    const rows = results.map((r) => [r.status, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(r.path), (0,_core_units_js__WEBPACK_IMPORTED_MODULE_12__/* .formatBytes */ .z)(r.bytes), (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(error(r))]);
+    const rows = results.map((r) => [r.status, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(r.path), (0,_core_units_js__WEBPACK_IMPORTED_MODULE_12__/* .formatBytes */ .z3)(r.bytes), (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(id(r)), `${(r.durationMs / 1000).toFixed(1)}s`, (0,_core_untrusted_js__WEBPACK_IMPORTED_MODULE_11__/* .escapeControls */ .UN)(error(r))]);
     const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c].length), 4));
     const lines = rows.map((r) => r.map((cell, c) => (c < 5 ? cell.padEnd(widths[c]) : cell)).join('  ').trimEnd());
     const ok = results.filter((r) => r.status === 'succeeded').length;
@@ -25111,8 +25111,9 @@ class Secrets {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   C: () => (/* binding */ formatRate),
-/* harmony export */   z: () => (/* binding */ formatBytes)
+/* harmony export */   CE: () => (/* binding */ formatRate),
+/* harmony export */   dR: () => (/* binding */ monotonicMs),
+/* harmony export */   z3: () => (/* binding */ formatBytes)
 /* harmony export */ });
 // One unit system for sizes everywhere a person reads them (logs, refusals, the summary table, the CLI):
 // binary units (KiB, MiB, GiB; 1 MiB = 1,048,576 bytes), which is also how the vendors' limits are sized
@@ -25133,6 +25134,11 @@ function formatBytes(n) {
 function formatRate(bytes, seconds) {
     return `${(bytes / 1024 / 1024 / Math.max(seconds, 0.001)).toFixed(1)} MiB/s`;
 }
+/**
+ * Milliseconds of a monotonic clock, for measuring how long work took. process.hrtime, not performance.now():
+ * the global `performance` loads perf_hooks at first touch, which a run otherwise never needs (lean start).
+ */
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 
 /***/ }),
@@ -29456,6 +29462,8 @@ class RateLimiter {
 
 // EXTERNAL MODULE: ./src/core/retry.ts
 var retry = __nccwpck_require__(7253);
+// EXTERNAL MODULE: ./src/core/units.ts
+var units = __nccwpck_require__(2184);
 // EXTERNAL MODULE: ./src/http/bounded.ts
 var bounded = __nccwpck_require__(8245);
 // EXTERNAL MODULE: ./src/http/deadline.ts
@@ -29464,6 +29472,7 @@ var http_deadline = __nccwpck_require__(2378);
 // One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+
 
 
 
@@ -29572,8 +29581,7 @@ class Http {
             const log = this.settings.log;
             const maxHold = Math.min(this.settings.policy.maxRetryAfterMs ?? retry/* MAX_RETRY_AFTER_MS */.yL, retry/* MAX_RETRY_AFTER_MS */.yL);
             limiter = new RateLimiter({
-                // process.hrtime, not performance.now(): the global performance loads perf_hooks at first touch (lean start).
-                clock: { now: () => Number(process.hrtime.bigint()) / 1e6, sleep: retry/* sleep */.yy },
+                clock: { now: units/* monotonicMs */.dR, sleep: retry/* sleep */.yy },
                 maxRetryAfterMs: maxHold,
                 onChange: (e) => log.info(e.kind === 'limited'
                     ? `${origin}: rate limited (HTTP 429): ${Number.isFinite(e.ratePerSec) ? `pacing requests to ${e.ratePerSec.toFixed(1)}/s, ` : ''}next request in ${(e.holdMs / 1000).toFixed(1)}s`
@@ -30377,7 +30385,7 @@ class VerdictWatcher {
                 w.settle(err);
             return;
         }
-        const started = performance.now();
+        const started = (0,units/* monotonicMs */.dR)();
         const byId = this.rounds.waiting;
         for (const raw of rows) {
             // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
@@ -30395,7 +30403,7 @@ class VerdictWatcher {
             if (status === 'confirmed' || FINAL_FAILURES.has(status))
                 waiter.settle(undefined, parsed.data);
         }
-        this.gapMs = (this.listMs() + performance.now() - started) / ROUND_WORK_SHARE;
+        this.gapMs = (this.listMs() + (0,units/* monotonicMs */.dR)() - started) / ROUND_WORK_SHARE;
     }
 }
 class ArcnmSession {
@@ -30435,9 +30443,9 @@ class ArcnmSession {
         });
         if (!res.ok)
             this.fail(res, 'list uploads');
-        const started = performance.now();
+        const started = (0,units/* monotonicMs */.dR)();
         const rows = res.json();
-        this.listParseMs = performance.now() - started;
+        this.listParseMs = (0,units/* monotonicMs */.dR)() - started;
         // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
         return Array.isArray(rows) ? rows : (0,answers/* parseAnswer */.W)(uploadList, rows, 'ARCNM list uploads');
     }
@@ -30752,7 +30760,7 @@ const arcnm = (0,types/* defineProvider */.N)({
             return `ARCNM accepts ${ACCEPTED.map((e) => `.${e}`).join(', ')}; .${file.ext || '(none)'} is not accepted (change the path pattern to leave it out)`;
         }
         if (file.bytes > ARCNM_MAX_BYTES)
-            return `ARCNM accepts files up to ${(0,units/* formatBytes */.z)(ARCNM_MAX_BYTES)}; this one has ${(0,units/* formatBytes */.z)(file.bytes)} (${file.bytes} bytes)`;
+            return `ARCNM accepts files up to ${(0,units/* formatBytes */.z3)(ARCNM_MAX_BYTES)}; this one has ${(0,units/* formatBytes */.z3)(file.bytes)} (${file.bytes} bytes)`;
         return (0,names/* nameProblem */.rH)(settings.name, file);
     },
     fileName: (file, settings) => (0,names/* nameIfAny */.rF)(settings.name, file),
@@ -32373,7 +32381,7 @@ async function readResultsFile(absolutePath, name, maxBytes = MAX_RESULTS_FILE_B
         if (!stats.isFile())
             throw new ResultsFileError(name, 'is not a regular file');
         if (stats.size > maxBytes)
-            throw new ResultsFileError(name, `is ${(0,_core_units_js__WEBPACK_IMPORTED_MODULE_10__/* .formatBytes */ .z)(stats.size)}, over the limit of ${(0,_core_units_js__WEBPACK_IMPORTED_MODULE_10__/* .formatBytes */ .z)(maxBytes)} for a results file`);
+            throw new ResultsFileError(name, `is ${(0,_core_units_js__WEBPACK_IMPORTED_MODULE_10__/* .formatBytes */ .z3)(stats.size)}, over the limit of ${(0,_core_units_js__WEBPACK_IMPORTED_MODULE_10__/* .formatBytes */ .z3)(maxBytes)} for a results file`);
         // Read to the size it had and one byte more: a file that grows while it is read is refused, not read on.
         const buffer = Buffer.alloc(stats.size + 1);
         let length = 0;
@@ -32960,7 +32968,7 @@ async function uploadOnce(http, file, target, options, where) {
             kick();
             if (report && Date.now() - lastReport >= PROGRESS_EVERY_MS) {
                 lastReport = Date.now();
-                report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% of ${(0,units/* formatBytes */.z)(file.bytes)} (${(0,units/* formatRate */.C)(sent, (lastReport - started) / 1000)})`);
+                report(`${options.label}: ${((sent / file.bytes) * 100).toFixed(0)}% of ${(0,units/* formatBytes */.z3)(file.bytes)} (${(0,units/* formatRate */.CE)(sent, (lastReport - started) / 1000)})`);
             }
             yield chunk;
         }
@@ -33031,7 +33039,7 @@ async function uploadOnce(http, file, target, options, where) {
     const evidence = verifyStoredDigest(resHeaders, md5Hex, options.label);
     if (report) {
         const secs = (Date.now() - started) / 1000;
-        report(`${options.label}: 100% of ${(0,units/* formatBytes */.z)(file.bytes)} (${(0,units/* formatRate */.C)(file.bytes, secs)})`);
+        report(`${options.label}: 100% of ${(0,units/* formatBytes */.z3)(file.bytes)} (${(0,units/* formatRate */.CE)(file.bytes, secs)})`);
     }
     return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders, evidence };
 }
@@ -33253,7 +33261,7 @@ async function checkStepEnd(file, head, kind) {
     const tail = latin1(await readTail(file, head, TAIL_BYTES));
     if (/END-ISO-10303-21\s*;/.test(tail))
         return undefined;
-    return `not a complete ${kind} file: it does not end with END-ISO-10303-21; (the last ${(0,units/* formatBytes */.z)(Math.min(file.bytes, TAIL_BYTES))} hold no end marker), so it was truncated: by a failed export, an interrupted copy or a size limit`;
+    return `not a complete ${kind} file: it does not end with END-ISO-10303-21; (the last ${(0,units/* formatBytes */.z3)(Math.min(file.bytes, TAIL_BYTES))} hold no end marker), so it was truncated: by a failed export, an interrupted copy or a size limit`;
 }
 /**
  * What the bytes are when they are recognisably something else than the extension says: a Git LFS pointer, an
@@ -33263,7 +33271,7 @@ function identify(head) {
     const text = latin1(head.subarray(0, 512)).replace(/^\uFEFF|^\xEF\xBB\xBF/, '');
     if (text.startsWith('version https://git-lfs.github.com/spec/')) {
         const size = text.match(/^size (\d+)$/m)?.[1];
-        return `it is a Git LFS pointer file${size ? ` (for ${(0,units/* formatBytes */.z)(Number(size))} stored in LFS)` : ''}, not the file itself: the repository was checked out without Git LFS. Add \`lfs: true\` to the actions/checkout step (with: lfs: true), or run git lfs pull before publishing`;
+        return `it is a Git LFS pointer file${size ? ` (for ${(0,units/* formatBytes */.z3)(Number(size))} stored in LFS)` : ''}, not the file itself: the repository was checked out without Git LFS. Add \`lfs: true\` to the actions/checkout step (with: lfs: true), or run git lfs pull before publishing`;
     }
     if (/^\s*(<!doctype html|<html|<head|<body)/i.test(text))
         return 'it is an HTML page (a saved error or sign-in page?), not a model: download the file itself again';
@@ -33581,7 +33589,7 @@ async function publish(config, hooks) {
             for (const p of planned) {
                 if (p.refusal)
                     continue;
-                const size = (0,units/* formatBytes */.z)(p.file.bytes);
+                const size = (0,units/* formatBytes */.z3)(p.file.bytes);
                 if (p.held) {
                     hooks.log.info(`dry-run: would skip ${p.file.path} (${size}): unchanged, ${p.held.held}${p.held.toDo ? `; would ${p.held.toDo}` : ''}`);
                     p.result = { path: p.file.path, bytes: p.file.bytes, sha256: p.sha256, status: 'skipped', reason: 'unchanged', ids: p.held.ids, durationMs: 0 };

@@ -18,3 +18,9 @@ export function formatBytes(n: number): string {
 export function formatRate(bytes: number, seconds: number): string {
   return `${(bytes / 1024 / 1024 / Math.max(seconds, 0.001)).toFixed(1)} MiB/s`;
 }
+
+/**
+ * Milliseconds of a monotonic clock, for measuring how long work took. process.hrtime, not performance.now():
+ * the global `performance` loads perf_hooks at first touch, which a run otherwise never needs (lean start).
+ */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;

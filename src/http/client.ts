@@ -7,6 +7,7 @@ import { HttpError, NetworkError, PublishError } from '../core/errors.js';
 import { RateLimiter } from '../core/limiter.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, sleep, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
 import type { Logger } from '../core/types.js';
+import { monotonicMs } from '../core/units.js';
 import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
 import { closeWithin, untilAborted } from './deadline.js';
 
@@ -149,8 +150,7 @@ export class Http {
       const log = this.settings.log;
       const maxHold = Math.min(this.settings.policy.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS, MAX_RETRY_AFTER_MS);
       limiter = new RateLimiter({
-        // process.hrtime, not performance.now(): the global performance loads perf_hooks at first touch (lean start).
-        clock: { now: () => Number(process.hrtime.bigint()) / 1e6, sleep },
+        clock: { now: monotonicMs, sleep },
         maxRetryAfterMs: maxHold,
         onChange: (e) =>
           log.info(

@@ -12,7 +12,7 @@ import { codeForStatus, statusCode, type ErrorCode } from '../core/error-codes.j
 import type { Confirmed, Evidence, HashedFile, HeldFile, LocalFile, LookupContext, ProviderSession, PublishedIds, StepContext, UploadReceipt } from '../core/types.js';
 import { SharedRounds, pollUntil, verdictUnlessCancelled, type Poll, type RoundWaiter } from '../core/waiting.js';
 import type { Http, HttpResponse } from '../http/client.js';
-import { formatBytes } from '../core/units.js';
+import { formatBytes, monotonicMs } from '../core/units.js';
 import { contentTypeFor } from '../files/content-type.js';
 import { nameIfAny, nameOf, nameProblem, readNameTemplate, type NameSetting } from '../files/names.js';
 import { optionalId, requireToken } from '../inputs.js';
@@ -212,7 +212,7 @@ export class VerdictWatcher {
       for (const w of waiting) w.settle(err);
       return;
     }
-    const started = performance.now();
+    const started = monotonicMs();
     const byId = this.rounds.waiting;
     for (const raw of rows) {
       // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
@@ -226,7 +226,7 @@ export class VerdictWatcher {
       waiter.lastStatus = status;
       if (status === 'confirmed' || FINAL_FAILURES.has(status)) waiter.settle(undefined, parsed.data);
     }
-    this.gapMs = (this.listMs() + performance.now() - started) / ROUND_WORK_SHARE;
+    this.gapMs = (this.listMs() + monotonicMs() - started) / ROUND_WORK_SHARE;
   }
 }
 
@@ -273,9 +273,9 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       label: 'list uploads',
     });
     if (!res.ok) this.fail(res, 'list uploads');
-    const started = performance.now();
+    const started = monotonicMs();
     const rows = res.json();
-    this.listParseMs = performance.now() - started;
+    this.listParseMs = monotonicMs() - started;
     // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
     return Array.isArray(rows) ? rows : parseAnswer(uploadList, rows, 'ARCNM list uploads');
   }

@@ -29,6 +29,8 @@
  *  - ingestion is asynchronous: queued → processing → success (a new version) or failed with a reason when
  *    the bytes are not IFC (no `ISO-10303-21;` header, or no IFC2X3/IFC4/IFC4X3 FILE_SCHEMA);
  *  - rate limiting, when switched on: HTTP 429 with a fractional Retry-After;
+ *  - API latency, when switched on (`latencyMs`, default none): every GraphQL request waits that long before it
+ *    is handled, as a remote server's round trip adds (the benchmark's 25 ms);
  *  - `project.models` and `model.versions` newest first, paged, at most 100 a page (the server's limit);
  *    `filter.search` keeps the models whose name contains it, ignoring case (our reading of the server's ILIKE);
  *    a version's `message` is what updateVersionMessage last set.
@@ -293,6 +295,8 @@ export interface SpeckleEmulatorOptions {
   introspection?: boolean;
   /** false (live only): a server without Model.ingestionHistory (the shared supplement alone). Default true. */
   ingestionHistory?: boolean;
+  /** Milliseconds every request to /graphql waits before it is handled: a remote server's latency (default 0, none). */
+  latencyMs?: number;
 }
 
 /** Called when startFileIngestion / startFileImport arrives, before any check (e.g. to overwrite the stored object). */
@@ -358,6 +362,8 @@ export class SpeckleEmulator {
   queuedMs: number;
   processingMs: number;
   processingReads: number;
+  /** Milliseconds every request to /graphql waits before it is handled (see SpeckleEmulatorOptions.latencyMs). */
+  latencyMs: number;
   /** The next `remaining` GraphQL requests answer HTTP 429 with this Retry-After. */
   rateLimit = { remaining: 0, retryAfter: '0.35', answered: 0 };
   /** Test hook run as a start mutation arrives, before its checks. */
@@ -395,6 +401,7 @@ export class SpeckleEmulator {
     this.queuedMs = opts.queuedMs ?? 50;
     this.processingMs = opts.processingMs ?? 150;
     this.processingReads = opts.processingReads ?? 0;
+    this.latencyMs = opts.latencyMs ?? 0;
     this.additionalHeaders = opts.additionalRequestHeaders ?? ((fileId) => ({ 'x-amz-meta-speckle-file-id': fileId }));
     this.expiresInSec = opts.uploadUrlExpiresInSec ?? 900;
     this.introspection = opts.introspection ?? true;
@@ -481,6 +488,7 @@ export class SpeckleEmulator {
     if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'Not found' });
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'Use POST' });
     const body = await readBody(req, 2 * 1024 * 1024);
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
 
     if (this.rateLimit.remaining > 0) {
       this.rateLimit.remaining -= 1;

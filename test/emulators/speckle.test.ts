@@ -139,6 +139,22 @@ describe('requests the server refuses', () => {
   });
 });
 
+describe('latency', () => {
+  it('is off by default; with latencyMs every GraphQL request waits that long before it is handled', async () => {
+    await start();
+    expect(emu.latencyMs).toBe(0);
+    await emu.close();
+    await blob.close();
+    await start('live', { latencyMs: 200 });
+    const sent = performance.now();
+    const r = await gql('query { serverInfo { version } }');
+    // A lower bound only (timers never fire early by more than their rounding): a loaded machine makes it later.
+    expect(performance.now() - sent).toBeGreaterThanOrEqual(190);
+    expect(r.status).toBe(200);
+    expect(r.body.data.serverInfo.version).toBe('3.0.0-emulator');
+  });
+});
+
 describe('models', () => {
   it('stores names lowercased, finds them case-insensitively, refuses duplicates and bad names', async () => {
     await start();

@@ -101,9 +101,14 @@ export interface StepContext {
   /**
    * Say that from now on the file only waits for a verdict that requests shared with other files check (ARCNM's
    * upload list): it sends nothing of its own, so its place among the `concurrency` files in flight goes to the
-   * next file. Call it only where nothing of the file's own follows.
+   * next file. Call it only where nothing of the file's own follows, or call `resume` before what follows.
    */
   waiting?: () => void;
+  /**
+   * After `waiting`, take a place among the files in flight again before sending a request of the file's own
+   * (Speckle's version message once the ingestion made a version): waits until one is free.
+   */
+  resume?: () => Promise<void>;
 }
 
 /**

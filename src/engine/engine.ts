@@ -45,10 +45,10 @@ export function maskSignatures(url: string, mask: (secret: string) => void): voi
 export async function publishAll(files: readonly LocalFile[], session: ProviderSession, http: Http, options: EngineOptions): Promise<FileResult[]> {
   // One stop signal for the run, not one per file (AbortSignal.any keeps each it makes until a collection).
   const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
-  return inParallel(files, options.concurrency, (file, _index, release) => publishOne(file, session, http, { ...options, runStop: stop }, release));
+  return inParallel(files, options.concurrency, (file, _index, release, rejoin) => publishOne(file, session, http, { ...options, runStop: stop }, release, rejoin));
 }
 
-export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions, release?: () => void): Promise<FileResult> {
+export async function publishOne(file: LocalFile, session: ProviderSession, http: Http, options: EngineOptions, release?: () => void, rejoin?: () => Promise<void>): Promise<FileResult> {
   const started = Date.now();
   const ctx: StepContext = {
     signal: options.signal,
@@ -56,6 +56,7 @@ export async function publishOne(file: LocalFile, session: ProviderSession, http
     wait: options.wait,
     waitDeadline: started + options.waitTimeoutMs,
     ...(release ? { waiting: release } : {}),
+    ...(rejoin ? { resume: rejoin } : {}),
   };
   const maxPresigns = options.maxPresigns ?? 3;
   const stop = options.runStop ?? (options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal);

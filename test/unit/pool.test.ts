@@ -48,6 +48,45 @@ describe('inParallel', () => {
     expect(await done).toEqual([0, 1, 2]);
   });
 
+  it('an item that rejoins waits for a place, goes before items not yet started, and the bound holds', async () => {
+    const order: string[] = [];
+    const gates = Array.from({ length: 4 }, () => deferred());
+    let active = 0;
+    let most = 0;
+    const done = inParallel([0, 1, 2, 3], 1, async (i, _index, release, rejoin) => {
+      most = Math.max(most, ++active);
+      order.push(`start ${i}`);
+      if (i === 0) {
+        // Give the place up while only waiting, then take one again for a request of its own.
+        active--;
+        release();
+        await gates[0]!.promise;
+        await rejoin();
+        most = Math.max(most, ++active);
+        order.push('0 again');
+        await rejoin(); // holding already: at once
+        active--;
+        return i;
+      }
+      await gates[i]!.promise;
+      active--;
+      return i;
+    });
+    await tick();
+    expect(order).toEqual(['start 0', 'start 1']);
+    gates[0]!.resolve(); // 0 asks to rejoin while 1 holds the only place
+    await tick();
+    expect(order).toEqual(['start 0', 'start 1']);
+    gates[1]!.resolve(); // 1 ends: its place goes to 0, not to 2
+    await tick();
+    await tick();
+    expect(order).toEqual(['start 0', 'start 1', '0 again', 'start 2']);
+    gates[2]!.resolve();
+    gates[3]!.resolve();
+    expect(await done).toEqual([0, 1, 2, 3]);
+    expect(most).toBe(1);
+  });
+
   it('answers at once for no items', async () => {
     expect(await inParallel([], 4, async () => 1)).toEqual([]);
   });

@@ -139,8 +139,12 @@ export class SpeckleSession implements ProviderSession<Pending> {
     // Speckle started it only after comparing our ETag with the stored object's.
     const submitted: Confirmed = { ids: started.submitted, outcome: 'submitted', evidence: ['speckle-etag'] };
     if (!ctx.wait) return submitted;
+    // Waiting for the ingestion sends nothing of this file's own (one status request a round serves every waiting
+    // file): its place goes to the next file, and it takes one again for its version message.
+    ctx.waiting?.();
     const versionId = await verdictUnlessCancelled(ctx, file.path, () => started.verdict(ctx));
     if (versionId === undefined) return submitted;
+    await ctx.resume?.();
     await this.describeVersion(file, versionId, receipt.sha256Hex, ctx);
     return { ids: started.accepted(versionId), outcome: 'accepted', evidence: ['speckle-etag'] };
   }

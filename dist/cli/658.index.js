@@ -802,9 +802,13 @@ class SpeckleSession {
         const submitted = { ids: started.submitted, outcome: 'submitted', evidence: ['speckle-etag'] };
         if (!ctx.wait)
             return submitted;
+        // Waiting for the ingestion sends nothing of this file's own (one status request a round serves every waiting
+        // file): its place goes to the next file, and it takes one again for its version message.
+        ctx.waiting?.();
         const versionId = await (0,waiting/* verdictUnlessCancelled */.tT)(ctx, file.path, () => started.verdict(ctx));
         if (versionId === undefined)
             return submitted;
+        await ctx.resume?.();
         await this.describeVersion(file, versionId, receipt.sha256Hex, ctx);
         return { ids: started.accepted(versionId), outcome: 'accepted', evidence: ['speckle-etag'] };
     }

@@ -33049,7 +33049,9 @@ async function uploadOnce(http, file, target, options, where) {
  * Run `work` over `items` with at most `limit` in flight: every item is attempted, results keep the items'
  * order. `work` must not throw: it answers each item's result. An item may give its place up early with
  * `release()` (it goes on, but no longer counts: a file that only waits for a verdict other requests check):
- * the next item starts at once.
+ * the next item starts at once. It takes a place again with `rejoin()` before it sends anything of its own
+ * (Speckle's version message after the ingestion): that waits for a free place, and an item rejoining goes before
+ * items not yet started, so the ones furthest along finish first.
  */
 function inParallel(items, limit, work) {
     const results = new Array(items.length);
@@ -33057,22 +33059,39 @@ function inParallel(items, limit, work) {
     let next = 0;
     let active = 0;
     let pending = items.length;
+    /** Items waiting to take a place again, in the order they asked. */
+    const rejoining = [];
     return new Promise((resolve, reject) => {
         if (pending === 0)
             return resolve(results);
         const start = () => {
+            while (active < max && rejoining.length > 0) {
+                active++;
+                rejoining.shift()();
+            }
             while (active < max && next < items.length) {
                 const index = next++;
                 active++;
-                let released = false;
+                let holding = true;
                 const release = () => {
-                    if (released)
+                    if (!holding)
                         return;
-                    released = true;
+                    holding = false;
                     active--;
                     start();
                 };
-                work(items[index], index, release).then((result) => {
+                const rejoin = () => {
+                    if (holding)
+                        return Promise.resolve();
+                    return new Promise((resume) => {
+                        rejoining.push(() => {
+                            holding = true;
+                            resume();
+                        });
+                        start();
+                    });
+                };
+                work(items[index], index, release, rejoin).then((result) => {
                     results[index] = result;
                     release();
                     if (--pending === 0)
@@ -33106,9 +33125,9 @@ function maskSignatures(url, mask) {
 async function publishAll(files, session, http, options) {
     // One stop signal for the run, not one per file (AbortSignal.any keeps each it makes until a collection).
     const stop = options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal;
-    return inParallel(files, options.concurrency, (file, _index, release) => publishOne(file, session, http, { ...options, runStop: stop }, release));
+    return inParallel(files, options.concurrency, (file, _index, release, rejoin) => publishOne(file, session, http, { ...options, runStop: stop }, release, rejoin));
 }
-async function publishOne(file, session, http, options, release) {
+async function publishOne(file, session, http, options, release, rejoin) {
     const started = Date.now();
     const ctx = {
         signal: options.signal,
@@ -33116,6 +33135,7 @@ async function publishOne(file, session, http, options, release) {
         wait: options.wait,
         waitDeadline: started + options.waitTimeoutMs,
         ...(release ? { waiting: release } : {}),
+        ...(rejoin ? { resume: rejoin } : {}),
     };
     const maxPresigns = options.maxPresigns ?? 3;
     const stop = options.runStop ?? (options.stop ? AbortSignal.any([options.stop, options.signal]) : options.signal);

@@ -30622,8 +30622,9 @@ class ArcnmSession {
         }
         const known = status === 'confirmed' && answer.sha256 && answer.size_bytes != null;
         // Waiting for the verdict sends nothing of this file's own (one list request a round serves every waiting
-        // file): its place in the pool goes to the next file, unless an attach of its own follows.
-        if (!known && !this.settings.attach)
+        // file): its place in the pool goes to the next file, and it takes one again (ctx.resume) before a request of
+        // its own follows: the attach, or the confirm that gives ARCNM's reason for a refusal.
+        if (!known)
             ctx.waiting?.();
         const row = known
             ? { id: pending.dataSourceId, status: status, sha256: answer.sha256, size_bytes: answer.size_bytes }
@@ -30632,13 +30633,16 @@ class ArcnmSession {
         if (!row)
             return { ids, outcome: 'submitted' };
         const rowStatus = row.status.toLowerCase();
-        if (rowStatus !== 'confirmed')
+        if (rowStatus !== 'confirmed') {
+            await ctx.resume?.();
             await this.failWithReason(file, pending, rowStatus, ctx);
+        }
         const evidence = checkRow(row, file, receipt);
         if (!this.settings.attach)
             return { ids, outcome: 'accepted', evidence };
         // Attaching is a new stage: none starts after the run was cancelled.
         ctx.stop?.throwIfAborted();
+        await ctx.resume?.();
         await this.attach(file, pending.dataSourceId, ctx);
         // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
         return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };

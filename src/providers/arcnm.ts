@@ -453,19 +453,24 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     }
     const known = status === 'confirmed' && answer.sha256 && answer.size_bytes != null;
     // Waiting for the verdict sends nothing of this file's own (one list request a round serves every waiting
-    // file): its place in the pool goes to the next file, unless an attach of its own follows.
-    if (!known && !this.settings.attach) ctx.waiting?.();
+    // file): its place in the pool goes to the next file, and it takes one again (ctx.resume) before a request of
+    // its own follows: the attach, or the confirm that gives ARCNM's reason for a refusal.
+    if (!known) ctx.waiting?.();
     const row: UploadRow | undefined = known
       ? { id: pending.dataSourceId, status: status!, sha256: answer.sha256!, size_bytes: answer.size_bytes! }
       : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
     // Cancelled while ARCNM checks it: the upload is ARCNM's now, neither cancelled nor attached.
     if (!row) return { ids, outcome: 'submitted' };
     const rowStatus = row.status.toLowerCase();
-    if (rowStatus !== 'confirmed') await this.failWithReason(file, pending, rowStatus, ctx);
+    if (rowStatus !== 'confirmed') {
+      await ctx.resume?.();
+      await this.failWithReason(file, pending, rowStatus, ctx);
+    }
     const evidence = checkRow(row, file, receipt);
     if (!this.settings.attach) return { ids, outcome: 'accepted', evidence };
     // Attaching is a new stage: none starts after the run was cancelled.
     ctx.stop?.throwIfAborted();
+    await ctx.resume?.();
     await this.attach(file, pending.dataSourceId, ctx);
     // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
     return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };

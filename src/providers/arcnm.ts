@@ -453,9 +453,11 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     }
     const known = status === 'confirmed' && answer.sha256 && answer.size_bytes != null;
     // Waiting for the verdict sends nothing of this file's own (one list request a round serves every waiting
-    // file): its place in the pool goes to the next file, and it takes one again (ctx.resume) before a request of
-    // its own follows: the attach, or the confirm that gives ARCNM's reason for a refusal.
-    if (!known) ctx.waiting?.();
+    // file): its place in the pool goes to the next file, and it takes one again (ctx.resume) for the confirm
+    // that gives ARCNM's reason for a refusal. Not with an attach to follow: a file attached to a part revision
+    // keeps its place, so that the first attach to a wrong part-id stops the run before the other files upload
+    // (at concurrency 1, before any other starts).
+    if (!known && !this.settings.attach) ctx.waiting?.();
     const row: UploadRow | undefined = known
       ? { id: pending.dataSourceId, status: status!, sha256: answer.sha256!, size_bytes: answer.size_bytes! }
       : await verdictUnlessCancelled(ctx, file.path, () => this.watcher.verdict(pending.dataSourceId, ctx));
@@ -470,7 +472,6 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     if (!this.settings.attach) return { ids, outcome: 'accepted', evidence };
     // Attaching is a new stage: none starts after the run was cancelled.
     ctx.stop?.throwIfAborted();
-    await ctx.resume?.();
     await this.attach(file, pending.dataSourceId, ctx);
     // The results record the attach, so a reader sees where the file went, not only that it was uploaded.
     return { ids: { ...ids, partId: this.settings.attach.partId, revisionId: this.settings.attach.revisionId }, outcome: 'accepted', evidence };

@@ -100,8 +100,9 @@ export interface StepContext {
   wait: boolean;
   /**
    * Say that from now on the file only waits for a verdict that requests shared with other files check (ARCNM's
-   * upload list): it sends nothing of its own, so its place among the `concurrency` files in flight goes to the
-   * next file. Call it only where nothing of the file's own follows, or call `resume` before what follows.
+   * upload list, Speckle's status reads): it sends nothing of its own, so its place among the `concurrency` files
+   * in flight goes to the next file. Call it only where nothing of the file's own follows, or call `resume` before
+   * what follows.
    */
   waiting?: () => void;
   /**

@@ -11,7 +11,9 @@
  *                  out of this process)
  *   3. many        N small files through the full ARCNM chain with 25 ms of API latency, the action at
  *                  concurrency 1, 4, 8 and 32 vs test/bench/by-hand.sh (curl + jq, one file after the other); CPU
- *                  per file, requests per file and connections opened per host; then 5,000 files (--scale-files)
+ *                  per file, requests per file and connections opened per host; the floor of the CPU a run spends
+ *                  waiting: test/bench/bare-client.mjs, the same three requests per file from a client that does
+ *                  nothing else, at concurrency 1 and 32; then 5,000 files (--scale-files)
  *                  and a tenth of them at concurrency 32 beside the latency floor (requests with latency × 25 ms
  *                  ÷ 32), CPU per file and peak RSS growth per file (the difference of the two sizes); each size
  *                  three times (--scale-reps), interleaved, medians with their spread
@@ -230,6 +232,20 @@ function runProcess(cmd: string, args: string[], opts: { cwd?: string } = {}): P
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr, secs: (performance.now() - started) / 1000 }));
   });
+}
+
+/** runProcess under /usr/bin/time when it is there: the process's CPU (user + system) too. */
+async function runTimed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<Awaited<ReturnType<typeof runProcess>> & { cpuSecs?: number }> {
+  if (!existsSync(TIME)) return runProcess(cmd, args, opts);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-bench-time-'));
+  const out = path.join(dir, 'time');
+  try {
+    const run = await runProcess(TIME, ['-f', '%U %S', '-o', out, cmd, ...args], opts);
+    const m = /([\d.]+) ([\d.]+)\s*$/.exec(await readFile(out, 'utf8').catch(() => ''));
+    return m ? { ...run, cpuSecs: Number(m[1]) + Number(m[2]) } : run;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function expectSucceeded(run: BenchRun, files: number, what: string): void {
@@ -553,6 +569,8 @@ async function benchMany(opts: Options, ws: string) {
   const arcnm = new ArcnmEmulator({ blob, apiKey: ARCNM_KEY, processingDelayMs: API_LATENCY_MS });
   await arcnm.start();
   const rows: { client: string; wallSecs: number; filesPerSec: number; cpuMsPerFile?: number; apiRequestsPerFile?: number; storageRequestsPerFile?: number; apiConnections?: number; storageConnections?: number }[] = [];
+  // One client port per connection on loopback: how many connections a run opened to each host.
+  const connections = (log: { connection?: number }[]) => new Set(log.map((q) => q.connection)).size;
   try {
     for (const concurrency of CONCURRENCIES) {
       progress(`many: ${opts.files} files, action at concurrency ${concurrency}`);
@@ -566,8 +584,6 @@ async function benchMany(opts: Options, ws: string) {
       const secs = (run.exitedAt - run.spawnedAt) / 1000;
       const api = arcnm.requests.slice(apiBefore);
       const storage = blob.requests.slice(storageBefore);
-      // One client port per connection on loopback: how many connections the run opened to each host.
-      const connections = (log: { connection?: number }[]) => new Set(log.map((q) => q.connection)).size;
       rows.push({
         client: `action, concurrency ${concurrency}`,
         wallSecs: round(secs, 2),
@@ -577,6 +593,24 @@ async function benchMany(opts: Options, ws: string) {
         storageRequestsPerFile: round(storage.length / opts.files, 2),
         apiConnections: connections(api),
         storageConnections: connections(storage),
+      });
+    }
+
+    // The floor of "no CPU while only waiting": the same three requests per file from a client that does nothing else.
+    for (const concurrency of [1, 32]) {
+      progress(`many: ${opts.files} files, bare Node client at concurrency ${concurrency}`);
+      const [apiBefore, storageBefore] = [arcnm.requests.length, blob.requests.length];
+      const bare = await runTimed(NODE, [path.join(ROOT, 'test/bench/bare-client.mjs'), arcnm.url, ARCNM_KEY, String(concurrency), ...Object.keys(files)], { cwd: ws });
+      if (bare.code !== 0 || !bare.stdout.includes(`"confirmed":${opts.files}`)) throw new Error(`bare-client.mjs failed: exit ${bare.code}\n${bare.stdout.slice(-500)}\n${bare.stderr.slice(-2000)}`);
+      rows.push({
+        client: `bare Node client, concurrency ${concurrency}`,
+        wallSecs: round(bare.secs, 2),
+        filesPerSec: round(opts.files / bare.secs),
+        ...(bare.cpuSecs !== undefined ? { cpuMsPerFile: round((bare.cpuSecs * 1000) / opts.files, 2) } : {}),
+        apiRequestsPerFile: round((arcnm.requests.length - apiBefore) / opts.files, 2),
+        storageRequestsPerFile: round((blob.requests.length - storageBefore) / opts.files, 2),
+        apiConnections: connections(arcnm.requests.slice(apiBefore)),
+        storageConnections: connections(blob.requests.slice(storageBefore)),
       });
     }
 
@@ -591,7 +625,7 @@ async function benchMany(opts: Options, ws: string) {
     await blob.close();
     await rm(path.join(ws, 'many'), { recursive: true, force: true });
   }
-  const c8 = rows.find((r) => r.client.endsWith('concurrency 8'))!;
+  const c8 = rows.find((r) => r.client === 'action, concurrency 8')!;
   const byHand = rows.at(-1)!;
   const speedup = round(byHand.wallSecs / c8.wallSecs);
   return {
@@ -1126,10 +1160,16 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
     );
     out.push('  chain minimum per file: 2 API requests (presign, confirm) + 1 storage request, plus the upload-list polls shared by every waiting file');
     out.push(`  concurrency 8 vs by-hand.sh: ${m.speedup}x faster; target >= 6x: ${verdict(m.target.met)}`);
-    const c1 = m.rows.find((x) => x.client.endsWith('concurrency 1'));
-    const c32 = m.rows.find((x) => x.client.endsWith('concurrency 32'));
-    if (c1?.cpuMsPerFile !== undefined && c32?.cpuMsPerFile !== undefined) {
-      out.push(`  CPU per file, the same ${m.files} files: concurrency 1 ${c1.cpuMsPerFile} ms, concurrency 32 ${c32.cpuMsPerFile} ms; target: concurrency 1 <= concurrency 32 (no CPU while only waiting): ${verdict(c1.cpuMsPerFile <= c32.cpuMsPerFile * 1.1)}`);
+    const cpu = (client: string) => m.rows.find((x) => x.client === client)?.cpuMsPerFile;
+    const [c1, c32, bare1, bare32] = [cpu('action, concurrency 1'), cpu('action, concurrency 32'), cpu('bare Node client, concurrency 1'), cpu('bare Node client, concurrency 32')];
+    if (c1 !== undefined && c32 !== undefined) {
+      out.push(`  CPU per file, the same ${m.files} files: concurrency 1 ${c1} ms, concurrency 32 ${c32} ms; target: concurrency 1 <= concurrency 32 (no CPU while only waiting): ${verdict(c1 <= c32 * 1.1)}`);
+      if (bare1 !== undefined && bare32 !== undefined) {
+        out.push(
+          `  the floor: a bare Node client sending the same 3 requests per file and doing nothing else (test/bench/bare-client.mjs) uses ${bare1} ms at concurrency 1 and ${bare32} ms at 32:` +
+            ` waking up for each answer one at a time costs it ${round(bare1 - bare32, 2)} ms per file (${round(bare1 / bare32, 2)} x) on this machine; the action: ${round(c1 - c32, 2)} ms per file (${round(c1 / c32, 2)} x, start-up included)`,
+        );
+      }
     }
     out.push('');
     if (m.scale) {

@@ -52,7 +52,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -234,18 +234,25 @@ function runProcess(cmd: string, args: string[], opts: { cwd?: string } = {}): P
   });
 }
 
-/** runProcess under /usr/bin/time when it is there: the process's CPU (user + system) too. */
-async function runTimed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<Awaited<ReturnType<typeof runProcess>> & { cpuSecs?: number }> {
+/** runProcess under /usr/bin/time when it is there: the process's CPU (user + system) and peak RSS too. */
+async function runTimed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<Awaited<ReturnType<typeof runProcess>> & { cpuSecs?: number; peakRssMiB?: number }> {
   if (!existsSync(TIME)) return runProcess(cmd, args, opts);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-bench-time-'));
   const out = path.join(dir, 'time');
   try {
-    const run = await runProcess(TIME, ['-f', '%U %S', '-o', out, cmd, ...args], opts);
-    const m = /([\d.]+) ([\d.]+)\s*$/.exec(await readFile(out, 'utf8').catch(() => ''));
-    return m ? { ...run, cpuSecs: Number(m[1]) + Number(m[2]) } : run;
+    const run = await runProcess(TIME, ['-f', '%M %U %S', '-o', out, cmd, ...args], opts);
+    const m = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(await readFile(out, 'utf8').catch(() => ''));
+    return m ? { ...run, peakRssMiB: Number(m[1]) / 1024, cpuSecs: Number(m[2]) + Number(m[3]) } : run;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** test/bench/bare-client.mjs over `files` (paths relative to `cwd`): the chain's three requests and nothing else. */
+async function bareClient(arcnm: ArcnmEmulator, concurrency: number, files: string[], cwd: string) {
+  const run = await runTimed(NODE, [path.join(ROOT, 'test/bench/bare-client.mjs'), arcnm.url, ARCNM_KEY, String(concurrency), ...files], { cwd });
+  if (run.code !== 0 || !run.stdout.includes(`"confirmed":${files.length}`)) throw new Error(`bare-client.mjs failed: exit ${run.code}\n${run.stdout.slice(-500)}\n${run.stderr.slice(-2000)}`);
+  return run;
 }
 
 function expectSucceeded(run: BenchRun, files: number, what: string): void {
@@ -600,8 +607,7 @@ async function benchMany(opts: Options, ws: string) {
     for (const concurrency of [1, 32]) {
       progress(`many: ${opts.files} files, bare Node client at concurrency ${concurrency}`);
       const [apiBefore, storageBefore] = [arcnm.requests.length, blob.requests.length];
-      const bare = await runTimed(NODE, [path.join(ROOT, 'test/bench/bare-client.mjs'), arcnm.url, ARCNM_KEY, String(concurrency), ...Object.keys(files)], { cwd: ws });
-      if (bare.code !== 0 || !bare.stdout.includes(`"confirmed":${opts.files}`)) throw new Error(`bare-client.mjs failed: exit ${bare.code}\n${bare.stdout.slice(-500)}\n${bare.stderr.slice(-2000)}`);
+      const bare = await bareClient(arcnm, concurrency, Object.keys(files), ws);
       rows.push({
         client: `bare Node client, concurrency ${concurrency}`,
         wallSecs: round(bare.secs, 2),
@@ -742,16 +748,27 @@ async function benchScale(opts: Options, ws: string) {
   // Each size `scaleReps` times, interleaved (small, large, small, large, …), so that a burst of other work on the
   // machine hits both alike; every figure is the median of its runs, with the spread.
   const runs: ScaleRow[][] = [[], []];
+  // The floor of peak RSS per file: the bare client (the chain's three requests, nothing else) over the same files.
+  const bareRss: number[][] = [[], []];
+  const inFolder = async (dir: string) => (await readdir(path.join(ws, dir))).map((name) => `${dir}/${name}`);
+  const [smallFiles, otherFiles] = [await inFolder('scale/a'), await inFolder('scale/b')];
+  // The emulator keeps every upload and every request: drop them between runs, as a fresh service would.
+  const forget = () => {
+    arcnm.uploads.clear();
+    arcnm.requests.length = 0;
+    blob.objects().forEach((o) => blob.deleteObject(o.key));
+  };
   try {
     for (let rep = 1; rep <= opts.scaleReps; rep++) {
       for (const [k, [files, pattern]] of ([[small, 'scale/a/**'], [opts.scaleFiles, 'scale/**']] as const).entries()) {
         progress(`many (scale): ${files} files at concurrency 32, run ${rep}/${opts.scaleReps}`);
         const { run: _run, ...row } = await arcnmRun(ws, arcnm, pattern, files, 32);
         runs[k]!.push(row);
-        // The emulator keeps every upload and every request: drop them between runs, as a fresh service would.
-        arcnm.uploads.clear();
-        arcnm.requests.length = 0;
-        blob.objects().forEach((o) => blob.deleteObject(o.key));
+        forget();
+        progress(`many (scale): ${files} files, bare Node client at concurrency 32, run ${rep}/${opts.scaleReps}`);
+        const bare = await bareClient(arcnm, 32, k === 0 ? smallFiles : [...smallFiles, ...otherFiles], ws);
+        if (bare.peakRssMiB !== undefined) bareRss[k]!.push(bare.peakRssMiB);
+        forget();
       }
     }
   } finally {
@@ -762,11 +779,14 @@ async function benchScale(opts: Options, ws: string) {
   const rows = runs.map(medianRow);
   const [a, b] = [rows[0]!, rows[1]!];
   const rssKiBPerFile = a.peakRssMiB !== undefined && b.peakRssMiB !== undefined ? round(((b.peakRssMiB - a.peakRssMiB) * 1024) / (b.files - a.files), 2) : undefined;
+  const bare = bareRss.every((r) => r.length > 0) ? { peakRssMiB: bareRss.map((r) => round(median(r), 1)) } : undefined;
+  const bareRssKiBPerFile = bare ? round(((bare.peakRssMiB[1]! - bare.peakRssMiB[0]!) * 1024) / (b.files - a.files), 2) : undefined;
   return {
     method:
       'wall time from spawn to exit of the action process; floor = (presign + confirm requests, which carry the 25 ms) × 25 ms ÷ concurrency; CPU = the action process only (user + system, /usr/bin/time); peak RSS per file = (RSS at the larger run − RSS at the smaller) ÷ the difference in files',
     rows,
     rssKiBPerFile,
+    ...(bare ? { bare: { ...bare, rssKiBPerFile: bareRssKiBPerFile } } : {}),
     target: { maxRatio: 1.3, maxCpuMsPerFile: 1, maxRssKiBPerFile: 2, met: b.ratio <= 1.3 && (b.cpuMsPerFile ?? 0) <= 1 && (rssKiBPerFile ?? 0) < 2 },
   };
 }
@@ -1188,6 +1208,11 @@ function printReport(r: Results, errors: Record<string, string>, header: string)
       }
       out.push('  chain minimum per file: 2 API requests with latency (presign, confirm) + 1 storage request; the upload list, one request per round for every waiting file, is shared');
       const big = sc.rows.at(-1)!;
+      if (sc.bare) {
+        out.push(
+          `  the floor of peak RSS: the bare Node client over the same files at concurrency 32 (the chain's 3 requests, no verdict wait): ${sc.bare.peakRssMiB.join(' → ')} MiB, ${sc.bare.rssKiBPerFile} KiB per file; the action: ${sc.rssKiBPerFile ?? '-'} KiB per file`,
+        );
+      }
       out.push(`  targets: ratio <= 1.3 (${big.ratio}), CPU <= 1 ms/file (${big.cpuMsPerFile ?? '-'}), peak RSS growth < 2 KiB/file (${sc.rssKiBPerFile ?? '-'} KiB): ${verdict(sc.target.met)}`, '');
     }
   }

@@ -25361,7 +25361,10 @@ class SharedRounds {
             timer.unref();
             this.waiting.set(key, waiter);
             const stopListening = (0,_abort_js__WEBPACK_IMPORTED_MODULE_1__/* .whenAborted */ .e)(signal, () => waiter.settle(signal.reason));
-            if (this.polling && waiter.dueAt < this.sleepingUntil - 1 && !this.wake.signal.aborted)
+            // Woken only when the round would come sooner for it: while rounds are held apart (`earliest`), a waiter due
+            // before the next one allowed changes nothing, and waking for each (thousands of files) cost a pass over
+            // every waiter and a new pause each time.
+            if (this.polling && Math.max(waiter.dueAt, this.earliest()) < this.sleepingUntil - 1 && !this.wake.signal.aborted)
                 this.wake.abort(_abort_js__WEBPACK_IMPORTED_MODULE_1__/* .WAKE */ .b);
             void this.poll();
         });

@@ -166,7 +166,10 @@ export class SharedRounds<T, W extends RoundWaiter<T>> {
       timer.unref();
       this.waiting.set(key, waiter);
       const stopListening = whenAborted(signal, () => waiter.settle(signal.reason));
-      if (this.polling && waiter.dueAt < this.sleepingUntil - 1 && !this.wake.signal.aborted) this.wake.abort(WAKE);
+      // Woken only when the round would come sooner for it: while rounds are held apart (`earliest`), a waiter due
+      // before the next one allowed changes nothing, and waking for each (thousands of files) cost a pass over
+      // every waiter and a new pause each time.
+      if (this.polling && Math.max(waiter.dueAt, this.earliest()) < this.sleepingUntil - 1 && !this.wake.signal.aborted) this.wake.abort(WAKE);
       void this.poll();
     });
   }

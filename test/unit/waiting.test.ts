@@ -1,8 +1,8 @@
 // The shared waiting and recovery of src/core/waiting.ts, without a network: rounds until done, the deadline
 // for waiting, cancellation between rounds, and the look-up before repeating something that must happen once.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NetworkError, OutcomeUnknownError, PublishError, WaitTimeoutError } from '../../src/core/errors.js';
-import { happenOnce, pauseWithin, pollUntil, verdictUnlessCancelled, type Once } from '../../src/core/waiting.js';
+import { SharedRounds, happenOnce, pauseWithin, pollUntil, verdictUnlessCancelled, type Once, type RoundWaiter } from '../../src/core/waiting.js';
 import type { Logger } from '../../src/core/types.js';
 
 const quiet = (): Logger & { lines: string[] } => {
@@ -140,5 +140,52 @@ describe('happenOnce', () => {
 
   it('rethrows a failure that is not ambiguous', async () => {
     await expect(happenOnce(base({ start: async () => Promise.reject(new PublishError('no', 'permission_denied')) }))).rejects.toMatchObject({ code: 'permission_denied' });
+  });
+});
+
+describe('SharedRounds', () => {
+  type W = RoundWaiter<string>;
+  const waiterCtx = () => ({ signal: new AbortController().signal, waitDeadline: Date.now() + 10_000 });
+
+  it('holds rounds apart as `earliest` says, and a waiter due sooner than that does not restart the pause', async () => {
+    const started = Date.now();
+    const roundsAt: number[] = [];
+    const rounds = new SharedRounds<string, W>(
+      new AbortController().signal,
+      async (now, waiting) => {
+        roundsAt.push(now - started);
+        for (const w of waiting) w.settle(undefined, `seen ${w.round}`);
+      },
+      () => started + 300,
+    );
+    const any = vi.spyOn(AbortSignal, 'any');
+    try {
+      const answers: Promise<string>[] = [];
+      for (let i = 0; i < 20; i++) {
+        answers.push(rounds.wait(`k${i}`, { dueAt: Date.now() + 20, round: i }, waiterCtx(), () => new Error('timed out')));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await Promise.all(answers)).toEqual(Array.from({ length: 20 }, (_, i) => `seen ${i}`));
+      expect(roundsAt).toHaveLength(1); // one round answered all twenty
+      expect(roundsAt[0]).toBeGreaterThanOrEqual(295);
+      expect(any.mock.calls.length).toBeLessThanOrEqual(2); // one pause, not one per waiter
+    } finally {
+      any.mockRestore();
+    }
+  });
+
+  it('without `earliest`, a waiter due sooner than the pause brings the round forward', async () => {
+    const started = Date.now();
+    const roundsAt: number[] = [];
+    const rounds = new SharedRounds<string, W>(new AbortController().signal, async (now, waiting) => {
+      roundsAt.push(now - started);
+      for (const w of waiting) if (w.dueAt <= now) w.settle(undefined, 'done');
+    });
+    const late = rounds.wait('late', { dueAt: started + 1_000, round: 0 }, waiterCtx(), () => new Error('timed out'));
+    await new Promise((r) => setTimeout(r, 10));
+    await rounds.wait('soon', { dueAt: Date.now() + 20, round: 0 }, waiterCtx(), () => new Error('timed out'));
+    expect(roundsAt[0]).toBeLessThan(500);
+    await late;
+    expect(roundsAt.at(-1)).toBeGreaterThanOrEqual(995);
   });
 });

@@ -210,6 +210,9 @@ export async function publish(config: Config, hooks: RunHooks): Promise<RunRepor
     stallTimeoutMs: run.requestTimeoutMs,
     userAgent: USER_AGENT,
     log: hooks.log,
+    // Each file sends one request at a time; beside them go a provider's shared status rounds, a token refresh
+    // and the look-ups that recover an ambiguous failure, each one at a time too.
+    connectionsPerServer: run.concurrency + 4,
   });
   // A failure that is the whole run's (refused credential, missing target, wrong server-url) stops it at once:
   // no new file starts, and every file not published fails with that one reason.

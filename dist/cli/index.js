@@ -29562,7 +29562,7 @@ class Http {
         // reads the proxies once, but NO_PROXY from the environment on every request (twice), unless given: read it
         // once here too, in the same order (a run's environment does not change under it).
         this.dispatcher =
-            dispatcher ?? new undici/* EnvHttpProxyAgent */.J({ keepAliveTimeout: 10_000, connections: 64, noProxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
+            dispatcher ?? new undici/* EnvHttpProxyAgent */.J({ keepAliveTimeout: 10_000, connections: settings.connectionsPerServer ?? 64, noProxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
     }
     /** The run's rate limiter for the server of `url`. */
     limiterFor(url) {
@@ -33563,6 +33563,9 @@ async function publish(config, hooks) {
         stallTimeoutMs: run.requestTimeoutMs,
         userAgent: version/* USER_AGENT */._,
         log: hooks.log,
+        // Each file sends one request at a time; beside them go a provider's shared status rounds, a token refresh
+        // and the look-ups that recover an ambiguous failure, each one at a time too.
+        connectionsPerServer: run.concurrency + 4,
     });
     // A failure that is the whole run's (refused credential, missing target, wrong server-url) stops it at once:
     // no new file starts, and every file not published fails with that one reason.

@@ -19,6 +19,12 @@ export interface HttpSettings {
   stallTimeoutMs: number;
   userAgent: string;
   log: Logger;
+  /**
+   * The most connections kept to one server: the files sending requests at once (`concurrency`) and a few for
+   * what the run sends beside them. Without a bound, a request sent while the connection that just answered is
+   * not yet free opens another, and a run at concurrency 32 opened half as many again (a TLS handshake each).
+   */
+  connectionsPerServer?: number;
 }
 
 export interface HttpRequest {
@@ -129,7 +135,7 @@ export class Http {
     // reads the proxies once, but NO_PROXY from the environment on every request (twice), unless given: read it
     // once here too, in the same order (a run's environment does not change under it).
     this.dispatcher =
-      dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: 64, noProxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
+      dispatcher ?? new EnvHttpProxyAgent({ keepAliveTimeout: 10_000, connections: settings.connectionsPerServer ?? 64, noProxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
   }
 
   /** The run's rate limiter for the server of `url`. */

@@ -164,6 +164,22 @@ describe('ARCNM end to end: the live service behaviour', () => {
     expect(run.stdout).toMatch(/still processing the first attempt/);
     await expectStoredIntact(ws, ['cad/part.step'], run);
   });
+
+  it('keeps its connections to each server to the files in flight and a few beside them (concurrency + 4)', async () => {
+    // 150 small files at concurrency 16, with 10 ms on every ARCNM call: without a bound, a request sent while
+    // the connection that had just answered was not yet free opened another (25 to ARCNM here, 64-68 at 5,000
+    // files and concurrency 32), each a TLS handshake on a real network.
+    await startEmulators({ processingDelayMs: 10 });
+    const files = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`cad/part-${String(i).padStart(3, '0')}.step`, samples.step(`part-${i}.step`)]));
+    const ws = await makeWorkspace(files);
+    const run = await runAction(inputs({ path: 'cad/*.step', concurrency: '16' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs['succeeded-count']).toBe('150');
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results);
+    const connections = (log: { connection?: number }[]) => new Set(log.map((q) => q.connection)).size;
+    expect(connections(arcnm.requests)).toBeLessThanOrEqual(20);
+    expect(connections(blob.requests)).toBeLessThanOrEqual(20);
+  });
 });
 
 describe('ARCNM end to end: faults', () => {

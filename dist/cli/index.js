@@ -33117,16 +33117,55 @@ function inParallel(items, limit, work) {
 
 
 
-/** Mask a presigned URL's query string, and each signature in it on its own, raw and decoded. */
-function maskSignatures(url, mask) {
-    const { search, searchParams } = new URL(url);
-    if (search.length > 1)
-        mask(search.slice(1));
-    for (const [name, value] of searchParams) {
-        if (/^(x-amz-signature|sig|signature|x-goog-signature)$/i.test(name) && value) {
-            mask(value);
-            mask(encodeURIComponent(value));
+/** The parameter (query or form field) that carries a presigned target's signature, in every scheme we know. */
+const SIGNATURE_PARAM = /^(x-amz-signature|x-goog-signature|sig|signature)$/i;
+/** What signs beside it: the same for every file of a run (one key, one session), so masked once a run. */
+const CREDENTIAL_PARAM = /^(x-amz-credential|x-amz-security-token|x-goog-credential|awsaccesskeyid)$/i;
+/**
+ * Mask what makes a presigned target a credential: the signature in its query string or form fields and what
+ * names the key that made it, each raw and as sent; or, where its query string carries no signature we know (a
+ * scheme where any parameter may be the credential), the whole query string. The rest of a signed query
+ * (algorithm, date, expiry, signed headers) grants nothing. Every value masked is also an `::add-mask::` for
+ * the runner, which compares each later line of the log with every value it holds: a file adds one value (its
+ * signature), where the whole query string, its encoded form and the signature were three (15,000 for a run of
+ * 5,000 files).
+ */
+function maskSignatures(target, mask) {
+    const query = target.url.indexOf('?');
+    if (query >= 0) {
+        const search = target.url.slice(query + 1).split('#')[0];
+        const secret = [];
+        let signed = false;
+        for (const pair of search.split('&')) {
+            const eq = pair.indexOf('=');
+            const [name, sent] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+            const signature = SIGNATURE_PARAM.test(name);
+            if (sent === '' || !(signature || CREDENTIAL_PARAM.test(name)))
+                continue;
+            signed ||= signature;
+            secret.push(sent);
         }
+        if (!signed && search !== '')
+            mask(search);
+        for (const sent of signed ? secret : []) {
+            // The value decoded (the registry adds its URL-encoded and JSON forms), and as sent where that differs.
+            const value = decoded(sent);
+            mask(value);
+            if (sent !== value && sent !== encodeURIComponent(value))
+                mask(sent);
+        }
+    }
+    for (const [name, value] of Object.entries(target.fields ?? {}))
+        if ((SIGNATURE_PARAM.test(name) || CREDENTIAL_PARAM.test(name)) && value)
+            mask(value);
+}
+/** A query value decoded as a form decodes it (`+` is a space), or as sent when it is not valid percent-encoding. */
+function decoded(sent) {
+    try {
+        return decodeURIComponent(sent.replace(/\+/g, ' '));
+    }
+    catch {
+        return sent;
     }
 }
 /** Publish every file; never throws for a file's failure. */
@@ -33156,7 +33195,7 @@ async function publishOne(file, session, http, options, release, rejoin) {
         for (let round = 1;; round++) {
             stop.throwIfAborted();
             const { target, pending } = await session.presign(file, ctx);
-            maskSignatures(target.url, options.mask);
+            maskSignatures(target, options.mask);
             options.log.info(`${file.path}: presigned (${target.method})`);
             try {
                 stop.throwIfAborted();

@@ -165,6 +165,21 @@ describe('ARCNM end to end: the live service behaviour', () => {
     await expectStoredIntact(ws, ['cad/part.step'], run);
   });
 
+  it("registers one value per file with the runner's masker (the signature), plus the key and the credential once", async () => {
+    // The runner compares every later log line with every value registered: three a file (the query string, its
+    // encoded form, the signature) were 15,000 for 5,000 files.
+    await startEmulators();
+    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`cad/part-${i}.step`, samples.step(`part-${i}.step`)]));
+    const ws = await makeWorkspace(files);
+    const run = await runAction(inputs({ path: 'cad/*.step' }), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const masks = run.stdout.split('\n').filter((l) => l.startsWith('::add-mask::'));
+    expect(masks.length).toBeGreaterThanOrEqual(21);
+    expect(masks.length).toBeLessThanOrEqual(20 + 4);
+    expect(masks).toContain(`::add-mask::${API_KEY}`);
+    expect(findLeaks(run, [API_KEY])).toEqual([]);
+  });
+
   it('keeps its connections to each server to the files in flight and a few beside them (concurrency + 4)', async () => {
     // 150 small files at concurrency 16, with 10 ms on every ARCNM call: without a bound, a request sent while
     // the connection that had just answered was not yet free opened another (25 to ARCNM here, 64-68 at 5,000

@@ -92,17 +92,30 @@ describe('Coldstream jobs', () => {
 });
 
 describe('maskSignatures', () => {
-  it('masks the query string and each signature on its own, raw and encoded', () => {
+  const maskedOf = (target: { url: string; fields?: Record<string, string> }) => {
     const masked: string[] = [];
-    maskSignatures('https://s3.test/b/k?X-Amz-Date=1&X-Amz-Signature=abc123', (s) => masked.push(s));
-    expect(masked).toEqual(['X-Amz-Date=1&X-Amz-Signature=abc123', 'abc123', 'abc123']);
-    masked.length = 0;
-    maskSignatures('https://acct.blob.test/c/b?sv=2024&sig=Ab%2Bc%3D', (s) => masked.push(s));
-    expect(masked).toContain('Ab+c=');
-    expect(masked).toContain('Ab%2Bc%3D');
-    masked.length = 0;
-    maskSignatures('https://host.test/upload', (s) => masked.push(s));
-    expect(masked).toEqual([]);
+    maskSignatures(target, (s) => masked.push(s));
+    return masked;
+  };
+  it('masks the signature and the key that made it, decoded (the registry adds the encoded forms), not the whole query', () => {
+    expect(maskedOf({ url: 'https://s3.test/b/k?X-Amz-Date=1&X-Amz-Credential=AKIAX%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc123' })).toEqual([
+      'AKIAX/20261129/us-east-1/s3/aws4_request',
+      'abc123',
+    ]);
+    expect(maskedOf({ url: 'https://s3.test/b/k?X-Amz-Signature=abc123&X-Amz-Security-Token=tok%2Ben' })).toEqual(['abc123', 'tok+en']);
+  });
+  it('masks a value as sent too where it is not encoded as encodeURIComponent would (Azure: sig, base64)', () => {
+    expect(maskedOf({ url: 'https://acct.blob.test/c/b?sv=2024&sig=Ab%2Bc%3D' })).toEqual(['Ab+c=']);
+    expect(maskedOf({ url: 'https://acct.blob.test/c/b?sv=2024&sig=Ab%2bc%3d' })).toEqual(['Ab+c=', 'Ab%2bc%3d']);
+    expect(maskedOf({ url: 'https://acct.blob.test/c/b?sig=%E0%A4%A' })).toEqual(['%E0%A4%A']);
+  });
+  it('masks the whole query string of a URL with no signature it knows, and nothing of a URL without a query', () => {
+    expect(maskedOf({ url: 'https://store.test/u/1?token=s3cr3t&expires=9' })).toEqual(['token=s3cr3t&expires=9']);
+    expect(maskedOf({ url: 'https://store.test/u/1?X-Amz-Credential=AKIAX' })).toEqual(['X-Amz-Credential=AKIAX']);
+    expect(maskedOf({ url: 'https://host.test/upload' })).toEqual([]);
+  });
+  it("masks a presigned POST form's signature and credential fields, not its policy's other fields", () => {
+    expect(maskedOf({ url: 'https://s3.test/bucket', fields: { key: 'a/b.step', policy: 'eyJ…', 'x-amz-credential': 'AKIAX/2026', 'x-amz-signature': 'f00d' } })).toEqual(['AKIAX/2026', 'f00d']);
   });
 });
 

@@ -129,8 +129,8 @@ describe('the engine', () => {
       ['b.step', 'succeeded', 'id-b.step', ['etag-md5', 'content-md5']],
     ]);
     expect(results[0]!.sha256).toBe(createHash('sha256').update('alpha').digest('hex'));
-    // The presigned query string and its signature are masked before anything could print them.
-    expect(opts.masked).toEqual(expect.arrayContaining(['n=1&X-Amz-Signature=sig1', 'sig1']));
+    // Each presigned signature is masked before anything could print it; the rest of the query grants nothing.
+    expect(opts.masked).toEqual(['sig1', 'sig1']);
   });
 
   it('retries storage answers worth retrying (503) within the same presign', async () => {

@@ -57,12 +57,15 @@ export function maskSignatures(target: Pick<UploadTarget, 'url' | 'fields'>, mas
       signed ||= signature;
       secret.push(sent);
     }
-    if (!signed && search !== '') mask(search);
-    for (const sent of signed ? secret : []) {
-      // The value decoded (the registry adds its URL-encoded and JSON forms), and as sent where that differs.
-      const value = decoded(sent);
-      mask(value);
-      if (sent !== value && sent !== encodeURIComponent(value)) mask(sent);
+    if (!signed) {
+      if (search !== '') mask(search);
+    } else {
+      for (const sent of secret) {
+        // The value decoded (the registry adds its URL-encoded and JSON forms), and as sent where that differs.
+        const value = decoded(sent);
+        mask(value);
+        if (sent !== value && sent !== encodeURIComponent(value)) mask(sent);
+      }
     }
   }
   for (const [name, value] of Object.entries(target.fields ?? {})) if ((SIGNATURE_PARAM.test(name) || CREDENTIAL_PARAM.test(name)) && value) mask(value);

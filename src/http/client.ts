@@ -22,7 +22,7 @@ export interface HttpSettings {
   /**
    * The most connections kept to one server: the files sending requests at once (`concurrency`) and a few for
    * what the run sends beside them. Without a bound, a request sent while the connection that just answered is
-   * not yet free opens another, and a run at concurrency 32 opened half as many again (a TLS handshake each).
+   * not yet free opens another, and a run at concurrency 32 opened up to twice as many (a TLS handshake each).
    */
   connectionsPerServer?: number;
 }

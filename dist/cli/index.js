@@ -33391,9 +33391,9 @@ function checkDxf(head) {
 }
 /**
  * A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked).
- * When the bytes are recognisably something else (see identify), the reason says what they are.
+ * When the bytes are recognisably something else (see identify), the reason says what they are. `whole`: the
+ * file's bytes, when the caller has read all of them already (a small file).
  */
-/** `whole`: the file's bytes, when the caller has read all of them already (a small file). */
 async function checkContent(file, whole) {
     if (file.bytes === 0)
         return undefined; // refused elsewhere as empty

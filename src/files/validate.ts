@@ -121,9 +121,9 @@ function checkDxf(head: string): string | undefined {
 
 /**
  * A reason to refuse the file, or undefined when its content matches its extension (or the type is unchecked).
- * When the bytes are recognisably something else (see identify), the reason says what they are.
+ * When the bytes are recognisably something else (see identify), the reason says what they are. `whole`: the
+ * file's bytes, when the caller has read all of them already (a small file).
  */
-/** `whole`: the file's bytes, when the caller has read all of them already (a small file). */
 export async function checkContent(file: LocalFile, whole?: Buffer): Promise<string | undefined> {
   if (file.bytes === 0) return undefined; // refused elsewhere as empty
   const head = whole && whole.length <= HEAD_BYTES ? whole : await readAt(file, 0, HEAD_BYTES);

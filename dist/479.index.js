@@ -78,7 +78,7 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4296);
 /* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5694);
 /* harmony import */ var _files_names_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9827);
-/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(7940);
+/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(3272);
 /* harmony import */ var _http_graphql_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(4729);
 /* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(3889);
 /* harmony import */ var _auth_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(8705);

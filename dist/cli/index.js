@@ -29130,6 +29130,7 @@ const reasons = {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   EF: () => (/* binding */ readCapped),
+/* harmony export */   Fg: () => (/* binding */ consume),
 /* harmony export */   Nw: () => (/* binding */ ERROR_BODY_CAP),
 /* harmony export */   _P: () => (/* binding */ SUCCESS_BODY_CAP)
 /* harmony export */ });
@@ -29139,15 +29140,36 @@ const ERROR_BODY_CAP = 8 * 1024;
 const SUCCESS_BODY_CAP = 16 * 1024 * 1024;
 /**
  * Read at most `cap` bytes of a body as UTF-8. Past the cap the body is destroyed (the socket closed), so the
- * sender stops and nothing more is buffered. Read through its events, not `for await`: the async iterator costs a
- * promise per chunk and a stream-end watcher per body, for what is most often one chunk.
+ * sender stops and nothing more is buffered.
  */
-function readCapped(body, cap) {
+async function readCapped(body, cap) {
+    const chunks = [];
+    let size = 0;
+    let truncated = false;
+    await consume(body, (buf) => {
+        if (size + buf.length > cap) {
+            chunks.push(buf.subarray(0, cap - size));
+            size = cap;
+            truncated = true;
+            return false;
+        }
+        chunks.push(buf);
+        size += buf.length;
+        return true;
+    });
+    return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+}
+/**
+ * Hand each chunk of a body to `onChunk` as it arrives. Resolves when the body ends, or at once when `onChunk`
+ * answers false (enough was read); rejects with what `onChunk` throws. Either way the rest of the body is
+ * destroyed (the socket closed), so the sender stops and nothing more is buffered. Read through its events, not
+ * `for await`: the async iterator costs a promise per chunk and a stream-end watcher per body, for what is most
+ * often one chunk.
+ */
+function consume(body, onChunk) {
     return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
         let settled = false;
-        const finish = (err, truncated = false) => {
+        const finish = (err, early = false) => {
             if (settled)
                 return;
             settled = true;
@@ -29155,24 +29177,27 @@ function readCapped(body, cap) {
             body.off('end', onEnd);
             body.off('error', onError);
             body.off('close', onClose);
-            if (err !== undefined)
-                reject(err);
-            else
-                resolve({ text: Buffer.concat(chunks, size).toString('utf8'), truncated });
-        };
-        const onData = (chunk) => {
-            const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-            if (size + buf.length > cap) {
-                chunks.push(buf.subarray(0, cap - size));
-                size = cap;
-                finish(undefined, true);
+            if (early) {
                 // A destroyed body may still report an error (undici's says the request was aborted): nobody needs it.
                 body.on('error', () => { });
                 body.destroy();
+            }
+            if (err !== undefined)
+                reject(err);
+            else
+                resolve();
+        };
+        const onData = (chunk) => {
+            let more;
+            try {
+                more = onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+            }
+            catch (err) {
+                finish(err, true);
                 return;
             }
-            chunks.push(buf);
-            size += buf.length;
+            if (more === false)
+                finish(undefined, true);
         };
         const onEnd = () => finish(undefined);
         const onError = (err) => finish(err);
@@ -29188,7 +29213,7 @@ function readCapped(body, cap) {
 
 /***/ }),
 
-/***/ 7940:
+/***/ 3272:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29469,12 +29494,246 @@ var retry = __nccwpck_require__(7253);
 var units = __nccwpck_require__(2184);
 // EXTERNAL MODULE: ./src/http/bounded.ts
 var bounded = __nccwpck_require__(8245);
+;// CONCATENATED MODULE: ./src/http/json-array.ts
+// A JSON array read one element at a time, as its bytes arrive: a list answer as long as the server makes it (an
+// ARCNM organisation's every upload) costs the memory of one element and of what the caller keeps, not of the
+// whole answer three times over (its bytes, its text and its parsed rows). Each element is parsed with
+// JSON.parse, so an element is exactly as valid as it would be in the whole; the scanner only finds where each
+// one ends (strings, escapes and nesting), and checks what lies between them.
+/** No list row comes near this; a longer element is refused rather than held. */
+const MAX_ELEMENT_BYTES = 1024 * 1024;
+/** Whole elements of one chunk parsed in one JSON.parse, up to about this many bytes of them. */
+const BATCH_BYTES = 64 * 1024;
+var State;
+(function (State) {
+    /** Before the `[`. */
+    State[State["Start"] = 0] = "Start";
+    /** After the `[`: an element or the `]`. */
+    State[State["First"] = 1] = "First";
+    /** After a `,`: an element. */
+    State[State["Next"] = 2] = "Next";
+    /** Inside an element. */
+    State[State["Element"] = 3] = "Element";
+    /** After an element: a `,` or the `]`. */
+    State[State["After"] = 4] = "After";
+    /** After the `]`: white space only. */
+    State[State["Done"] = 5] = "Done";
+})(State || (State = {}));
+const SPACE = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_SQUARE = 0x5b;
+const CLOSE_SQUARE = 0x5d;
+const OPEN_CURLY = 0x7b;
+const CLOSE_CURLY = 0x7d;
+const isSpace = (b) => b === SPACE || b === LF || b === CR || b === TAB;
+/** Why the bytes are not a JSON array (the caller names the answer). */
+class JsonArrayError extends Error {
+}
+/**
+ * Feed it the body's chunks (`push`), then `end()`: `onElement` gets every element of the top-level array, in
+ * order, parsed. Anything but one JSON array (an object, trailing text, a cut-off body) throws a JsonArrayError.
+ */
+class JsonArrayReader {
+    onElement;
+    state = State.Start;
+    /** Nesting depth inside the element (0: a bare string, number, true, false or null). */
+    depth = 0;
+    inString = false;
+    escaped = false;
+    /** The element's bytes from earlier chunks (an element that spans chunks). */
+    parts = [];
+    partBytes = 0;
+    /** Where the whole elements of this chunk not yet parsed start and end. */
+    starts = [];
+    ends = [];
+    /** Elements read so far. */
+    count = 0;
+    constructor(onElement) {
+        this.onElement = onElement;
+    }
+    push(chunk) {
+        // The state in locals while scanning (this is the loop every byte of a long list goes through).
+        let { state, depth, inString, escaped } = this;
+        let start = state === State.Element ? 0 : -1;
+        const n = chunk.length;
+        for (let i = 0; i < n; i++) {
+            const b = chunk[i];
+            if (state === State.Element) {
+                if (inString) {
+                    if (escaped) {
+                        escaped = false;
+                        continue;
+                    }
+                    // Most of a list's bytes are inside strings: jump to the next quote (a native search), then count the
+                    // backslashes right before it: an odd run escapes it.
+                    const quote = chunk.indexOf(QUOTE, i);
+                    const to = quote < 0 ? n : quote;
+                    let run = 0;
+                    while (to - run - 1 >= i && chunk[to - run - 1] === BACKSLASH)
+                        run++;
+                    if (quote < 0) {
+                        // The string goes on in the next chunk, whose first byte is escaped after an odd run.
+                        escaped = run % 2 === 1;
+                        i = n;
+                    }
+                    else if (run % 2 === 0) {
+                        i = quote;
+                        inString = false;
+                        if (depth === 0)
+                            state = this.emit(chunk, start, i + 1);
+                    }
+                    else
+                        i = quote;
+                }
+                else if (b === QUOTE)
+                    inString = true;
+                else if (b === OPEN_CURLY || b === OPEN_SQUARE)
+                    depth++;
+                else if (b === CLOSE_CURLY || b === CLOSE_SQUARE) {
+                    if (depth === 0) {
+                        // The `]` that ends the array, right after a bare number, true, false or null: read again below.
+                        state = this.emit(chunk, start, i);
+                        i--;
+                    }
+                    else if (--depth === 0)
+                        state = this.emit(chunk, start, i + 1);
+                }
+                else if (depth === 0 && (b === COMMA || isSpace(b))) {
+                    state = this.emit(chunk, start, i);
+                    i--;
+                }
+                continue;
+            }
+            if (isSpace(b))
+                continue;
+            switch (state) {
+                case State.Start:
+                    if (b !== OPEN_SQUARE)
+                        throw new JsonArrayError(`it is not a JSON array (it starts with ${describe(b)})`);
+                    state = State.First;
+                    break;
+                case State.First:
+                case State.Next:
+                    if (b === CLOSE_SQUARE && state === State.First) {
+                        state = State.Done;
+                        break;
+                    }
+                    if (b === COMMA || b === CLOSE_SQUARE)
+                        throw new JsonArrayError(`it has ${describe(b)} where an element was expected (after element ${this.count + this.ends.length})`);
+                    // The element's first byte is read again as part of it.
+                    start = i;
+                    state = State.Element;
+                    depth = 0;
+                    inString = false;
+                    escaped = false;
+                    i--;
+                    break;
+                case State.After:
+                    if (b === COMMA)
+                        state = State.Next;
+                    else if (b === CLOSE_SQUARE)
+                        state = State.Done;
+                    else
+                        throw new JsonArrayError(`it has ${describe(b)} after element ${this.count + this.ends.length}, where a comma or the closing bracket was expected`);
+                    break;
+                case State.Done:
+                    throw new JsonArrayError(`it goes on after the closing bracket (${describe(b)})`);
+            }
+        }
+        this.flush(chunk);
+        this.state = state;
+        this.depth = depth;
+        this.inString = inString;
+        this.escaped = escaped;
+        if (state === State.Element) {
+            // The element goes on in the next chunk: keep its bytes so far (a view of the chunk; bounded by the cap).
+            this.partBytes += n - start;
+            if (this.partBytes > MAX_ELEMENT_BYTES)
+                throw new JsonArrayError(`element ${this.count + 1} is longer than ${MAX_ELEMENT_BYTES / 1024} KiB`);
+            this.parts.push(chunk.subarray(start));
+        }
+    }
+    /** The body ended: throws unless the array was closed. */
+    end() {
+        if (this.state !== State.Done)
+            throw new JsonArrayError(`it ends before the closing bracket (after ${this.count} elements)`);
+    }
+    /**
+     * The element from `start` to `end` of this chunk (after the parts before it) read. Elements that lie whole in
+     * one chunk are parsed together, in one JSON.parse a batch (a chunk is at most BATCH_BYTES of them): one call for
+     * hundreds of rows, not one each.
+     */
+    emit(chunk, start, end) {
+        if (this.parts.length === 0) {
+            if (end - start > MAX_ELEMENT_BYTES)
+                throw new JsonArrayError(`element ${this.count + this.ends.length + 1} is longer than ${MAX_ELEMENT_BYTES / 1024} KiB`);
+            this.starts.push(start);
+            this.ends.push(end);
+            if (end - this.starts[0] >= BATCH_BYTES)
+                this.flush(chunk);
+            return State.After;
+        }
+        // An element that spans chunks began before anything of this chunk's batch.
+        const total = this.partBytes + (end - start);
+        if (total > MAX_ELEMENT_BYTES)
+            throw new JsonArrayError(`element ${this.count + 1} is longer than ${MAX_ELEMENT_BYTES / 1024} KiB`);
+        this.parts.push(chunk.subarray(start, end));
+        const text = Buffer.concat(this.parts, total).toString('utf8');
+        this.parts = [];
+        this.partBytes = 0;
+        this.onElement(this.parse(text, this.count + 1));
+        this.count++;
+        return State.After;
+    }
+    /** The batch of whole elements of this chunk, parsed and handed on. */
+    flush(chunk) {
+        const { starts, ends } = this;
+        if (starts.length === 0)
+            return;
+        // Only commas and white space lie between the elements (the scanner saw to that): together, in brackets, they
+        // are one JSON array exactly when each is JSON.
+        let elements;
+        try {
+            elements = JSON.parse(`[${chunk.toString('utf8', starts[0], ends[ends.length - 1])}]`);
+        }
+        catch {
+            elements = undefined;
+        }
+        if (!Array.isArray(elements) || elements.length !== starts.length) {
+            // Which one is not JSON, for the message.
+            for (let k = 0; k < starts.length; k++)
+                this.parse(chunk.toString('utf8', starts[k], ends[k]), this.count + k + 1);
+            throw new JsonArrayError(`elements ${this.count + 1} to ${this.count + starts.length} are not ${starts.length} JSON values`);
+        }
+        starts.length = 0;
+        ends.length = 0;
+        for (const element of elements) {
+            this.count++;
+            this.onElement(element);
+        }
+    }
+    parse(text, nth) {
+        try {
+            return JSON.parse(text);
+        }
+        catch {
+            throw new JsonArrayError(`element ${nth} is not JSON (it starts ${JSON.stringify(text.slice(0, 40))})`);
+        }
+    }
+}
+function describe(b) {
+    return b >= 0x21 && b < 0x7f ? `"${String.fromCharCode(b)}"` : `byte 0x${b.toString(16).padStart(2, '0')}`;
+}
+
 // EXTERNAL MODULE: ./src/http/deadline.ts
 var http_deadline = __nccwpck_require__(2378);
 ;// CONCATENATED MODULE: ./src/http/client.ts
-// One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
-// dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
-// policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+
 
 
 
@@ -29613,7 +29872,57 @@ class Http {
             return { retry: true, paced: true, retryAfterMs, reason: 'HTTP 429' };
         return { retry: idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
     }
-    async request(req) {
+    request(req) {
+        return this.send(req, async (status, headers, body, where) => {
+            // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+            const ok = status >= 200 && status < 300;
+            const { text, truncated } = await (0,bounded/* readCapped */.EF)(body, ok ? bounded/* SUCCESS_BODY_CAP */._P : bounded/* ERROR_BODY_CAP */.Nw);
+            if (ok && truncated) {
+                throw new errors/* HttpError */.j$(`${req.label}: ${where} answered more than ${bounded/* SUCCESS_BODY_CAP */._P / 1024 / 1024} MiB; no answer of this API is that large`, status, '', { code: 'invalid_response' });
+            }
+            return makeResponse(status, headers, text, where);
+        });
+    }
+    /**
+     * A GET of a list: a successful answer must be one JSON array, read element by element as it arrives
+     * (JsonArrayReader), of which only the elements `keep` accepts are held. However long the list, the run holds
+     * one element and what it keeps. Any other answer is read as `request` reads it (`text` holds an error body).
+     * `parseMs`: the time spent reading the list's elements (not waiting for them).
+     */
+    requestList(req, keep) {
+        return this.send(req, async (status, headers, body, where) => {
+            if (status < 200 || status >= 300) {
+                const { text } = await (0,bounded/* readCapped */.EF)(body, bounded/* ERROR_BODY_CAP */.Nw);
+                return Object.assign(makeResponse(status, headers, text, where), { kept: [], parseMs: 0 });
+            }
+            // A new reader each attempt: a retried list is read again from its start.
+            const kept = [];
+            const reader = new JsonArrayReader((element) => {
+                if (keep(element))
+                    kept.push(element);
+            });
+            let parseMs = 0;
+            try {
+                await (0,bounded/* consume */.Fg)(body, (chunk) => {
+                    const started = (0,units/* monotonicMs */.dR)();
+                    reader.push(chunk);
+                    parseMs += (0,units/* monotonicMs */.dR)() - started;
+                });
+                reader.end();
+            }
+            catch (err) {
+                if (!(err instanceof JsonArrayError))
+                    throw err;
+                throw new errors/* HttpError */.j$(`${req.label}: ${where} answered HTTP ${status} with something other than a JSON list: ${err.message}`, status, '', { code: 'invalid_response' });
+            }
+            return Object.assign(makeResponse(status, headers, '', where), { kept, parseMs });
+        });
+    }
+    /**
+     * One request with the run's retry policy, rate limiter and per-request deadline; `read` reads the answer's body
+     * within the deadline. A body lost on the way is a network failure (retried where the request is safe to repeat).
+     */
+    send(req, read) {
         const headers = { 'user-agent': this.settings.userAgent, ...lower(req.headers ?? {}) };
         let body = req.body;
         if (req.json !== undefined) {
@@ -29639,24 +29948,19 @@ class Http {
                         throw err;
                     throw transportError(err, req.label, where);
                 }
+                const answerHeaders = flattenHeaders(res.headers);
                 if (res.statusCode === 429) {
                     // A wait longer than the run allows is not waited out (withRetry lets the answer stand): no hold for it.
-                    const retryAfterMs = (0,retry/* parseRetryAfter */.mu)(flattenHeaders(res.headers)['retry-after']);
+                    const retryAfterMs = (0,retry/* parseRetryAfter */.mu)(answerHeaders['retry-after']);
                     ticket.done(retryAfterMs !== undefined && retryAfterMs > limiter.maxRetryAfterMs ? 'failed' : 'limited', retryAfterMs);
                 }
                 else
                     ticket.done('ok');
-                // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
-                const ok = res.statusCode >= 200 && res.statusCode < 300;
-                const { text, truncated } = await (0,bounded/* readCapped */.EF)(res.body, ok ? bounded/* SUCCESS_BODY_CAP */._P : bounded/* ERROR_BODY_CAP */.Nw).catch((err) => {
-                    if (req.signal?.aborted)
+                return await read(res.statusCode, answerHeaders, res.body, where).catch((err) => {
+                    if (req.signal?.aborted || err instanceof errors/* HttpError */.j$)
                         throw err;
                     throw new errors/* NetworkError */.Dr(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
                 });
-                if (ok && truncated) {
-                    throw new errors/* HttpError */.j$(`${req.label}: ${where} answered more than ${bounded/* SUCCESS_BODY_CAP */._P / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
-                }
-                return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
             }
             finally {
                 deadline.done();
@@ -30275,7 +30579,6 @@ const uploadRow = schema/* object */.Ik({
 });
 /** What skip-unchanged reads of a row besides: the name it was uploaded under, and when. */
 const namedRow = schema/* extend */.X$(uploadRow, { name: schema/* string */.Yj(), created_at: schema/* nullish */.cl(schema/* string */.Yj()) });
-const uploadList = schema/* array */.YO(schema/* unknown */.L5());
 /** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
 const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
 /** ARCNM's codes in the shared vocabulary; any other follows the status. */
@@ -30356,7 +30659,9 @@ class VerdictWatcher {
     rounds;
     lastRoundAt = -Infinity;
     gapMs = 0;
-    constructor(list, signal, 
+    constructor(
+    /** The organisation's upload list, of which only the rows `keep` accepts are held. */
+    list, signal, 
     /** The least time between rounds (longer while the server is rate limiting the run). */
     minGapMs = () => FIRST_ROUND_MS, 
     /** Milliseconds the last list took to read (parse), beyond what a round does with its rows. */
@@ -30379,9 +30684,15 @@ class VerdictWatcher {
             w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
             w.dueAt = now + w.delayMs;
         }
+        const byId = this.rounds.waiting;
         let rows;
         try {
-            rows = await this.list();
+            // The list holds every upload of the organisation: only the rows of waiting uploads are kept (by ID), and
+            // only their shape is checked.
+            rows = await this.list((raw) => {
+                const rawId = raw?.id;
+                return (typeof rawId === 'string' || typeof rawId === 'number') && byId.has(String(rawId).toLowerCase());
+            });
         }
         catch (err) {
             for (const w of waiting)
@@ -30389,12 +30700,7 @@ class VerdictWatcher {
             return;
         }
         const started = (0,units/* monotonicMs */.dR)();
-        const byId = this.rounds.waiting;
         for (const raw of rows) {
-            // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
-            const rawId = raw?.id;
-            if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !byId.has(String(rawId).toLowerCase()))
-                continue;
             const parsed = uploadRow.safeParse(raw);
             if (!parsed.success)
                 continue;
@@ -30432,25 +30738,26 @@ class ArcnmSession {
         this.http = http;
         // While ARCNM rate limits the run, the rounds take at most a fifth of the requests it allows.
         const limiter = http.limiterFor(settings.baseUrl);
-        this.watcher = new VerdictWatcher(() => this.listUploads(signal), signal, () => (Number.isFinite(limiter.ratePerSec) ? Math.max(250, 5_000 / limiter.ratePerSec) : 250), () => this.listParseMs);
+        this.watcher = new VerdictWatcher((keep) => this.listUploads(signal, keep), signal, () => (Number.isFinite(limiter.ratePerSec) ? Math.max(250, 5_000 / limiter.ratePerSec) : 250), () => this.listParseMs);
     }
-    /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
-    async listUploads(signal) {
-        const res = await this.http.request({
+    /**
+     * The uploads of the organisation (cancelled ones included: a cancelled upload is a verdict too) that `keep`
+     * accepts. The list holds every upload the organisation ever made and has no filter: it is read row by row as
+     * it arrives and only the kept rows are held, so neither memory nor a size cap grows with the organisation.
+     */
+    async listUploads(signal, keep) {
+        const res = await this.http.requestList({
             method: 'GET',
             url: `${this.settings.baseUrl}/api/v1/uploads/?include_cancelled=true`,
             headers: { 'x-api-key': this.settings.apiKey },
             idempotent: true,
             signal,
             label: 'list uploads',
-        });
+        }, keep);
         if (!res.ok)
             this.fail(res, 'list uploads');
-        const started = (0,units/* monotonicMs */.dR)();
-        const rows = res.json();
-        this.listParseMs = (0,units/* monotonicMs */.dR)() - started;
-        // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
-        return Array.isArray(rows) ? rows : (0,answers/* parseAnswer */.W)(uploadList, rows, 'ARCNM list uploads');
+        this.listParseMs = res.parseMs;
+        return res.kept;
     }
     /** The name an upload of this file carries at ARCNM (presign's `name`), which the lookup matches. */
     nameOf(file) {
@@ -30465,9 +30772,13 @@ class ArcnmSession {
     async lookup(files, ctx) {
         for (const { file, sha256 } of files)
             this.sha256s.set(file.path, sha256);
+        const names = new Set(files.map((f) => this.nameOf(f.file)));
         let rows;
         try {
-            rows = await this.listUploads(ctx.signal);
+            rows = await this.listUploads(ctx.signal, (raw) => {
+                const name = raw?.name;
+                return typeof name === 'string' && names.has(name);
+            });
         }
         catch (err) {
             // A key with uploads:write but not uploads:read: publishing still works, only the lookup cannot.
@@ -30477,8 +30788,7 @@ class ArcnmSession {
             }
             throw err;
         }
-        const names = new Set(files.map((f) => this.nameOf(f.file)));
-        const ours = this.rowsNamed(rows, names);
+        const ours = this.rowsNamed(rows);
         this.before = new Map(ours.map((r) => [r.id.toLowerCase(), r.status.toLowerCase()]));
         this.statuses = Promise.resolve(this.before);
         const held = new Map();
@@ -30498,13 +30808,10 @@ class ArcnmSession {
         }
         return held;
     }
-    /** The rows of the list with one of these names, shape-checked; others are not looked at. */
-    rowsNamed(rows, names) {
+    /** The rows of our files' names, shape-checked (the list kept only those; others are not looked at). */
+    rowsNamed(rows) {
         const out = [];
         for (const raw of rows) {
-            const name = raw?.name;
-            if (typeof name !== 'string' || !names.has(name))
-                continue;
             const parsed = namedRow.safeParse(raw);
             if (parsed.success)
                 out.push(parsed.data);
@@ -30685,15 +30992,14 @@ class ArcnmSession {
         if (known?.has(id))
             return known.get(id);
         // Not in the lookup's list (or no lookup): list once now, for this and any later replayed presign.
-        this.statuses = this.listUploads(ctx.signal).then((rows) => {
-            const map = new Map();
-            for (const raw of rows) {
-                const parsed = uploadRow.safeParse(raw);
-                if (parsed.success)
-                    map.set(parsed.data.id.toLowerCase(), parsed.data.status.toLowerCase());
-            }
-            return map;
-        });
+        // Each row's status is noted as the row is read, and no row is kept (a retried list notes the same again).
+        const map = new Map();
+        this.statuses = this.listUploads(ctx.signal, (raw) => {
+            const parsed = uploadRow.safeParse(raw);
+            if (parsed.success)
+                map.set(parsed.data.id.toLowerCase(), parsed.data.status.toLowerCase());
+            return false;
+        }).then(() => map);
         return (await this.statuses.catch(() => undefined))?.get(id);
     }
     async attach(file, dataSourceId, ctx, alreadyAttachedIsDone = false) {
@@ -30776,7 +31082,8 @@ const arcnm = (0,types/* defineProvider */.N)({
         if (ctx.dryRun) {
             // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
             // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
-            const res = await ctx.http.request({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' });
+            // The list is read through and none of it kept (an organisation's list has no size limit).
+            const res = await ctx.http.requestList({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' }, () => false);
             const code = errorCode(res);
             if (res.status === 403 && code === 'insufficient_scope')
                 ctx.log.warn('ARCNM: the API key is valid but cannot list uploads (no uploads:read scope); whether it has uploads:write shows only in a real run');
@@ -31213,7 +31520,7 @@ const providerIds = () => providers.map((p) => p.id);
 /* harmony import */ var _core_schema_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8149);
 /* harmony import */ var _core_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4296);
 /* harmony import */ var _core_error_codes_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5694);
-/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7940);
+/* harmony import */ var _http_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3272);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8422);
 /* harmony import */ var _answers_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3889);
 // ION's sign-in: a ready access token, or an API key pair exchanged for one with the OAuth client-credentials
@@ -32847,8 +33154,8 @@ async function sha256File(absolutePath, bytes) {
 var bounded = __nccwpck_require__(8245);
 // EXTERNAL MODULE: ./src/http/deadline.ts
 var deadline = __nccwpck_require__(2378);
-// EXTERNAL MODULE: ./src/http/client.ts + 1 modules
-var client = __nccwpck_require__(7940);
+// EXTERNAL MODULE: ./src/http/client.ts + 2 modules
+var client = __nccwpck_require__(3272);
 ;// CONCATENATED MODULE: ./src/http/upload.ts
 // Streams a file from disk to a presigned URL: a PUT of the raw bytes, or a multipart POST with the form
 // fields first and the file last in the field `file`. MD5 and SHA-256 are computed from the same read that

@@ -15,37 +15,60 @@ export interface CappedText {
 
 /**
  * Read at most `cap` bytes of a body as UTF-8. Past the cap the body is destroyed (the socket closed), so the
- * sender stops and nothing more is buffered. Read through its events, not `for await`: the async iterator costs a
- * promise per chunk and a stream-end watcher per body, for what is most often one chunk.
+ * sender stops and nothing more is buffered.
  */
-export function readCapped(body: Readable, cap: number): Promise<CappedText> {
-  return new Promise<CappedText>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+export async function readCapped(body: Readable, cap: number): Promise<CappedText> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  await consume(body, (buf) => {
+    if (size + buf.length > cap) {
+      chunks.push(buf.subarray(0, cap - size));
+      size = cap;
+      truncated = true;
+      return false;
+    }
+    chunks.push(buf);
+    size += buf.length;
+    return true;
+  });
+  return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+}
+
+/**
+ * Hand each chunk of a body to `onChunk` as it arrives. Resolves when the body ends, or at once when `onChunk`
+ * answers false (enough was read); rejects with what `onChunk` throws. Either way the rest of the body is
+ * destroyed (the socket closed), so the sender stops and nothing more is buffered. Read through its events, not
+ * `for await`: the async iterator costs a promise per chunk and a stream-end watcher per body, for what is most
+ * often one chunk.
+ */
+export function consume(body: Readable, onChunk: (chunk: Buffer) => boolean | void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let settled = false;
-    const finish = (err: unknown, truncated = false) => {
+    const finish = (err: unknown, early = false) => {
       if (settled) return;
       settled = true;
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
       body.off('close', onClose);
-      if (err !== undefined) reject(err);
-      else resolve({ text: Buffer.concat(chunks, size).toString('utf8'), truncated });
-    };
-    const onData = (chunk: Buffer | string) => {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (size + buf.length > cap) {
-        chunks.push(buf.subarray(0, cap - size));
-        size = cap;
-        finish(undefined, true);
+      if (early) {
         // A destroyed body may still report an error (undici's says the request was aborted): nobody needs it.
         body.on('error', () => {});
         body.destroy();
+      }
+      if (err !== undefined) reject(err);
+      else resolve();
+    };
+    const onData = (chunk: Buffer | string) => {
+      let more: boolean | void;
+      try {
+        more = onChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      } catch (err) {
+        finish(err, true);
         return;
       }
-      chunks.push(buf);
-      size += buf.length;
+      if (more === false) finish(undefined, true);
     };
     const onEnd = () => finish(undefined);
     const onError = (err: unknown) => finish(err);

@@ -1,6 +1,7 @@
 // One keep-alive HTTP client for every request the action makes (APIs and storage alike): undici with a
 // dispatcher that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY, a per-request timeout, and the retry
 // policy. It knows HTTP, not vendors: callers say whether a request is safe to repeat.
+import type { Readable } from 'node:stream';
 import { EnvHttpProxyAgent, request as undiciRequest, type Dispatcher } from './undici.js';
 import { whenAborted } from '../core/abort.js';
 import { HttpError, NetworkError, PublishError } from '../core/errors.js';
@@ -8,7 +9,8 @@ import { RateLimiter } from '../core/limiter.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, sleep, withRetry, type RetryDecision, type RetryPolicy } from '../core/retry.js';
 import type { Logger } from '../core/types.js';
 import { monotonicMs } from '../core/units.js';
-import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, readCapped } from './bounded.js';
+import { ERROR_BODY_CAP, SUCCESS_BODY_CAP, consume, readCapped } from './bounded.js';
+import { JsonArrayError, JsonArrayReader } from './json-array.js';
 import { closeWithin, untilAborted } from './deadline.js';
 
 export interface HttpSettings {
@@ -187,7 +189,59 @@ export class Http {
     return { retry: idempotent, retryAfterMs, reason: `HTTP ${res.status}` };
   }
 
-  async request(req: HttpRequest): Promise<HttpResponse> {
+  request(req: HttpRequest): Promise<HttpResponse> {
+    return this.send(req, async (status, headers, body, where) => {
+      // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
+      const ok = status >= 200 && status < 300;
+      const { text, truncated } = await readCapped(body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP);
+      if (ok && truncated) {
+        throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, status, '', { code: 'invalid_response' });
+      }
+      return makeResponse(status, headers, text, where);
+    });
+  }
+
+  /**
+   * A GET of a list: a successful answer must be one JSON array, read element by element as it arrives
+   * (JsonArrayReader), of which only the elements `keep` accepts are held. However long the list, the run holds
+   * one element and what it keeps. Any other answer is read as `request` reads it (`text` holds an error body).
+   * `parseMs`: the time spent reading the list's elements (not waiting for them).
+   */
+  requestList(req: HttpRequest, keep: (element: unknown) => boolean): Promise<HttpResponse & { kept: unknown[]; parseMs: number }> {
+    return this.send(req, async (status, headers, body, where) => {
+      if (status < 200 || status >= 300) {
+        const { text } = await readCapped(body, ERROR_BODY_CAP);
+        return Object.assign(makeResponse(status, headers, text, where), { kept: [], parseMs: 0 });
+      }
+      // A new reader each attempt: a retried list is read again from its start.
+      const kept: unknown[] = [];
+      const reader = new JsonArrayReader((element) => {
+        if (keep(element)) kept.push(element);
+      });
+      let parseMs = 0;
+      try {
+        await consume(body, (chunk) => {
+          const started = monotonicMs();
+          reader.push(chunk);
+          parseMs += monotonicMs() - started;
+        });
+        reader.end();
+      } catch (err) {
+        if (!(err instanceof JsonArrayError)) throw err;
+        throw new HttpError(`${req.label}: ${where} answered HTTP ${status} with something other than a JSON list: ${err.message}`, status, '', { code: 'invalid_response' });
+      }
+      return Object.assign(makeResponse(status, headers, '', where), { kept, parseMs });
+    });
+  }
+
+  /**
+   * One request with the run's retry policy, rate limiter and per-request deadline; `read` reads the answer's body
+   * within the deadline. A body lost on the way is a network failure (retried where the request is safe to repeat).
+   */
+  private send<R extends { status: number; headers: Record<string, string> }>(
+    req: HttpRequest,
+    read: (status: number, headers: Record<string, string>, body: Readable, where: string) => Promise<R>,
+  ): Promise<R> {
     const headers: Record<string, string> = { 'user-agent': this.settings.userAgent, ...lower(req.headers ?? {}) };
     let body: string | Buffer | undefined = req.body;
     if (req.json !== undefined) {
@@ -212,21 +266,16 @@ export class Http {
             if (req.signal?.aborted) throw err;
             throw transportError(err, req.label, where);
           }
+          const answerHeaders = flattenHeaders(res.headers);
           if (res.statusCode === 429) {
             // A wait longer than the run allows is not waited out (withRetry lets the answer stand): no hold for it.
-            const retryAfterMs = parseRetryAfter(flattenHeaders(res.headers)['retry-after']);
+            const retryAfterMs = parseRetryAfter(answerHeaders['retry-after']);
             ticket.done(retryAfterMs !== undefined && retryAfterMs > limiter.maxRetryAfterMs ? 'failed' : 'limited', retryAfterMs);
           } else ticket.done('ok');
-          // Bounded: an error body to a few KiB (the message), a success to a cap no real answer reaches.
-          const ok = res.statusCode >= 200 && res.statusCode < 300;
-          const { text, truncated } = await readCapped(res.body, ok ? SUCCESS_BODY_CAP : ERROR_BODY_CAP).catch((err: unknown) => {
-            if (req.signal?.aborted) throw err;
+          return await read(res.statusCode, answerHeaders, res.body, where).catch((err: unknown) => {
+            if (req.signal?.aborted || err instanceof HttpError) throw err;
             throw new NetworkError(`${req.label}: ${where}: response body lost: ${describeNetworkFailure(err)}`, { cause: err });
           });
-          if (ok && truncated) {
-            throw new HttpError(`${req.label}: ${where} answered more than ${SUCCESS_BODY_CAP / 1024 / 1024} MiB; no answer of this API is that large`, res.statusCode, '', { code: 'invalid_response' });
-          }
-          return makeResponse(res.statusCode, flattenHeaders(res.headers), text, where);
         } finally {
           deadline.done();
         }

@@ -78,7 +78,6 @@ const uploadRow = z.object({
 type UploadRow = z.infer<typeof uploadRow>;
 /** What skip-unchanged reads of a row besides: the name it was uploaded under, and when. */
 const namedRow = z.extend(uploadRow, { name: z.string(), created_at: z.nullish(z.string()) });
-const uploadList = z.array(z.unknown());
 
 /** ARCNM's final states; anything else (`pending`, or a state ARCNM adds later) is still being checked. */
 const FINAL_FAILURES = new Set(['failed', 'cancelled', 'rejected']);
@@ -176,7 +175,8 @@ export class VerdictWatcher {
   private gapMs = 0;
 
   constructor(
-    private readonly list: () => Promise<unknown[]>,
+    /** The organisation's upload list, of which only the rows `keep` accepts are held. */
+    private readonly list: (keep: (row: unknown) => boolean) => Promise<unknown[]>,
     signal: AbortSignal,
     /** The least time between rounds (longer while the server is rate limiting the run). */
     private readonly minGapMs: () => number = () => FIRST_ROUND_MS,
@@ -205,19 +205,21 @@ export class VerdictWatcher {
       w.delayMs = Math.min(LONGEST_ROUND_MS, w.delayMs * ROUND_GROWTH);
       w.dueAt = now + w.delayMs;
     }
+    const byId = this.rounds.waiting;
     let rows: unknown[];
     try {
-      rows = await this.list();
+      // The list holds every upload of the organisation: only the rows of waiting uploads are kept (by ID), and
+      // only their shape is checked.
+      rows = await this.list((raw) => {
+        const rawId = (raw as { id?: unknown } | null)?.id;
+        return (typeof rawId === 'string' || typeof rawId === 'number') && byId.has(String(rawId).toLowerCase());
+      });
     } catch (err) {
       for (const w of waiting) w.settle(err);
       return;
     }
     const started = monotonicMs();
-    const byId = this.rounds.waiting;
     for (const raw of rows) {
-      // The list holds every upload of the organisation: look at the ID first, check the shape of ours only.
-      const rawId = (raw as { id?: unknown } | null)?.id;
-      if ((typeof rawId !== 'string' && typeof rawId !== 'number') || !byId.has(String(rawId).toLowerCase())) continue;
       const parsed = uploadRow.safeParse(raw);
       if (!parsed.success) continue;
       const waiter = byId.get(parsed.data.id.toLowerCase());
@@ -255,29 +257,30 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     // While ARCNM rate limits the run, the rounds take at most a fifth of the requests it allows.
     const limiter = http.limiterFor(settings.baseUrl);
     this.watcher = new VerdictWatcher(
-      () => this.listUploads(signal),
+      (keep) => this.listUploads(signal, keep),
       signal,
       () => (Number.isFinite(limiter.ratePerSec) ? Math.max(250, 5_000 / limiter.ratePerSec) : 250),
       () => this.listParseMs,
     );
   }
 
-  /** Every upload of the organisation, cancelled ones included (a cancelled upload is a verdict too). */
-  private async listUploads(signal: AbortSignal): Promise<unknown[]> {
-    const res = await this.http.request({
+  /**
+   * The uploads of the organisation (cancelled ones included: a cancelled upload is a verdict too) that `keep`
+   * accepts. The list holds every upload the organisation ever made and has no filter: it is read row by row as
+   * it arrives and only the kept rows are held, so neither memory nor a size cap grows with the organisation.
+   */
+  private async listUploads(signal: AbortSignal, keep: (row: unknown) => boolean): Promise<unknown[]> {
+    const res = await this.http.requestList({
       method: 'GET',
       url: `${this.settings.baseUrl}/api/v1/uploads/?include_cancelled=true`,
       headers: { 'x-api-key': this.settings.apiKey },
       idempotent: true,
       signal,
       label: 'list uploads',
-    });
+    }, keep);
     if (!res.ok) this.fail(res, 'list uploads');
-    const started = monotonicMs();
-    const rows = res.json();
-    this.listParseMs = monotonicMs() - started;
-    // Only the rows of waiting uploads are checked (VerdictWatcher); the list itself is only checked to be one.
-    return Array.isArray(rows) ? rows : parseAnswer(uploadList, rows, 'ARCNM list uploads');
+    this.listParseMs = res.parseMs;
+    return res.kept;
   }
 
   /** The name an upload of this file carries at ARCNM (presign's `name`), which the lookup matches. */
@@ -293,9 +296,13 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
    */
   async lookup(files: readonly HashedFile[], ctx: LookupContext): Promise<Map<LocalFile, HeldFile>> {
     for (const { file, sha256 } of files) this.sha256s.set(file.path, sha256);
+    const names = new Set(files.map((f) => this.nameOf(f.file)));
     let rows: unknown[];
     try {
-      rows = await this.listUploads(ctx.signal);
+      rows = await this.listUploads(ctx.signal, (raw) => {
+        const name = (raw as { name?: unknown } | null)?.name;
+        return typeof name === 'string' && names.has(name);
+      });
     } catch (err) {
       // A key with uploads:write but not uploads:read: publishing still works, only the lookup cannot.
       if (err instanceof ArcnmError && err.providerCode === 'insufficient_scope') {
@@ -304,8 +311,7 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
       }
       throw err;
     }
-    const names = new Set(files.map((f) => this.nameOf(f.file)));
-    const ours = this.rowsNamed(rows, names);
+    const ours = this.rowsNamed(rows);
     this.before = new Map(ours.map((r) => [r.id.toLowerCase(), r.status.toLowerCase()]));
     this.statuses = Promise.resolve(this.before);
     const held = new Map<LocalFile, HeldFile>();
@@ -325,12 +331,10 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     return held;
   }
 
-  /** The rows of the list with one of these names, shape-checked; others are not looked at. */
-  private rowsNamed(rows: unknown[], names: ReadonlySet<string>): z.infer<typeof namedRow>[] {
+  /** The rows of our files' names, shape-checked (the list kept only those; others are not looked at). */
+  private rowsNamed(rows: unknown[]): z.infer<typeof namedRow>[] {
     const out: z.infer<typeof namedRow>[] = [];
     for (const raw of rows) {
-      const name = (raw as { name?: unknown } | null)?.name;
-      if (typeof name !== 'string' || !names.has(name)) continue;
       const parsed = namedRow.safeParse(raw);
       if (parsed.success) out.push(parsed.data);
     }
@@ -509,14 +513,13 @@ class ArcnmSession implements Omit<ProviderSession<Pending>, 'plan'> {
     const known = this.statuses ? await this.statuses.catch(() => undefined) : undefined;
     if (known?.has(id)) return known.get(id);
     // Not in the lookup's list (or no lookup): list once now, for this and any later replayed presign.
-    this.statuses = this.listUploads(ctx.signal).then((rows) => {
-      const map = new Map<string, string>();
-      for (const raw of rows) {
-        const parsed = uploadRow.safeParse(raw);
-        if (parsed.success) map.set(parsed.data.id.toLowerCase(), parsed.data.status.toLowerCase());
-      }
-      return map;
-    });
+    // Each row's status is noted as the row is read, and no row is kept (a retried list notes the same again).
+    const map = new Map<string, string>();
+    this.statuses = this.listUploads(ctx.signal, (raw) => {
+      const parsed = uploadRow.safeParse(raw);
+      if (parsed.success) map.set(parsed.data.id.toLowerCase(), parsed.data.status.toLowerCase());
+      return false;
+    }).then(() => map);
     return (await this.statuses.catch(() => undefined))?.get(id);
   }
 
@@ -601,7 +604,8 @@ export const arcnm = defineProvider<ArcnmSettings>({
     if (ctx.dryRun) {
       // A dry run checks the key with a read (GET /api/v1/uploads/, writes nothing). A key without uploads:read
       // may still hold uploads:write: ARCNM has no read call that proves that, so it is a warning, not a failure.
-      const res = await ctx.http.request({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' });
+      // The list is read through and none of it kept (an organisation's list has no size limit).
+      const res = await ctx.http.requestList({ method: 'GET', url: `${settings.baseUrl}/api/v1/uploads/`, headers: { 'x-api-key': settings.apiKey }, idempotent: true, signal: ctx.signal, label: 'ARCNM list uploads' }, () => false);
       const code = errorCode(res);
       if (res.status === 403 && code === 'insufficient_scope') ctx.log.warn('ARCNM: the API key is valid but cannot list uploads (no uploads:read scope); whether it has uploads:write shows only in a real run');
       else if (!res.ok) {

@@ -1,5 +1,6 @@
 // The ARCNM chain end to end: the committed bundle, run as the runner runs it, against the ARCNM and blob
 // store emulators. Checks what arrived at the servers byte for byte, the outputs and the summary.
+import { createHash, randomUUID } from 'node:crypto';
 import { truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -194,6 +195,48 @@ describe('ARCNM end to end: the live service behaviour', () => {
     const connections = (log: { connection?: number }[]) => new Set(log.map((q) => q.connection)).size;
     expect(connections(arcnm.requests)).toBeLessThanOrEqual(20);
     expect(connections(blob.requests)).toBeLessThanOrEqual(20);
+  });
+
+  it("reads an organisation's upload list longer than any answer read whole (26 MB), for skip-unchanged and for the verdict", async () => {
+    // The list has no filter: it holds every upload the organisation ever made. Read whole, more than 16 MiB was
+    // refused ("no answer of this API is that large"), and every round held it three times over.
+    await startEmulators();
+    const files = drawings();
+    const ws = await makeWorkspace(files);
+    const held = { name: 'housing.stp', bytes: files['cad/housing.stp'] };
+    const long = 'archive/'.repeat(12);
+    for (let i = 0; i < 80_000; i++) {
+      const id = randomUUID();
+      arcnm.uploads.set(id, {
+        id,
+        name: i === 40_000 ? held.name : `${long}part-${i}.step`,
+        content_type: 'model/step',
+        declared_size_bytes: null,
+        size_bytes: i === 40_000 ? held.bytes.length : 1000 + i,
+        status: i % 5 === 0 && i !== 40_000 ? 'cancelled' : 'confirmed',
+        sha256: i === 40_000 ? createHash('sha256').update(held.bytes).digest('hex') : createHash('sha256').update(String(i)).digest('hex'),
+        key: `uploads/${id}`,
+        created_at: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+        method: 'PUT',
+        confirmCalls: 1,
+      });
+    }
+    const run = await runAction(inputs(), { workspace: ws });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const lists = arcnm.requests.filter((q) => q.method === 'GET' && q.path === '/api/v1/uploads/');
+    expect(lists.length).toBeGreaterThanOrEqual(2); // the lookup, then at least one verdict round
+    expect(run.results.map((r) => [r.path, r.status, r.reason ?? ''])).toEqual([
+      ['cad/brackets/bracket.step', 'succeeded', ''],
+      ['cad/housing.stp', 'skipped', 'unchanged'],
+      ['cad/meshes/cube.stl', 'succeeded', ''],
+      ['drawings/GA-100.pdf', 'succeeded', ''],
+    ]);
+    expect(run.results.filter((r) => r.status === 'succeeded').every((r) => r.verifiedBy.includes('arcnm-sha256'))).toBe(true);
+    await expectArcnmHolds({ arcnm, blob }, ws, run.results.filter((r) => r.status === 'succeeded'));
+    // A dry run checks the key with the same list, read through.
+    const dry = await runAction(inputs({ 'dry-run': 'true' }), { workspace: ws });
+    expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('ARCNM: the API key is valid');
   });
 });
 

@@ -20,10 +20,10 @@ describe('checkRow', () => {
   });
 });
 
-/** A list that answers `rows()` and counts its calls. */
+/** A list that answers the rows of `rows()` the watcher keeps, and counts its calls. */
 function fakeList(rows: () => unknown[]) {
   const calls: number[] = [];
-  return { calls, list: async () => (calls.push(Date.now()), rows()) };
+  return { calls, list: async (keep: (row: unknown) => boolean) => (calls.push(Date.now()), rows().filter(keep)) };
 }
 
 const ctx = (ms = 10_000, stop?: AbortSignal) => ({ signal: new AbortController().signal, stop, waitDeadline: Date.now() + ms });

@@ -29902,8 +29902,12 @@ class Http {
                     kept.push(element);
             });
             let parseMs = 0;
+            /** The answer's first bytes, for the message when it is not a list. */
+            let head = '';
             try {
                 await (0,bounded/* consume */.Fg)(body, (chunk) => {
+                    if (head.length < 80)
+                        head += chunk.toString('utf8', 0, 80 - head.length);
                     const started = (0,units/* monotonicMs */.dR)();
                     reader.push(chunk);
                     parseMs += (0,units/* monotonicMs */.dR)() - started;
@@ -29913,7 +29917,9 @@ class Http {
             catch (err) {
                 if (!(err instanceof JsonArrayError))
                     throw err;
-                throw new errors/* HttpError */.j$(`${req.label}: ${where} answered HTTP ${status} with something other than a JSON list: ${err.message}`, status, '', { code: 'invalid_response' });
+                // An HTML page (a wrong server-url, a login page) is said as such, as `json()` says it.
+                const what = /^\s*</.test(head) ? `HTML or XML where a JSON list was expected; check that server-url points at the API (first bytes: ${JSON.stringify(head)})` : `something other than a JSON list: ${err.message}`;
+                throw new errors/* HttpError */.j$(`${req.label}: ${where} answered HTTP ${status} with ${what}`, status, head, { code: 'invalid_response' });
             }
             return Object.assign(makeResponse(status, headers, '', where), { kept, parseMs });
         });

@@ -219,8 +219,11 @@ export class Http {
         if (keep(element)) kept.push(element);
       });
       let parseMs = 0;
+      /** The answer's first bytes, for the message when it is not a list. */
+      let head = '';
       try {
         await consume(body, (chunk) => {
+          if (head.length < 80) head += chunk.toString('utf8', 0, 80 - head.length);
           const started = monotonicMs();
           reader.push(chunk);
           parseMs += monotonicMs() - started;
@@ -228,7 +231,9 @@ export class Http {
         reader.end();
       } catch (err) {
         if (!(err instanceof JsonArrayError)) throw err;
-        throw new HttpError(`${req.label}: ${where} answered HTTP ${status} with something other than a JSON list: ${err.message}`, status, '', { code: 'invalid_response' });
+        // An HTML page (a wrong server-url, a login page) is said as such, as `json()` says it.
+        const what = /^\s*</.test(head) ? `HTML or XML where a JSON list was expected; check that server-url points at the API (first bytes: ${JSON.stringify(head)})` : `something other than a JSON list: ${err.message}`;
+        throw new HttpError(`${req.label}: ${where} answered HTTP ${status} with ${what}`, status, head, { code: 'invalid_response' });
       }
       return Object.assign(makeResponse(status, headers, '', where), { kept, parseMs });
     });

@@ -158,6 +158,14 @@ describe('Http.requestList', () => {
     expect(calls).toBe(1);
   });
 
+  it('says an HTML page is one, and points at server-url', async () => {
+    const url = await serve(() => ({ status: 200, chunks: ['\n<!DOCTYPE html><html><body>Sign in', '</body></html>'] }));
+    const err = await http()
+      .requestList({ method: 'GET', url, idempotent: true, label: 'list' }, () => true)
+      .catch((e: unknown) => e);
+    expect(String(err)).toMatch(/answered HTTP 200 with HTML or XML where a JSON list was expected; check that server-url points at the API \(first bytes: "\\n<!DOCTYPE html><html><body>Sign in"\)/);
+  });
+
   it('reads a list cut off by a dropped connection again from its start, keeping nothing twice', async () => {
     const url = await serve((n) => (n === 1 ? { status: 200, chunks: ['[{"id":1},{"id":2}', ','], drop: true } : { status: 200, chunks: ['[{"id":1},', '{"id":2},{"id":3}]'] }));
     const res = await http().requestList({ method: 'GET', url, idempotent: true, label: 'list' }, () => true);

@@ -33362,7 +33362,8 @@ async function uploadOnce(http, file, target, options, where) {
         const secs = (Date.now() - started) / 1000;
         report(`${options.label}: 100% of ${(0,units/* formatBytes */.z3)(file.bytes)} (${(0,units/* formatRate */.CE)(file.bytes, secs)})`);
     }
-    return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, headers: resHeaders, evidence };
+    // Storage's other headers are not kept: a file waiting for its verdict holds its receipt, and nothing reads them.
+    return { status: statusCode, etag: resHeaders['etag'], md5Hex, sha256Hex, bytes: sent, evidence };
 }
 
 ;// CONCATENATED MODULE: ./src/core/pool.ts

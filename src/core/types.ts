@@ -41,7 +41,6 @@ export interface UploadReceipt {
   md5Hex: string;
   sha256Hex: string;
   bytes: number;
-  headers: Record<string, string>;
   /** What storage's answer proved about the stored bytes (`etag-md5`, `content-md5`); empty when nothing could. */
   evidence: Evidence[];
 }

@@ -6,7 +6,7 @@ import type { LocalFile, UploadReceipt } from '../../src/core/types.js';
 import { VerdictWatcher, checkRow } from '../../src/providers/arcnm.js';
 
 const file: LocalFile = { absolutePath: '/w/cad/a.step', path: 'cad/a.step', name: 'a.step', ext: 'step', bytes: 10 };
-const receipt: UploadReceipt = { status: 200, md5Hex: 'm', sha256Hex: 'ab'.repeat(32), bytes: 10, headers: {}, evidence: [] };
+const receipt: UploadReceipt = { status: 200, md5Hex: 'm', sha256Hex: 'ab'.repeat(32), bytes: 10, evidence: [] };
 
 describe('checkRow', () => {
   it('verifies by SHA-256 (case aside) or, lacking one, by size; nothing when ARCNM reports neither', () => {

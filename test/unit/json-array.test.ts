@@ -158,6 +158,47 @@ describe('Http.requestList', () => {
     expect(calls).toBe(1);
   });
 
+  it('reads an endless list until the request deadline, holding one element at a time', async () => {
+    // One 64 KiB run of rows, sent again and again as fast as the client reads it.
+    const rows = Buffer.from(Array.from({ length: 256 }, (_, i) => JSON.stringify({ id: `u-${i}`, pad: 'p'.repeat(230) })).join(',') + ',');
+    let sent = 0;
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      const pump = () => {
+        while (!res.destroyed) {
+          sent += rows.length;
+          if (!res.write(rows)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      pump();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/list`;
+    const client = new Http({ policy: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 20 }, requestTimeoutMs: 1500, stallTimeoutMs: 5000, userAgent: 'test', log: quiet });
+    let seen = 0;
+    const heapBefore = process.memoryUsage().heapUsed;
+    let heapMost = heapBefore;
+    const started = Date.now();
+    const err = await client
+      .requestList({ method: 'GET', url, idempotent: true, label: 'list' }, () => {
+        if (++seen % 10_000 === 0) heapMost = Math.max(heapMost, process.memoryUsage().heapUsed);
+        return false;
+      })
+      .catch((e: unknown) => e);
+    expect(String(err)).toMatch(/request timed out/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // Far more than any answer read whole may be, read and let go: the heap holds about one chunk of it.
+    expect(sent).toBeGreaterThan(32 * 1024 * 1024);
+    expect(seen).toBeGreaterThan(100_000);
+    expect(heapMost - heapBefore).toBeLessThan(24 * 1024 * 1024);
+  });
+
   it('says an HTML page is one, and points at server-url', async () => {
     const url = await serve(() => ({ status: 200, chunks: ['\n<!DOCTYPE html><html><body>Sign in', '</body></html>'] }));
     const err = await http()

@@ -120,8 +120,8 @@ const SKIP_REASON: Record<NonNullable<FileResult['reason']>, string> = {
 /**
  * GitHub refuses a step's summary over 1 MiB (and the step then shows none). The results table and the failures
  * list are each held to a share of it (what the failures leave unused goes to the table): failed files first,
- * then files submitted without a verdict, then the rest, shown in their own order; what does not fit is counted. Sizes are of the cells' text, with room for
- * the table's tags.
+ * then files submitted without a verdict, then the rest, shown in their own order; what does not fit is counted.
+ * Sizes are of the cells' text, with room for the table's tags.
  */
 const TABLE_BUDGET = 800 * 1024;
 const FAILURES_BUDGET = 150 * 1024;

@@ -58,7 +58,7 @@ export class JsonArrayReader {
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
   /** Elements read so far. */
-  count = 0;
+  private count = 0;
 
   constructor(private readonly onElement: (element: unknown) => void) {}
 
